@@ -1,0 +1,84 @@
+# ggufd build. `make run` builds and serves; `make test` runs vet and every test.
+#
+# llama.cpp and ggml come from the pinned Go module github.com/ollama/ollama and
+# compile through cgo. Their module zip has no vendor/ folders, so the build
+# needs three headers from elsewhere: nlohmann/json and stb_image from Debian
+# (`make deps` installs them) and a miniaudio.h of our own (third_party/).
+#
+# The compat header is installed to a fixed folder under the user's cache so
+# that CGO_CPPFLAGS is the same string for every checkout of this repo: the Go
+# build cache keys cgo packages on that string, and a path inside the checkout
+# would make every fresh clone recompile llama.cpp (~5 minutes on 2 cores).
+
+SHELL := /bin/bash
+GO ?= go
+GGUFD_CACHE ?= $(HOME)/.cache/ggufd
+COMPAT_INC := $(GGUFD_CACHE)/include
+COMPAT_HDR := $(COMPAT_INC)/miniaudio/miniaudio.h
+OLLAMA_DIR := $(shell $(GO) mod download -json github.com/ollama/ollama 2>/dev/null | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p')
+
+# Our engine calls llama.h directly, so its headers go on the include path too.
+export CGO_CPPFLAGS := -I$(COMPAT_INC) -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/ml/backend/ggml/ggml/include
+# ggml picks its SIMD kernels at compile time; without -march=native the CPU
+# backend falls back to baseline x86-64 and decodes several times slower.
+# GGUFD_PORTABLE=1 builds for any x86-64 (e.g. to copy the binary elsewhere).
+ifeq ($(GGUFD_PORTABLE),1)
+export CGO_CFLAGS := -O3
+export CGO_CXXFLAGS := -O3
+else
+export CGO_CFLAGS := -O3 -march=native
+export CGO_CXXFLAGS := -O3 -march=native
+endif
+export CGO_ENABLED := 1
+
+DEB_PACKAGES := nlohmann-json3-dev libstb-dev gcc g++ make
+BIN := bin/ggufd
+CONFIG ?= ggufd.yaml
+
+.PHONY: all deps build run test vet bench bench-serve clean env
+
+all: build
+
+# deps checks for the Debian packages the cgo build needs and installs the
+# missing ones (apt-get update first: a fresh machine has no package lists).
+deps: $(COMPAT_HDR)
+	@missing=""; for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "ggufd: installing missing packages:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO=sudo; else \
+			echo "ggufd: not root and no sudo; run as root: apt-get update && apt-get install -y$$missing" >&2; exit 1; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq$$missing || { \
+			echo "ggufd: could not install$$missing; install them with apt-get and retry" >&2; exit 1; }; \
+	fi
+	@test -n "$(OLLAMA_DIR)" || { echo "ggufd: could not download github.com/ollama/ollama (go mod download)" >&2; exit 1; }
+
+$(COMPAT_HDR): third_party/miniaudio-compat/miniaudio/miniaudio.h
+	@install -D -m 0644 $< $@
+
+# env prints the variables a manual `go build` / `go test` needs:
+#   eval "$(make -s env)"
+env: $(COMPAT_HDR)
+	@echo "export CGO_ENABLED=1 CGO_CPPFLAGS='$(CGO_CPPFLAGS)' CGO_CFLAGS='$(CGO_CFLAGS)' CGO_CXXFLAGS='$(CGO_CXXFLAGS)'"
+
+build: deps
+	$(GO) build -o $(BIN) ./cmd/ggufd
+
+run: build
+	./$(BIN) serve --config $(CONFIG)
+
+vet: deps
+	$(GO) vet ./...
+
+test: deps vet
+	$(GO) test -count=1 -timeout 30m ./...
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./engine/
+
+bench-serve: build
+	scripts/bench-serve
+
+clean:
+	rm -rf bin
