@@ -78,7 +78,7 @@ type GenerateRequest struct {
 	JSONSchema   []byte   // turned into a grammar; Grammar wins if both are set
 	N            int      // choices, each its own sequence; 0: 1
 	Logprobs     bool
-	TopLogprobs  int // 0..20 alternatives per token (needs Logprobs)
+	TopLogprobs  int  // 0..20 alternatives per token (needs Logprobs)
 	ShowSpecial  bool // print special/control tokens in the text
 }
 

@@ -30,7 +30,9 @@ func (s *Stream) Next() (Event, bool) { return Event{}, false }
 // Generate queues a request and returns its stream at once. Errors here are
 // request errors (*InvalidRequestError, *PromptTooLongError, ErrQueueFull,
 // ErrClosed, ErrEmbeddingModel).
-func (m *Model) Generate(ctx context.Context, req GenerateRequest) (*Stream, error) { return nil, errTODO }
+func (m *Model) Generate(ctx context.Context, req GenerateRequest) (*Stream, error) {
+	return nil, errTODO
+}
 
 // Embed embeds all inputs (in one decode when they fit one batch).
 func (m *Model) Embed(ctx context.Context, req EmbedRequest) (EmbedResult, error) {
