@@ -1,0 +1,129 @@
+package gguf
+
+import "strings"
+
+// EstimateParams describes how a model will be loaded.
+type EstimateParams struct {
+	ContextLength int    // tokens per sequence; 0: the trained context length
+	Parallel      int    // sequences decoded together; 0: 1
+	KVCacheType   string // "f16" (default), "q8_0" or "q4_0"
+	BatchSize     int    // tokens per decode step (llama.cpp's n_ubatch); 0: 512
+	Embeddings    bool   // the context also returns embeddings
+	// FlashAttention says llama.cpp will use flash attention. Leave it false
+	// for a conservative estimate: without it the attention scores of a
+	// whole batch are materialised, which is the biggest compute buffer of
+	// most models at long contexts.
+	FlashAttention bool
+}
+
+// Estimate is the memory a loaded model needs, in bytes, split as llama.cpp
+// splits its buffers.
+type Estimate struct {
+	Weights uint64 // tensor data (mapped or read into memory)
+	KVCache uint64 // K and V for every layer and every cell
+	Compute uint64 // compute graph buffer plus the logits/embeddings output buffer
+	Total   uint64
+}
+
+// kvBytesPerElement gives the cache element size as a fraction num/den
+// (quantized caches store blocks of 32 values).
+func kvBytesPerElement(cacheType string) (num, den uint64) {
+	switch strings.ToLower(cacheType) {
+	case "q8_0":
+		return 34, 32
+	case "q4_0":
+		return 18, 32
+	default: // "f16" and anything llama.cpp would also fall back to f16 for
+		return 2, 1
+	}
+}
+
+// Estimate predicts what llama.cpp allocates on the CPU to run the model with
+// the given parameters.
+//
+// The compute buffer is modelled on how llama.cpp sizes it: it reserves the
+// graph of one full batch (n_ubatch tokens, each producing logits) and ggml's
+// graph allocator reuses memory between operations, so the buffer is about
+// the largest set of tensors alive at one point of the graph, not their sum.
+// Three points compete (B = batch, n_kv = cells one sequence sees):
+//
+//   - attention without flash attention: the scores KQ (B × n_kv × heads
+//     f32) plus the f32 mask (B × n_kv); with flash attention the scores are
+//     never materialised, but the f32 mask and its f16 copy are;
+//   - the output: logits for B tokens (B × vocab f32);
+//   - the feed-forward block: gate, up and their product (3 × B × ffn f32).
+//
+// On top of the largest come the activations that live through a whole
+// layer (residual stream, norms, Q/K/V: ~6 × B × embd f32), a fixed 1 MiB for
+// small inputs and graph bookkeeping, and the output buffer that holds the
+// logits handed back per sequence (parallel × vocab f32, plus embd when
+// embeddings are on). Measured against llama.cpp (this module's pinned
+// version, CPU backend) on the test models, this lands within a few percent
+// above the reported "CPU compute buffer size" + "output buffer size"; see
+// TestEstimateMatchesLlamaCpp. GPU backends size buffers differently and
+// are not covered.
+func (f *File) Estimate(p EstimateParams) Estimate {
+	ctx := uint64(p.ContextLength)
+	if ctx == 0 {
+		ctx = uint64(f.ContextLength())
+	}
+	par := uint64(max(p.Parallel, 1))
+	batch := uint64(p.BatchSize)
+	if batch == 0 {
+		batch = 512
+	}
+	// llama.cpp never reserves a bigger batch than the context holds.
+	batch = min(batch, ctx*par)
+
+	layers := uint64(f.BlockCount())
+	embd := uint64(f.EmbeddingLength())
+	heads := uint64(f.HeadCount())
+	headsKV := uint64(f.HeadCountKV())
+	ffn := uint64(f.FeedForwardLength())
+	vocab := uint64(f.VocabSize())
+	if vocab == 0 {
+		// Without a tokenizer the output matrix tells the vocabulary size.
+		if t, ok := f.Tensor("output.weight"); ok && len(t.Dims) == 2 {
+			vocab = t.Dims[1]
+		} else if t, ok := f.Tensor("token_embd.weight"); ok && len(t.Dims) == 2 {
+			vocab = t.Dims[1]
+		}
+	}
+
+	var headK, headV uint64
+	if heads > 0 {
+		headK, headV = embd/heads, embd/heads
+	}
+	arch := f.Architecture()
+	if k, ok := f.Uint(arch + ".attention.key_length"); ok {
+		headK = k
+	}
+	if v, ok := f.Uint(arch + ".attention.value_length"); ok {
+		headV = v
+	}
+
+	var e Estimate
+	e.Weights = f.TensorBytes()
+
+	num, den := kvBytesPerElement(p.KVCacheType)
+	cells := ctx * par
+	e.KVCache = layers * cells * headsKV * (headK + headV) * num / den
+
+	const f32 = 4
+	var attn uint64
+	if p.FlashAttention {
+		attn = batch * ctx * (f32 + 2)
+	} else {
+		attn = batch*ctx*heads*f32 + batch*ctx*f32
+	}
+	output := batch * vocab * f32
+	ffnPeak := 3 * batch * ffn * f32
+	outBuf := par * vocab * f32
+	if p.Embeddings {
+		outBuf += par * embd * f32
+	}
+	e.Compute = max(attn, output, ffnPeak) + 6*batch*embd*f32 + 1<<20 + outBuf
+
+	e.Total = e.Weights + e.KVCache + e.Compute
+	return e
+}
