@@ -1,0 +1,363 @@
+// Package config reads ggufd's YAML configuration file and validates it,
+// reporting every problem with the file, line and field it comes from.
+//
+// A missing file is not an error the daemon has to stop on: Default returns
+// a configuration that serves every GGUF file found in ./data/models.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	// Listen is the HTTP listen address, host:port.
+	Listen string `yaml:"listen"`
+	// ModelsDir holds the GGUF files. Parse makes it absolute, relative
+	// paths resolving against the config file's folder.
+	ModelsDir string `yaml:"models_dir"`
+	// DataDir holds ggufd's own state (SQLite database...).
+	DataDir string `yaml:"data_dir"`
+	// KeepAlive is how long a model stays loaded after its last request
+	// ends. 0 unloads as soon as it is idle; negative (-1) never unloads.
+	KeepAlive Duration `yaml:"keep_alive"`
+	// MaxKeepAlive caps every keep_alive (configured or asked for by
+	// clients); 0 means no cap.
+	MaxKeepAlive Duration `yaml:"max_keep_alive"`
+	// MaxLoadedModels is the most models loaded at once; 0 means no limit.
+	MaxLoadedModels int `yaml:"max_loaded_models"`
+	// MemoryHeadroom is kept free for the rest of the system when a load
+	// is admitted.
+	MemoryHeadroom ByteSize `yaml:"memory_headroom"`
+	// MemoryLimit is a budget for all loaded models together; 0 means the
+	// memory the system reports available.
+	MemoryLimit ByteSize `yaml:"memory_limit"`
+	// QueueDepth is how many requests may wait for a slot, per model.
+	QueueDepth int `yaml:"queue_depth"`
+	// BodyLimit caps the size of a request body.
+	BodyLimit ByteSize `yaml:"body_limit"`
+	// ShutdownTimeout is how long shutdown waits for in-flight requests.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	Auth            Auth     `yaml:"auth"`
+	// Defaults apply to every model that does not set the field itself,
+	// including the models discovered in ModelsDir.
+	Defaults ModelDefaults `yaml:"defaults"`
+	// Models are the configured models, in file order. In YAML this is a
+	// mapping keyed by model name.
+	Models []Model `yaml:"-"`
+
+	// Path is the file the configuration was read from ("" for Default).
+	Path string `yaml:"-"`
+	// Dir is the folder relative paths resolve against.
+	Dir string `yaml:"-"`
+	// Warnings are problems that do not stop the configuration from being
+	// used (e.g. a model that may not fit in the memory available now).
+	Warnings []*Error `yaml:"-"`
+}
+
+// Auth selects how clients authenticate.
+type Auth struct {
+	// Mode is "none", "key" (API keys) or "openid". Empty picks "none" when
+	// Listen is a loopback address and "key" otherwise.
+	Mode string `yaml:"mode"`
+	// AllowUnauthenticated permits mode "none" on a non-loopback address.
+	AllowUnauthenticated bool `yaml:"allow_unauthenticated"`
+	// AdminKey is a bootstrap key with admin rights.
+	AdminKey string `yaml:"admin_key"`
+	// Currency is the unit prices and balances are shown in, e.g. "元".
+	Currency string `yaml:"currency"`
+	OpenID   OpenID `yaml:"openid"`
+}
+
+// OpenID configures login through an OpenID Connect provider (mode openid).
+type OpenID struct {
+	Issuer       string   `yaml:"issuer"`
+	ClientID     string   `yaml:"client_id"`
+	ClientSecret string   `yaml:"client_secret"`
+	RedirectURL  string   `yaml:"redirect_url"`
+	Scopes       []string `yaml:"scopes"`
+}
+
+// ModelDefaults are the load settings of models that do not set their own.
+type ModelDefaults struct {
+	Context        int    `yaml:"context"`
+	Parallel       int    `yaml:"parallel"`
+	Threads        int    `yaml:"threads"`
+	GPULayers      *int   `yaml:"gpu_layers"`
+	KVCacheType    string `yaml:"kv_cache_type"`
+	FlashAttention string `yaml:"flash_attention"`
+}
+
+// Model is one served model.
+type Model struct {
+	// Name is what clients ask for (the YAML key).
+	Name string `yaml:"-"`
+	// File is the GGUF file. Parse makes it absolute; relative paths
+	// resolve against ModelsDir, and it defaults to NAME.gguf there.
+	File        string   `yaml:"file"`
+	Aliases     []string `yaml:"aliases"`
+	DisplayName string   `yaml:"display_name"`
+	Description string   `yaml:"description"`
+	// Context is tokens per sequence; 0: the file's trained length capped
+	// at DefaultContext.
+	Context        int       `yaml:"context"`
+	Parallel       int       `yaml:"parallel"`
+	Threads        int       `yaml:"threads"`
+	GPULayers      *int      `yaml:"gpu_layers"`
+	KVCacheType    string    `yaml:"kv_cache_type"`
+	FlashAttention string    `yaml:"flash_attention"`
+	KeepAlive      *Duration `yaml:"keep_alive"`
+	Preload        bool      `yaml:"preload"`
+	Embeddings     bool      `yaml:"embeddings"`
+	// ChatTemplate is inline Jinja or the path of a .jinja file; see
+	// ChatTemplateSource.
+	ChatTemplate string           `yaml:"chat_template"`
+	Sampling     SamplingDefaults `yaml:"sampling"`
+	Stop         []string         `yaml:"stop"`
+	// MaxTokens caps a request's max_tokens; 0: no cap.
+	MaxTokens int     `yaml:"max_tokens"`
+	Pricing   Pricing `yaml:"pricing"`
+	// RateLimit is requests per minute for this model; 0: none.
+	RateLimit int      `yaml:"rate_limit"`
+	Tags      []string `yaml:"tags"`
+
+	// dir is where a relative chat_template path resolves.
+	dir string
+}
+
+// SamplingDefaults are a model's default sampling values; nil: not set.
+type SamplingDefaults struct {
+	Temperature      *float64 `yaml:"temperature"`
+	TopP             *float64 `yaml:"top_p"`
+	TopK             *int     `yaml:"top_k"`
+	MinP             *float64 `yaml:"min_p"`
+	RepeatPenalty    *float64 `yaml:"repeat_penalty"`
+	PresencePenalty  *float64 `yaml:"presence_penalty"`
+	FrequencyPenalty *float64 `yaml:"frequency_penalty"`
+	Seed             *int64   `yaml:"seed"`
+}
+
+// Pricing is what a model costs, in Auth.Currency.
+type Pricing struct {
+	InputPer1K       float64 `yaml:"input_per_1k"`
+	OutputPer1K      float64 `yaml:"output_per_1k"`
+	CachedInputPer1K float64 `yaml:"cached_input_per_1k"`
+	// PerSecond is charged for processing time (prompt + generation).
+	PerSecond float64 `yaml:"per_second"`
+	// MaxSeconds caps the processing time of one request; 0: no cap.
+	MaxSeconds float64 `yaml:"max_seconds"`
+}
+
+// IsZero reports whether the model is free.
+func (p Pricing) IsZero() bool { return p == Pricing{} }
+
+// Built-in defaults.
+const (
+	DefaultListen          = "127.0.0.1:8080"
+	DefaultModelsDir       = "./data/models"
+	DefaultDataDir         = "./data"
+	DefaultKeepAlive       = Duration(5 * time.Minute)
+	DefaultMemoryHeadroom  = ByteSize(1 << 30)
+	DefaultQueueDepth      = 64
+	DefaultBodyLimit       = ByteSize(16 << 20)
+	DefaultShutdownTimeout = Duration(30 * time.Second)
+	// DefaultContext caps the context of models that do not set one: a
+	// model trained on 128k tokens would otherwise reserve a huge KV cache.
+	DefaultContext  = 4096
+	DefaultParallel = 4
+)
+
+// Default returns the configuration used when there is no config file:
+// serve every GGUF in ./data/models on loopback. Paths are relative to the
+// working directory.
+func Default() *Config {
+	return &Config{
+		Listen:          DefaultListen,
+		ModelsDir:       DefaultModelsDir,
+		DataDir:         DefaultDataDir,
+		KeepAlive:       DefaultKeepAlive,
+		MemoryHeadroom:  DefaultMemoryHeadroom,
+		QueueDepth:      DefaultQueueDepth,
+		BodyLimit:       DefaultBodyLimit,
+		ShutdownTimeout: DefaultShutdownTimeout,
+		Auth:            Auth{Mode: "none"},
+	}
+}
+
+// Load reads and validates the file at path. A missing file returns an error
+// that matches fs.ErrNotExist, so callers can fall back to Default.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(data, path)
+}
+
+// Parse parses and validates a configuration. name is the file it came
+// from: errors cite it, and relative paths resolve against its folder (the
+// working directory when name is "").
+func Parse(data []byte, name string) (*Config, error) {
+	return parse(data, name, defaultChecker())
+}
+
+// Model returns the configured model called name, or false.
+func (c *Config) Model(name string) (Model, bool) {
+	for _, m := range c.Models {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return Model{}, false
+}
+
+// KeepAliveFor is the effective keep_alive of m: its own, else the global
+// one, capped by MaxKeepAlive.
+func (c *Config) KeepAliveFor(m Model) Duration {
+	d := c.KeepAlive
+	if m.KeepAlive != nil {
+		d = *m.KeepAlive
+	}
+	return c.CapKeepAlive(d)
+}
+
+// CapKeepAlive applies MaxKeepAlive to d (e.g. a keep_alive a client asked
+// for).
+func (c *Config) CapKeepAlive(d Duration) Duration {
+	if c.MaxKeepAlive > 0 && (d.IsNever() || d > c.MaxKeepAlive) {
+		return c.MaxKeepAlive
+	}
+	return d
+}
+
+// WithDefaults returns m with every unset load setting taken from
+// c.Defaults (context, parallel, threads, gpu layers, KV type, flash
+// attention). Context stays 0 when neither sets it: the loader then uses the
+// file's trained length capped at DefaultContext.
+func (c *Config) WithDefaults(m Model) Model {
+	d := c.Defaults
+	if m.Context == 0 {
+		m.Context = d.Context
+	}
+	if m.Parallel == 0 {
+		m.Parallel = d.Parallel
+	}
+	if m.Parallel == 0 {
+		m.Parallel = DefaultParallel
+	}
+	if m.Threads == 0 {
+		m.Threads = d.Threads
+	}
+	if m.GPULayers == nil && d.GPULayers != nil {
+		v := *d.GPULayers
+		m.GPULayers = &v
+	}
+	if m.KVCacheType == "" {
+		m.KVCacheType = d.KVCacheType
+	}
+	if m.FlashAttention == "" {
+		m.FlashAttention = d.FlashAttention
+	}
+	return m
+}
+
+// DiscoveredModel is the configuration of a GGUF file found in ModelsDir
+// that the config file does not name: served under its file stem with the
+// defaults.
+func (c *Config) DiscoveredModel(path string) Model {
+	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	return c.WithDefaults(Model{Name: name, File: path, dir: c.Dir})
+}
+
+// ChatTemplateSource returns the chat template override of m: the contents
+// of the file when ChatTemplate names a .jinja file (relative to the config
+// file's folder), else ChatTemplate itself ("" when not set).
+func (m Model) ChatTemplateSource() (string, error) {
+	p, ok := m.chatTemplatePath()
+	if !ok {
+		return m.ChatTemplate, nil
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return "", fmt.Errorf("model %s: read chat template: %w", m.Name, err)
+	}
+	return string(b), nil
+}
+
+// chatTemplatePath reports whether ChatTemplate is a file reference and
+// returns its absolute path. Inline templates contain Jinja markup or
+// newlines; a single line ending in .jinja/.j2 is a path.
+func (m Model) chatTemplatePath() (string, bool) {
+	t := strings.TrimSpace(m.ChatTemplate)
+	if t == "" || strings.ContainsAny(t, "\n{}") {
+		return "", false
+	}
+	ext := strings.ToLower(filepath.Ext(t))
+	if ext != ".jinja" && ext != ".j2" && ext != ".jinja2" {
+		return "", false
+	}
+	if !filepath.IsAbs(t) {
+		t = filepath.Join(m.dir, t)
+	}
+	return t, true
+}
+
+// Error is one problem in a configuration file.
+type Error struct {
+	File   string
+	Line   int // 1-based; 0 when unknown
+	Column int
+	Field  string // dotted path, e.g. "models.tiny.context"
+	Msg    string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+	} else {
+		b.WriteString("config")
+	}
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+		if e.Column > 0 {
+			fmt.Fprintf(&b, ":%d", e.Column)
+		}
+	}
+	b.WriteString(": ")
+	if e.Field != "" {
+		b.WriteString(e.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// ValidationError lists every problem found in a configuration.
+type ValidationError struct {
+	Errors []*Error
+}
+
+func (e *ValidationError) Error() string {
+	msgs := make([]string, len(e.Errors))
+	for i, err := range e.Errors {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// Unwrap lets errors.As find the individual *Error values.
+func (e *ValidationError) Unwrap() []error {
+	errs := make([]error, len(e.Errors))
+	for i, err := range e.Errors {
+		errs[i] = err
+	}
+	return errs
+}
+
+var errNotExist = errors.New("does not exist")

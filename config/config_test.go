@@ -1,0 +1,241 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// writeConfig writes a config and two empty model files into a temp folder
+// and returns the config path.
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	dir := t.TempDir()
+	models := filepath.Join(dir, "models")
+	if err := os.MkdirAll(models, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"models/a.gguf", "models/b.gguf", "tmpl.jinja"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(dir, "ggufd.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestParseValid(t *testing.T) {
+	path := writeConfig(t, `
+listen: 127.0.0.1:9000
+models_dir: models
+keep_alive: 10m
+max_keep_alive: 1h
+memory_headroom: 512MiB
+memory_limit: 8GB
+defaults:
+  parallel: 2
+  kv_cache_type: q8_0
+models:
+  zeta:
+    file: b.gguf
+    keep_alive: -1
+  alpha:
+    file: a.gguf
+    aliases: [first, "org/alpha:latest"]
+    context: 2048
+    gpu_layers: -1
+    chat_template: tmpl.jinja
+    sampling: {temperature: 0, seed: 7}
+    pricing: {input_per_1k: 0.5, output_per_1k: 1.5}
+    tags: [Chinese ability]
+`)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(path)
+	if c.ModelsDir != filepath.Join(dir, "models") {
+		t.Errorf("ModelsDir = %s", c.ModelsDir)
+	}
+	if c.DataDir != filepath.Join(dir, "data") {
+		t.Errorf("DataDir = %s", c.DataDir)
+	}
+	if c.KeepAlive.Std() != 10*time.Minute || c.MemoryHeadroom != 512<<20 || c.MemoryLimit != 8e9 {
+		t.Errorf("units: %v %v %v", c.KeepAlive, c.MemoryHeadroom, c.MemoryLimit)
+	}
+	if c.Auth.Mode != "none" {
+		t.Errorf("auth mode on loopback = %q, want none", c.Auth.Mode)
+	}
+	if len(c.Models) != 2 || c.Models[0].Name != "zeta" || c.Models[1].Name != "alpha" {
+		t.Fatalf("models not in file order: %+v", c.Models)
+	}
+	a := c.Models[1]
+	if a.File != filepath.Join(dir, "models", "a.gguf") {
+		t.Errorf("file = %s", a.File)
+	}
+	if a.Sampling.Temperature == nil || *a.Sampling.Temperature != 0 || a.Sampling.TopP != nil || *a.Sampling.Seed != 7 {
+		t.Errorf("sampling = %+v", a.Sampling)
+	}
+	if src, err := a.ChatTemplateSource(); err != nil || src != "x" {
+		t.Errorf("ChatTemplateSource = %q, %v", src, err)
+	}
+	if ka := c.KeepAliveFor(c.Models[0]); ka != Duration(time.Hour) {
+		t.Errorf("keep_alive -1 capped by max_keep_alive = %v, want 1h", ka)
+	}
+	if ka := c.KeepAliveFor(a); ka != Duration(10*time.Minute) {
+		t.Errorf("default keep_alive = %v", ka)
+	}
+	if m := c.WithDefaults(a); m.Parallel != 2 || m.KVCacheType != "q8_0" || m.Context != 2048 {
+		t.Errorf("WithDefaults = %+v", m)
+	}
+	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0].Error(), "keep_alive") {
+		t.Errorf("warnings = %v", c.Warnings)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		body string
+		want []string // substrings of the error, each must appear
+	}{
+		{"unknown top-level field", "listen: 127.0.0.1:1\nkeep_alve: 5m\n",
+			[]string{"ggufd.yaml:2:1: keep_alve: unknown field (did you mean keep_alive?)"}},
+		{"unknown model field", "models_dir: models\nmodels:\n  a:\n    contxt: 10\n",
+			[]string{":4:5: models.a.contxt: unknown field (did you mean context?)"}},
+		{"wrong type", "models_dir: models\nmodels:\n  a:\n    context: lots\n",
+			[]string{":4:14: models.a.context: want an integer, got \"lots\""}},
+		{"bad duration", "keep_alive: 5 minutes\n",
+			[]string{":1:13: keep_alive: invalid duration \"5 minutes\""}},
+		{"bad size", "memory_limit: 4 gigs\n", []string{"memory_limit: invalid size"}},
+		{"missing file", "models_dir: models\nmodels:\n  c:\n    file: nope.gguf\n",
+			[]string{":4:5: models.c.file: model file", "nope.gguf does not exist"}},
+		{"default file missing", "models_dir: models\nmodels:\n  nope: {}\n",
+			[]string{"models.nope.file: model file", "nope.gguf does not exist"}},
+		{"duplicate model", "models_dir: models\nmodels:\n  a: {}\n  a: {}\n",
+			[]string{"defined twice"}},
+		{"alias equals other name", "models_dir: models\nmodels:\n  a:\n    aliases: [b]\n  b: {}\n",
+			[]string{"models.a.aliases[0]: alias \"b\" is already used by models.b"}},
+		{"duplicate alias", "models_dir: models\nmodels:\n  a:\n    aliases: [x]\n  b:\n    aliases: [x]\n",
+			[]string{"models.b.aliases[0]: alias \"x\" is already used by models.a.aliases[0]"}},
+		{"same file twice", "models_dir: models\nmodels:\n  a: {}\n  b:\n    file: a.gguf\n",
+			[]string{"models.b.file", "already served as models.a"}},
+		{"ranges", "models_dir: models\nqueue_depth: 0\nmodels:\n  a:\n    parallel: -1\n    kv_cache_type: f32\n    sampling: {top_p: 1.5}\n",
+			[]string{"queue_depth: must be at least 1", "models.a.parallel", "models.a.kv_cache_type", "models.a.sampling.top_p"}},
+		{"open network without auth", "listen: 0.0.0.0:8080\nauth: {mode: none}\n",
+			[]string{"auth.mode: mode none on 0.0.0.0:8080"}},
+		{"bad listen", "listen: localhost\n", []string{"listen: want host:port"}},
+		{"models not a mapping", "models: [a, b]\n", []string{"models: want a mapping"}},
+		{"syntax", "listen: [\n", []string{"ggufd.yaml"}},
+		{"missing template", "models_dir: models\nmodels:\n  a:\n    chat_template: t.jinja\n",
+			[]string{"models.a.chat_template: template file"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeConfig(t, tt.body)
+			_, err := Load(path)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			var ve *ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("error %T is not a *ValidationError: %v", err, err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestAuthModeDefault(t *testing.T) {
+	for _, tt := range []struct{ listen, want string }{
+		{"127.0.0.1:8080", "none"}, {"localhost:8080", "none"}, {"[::1]:8080", "none"},
+		{"0.0.0.0:8080", "key"}, {":8080", "key"},
+	} {
+		c, err := Parse([]byte("listen: \""+tt.listen+"\"\n"), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Auth.Mode != tt.want {
+			t.Errorf("listen %s: mode %q, want %q", tt.listen, c.Auth.Mode, tt.want)
+		}
+	}
+}
+
+func TestEmptyAndMissing(t *testing.T) {
+	c, err := Parse(nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != DefaultListen || c.QueueDepth != DefaultQueueDepth || !filepath.IsAbs(c.ModelsDir) {
+		t.Errorf("empty config: %+v", c)
+	}
+	_, err = Load(filepath.Join(t.TempDir(), "none.yaml"))
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file error %v does not match fs.ErrNotExist", err)
+	}
+}
+
+func TestUnits(t *testing.T) {
+	durations := []struct {
+		in   string
+		want Duration
+		bad  bool
+	}{
+		{"5m", Duration(5 * time.Minute), false}, {"90", Duration(90 * time.Second), false},
+		{"-1", Never, false}, {"never", Never, false}, {"0", 0, false}, {"1h30m", Duration(90 * time.Minute), false},
+		{"soon", 0, true}, {"", 0, true},
+	}
+	for _, d := range durations {
+		got, err := ParseDuration(d.in)
+		if (err != nil) != d.bad || got != d.want {
+			t.Errorf("ParseDuration(%q) = %v, %v", d.in, got, err)
+		}
+	}
+	sizes := []struct {
+		in   string
+		want ByteSize
+		bad  bool
+	}{
+		{"1024", 1024, false}, {"1KiB", 1024, false}, {"1kb", 1000, false}, {"1.5GiB", 3 << 29, false},
+		{"16M", 16 << 20, false}, {"2 GB", 2e9, false}, {"-1", 0, true}, {"lots", 0, true},
+	}
+	for _, s := range sizes {
+		got, err := ParseByteSize(s.in)
+		if (err != nil) != s.bad || got != s.want {
+			t.Errorf("ParseByteSize(%q) = %v, %v", s.in, got, err)
+		}
+	}
+	if s := FormatBytes(3 << 29); s != "1.5GiB" {
+		t.Errorf("FormatBytes = %s", s)
+	}
+}
+
+type fakeChecker struct{ need, total, avail uint64 }
+
+func (f fakeChecker) Need(*Config, Model) (uint64, error) { return f.need, nil }
+func (f fakeChecker) Memory() (uint64, uint64, error)     { return f.total, f.avail, nil }
+
+func TestMemoryCheck(t *testing.T) {
+	body := "models_dir: models\nmemory_headroom: 0\nmodels:\n  a:\n    parallel: 8\n"
+	path := writeConfig(t, body)
+	data, _ := os.ReadFile(path)
+	if _, err := parse(data, path, fakeChecker{need: 10 << 30, total: 8 << 30, avail: 8 << 30}); err == nil ||
+		!strings.Contains(err.Error(), "models.a: needs about 10GiB loaded (context default × parallel 8)") {
+		t.Errorf("too big: %v", err)
+	}
+	c, err := parse(data, path, fakeChecker{need: 4 << 30, total: 8 << 30, avail: 2 << 30})
+	if err != nil || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0].Error(), "only 2GiB is available") {
+		t.Errorf("warning: %v %v", err, c)
+	}
+}

@@ -1,0 +1,591 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"gopkg.in/yaml.v3"
+)
+
+// parser collects every problem of one file instead of stopping at the
+// first, so an operator fixes them all in one edit.
+type parser struct {
+	file string
+	errs []*Error
+	// keys maps a field path to the YAML key node that set it, so checks
+	// run after decoding can still cite a line.
+	keys map[string]*yaml.Node
+}
+
+func (p *parser) errorf(n *yaml.Node, field, format string, args ...any) {
+	e := &Error{File: p.file, Field: field, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		e.Line, e.Column = n.Line, n.Column
+	}
+	p.errs = append(p.errs, e)
+}
+
+// at returns the key node of field, or of its closest ancestor that the
+// file sets (nil when none).
+func (p *parser) at(field string) *yaml.Node {
+	for f := field; f != ""; {
+		if n, ok := p.keys[f]; ok {
+			return n
+		}
+		i := strings.LastIndexByte(f, '.')
+		if i < 0 {
+			break
+		}
+		f = f[:i]
+	}
+	return nil
+}
+
+func (p *parser) fieldErr(field, format string, args ...any) {
+	p.errorf(p.at(field), field, format, args...)
+}
+
+func parse(data []byte, name string, chk memoryChecker) (*Config, error) {
+	p := &parser{file: name, keys: map[string]*yaml.Node{}}
+	cfg := Default()
+	cfg.Auth.Mode = "" // resolved from listen in validate
+	cfg.Path = name
+	if name != "" {
+		abs, err := filepath.Abs(name)
+		if err != nil {
+			return nil, fmt.Errorf("config %s: %w", name, err)
+		}
+		cfg.Path = abs
+		cfg.Dir = filepath.Dir(abs)
+	} else {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		cfg.Dir = wd
+	}
+
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, &ValidationError{Errors: []*Error{syntaxError(name, err)}}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		p.errorf(&extra, "", "the file holds more than one YAML document")
+	}
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		root := doc.Content[0]
+		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+			// An empty or comment-only file: all defaults.
+		} else if p.check(root, reflect.TypeOf(Config{}), "") {
+			if err := root.Decode(cfg); err != nil {
+				// check accepted every node, so this is unexpected;
+				// report it rather than serve a half-read config.
+				p.errorf(root, "", "%v", err)
+			}
+			cfg.Models = p.models(root, cfg.Dir)
+		}
+	}
+	if len(p.errs) == 0 {
+		p.validate(cfg, chk)
+	}
+	if len(p.errs) > 0 {
+		return nil, &ValidationError{Errors: p.errs}
+	}
+	return cfg, nil
+}
+
+// syntaxError turns a yaml.v3 parse error ("yaml: line 3: ...") into an
+// *Error with the line filled in.
+func syntaxError(file string, err error) *Error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	e := &Error{File: file, Msg: msg}
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if i := strings.IndexByte(rest, ':'); i > 0 {
+			if n, err := strconv.Atoi(rest[:i]); err == nil {
+				e.Line = n
+				e.Msg = strings.TrimSpace(rest[i+1:])
+			}
+		}
+	}
+	return e
+}
+
+var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+
+// check walks node against the Go type t: unknown or repeated keys, and
+// values of the wrong type or form, become errors naming the field. It
+// reports whether the node is clean enough to decode.
+func (p *parser) check(n *yaml.Node, t reflect.Type, field string) bool {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return true // "key:" with no value leaves the default
+	}
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) || isScalarKind(t.Kind()) {
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			p.errorf(n, field, "%s", typeMessage(n, t, err))
+			return false
+		}
+		return true
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			p.errorf(n, field, "want a mapping, got a %s", kindName(n))
+			return false
+		}
+		fields := structFields(t)
+		seen := map[string]bool{}
+		ok := true
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			path := join(field, k.Value)
+			if seen[k.Value] {
+				p.errorf(k, path, "set twice")
+				ok = false
+				continue
+			}
+			seen[k.Value] = true
+			p.keys[path] = k
+			if t == reflect.TypeOf(Config{}) && k.Value == "models" {
+				ok = p.checkModels(v) && ok
+				continue
+			}
+			f, known := fields[k.Value]
+			if !known {
+				p.errorf(k, path, "unknown field%s", suggest(k.Value, keys(fields)))
+				ok = false
+				continue
+			}
+			ok = p.check(v, f.Type, path) && ok
+		}
+		return ok
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			p.errorf(n, field, "want a list, got a %s", kindName(n))
+			return false
+		}
+		ok := true
+		for i, item := range n.Content {
+			ok = p.check(item, t.Elem(), fmt.Sprintf("%s[%d]", field, i)) && ok
+		}
+		return ok
+	}
+	p.errorf(n, field, "unsupported field type %s", t)
+	return false
+}
+
+// checkModels checks the models mapping: keys are model names, values
+// model settings (an empty value means all defaults).
+func (p *parser) checkModels(n *yaml.Node) bool {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return true
+	}
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, "models", "want a mapping of model name to settings, got a %s", kindName(n))
+		return false
+	}
+	ok := true
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		path := "models." + k.Value
+		if prev, dup := seen[k.Value]; dup {
+			p.errorf(k, path, "model %q is defined twice (first at line %d)", k.Value, prev.Line)
+			ok = false
+			continue
+		}
+		seen[k.Value] = k
+		p.keys[path] = k
+		ok = p.check(v, reflect.TypeOf(Model{}), path) && ok
+	}
+	return ok
+}
+
+// models decodes the models mapping in file order.
+func (p *parser) models(root *yaml.Node, dir string) []Model {
+	var n *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "models" {
+			n = root.Content[i+1]
+		}
+	}
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	out := make([]Model, 0, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		m := Model{Name: n.Content[i].Value, dir: dir}
+		if v := n.Content[i+1]; !(v.Kind == yaml.ScalarNode && v.Tag == "!!null") {
+			if err := v.Decode(&m); err != nil {
+				p.errorf(v, "models."+m.Name, "%v", err)
+				continue
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func isScalarKind(k reflect.Kind) bool {
+	switch k {
+	case reflect.String, reflect.Bool,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return true
+	}
+	return false
+}
+
+// typeMessage words a decode failure for people: what was expected and
+// what the file holds.
+func typeMessage(n *yaml.Node, t reflect.Type, err error) string {
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		return err.Error()
+	}
+	var want string
+	switch t.Kind() {
+	case reflect.String:
+		want = "a string"
+	case reflect.Bool:
+		want = "true or false"
+	case reflect.Float32, reflect.Float64:
+		want = "a number"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		want = "a non-negative integer"
+	default:
+		want = "an integer"
+	}
+	if n.Kind == yaml.ScalarNode {
+		return fmt.Sprintf("want %s, got %q", want, n.Value)
+	}
+	return fmt.Sprintf("want %s, got a %s", want, kindName(n))
+}
+
+func structFields(t reflect.Type) map[string]reflect.StructField {
+	out := map[string]reflect.StructField{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" || name == "" {
+			continue
+		}
+		out[name] = f
+	}
+	return out
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func join(parent, child string) string {
+	if parent == "" {
+		return child
+	}
+	return parent + "." + child
+}
+
+// suggest returns " (did you mean X?)" for the closest known name, or "".
+func suggest(got string, known []string) string {
+	best, bestD := "", 3
+	for _, k := range known {
+		if d := editDistance(strings.ToLower(got), k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best == "" {
+		return "; known fields: " + strings.Join(known, ", ")
+	}
+	return fmt.Sprintf(" (did you mean %s?)", best)
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
+
+// EditDistance is the Levenshtein distance between a and b, exported for
+// "did you mean" suggestions elsewhere.
+func EditDistance(a, b string) int { return editDistance(a, b) }
+
+// validate checks the decoded values and resolves relative paths.
+func (p *parser) validate(c *Config, chk memoryChecker) {
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		p.fieldErr("listen", "want host:port (e.g. 127.0.0.1:8080), got %q", c.Listen)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		p.fieldErr("listen", "invalid port %q", port)
+	}
+
+	c.ModelsDir = p.dir(c.Dir, c.ModelsDir, "models_dir")
+	c.DataDir = p.dir(c.Dir, c.DataDir, "data_dir")
+
+	if c.MaxKeepAlive < 0 {
+		p.fieldErr("max_keep_alive", "must not be negative (0 means no cap)")
+	}
+	if c.MaxLoadedModels < 0 {
+		p.fieldErr("max_loaded_models", "must not be negative (0 means no limit)")
+	}
+	if c.QueueDepth < 1 {
+		p.fieldErr("queue_depth", "must be at least 1, got %d", c.QueueDepth)
+	}
+	if c.BodyLimit < 1024 {
+		p.fieldErr("body_limit", "must be at least 1KiB, got %s", c.BodyLimit)
+	}
+	if c.ShutdownTimeout < 0 {
+		p.fieldErr("shutdown_timeout", "must not be negative")
+	}
+
+	switch c.Auth.Mode {
+	case "":
+		c.Auth.Mode = "key"
+		if err == nil && isLoopback(host) {
+			c.Auth.Mode = "none"
+		}
+	case "none":
+		if err == nil && !isLoopback(host) && !c.Auth.AllowUnauthenticated {
+			p.fieldErr("auth.mode", "mode none on %s lets anyone on the network use the server; "+
+				"use mode key, listen on 127.0.0.1, or set auth.allow_unauthenticated: true", c.Listen)
+		}
+	case "key":
+	case "openid":
+		if c.Auth.OpenID.Issuer == "" {
+			p.fieldErr("auth.openid.issuer", "required when auth.mode is openid")
+		}
+		if c.Auth.OpenID.ClientID == "" {
+			p.fieldErr("auth.openid.client_id", "required when auth.mode is openid")
+		}
+	default:
+		p.fieldErr("auth.mode", "want none, key or openid, got %q", c.Auth.Mode)
+	}
+
+	d := c.Defaults
+	p.loadSettings("defaults", d.Context, d.Parallel, d.Threads, d.GPULayers, d.KVCacheType, d.FlashAttention)
+
+	// names maps every name and alias to the field that introduced it.
+	names := map[string]string{}
+	files := map[string]string{}
+	for i := range c.Models {
+		m := &c.Models[i]
+		f := "models." + m.Name
+		if err := validName(m.Name); err != nil {
+			p.fieldErr(f, "invalid model name: %v", err)
+		}
+		names[m.Name] = f
+	}
+	for i := range c.Models {
+		m := &c.Models[i]
+		f := "models." + m.Name
+		for j, a := range m.Aliases {
+			af := fmt.Sprintf("%s.aliases[%d]", f, j)
+			if err := validName(a); err != nil {
+				p.fieldErr(af, "invalid alias: %v", err)
+				continue
+			}
+			if prev, dup := names[a]; dup {
+				if prev == f {
+					p.fieldErr(af, "alias %q repeats the model's own name", a)
+				} else {
+					p.fieldErr(af, "alias %q is already used by %s", a, prev)
+				}
+				continue
+			}
+			names[a] = af
+		}
+		p.model(c, m, f)
+		if m.File != "" {
+			if prev, dup := files[m.File]; dup {
+				p.fieldErr(f+".file", "%s is already served as %s (use aliases for more names)", m.File, prev)
+			}
+			files[m.File] = f
+		}
+	}
+
+	if len(p.errs) == 0 && chk != nil {
+		p.memory(c, chk)
+	}
+}
+
+// dir resolves a folder setting against base.
+func (p *parser) dir(base, dir, field string) string {
+	if strings.TrimSpace(dir) == "" {
+		p.fieldErr(field, "must not be empty")
+		return dir
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(base, dir)
+	}
+	dir = filepath.Clean(dir)
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		p.fieldErr(field, "%s is not a folder", dir)
+	}
+	return dir
+}
+
+func (p *parser) loadSettings(f string, ctx, parallel, threads int, gpu *int, kv, fa string) {
+	if ctx < 0 {
+		p.fieldErr(f+".context", "must not be negative, got %d", ctx)
+	}
+	if parallel < 0 {
+		p.fieldErr(f+".parallel", "must not be negative, got %d", parallel)
+	}
+	if threads < 0 {
+		p.fieldErr(f+".threads", "must not be negative, got %d", threads)
+	}
+	if gpu != nil && *gpu < -1 {
+		p.fieldErr(f+".gpu_layers", "want -1 (all) or a number of layers, got %d", *gpu)
+	}
+	switch kv {
+	case "", "f16", "q8_0", "q4_0":
+	default:
+		p.fieldErr(f+".kv_cache_type", "want f16, q8_0 or q4_0, got %q", kv)
+	}
+	switch fa {
+	case "", "auto", "on", "off":
+	default:
+		p.fieldErr(f+".flash_attention", "want auto, on or off, got %q", fa)
+	}
+}
+
+func (p *parser) model(c *Config, m *Model, f string) {
+	p.loadSettings(f, m.Context, m.Parallel, m.Threads, m.GPULayers, m.KVCacheType, m.FlashAttention)
+	if m.File == "" {
+		m.File = m.Name + ".gguf"
+	}
+	if !filepath.IsAbs(m.File) {
+		m.File = filepath.Join(c.ModelsDir, m.File)
+	}
+	m.File = filepath.Clean(m.File)
+	if st, err := os.Stat(m.File); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			p.fieldErr(f+".file", "model file %s does not exist", m.File)
+		} else {
+			p.fieldErr(f+".file", "%v", err)
+		}
+	} else if !st.Mode().IsRegular() {
+		p.fieldErr(f+".file", "%s is not a regular file", m.File)
+	}
+	if m.KeepAlive != nil && c.MaxKeepAlive > 0 && (m.KeepAlive.IsNever() || *m.KeepAlive > c.MaxKeepAlive) {
+		c.Warnings = append(c.Warnings, &Error{File: p.file, Field: f + ".keep_alive",
+			Msg: fmt.Sprintf("%s is capped by max_keep_alive %s", *m.KeepAlive, c.MaxKeepAlive)})
+		if k := p.at(f + ".keep_alive"); k != nil {
+			c.Warnings[len(c.Warnings)-1].Line = k.Line
+		}
+	}
+	if path, ok := m.chatTemplatePath(); ok {
+		if _, err := os.Stat(path); err != nil {
+			p.fieldErr(f+".chat_template", "template file %s: %v", path, errNotExist)
+		}
+	}
+	s := m.Sampling
+	sf := f + ".sampling"
+	rangeF := func(name string, v *float64, lo, hi float64) {
+		if v != nil && (*v < lo || *v > hi) {
+			p.fieldErr(sf+"."+name, "must be between %g and %g, got %g", lo, hi, *v)
+		}
+	}
+	rangeF("temperature", s.Temperature, 0, 2)
+	rangeF("top_p", s.TopP, 0, 1)
+	rangeF("min_p", s.MinP, 0, 1)
+	rangeF("repeat_penalty", s.RepeatPenalty, 0, 10)
+	rangeF("presence_penalty", s.PresencePenalty, -2, 2)
+	rangeF("frequency_penalty", s.FrequencyPenalty, -2, 2)
+	if s.TopK != nil && *s.TopK < 0 {
+		p.fieldErr(sf+".top_k", "must not be negative, got %d", *s.TopK)
+	}
+	for i, stop := range m.Stop {
+		if stop == "" {
+			p.fieldErr(fmt.Sprintf("%s.stop[%d]", f, i), "must not be empty")
+		}
+	}
+	if m.MaxTokens < 0 {
+		p.fieldErr(f+".max_tokens", "must not be negative (0 means no cap)")
+	}
+	if m.RateLimit < 0 {
+		p.fieldErr(f+".rate_limit", "must not be negative (0 means no limit)")
+	}
+	pr := m.Pricing
+	for _, v := range []struct {
+		name string
+		v    float64
+	}{
+		{"input_per_1k", pr.InputPer1K}, {"output_per_1k", pr.OutputPer1K},
+		{"cached_input_per_1k", pr.CachedInputPer1K}, {"per_second", pr.PerSecond},
+		{"max_seconds", pr.MaxSeconds},
+	} {
+		if v.v < 0 {
+			p.fieldErr(f+".pricing."+v.name, "must not be negative, got %g", v.v)
+		}
+	}
+	if m.Embeddings && m.ChatTemplate != "" {
+		p.fieldErr(f+".chat_template", "an embedding model has no chat template")
+	}
+}
+
+// validName rejects names that would be awkward in URLs, logs and JSON:
+// empty, surrounding space, whitespace or control characters.
+func validName(s string) error {
+	if s == "" {
+		return errors.New("empty")
+	}
+	if len(s) > 128 {
+		return errors.New("longer than 128 bytes")
+	}
+	for _, r := range s {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			return fmt.Errorf("%q contains whitespace or control characters", s)
+		}
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
