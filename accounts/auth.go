@@ -1,0 +1,148 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// AuthInput is what the server extracted from a request.
+type AuthInput struct {
+	Mode AuthMode // "" means the configured mode
+	// BearerKey is the Authorization: Bearer value, "" if none.
+	BearerKey string
+	// PathOpenID and PathUserID come from /llm_api/{openid}/{userid}/...;
+	// outside that path the server may put OpenAI's "user" field in
+	// PathUserID, so end users are recorded in every mode.
+	PathOpenID string
+	PathUserID string
+	// Model, when set, is checked against the key's allow-list.
+	Model string
+}
+
+// Identity is an authenticated caller.
+type Identity struct {
+	OpenID    string
+	UserID    string
+	KeyID     string // "" when no key was used
+	Unmetered bool
+	Limits    Limits
+}
+
+// Authenticate decides who is calling. Errors wrap ErrUnauthenticated (401
+// invalid_api_key: missing, unknown, revoked or expired key, unknown account)
+// or ErrForbidden (403: key of another account, model outside the key's
+// allow-list), or are internal failures.
+func (s *Service) Authenticate(ctx context.Context, in AuthInput) (Identity, error) {
+	mode := in.Mode
+	if mode == "" {
+		mode = s.cfg.Mode
+	}
+	switch mode {
+	case ModeNone:
+		// Keys are ignored: local single-user use has nothing to protect.
+		acc, err := s.localAccount(ctx)
+		if err != nil {
+			return Identity{}, err
+		}
+		return identity(acc, in.PathUserID, ""), nil
+	case ModeKey:
+		key, err := s.checkKey(ctx, in.BearerKey, in.Model)
+		if err != nil {
+			return Identity{}, err
+		}
+		if in.PathOpenID != "" && in.PathOpenID != key.OpenID {
+			return Identity{}, ErrAccountMismatch
+		}
+		return s.identityOf(ctx, key.OpenID, in.PathUserID, key.ID)
+	case ModeOpenID:
+		if in.PathOpenID == "" {
+			// Plain /v1/... routes carry no openid; the key must decide.
+			key, err := s.checkKey(ctx, in.BearerKey, in.Model)
+			if err != nil {
+				return Identity{}, err
+			}
+			return s.identityOf(ctx, key.OpenID, in.PathUserID, key.ID)
+		}
+		keyID := ""
+		if in.BearerKey != "" {
+			key, err := s.checkKey(ctx, in.BearerKey, in.Model)
+			if err != nil {
+				return Identity{}, err
+			}
+			if key.OpenID != in.PathOpenID {
+				return Identity{}, ErrAccountMismatch
+			}
+			keyID = key.ID
+		}
+		return s.identityOf(ctx, in.PathOpenID, in.PathUserID, keyID)
+	default:
+		return Identity{}, fmt.Errorf("authenticate: unknown auth mode %q", mode)
+	}
+}
+
+func identity(acc Account, userid, keyID string) Identity {
+	return Identity{OpenID: acc.OpenID, UserID: userid, KeyID: keyID, Unmetered: acc.Unmetered, Limits: acc.Limits}
+}
+
+func (s *Service) identityOf(ctx context.Context, openid, userid, keyID string) (Identity, error) {
+	acc, err := s.store.GetAccount(ctx, openid)
+	if errors.Is(err, ErrAccountNotFound) {
+		return Identity{}, ErrUnknownOwner
+	}
+	if err != nil {
+		return Identity{}, fmt.Errorf("authenticate: %w", err)
+	}
+	return identity(acc, userid, keyID), nil
+}
+
+// checkKey validates a presented key and its allow-list.
+func (s *Service) checkKey(ctx context.Context, presented, model string) (APIKey, error) {
+	presented = strings.TrimSpace(presented)
+	if presented == "" {
+		return APIKey{}, ErrKeyMissing
+	}
+	// The lookup is by hash, so timing reveals nothing about stored keys.
+	key, err := s.store.KeyByHash(ctx, HashKey(presented))
+	if err != nil {
+		if errors.Is(err, ErrKeyInvalid) {
+			return APIKey{}, ErrKeyInvalid
+		}
+		return APIKey{}, fmt.Errorf("authenticate: %w", err)
+	}
+	now := s.now()
+	if key.RevokedAt != nil && !key.RevokedAt.After(now) {
+		return APIKey{}, ErrKeyRevoked
+	}
+	if key.ExpiresAt != nil && !key.ExpiresAt.After(now) {
+		return APIKey{}, ErrKeyExpired
+	}
+	if model != "" && !key.AllowsModel(model) {
+		return APIKey{}, ErrModelNotAllowed
+	}
+	return key, nil
+}
+
+// localAccount returns the account of mode none, creating it unmetered on
+// first use: local use is recorded but free, unless an admin turns metering
+// on with SetUnmetered(ctx, "local", false), after which it is billed like
+// any account.
+func (s *Service) localAccount(ctx context.Context) (Account, error) {
+	acc, err := s.store.GetAccount(ctx, s.cfg.LocalOpenID)
+	if err == nil {
+		return acc, nil
+	}
+	if !errors.Is(err, ErrAccountNotFound) {
+		return Account{}, fmt.Errorf("local account: %w", err)
+	}
+	err = s.store.CreateAccount(ctx, Account{OpenID: s.cfg.LocalOpenID, Name: "local user", Unmetered: true, CreatedAt: s.now()})
+	if err != nil && !errors.Is(err, ErrAccountExists) {
+		return Account{}, fmt.Errorf("local account: %w", err)
+	}
+	acc, err = s.store.GetAccount(ctx, s.cfg.LocalOpenID)
+	if err != nil {
+		return Account{}, fmt.Errorf("local account: %w", err)
+	}
+	return acc, nil
+}

@@ -1,0 +1,57 @@
+package accounts
+
+import (
+	"context"
+	"fmt"
+)
+
+// AccountInfo is what an account may see about itself.
+type AccountInfo struct {
+	OpenID   string `json:"openid"`
+	Name     string `json:"name,omitempty"`
+	Currency string `json:"currency"`
+	Balance  Money  `json:"balance"`
+	// Reserved is held by requests in flight; Available = Balance − Reserved.
+	Reserved   Money        `json:"reserved"`
+	Available  Money        `json:"available"`
+	TotalSpent Money        `json:"total_spent"`
+	TotalTopUp Money        `json:"total_top_up"`
+	Unmetered  bool         `json:"unmetered"`
+	Running    int          `json:"running"`
+	Limits     Limits       `json:"limits"`
+	Usage      []ModelUsage `json:"usage"`
+}
+
+// Info gathers an account's balance, totals, usage by model and limits.
+func (s *Service) Info(ctx context.Context, openid string) (AccountInfo, error) {
+	acc, err := s.store.GetAccount(ctx, openid)
+	if err != nil {
+		return AccountInfo{}, err
+	}
+	totals, err := s.store.Totals(ctx, openid)
+	if err != nil {
+		return AccountInfo{}, fmt.Errorf("info: %w", err)
+	}
+	usage, err := s.store.UsageByModel(ctx, openid)
+	if err != nil {
+		return AccountInfo{}, fmt.Errorf("info: %w", err)
+	}
+	if usage == nil {
+		usage = []ModelUsage{}
+	}
+	reserved := s.Reserved(openid)
+	return AccountInfo{
+		OpenID:     acc.OpenID,
+		Name:       acc.Name,
+		Currency:   s.cfg.Currency,
+		Balance:    acc.Balance,
+		Reserved:   reserved,
+		Available:  acc.Balance - reserved,
+		TotalSpent: totals.Spent,
+		TotalTopUp: totals.TopUps,
+		Unmetered:  acc.Unmetered,
+		Running:    s.tracker.Running(openid),
+		Limits:     acc.Limits,
+		Usage:      usage,
+	}, nil
+}
