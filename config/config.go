@@ -104,7 +104,7 @@ type Model struct {
 	DisplayName string   `yaml:"display_name"`
 	Description string   `yaml:"description"`
 	// Context is tokens per sequence; 0: the file's trained length capped
-	// at DefaultContext.
+	// at defaults.context (see ContextFor).
 	Context        int       `yaml:"context"`
 	Parallel       int       `yaml:"parallel"`
 	Threads        int       `yaml:"threads"`
@@ -236,14 +236,11 @@ func (c *Config) CapKeepAlive(d Duration) Duration {
 }
 
 // WithDefaults returns m with every unset load setting taken from
-// c.Defaults (context, parallel, threads, gpu layers, KV type, flash
-// attention). Context stays 0 when neither sets it: the loader then uses the
-// file's trained length capped at DefaultContext.
+// c.Defaults (parallel, threads, gpu layers, KV type, flash attention).
+// Context stays as set: defaults.context is a cap on the trained length,
+// applied by ContextFor.
 func (c *Config) WithDefaults(m Model) Model {
 	d := c.Defaults
-	if m.Context == 0 {
-		m.Context = d.Context
-	}
 	if m.Parallel == 0 {
 		m.Parallel = d.Parallel
 	}

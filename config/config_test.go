@@ -92,11 +92,15 @@ models:
 	if ka := c.KeepAliveFor(a); ka != Duration(10*time.Minute) {
 		t.Errorf("default keep_alive = %v", ka)
 	}
-	if m := c.WithDefaults(a); m.Parallel != 2 || m.KVCacheType != "q8_0" || m.Context != 2048 {
+	if m := c.WithDefaults(a); m.Parallel != 2 || m.KVCacheType != "q8_0" || c.ContextFor(m, 8192) != 2048 {
 		t.Errorf("WithDefaults = %+v", m)
 	}
-	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0].Error(), "keep_alive") {
-		t.Errorf("warnings = %v", c.Warnings)
+	found := false
+	for _, w := range c.Warnings {
+		found = found || strings.Contains(w.Error(), "models.zeta.keep_alive: never is capped by max_keep_alive 1h0m0s")
+	}
+	if !found {
+		t.Errorf("no keep_alive warning in %v", c.Warnings)
 	}
 }
 
@@ -154,6 +158,19 @@ func TestParseErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestContextFor(t *testing.T) {
+	c := Default()
+	for _, tt := range []struct{ own, def, trained, want int }{
+		{0, 0, 128, 128}, {0, 0, 131072, DefaultContext}, {0, 0, 0, DefaultContext},
+		{0, 8192, 131072, 8192}, {0, 8192, 2048, 2048}, {512, 8192, 2048, 512}, {16384, 0, 2048, 16384},
+	} {
+		c.Defaults.Context = tt.def
+		if got := c.ContextFor(Model{Context: tt.own}, tt.trained); got != tt.want {
+			t.Errorf("ContextFor(own %d, default %d, trained %d) = %d, want %d", tt.own, tt.def, tt.trained, got, tt.want)
+		}
 	}
 }
 

@@ -1,6 +1,12 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/shirou/gopsutil/v4/mem"
+
+	"github.com/ggufd/ggufd/engine/gguf"
+)
 
 // memoryChecker tells how much memory a model needs loaded and how much the
 // machine has. It is an interface so tests can pin both numbers.
@@ -28,12 +34,18 @@ func (p *parser) memory(c *Config, chk memoryChecker) {
 	}
 	for _, m := range c.Models {
 		mm := c.WithDefaults(m)
+		f := "models." + m.Name
 		need, err := chk.Need(c, mm)
 		if err != nil {
-			p.fieldErr("models."+m.Name+".file", "%v", err)
+			// Not fatal here: the file may be mid-copy, and loading it
+			// reports the problem on the model itself.
+			w := &Error{File: p.file, Field: f + ".file", Msg: fmt.Sprintf("cannot estimate memory: %v", err)}
+			if k := p.at(f); k != nil {
+				w.Line, w.Column = k.Line, k.Column
+			}
+			c.Warnings = append(c.Warnings, w)
 			continue
 		}
-		f := "models." + m.Name
 		if need > budget {
 			p.fieldErr(f, "needs about %s loaded (context %s × parallel %d), more than %s (%s); lower context or parallel, or use kv_cache_type q8_0",
 				FormatBytes(need), ctxString(mm.Context), mm.Parallel, what, FormatBytes(budget))
@@ -58,5 +70,55 @@ func ctxString(n int) string {
 	return fmt.Sprint(n)
 }
 
-// defaultChecker estimates with the GGUF metadata of each file.
-func defaultChecker() memoryChecker { return nil }
+// defaultChecker estimates with the GGUF metadata of each file and reads
+// the machine's memory from the OS.
+func defaultChecker() memoryChecker { return ggufChecker{} }
+
+type ggufChecker struct{}
+
+func (ggufChecker) Need(c *Config, m Model) (uint64, error) {
+	f, err := gguf.Open(m.File)
+	if err != nil {
+		return 0, err
+	}
+	return f.Estimate(c.EstimateParams(m, f.ContextLength())).Total, nil
+}
+
+func (ggufChecker) Memory() (total, available uint64, err error) {
+	vm, err := mem.VirtualMemory()
+	if err != nil {
+		return 0, 0, err
+	}
+	return vm.Total, vm.Available, nil
+}
+
+// ContextFor is the context length m loads with, given the file's trained
+// length (0 when unknown): the model's own context as set, else the trained
+// length capped at defaults.context (DefaultContext when that is unset) —
+// a default far above what the file was trained on would only waste KV
+// cache.
+func (c *Config) ContextFor(m Model, trained int) int {
+	if m.Context > 0 {
+		return m.Context
+	}
+	limit := c.Defaults.Context
+	if limit <= 0 {
+		limit = DefaultContext
+	}
+	if trained <= 0 || trained > limit {
+		return limit
+	}
+	return trained
+}
+
+// EstimateParams are the gguf estimate parameters for m (after
+// WithDefaults) given the file's trained context length.
+func (c *Config) EstimateParams(m Model, trained int) gguf.EstimateParams {
+	return gguf.EstimateParams{
+		ContextLength:  c.ContextFor(m, trained),
+		Parallel:       max(m.Parallel, 1),
+		KVCacheType:    m.KVCacheType,
+		Embeddings:     m.Embeddings,
+		FlashAttention: m.FlashAttention == "on",
+	}
+}
