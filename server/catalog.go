@@ -1,0 +1,113 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/ggufd/ggufd/engine"
+)
+
+// Catalog is what the HTTP layer needs from the model manager. It is an
+// interface so handlers can be tested with fakes; catalogAdapter (see
+// models_adapter.go) turns a *models.Manager into one.
+type Catalog interface {
+	// Lookup resolves a model name or alias without loading it. Unknown
+	// names return *UnknownModelError.
+	Lookup(name string) (ModelInfo, error)
+	// Acquire returns a loaded model, waiting for it to load. A model that
+	// cannot be loaded returns *ModelUnavailableError. The lease must be
+	// released when the request is done with the model.
+	Acquire(ctx context.Context, name string) (Lease, error)
+	// Statuses lists every configured model with its state.
+	Statuses() []ModelStatus
+	// Status reports one model's state (used for loading heartbeats).
+	Status(name string) (ModelStatus, bool)
+}
+
+// Lease keeps a loaded model from being unloaded while a request uses it.
+type Lease interface {
+	Model() Model
+	Release()
+}
+
+// Model is the subset of *engine.Model the handlers call. Generate returns
+// an EventStream so fakes need not build engine.Stream values.
+type Model interface {
+	Generate(ctx context.Context, req engine.GenerateRequest) (EventStream, error)
+	Embed(ctx context.Context, req engine.EmbedRequest) (engine.EmbedResult, error)
+	Tokenize(text string, addSpecial, parseSpecial bool) ([]int, error)
+	Detokenize(tokens []int) (string, error)
+	ApplyChatTemplate(req engine.ChatRequest) (string, error)
+	Info() engine.Info
+}
+
+// EventStream is *engine.Stream: read until an event with Done.
+type EventStream interface {
+	Next() (engine.Event, bool)
+}
+
+// ModelInfo is the configured view of a model: what /v1/models shows and the
+// defaults applied to requests that do not set them.
+type ModelInfo struct {
+	ID            string // canonical name (what responses report as "model")
+	DisplayName   string
+	Description   string
+	Aliases       []string
+	Tags          []string
+	OwnedBy       string
+	Created       time.Time
+	ContextLength int  // per sequence; 0 when unknown until loaded
+	Embeddings    bool // an embedding model (no chat/completions)
+	Pricing       any  // rendered as-is under "pricing"; nil: omitted
+	Defaults      SamplingDefaults
+	Stop          []string // default stop strings
+	MaxTokens     int      // cap on max_tokens; 0: no cap
+}
+
+// SamplingDefaults are a model's configured sampling values; nil: not set.
+type SamplingDefaults struct {
+	Temperature      *float64
+	TopP             *float64
+	TopK             *int
+	MinP             *float64
+	RepeatPenalty    *float64
+	PresencePenalty  *float64
+	FrequencyPenalty *float64
+	Seed             *int64
+}
+
+// Model states as /v1/models reports them.
+const (
+	StateUnloaded = "unloaded"
+	StateLoading  = "loading"
+	StateLoaded   = "loaded"
+	StateFailed   = "failed"
+)
+
+// ModelStatus is a model with its runtime state.
+type ModelStatus struct {
+	ModelInfo
+	State    string
+	Progress float64 // 0..1 while loading
+	Error    string  // why the last load failed
+}
+
+// UnknownModelError is a model name that matches no configured model.
+type UnknownModelError struct {
+	Name        string
+	Suggestions []string
+}
+
+func (e *UnknownModelError) Error() string { return "unknown model " + e.Name }
+
+// ModelUnavailableError is a model that cannot be loaded now (not enough
+// memory, broken file...). Reason is shown to the client.
+type ModelUnavailableError struct {
+	Name       string
+	Reason     string
+	RetryAfter time.Duration
+}
+
+func (e *ModelUnavailableError) Error() string {
+	return "model " + e.Name + " is unavailable: " + e.Reason
+}

@@ -1,0 +1,186 @@
+package server
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/ggufd/ggufd/engine"
+	"github.com/ggufd/ggufd/server/apierror"
+	"github.com/labstack/echo/v4"
+)
+
+type chatRequest struct {
+	genParams
+	Messages            []wireMessage   `json:"messages"`
+	MaxCompletionTokens *int            `json:"max_completion_tokens"`
+	Logprobs            *bool           `json:"logprobs"`
+	TopLogprobs         *int            `json:"top_logprobs"`
+	Tools               json.RawMessage `json:"tools"`
+	ToolChoice          json.RawMessage `json:"tool_choice"`
+}
+
+// templateInput validates messages and tools into the chat template's input;
+// /v1/chat/completions and /apply-template share it so the latter shows
+// exactly the prompt the model sees.
+func templateInput(msgs []wireMessage, tools, toolChoice json.RawMessage, addGenerationPrompt bool) (engine.ChatRequest, error) {
+	messages, err := toTemplateMessages(msgs)
+	if err != nil {
+		return engine.ChatRequest{}, err
+	}
+	req := engine.ChatRequest{Messages: messages, AddGenerationPrompt: addGenerationPrompt}
+	if isNull(tools) || noneToolChoice(toolChoice) {
+		return req, nil
+	}
+	v, err := decodeJSONValue(tools)
+	if err != nil {
+		return req, apierror.InvalidParam("tools", "Invalid 'tools': %v.", err)
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return req, apierror.New(400, apierror.TypeInvalidRequest, "invalid_type", "tools",
+			"Invalid type for 'tools': expected an array of tool definitions.")
+	}
+	if len(list) > 0 {
+		req.Tools = list
+	}
+	return req, nil
+}
+
+// noneToolChoice reports tool_choice "none": the model must not see tools.
+func noneToolChoice(raw json.RawMessage) bool {
+	var s string
+	return !isNull(raw) && json.Unmarshal(raw, &s) == nil && s == "none"
+}
+
+func (s *Server) chatCompletions(c echo.Context) error {
+	var req chatRequest
+	if err := s.decodeJSON(c, &req); err != nil {
+		return err
+	}
+	info, err := s.resolveModel(c, req.Model)
+	if err != nil {
+		return err
+	}
+	if info.Embeddings {
+		return apierror.InvalidParam("model", "The model `%s` serves embeddings only; use /v1/embeddings.", info.ID)
+	}
+	base, err := req.toEngine(info)
+	if err != nil {
+		return err
+	}
+	maxParam, maxVal := "max_tokens", req.MaxTokens
+	if req.MaxCompletionTokens != nil {
+		maxParam, maxVal = "max_completion_tokens", req.MaxCompletionTokens
+	}
+	if err := applyMaxTokens(&base, maxParam, maxVal, info); err != nil {
+		return err
+	}
+	if err := setLogprobs(&base, req.Logprobs != nil && *req.Logprobs, req.TopLogprobs, "top_logprobs"); err != nil {
+		return err
+	}
+	tmpl, err := templateInput(req.Messages, req.Tools, req.ToolChoice, true)
+	if err != nil {
+		return err
+	}
+	return s.serveGeneration(c, &generation{
+		endpoint: "chat.completions", promptParam: "messages", params: &req.genParams, info: info,
+		build: func(m Model) ([]engine.GenerateRequest, error) {
+			prompt, err := m.ApplyChatTemplate(tmpl)
+			if err != nil {
+				return nil, err
+			}
+			r := base
+			r.Prompt = prompt
+			return []engine.GenerateRequest{r}, nil
+		},
+		renderer: func(Model, []engine.GenerateRequest) renderer {
+			return newChatRenderer(info.ID, base.N, base.Logprobs)
+		},
+	})
+}
+
+// chatRenderer builds chat.completion objects and chunks.
+type chatRenderer struct {
+	id, model string
+	created   int64
+	logprobs  bool
+	text      []string
+	lps       [][]chatTokenLogprob
+	finish    []string
+}
+
+func newChatRenderer(model string, n int, logprobs bool) *chatRenderer {
+	n = max(n, 1)
+	return &chatRenderer{
+		id: "chatcmpl-" + newID(), model: model, created: time.Now().Unix(), logprobs: logprobs,
+		text: make([]string, n), lps: make([][]chatTokenLogprob, n), finish: make([]string, n),
+	}
+}
+
+func (r *chatRenderer) newChunk(choices []chatChunkChoice) *chatChunk {
+	return &chatChunk{ID: r.id, Object: "chat.completion.chunk", Created: r.created, Model: r.model,
+		SystemFingerprint: systemFingerprint, Choices: choices}
+}
+
+func (r *chatRenderer) opening() []any {
+	out := make([]any, 0, len(r.text))
+	empty := ""
+	for i := range r.text {
+		out = append(out, r.newChunk([]chatChunkChoice{{Index: i, Delta: chatDelta{Role: "assistant", Content: &empty}}}))
+	}
+	return out
+}
+
+func (r *chatRenderer) chunk(ev engine.Event) any {
+	ch := chatChunkChoice{Index: ev.Index}
+	if ev.Text != "" {
+		text := ev.Text
+		ch.Delta.Content = &text
+	}
+	if r.logprobs && len(ev.Logprobs) > 0 {
+		ch.Logprobs = &chatLogprobs{Content: toChatLogprobs(ev.Logprobs)}
+	}
+	if ev.FinishReason != "" {
+		fr := finishReason(ev.FinishReason)
+		ch.FinishReason = &fr
+	}
+	return r.newChunk([]chatChunkChoice{ch})
+}
+
+func (r *chatRenderer) add(ev engine.Event) {
+	if ev.Index < 0 || ev.Index >= len(r.text) {
+		return
+	}
+	r.text[ev.Index] += ev.Text
+	if r.logprobs {
+		r.lps[ev.Index] = append(r.lps[ev.Index], toChatLogprobs(ev.Logprobs)...)
+	}
+	if ev.FinishReason != "" {
+		r.finish[ev.Index] = finishReason(ev.FinishReason)
+	}
+}
+
+func (r *chatRenderer) response(u engine.Usage) any {
+	resp := &chatCompletion{ID: r.id, Object: "chat.completion", Created: r.created, Model: r.model,
+		SystemFingerprint: systemFingerprint, Usage: usageOf(u), Choices: make([]chatChoice, len(r.text))}
+	for i := range r.text {
+		ch := chatChoice{Index: i, Message: chatMessage{Role: "assistant", Content: r.text[i]}, FinishReason: r.finish[i]}
+		if ch.FinishReason == "" {
+			ch.FinishReason = "stop"
+		}
+		if r.logprobs {
+			ch.Logprobs = &chatLogprobs{Content: r.lps[i]}
+			if ch.Logprobs.Content == nil {
+				ch.Logprobs.Content = []chatTokenLogprob{}
+			}
+		}
+		resp.Choices[i] = ch
+	}
+	return resp
+}
+
+func (r *chatRenderer) usageChunk(u engine.Usage) any {
+	ch := r.newChunk([]chatChunkChoice{})
+	ch.Usage = usageOf(u)
+	return ch
+}

@@ -1,0 +1,176 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/ggufd/ggufd/engine"
+	"github.com/ggufd/ggufd/server/apierror"
+)
+
+// wireMessage is one OpenAI chat message as sent.
+type wireMessage struct {
+	Role             *string         `json:"role"`
+	Content          json.RawMessage `json:"content"`
+	Name             *string         `json:"name"`
+	ToolCallID       *string         `json:"tool_call_id"`
+	ToolCalls        []wireToolCall  `json:"tool_calls"`
+	ReasoningContent *string         `json:"reasoning_content"`
+}
+
+type wireToolCall struct {
+	ID       string `json:"id"`
+	Type     string `json:"type"`
+	Function struct {
+		Name      string          `json:"name"`
+		Arguments json.RawMessage `json:"arguments"`
+	} `json:"function"`
+}
+
+type contentPart struct {
+	Type string  `json:"type"`
+	Text *string `json:"text"`
+}
+
+var chatRoles = map[string]string{
+	"system":    "system",
+	"developer": "system", // templates predate OpenAI's "developer" role
+	"user":      "user",
+	"assistant": "assistant",
+	"tool":      "tool",
+	"function":  "tool",
+}
+
+// toTemplateMessages converts OpenAI messages into what chat templates read:
+// content as one string, tool-call arguments as JSON objects.
+func toTemplateMessages(msgs []wireMessage) ([]engine.ChatMessage, error) {
+	if len(msgs) == 0 {
+		return nil, apierror.InvalidParam("messages", "Invalid 'messages': expected an array with at least one message.")
+	}
+	out := make([]engine.ChatMessage, 0, len(msgs))
+	for i, m := range msgs {
+		at := fmt.Sprintf("messages[%d]", i)
+		if m.Role == nil {
+			return nil, apierror.InvalidParam(at+".role", "Missing required parameter: '%s.role'.", at)
+		}
+		role, ok := chatRoles[*m.Role]
+		if !ok {
+			return nil, apierror.InvalidParam(at+".role",
+				"Invalid value for '%s.role': %q; expected one of system, developer, user, assistant, tool.", at, *m.Role)
+		}
+		content, err := messageText(m.Content, at+".content")
+		if err != nil {
+			return nil, err
+		}
+		msg := engine.ChatMessage{"role": role, "content": content}
+		if m.Name != nil {
+			msg["name"] = *m.Name
+		}
+		if m.ToolCallID != nil {
+			msg["tool_call_id"] = *m.ToolCallID
+		}
+		if m.ReasoningContent != nil {
+			msg["reasoning_content"] = *m.ReasoningContent
+		}
+		if len(m.ToolCalls) > 0 {
+			calls, err := templateToolCalls(m.ToolCalls, at+".tool_calls")
+			if err != nil {
+				return nil, err
+			}
+			msg["tool_calls"] = calls
+		}
+		out = append(out, msg)
+	}
+	return out, nil
+}
+
+// messageText flattens content: a string, null, or an array of parts whose
+// text parts are joined. Other part types need a multimodal model.
+func messageText(raw json.RawMessage, at string) (string, error) {
+	if isNull(raw) {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return s, nil
+	}
+	var parts []contentPart
+	if err := json.Unmarshal(raw, &parts); err != nil {
+		return "", apierror.New(400, apierror.TypeInvalidRequest, "invalid_type", at,
+			"Invalid type for '%s': expected a string or an array of content parts.", at)
+	}
+	texts := make([]string, 0, len(parts))
+	for j, p := range parts {
+		switch p.Type {
+		case "text":
+			if p.Text == nil {
+				return "", apierror.InvalidParam(fmt.Sprintf("%s[%d].text", at, j), "Missing required parameter: '%s[%d].text'.", at, j)
+			}
+			texts = append(texts, *p.Text)
+		default:
+			return "", apierror.New(400, apierror.TypeInvalidRequest, "unsupported_content", fmt.Sprintf("%s[%d].type", at, j),
+				"Content parts of type %q are not supported by this model; only text is.", p.Type)
+		}
+	}
+	return strings.Join(texts, "\n"), nil
+}
+
+// templateToolCalls parses each call's arguments (a JSON string on the wire)
+// into a value, since templates render them with tojson or iterate them.
+func templateToolCalls(calls []wireToolCall, at string) ([]any, error) {
+	out := make([]any, 0, len(calls))
+	for j, tc := range calls {
+		args, err := parseArguments(tc.Function.Arguments)
+		if err != nil {
+			return nil, apierror.InvalidParam(fmt.Sprintf("%s[%d].function.arguments", at, j),
+				"Invalid '%s[%d].function.arguments': %v.", at, j, err)
+		}
+		typ := tc.Type
+		if typ == "" {
+			typ = "function"
+		}
+		out = append(out, map[string]any{
+			"id":   tc.ID,
+			"type": typ,
+			"function": map[string]any{
+				"name":      tc.Function.Name,
+				"arguments": args,
+			},
+		})
+	}
+	return out, nil
+}
+
+// parseArguments accepts arguments as a JSON string holding an object (what
+// OpenAI sends) or, leniently, as an object.
+func parseArguments(raw json.RawMessage) (any, error) {
+	if isNull(raw) {
+		return map[string]any{}, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		if strings.TrimSpace(s) == "" {
+			return map[string]any{}, nil
+		}
+		raw = json.RawMessage(s)
+	}
+	v, err := decodeJSONValue(raw)
+	if err != nil {
+		return nil, fmt.Errorf("not valid JSON: %w", err)
+	}
+	return v, nil
+}
+
+// decodeJSONValue decodes arbitrary JSON for templates, keeping numbers as
+// written.
+func decodeJSONValue(raw []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}

@@ -1,0 +1,227 @@
+package server
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/ggufd/ggufd/engine"
+	"github.com/ggufd/ggufd/server/apierror"
+	"github.com/labstack/echo/v4"
+)
+
+type completionRequest struct {
+	genParams
+	Prompt   json.RawMessage `json:"prompt"`
+	Echo     *bool           `json:"echo"`
+	Suffix   *string         `json:"suffix"`
+	Logprobs *int            `json:"logprobs"`
+	BestOf   *int            `json:"best_of"`
+}
+
+// prompt is one completions prompt: text or token ids.
+type prompt struct {
+	text   string
+	tokens []int
+}
+
+// parsePrompts accepts every form OpenAI does: a string, an array of
+// strings, an array of token ids, or an array of token-id arrays.
+func parsePrompts(raw json.RawMessage, param string) ([]prompt, error) {
+	if isNull(raw) {
+		return nil, apierror.InvalidParam(param, "Missing required parameter: '%s'.", param)
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return []prompt{{text: s}}, nil
+	}
+	var strs []string
+	if json.Unmarshal(raw, &strs) == nil && len(strs) > 0 {
+		out := make([]prompt, len(strs))
+		for i, s := range strs {
+			out[i] = prompt{text: s}
+		}
+		return out, nil
+	}
+	var toks []int
+	if json.Unmarshal(raw, &toks) == nil && len(toks) > 0 {
+		return []prompt{{tokens: toks}}, nil
+	}
+	var batches [][]int
+	if json.Unmarshal(raw, &batches) == nil && len(batches) > 0 {
+		out := make([]prompt, len(batches))
+		for i, t := range batches {
+			if len(t) == 0 {
+				return nil, apierror.InvalidParam(param, "Invalid '%s': token array %d is empty.", param, i)
+			}
+			out[i] = prompt{tokens: t}
+		}
+		return out, nil
+	}
+	return nil, apierror.New(400, apierror.TypeInvalidRequest, "invalid_type", param,
+		"Invalid '%s': expected a non-empty string, array of strings, array of token ids or array of token-id arrays.", param)
+}
+
+func (s *Server) completions(c echo.Context) error {
+	var req completionRequest
+	if err := s.decodeJSON(c, &req); err != nil {
+		return err
+	}
+	info, err := s.resolveModel(c, req.Model)
+	if err != nil {
+		return err
+	}
+	if info.Embeddings {
+		return apierror.InvalidParam("model", "The model `%s` serves embeddings only; use /v1/embeddings.", info.ID)
+	}
+	prompts, err := parsePrompts(req.Prompt, "prompt")
+	if err != nil {
+		return err
+	}
+	if req.Suffix != nil && *req.Suffix != "" {
+		// Fill-in-the-middle needs FIM tokens the engine does not expose.
+		return apierror.InvalidParam("suffix", "The model `%s` does not support 'suffix' (fill-in-the-middle).", info.ID)
+	}
+	if req.BestOf != nil && *req.BestOf != req.choices() {
+		return apierror.InvalidParam("best_of", "'best_of' is not supported; leave it unset or equal to 'n'.")
+	}
+	base, err := req.toEngine(info)
+	if err != nil {
+		return err
+	}
+	if err := applyMaxTokens(&base, "max_tokens", req.MaxTokens, info); err != nil {
+		return err
+	}
+	if err := setLogprobs(&base, req.Logprobs != nil, req.Logprobs, "logprobs"); err != nil {
+		return err
+	}
+	echoPrompt := req.Echo != nil && *req.Echo
+	return s.serveGeneration(c, &generation{
+		endpoint: "completions", promptParam: "prompt", params: &req.genParams, info: info,
+		build: func(m Model) ([]engine.GenerateRequest, error) {
+			reqs := make([]engine.GenerateRequest, len(prompts))
+			for i, p := range prompts {
+				r := base
+				r.Prompt, r.PromptTokens = p.text, p.tokens
+				reqs[i] = r
+			}
+			return reqs, nil
+		},
+		renderer: func(m Model, _ []engine.GenerateRequest) renderer {
+			r := newTextRenderer(info.ID, len(prompts)*base.N, base.Logprobs)
+			if echoPrompt {
+				for i, p := range prompts {
+					text := p.text
+					if p.tokens != nil {
+						// Shown as the model reads it; errors leave it empty.
+						text, _ = m.Detokenize(p.tokens)
+					}
+					for j := range base.N {
+						r.setEcho(i*base.N+j, text)
+					}
+				}
+			}
+			return r
+		},
+	})
+}
+
+// textRenderer builds text_completion objects and chunks.
+type textRenderer struct {
+	id, model string
+	created   int64
+	logprobs  bool
+	echo      []string
+	text      []string
+	offset    []int
+	lps       []*textLogprobs
+	finish    []string
+}
+
+func newTextRenderer(model string, choices int, logprobs bool) *textRenderer {
+	return &textRenderer{
+		id: "cmpl-" + newID(), model: model, created: time.Now().Unix(), logprobs: logprobs,
+		echo: make([]string, choices), text: make([]string, choices), offset: make([]int, choices),
+		lps: make([]*textLogprobs, choices), finish: make([]string, choices),
+	}
+}
+
+func (r *textRenderer) setEcho(i int, text string) {
+	r.echo[i] = text
+	r.text[i] = text
+	r.offset[i] = len(text)
+}
+
+func (r *textRenderer) newChunk(ch textChoice) *textCompletion {
+	return &textCompletion{ID: r.id, Object: "text_completion", Created: r.created, Model: r.model,
+		SystemFingerprint: systemFingerprint, Choices: []textChoice{ch}}
+}
+
+func (r *textRenderer) opening() []any {
+	var out []any
+	for i, e := range r.echo {
+		if e != "" {
+			out = append(out, r.newChunk(textChoice{Index: i, Text: e}))
+		}
+	}
+	return out
+}
+
+func (r *textRenderer) valid(i int) bool { return i >= 0 && i < len(r.text) }
+
+func (r *textRenderer) chunk(ev engine.Event) any {
+	if !r.valid(ev.Index) {
+		return nil
+	}
+	ch := textChoice{Index: ev.Index, Text: ev.Text}
+	if r.logprobs && len(ev.Logprobs) > 0 {
+		ch.Logprobs = &textLogprobs{}
+		r.offset[ev.Index] = appendTextLogprobs(ch.Logprobs, ev.Logprobs, r.offset[ev.Index])
+	}
+	if ev.FinishReason != "" {
+		fr := finishReason(ev.FinishReason)
+		ch.FinishReason = &fr
+	}
+	return r.newChunk(ch)
+}
+
+func (r *textRenderer) add(ev engine.Event) {
+	if !r.valid(ev.Index) {
+		return
+	}
+	i := ev.Index
+	if r.logprobs {
+		if r.lps[i] == nil {
+			r.lps[i] = &textLogprobs{}
+		}
+		r.offset[i] = appendTextLogprobs(r.lps[i], ev.Logprobs, r.offset[i])
+	}
+	r.text[i] += ev.Text
+	if ev.FinishReason != "" {
+		r.finish[i] = finishReason(ev.FinishReason)
+	}
+}
+
+func (r *textRenderer) response(u engine.Usage) any {
+	resp := &textCompletion{ID: r.id, Object: "text_completion", Created: r.created, Model: r.model,
+		SystemFingerprint: systemFingerprint, Usage: usageOf(u), Choices: make([]textChoice, len(r.text))}
+	for i := range r.text {
+		fr := r.finish[i]
+		if fr == "" {
+			fr = "stop"
+		}
+		ch := textChoice{Index: i, Text: r.text[i], FinishReason: &fr}
+		if r.logprobs {
+			ch.Logprobs = r.lps[i]
+			if ch.Logprobs == nil {
+				ch.Logprobs = &textLogprobs{}
+			}
+		}
+		resp.Choices[i] = ch
+	}
+	return resp
+}
+
+func (r *textRenderer) usageChunk(u engine.Usage) any {
+	return &textCompletion{ID: r.id, Object: "text_completion", Created: r.created, Model: r.model,
+		SystemFingerprint: systemFingerprint, Choices: []textChoice{}, Usage: usageOf(u)}
+}

@@ -1,0 +1,121 @@
+package server
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"net/http"
+
+	"github.com/ggufd/ggufd/engine"
+	"github.com/ggufd/ggufd/server/apierror"
+	"github.com/labstack/echo/v4"
+)
+
+type embeddingRequest struct {
+	Model          string          `json:"model"`
+	Input          json.RawMessage `json:"input"`
+	EncodingFormat *string         `json:"encoding_format"`
+	Dimensions     *int            `json:"dimensions"`
+	User           *string         `json:"user"`
+}
+
+type embeddingList struct {
+	Object string          `json:"object"`
+	Data   []embeddingData `json:"data"`
+	Model  string          `json:"model"`
+	Usage  embeddingUsage  `json:"usage"`
+}
+
+type embeddingData struct {
+	Object    string `json:"object"`
+	Index     int    `json:"index"`
+	Embedding any    `json:"embedding"` // []float32, or a base64 string
+}
+
+type embeddingUsage struct {
+	PromptTokens int `json:"prompt_tokens"`
+	TotalTokens  int `json:"total_tokens"`
+}
+
+func (s *Server) embeddings(c echo.Context) error {
+	var req embeddingRequest
+	if err := s.decodeJSON(c, &req); err != nil {
+		return err
+	}
+	info, err := s.resolveModel(c, req.Model)
+	if err != nil {
+		return err
+	}
+	if !info.Embeddings {
+		return apierror.InvalidParam("model", "The model `%s` is not an embedding model; configure one with embeddings: true.", info.ID)
+	}
+	base64Out := false
+	if req.EncodingFormat != nil {
+		switch *req.EncodingFormat {
+		case "float":
+		case "base64":
+			base64Out = true
+		default:
+			return apierror.InvalidParam("encoding_format", "Invalid 'encoding_format': %q; expected 'float' or 'base64'.", *req.EncodingFormat)
+		}
+	}
+	inputs, err := parsePrompts(req.Input, "input")
+	if err != nil {
+		return err
+	}
+	var ereq engine.EmbedRequest
+	for i, in := range inputs {
+		if in.tokens != nil {
+			ereq.Tokens = append(ereq.Tokens, in.tokens)
+		} else if in.text == "" {
+			return apierror.InvalidParam("input", "Invalid 'input': input %d is an empty string.", i)
+		} else {
+			ereq.Texts = append(ereq.Texts, in.text)
+		}
+	}
+	if ereq.Texts != nil && ereq.Tokens != nil {
+		return apierror.InvalidParam("input", "Invalid 'input': mixing text and token inputs is not supported.")
+	}
+
+	ctx, ticket, err := s.admit(c, "embeddings", info.ID, 0)
+	if err != nil {
+		return err
+	}
+	var usage engine.Usage
+	defer func() { ticket.Finish(usage) }()
+	lease, err := s.catalog.Acquire(ctx, info.ID)
+	if err != nil {
+		return err
+	}
+	defer lease.Release()
+	res, err := lease.Model().Embed(ctx, ereq)
+	if err != nil {
+		return blamePrompt(err, "input")
+	}
+	usage = engine.Usage{PromptTokens: res.PromptTokens, PromptDuration: res.Duration}
+	stateOf(c).usage = usage
+
+	if req.Dimensions != nil && len(res.Vectors) > 0 && *req.Dimensions != len(res.Vectors[0]) {
+		return apierror.InvalidParam("dimensions", "Invalid 'dimensions': this model's embeddings have %d dimensions.", len(res.Vectors[0]))
+	}
+	out := embeddingList{Object: "list", Model: info.ID, Data: make([]embeddingData, len(res.Vectors)),
+		Usage: embeddingUsage{PromptTokens: res.PromptTokens, TotalTokens: res.PromptTokens}}
+	for i, v := range res.Vectors {
+		var emb any = v
+		if base64Out {
+			emb = encodeFloats(v)
+		}
+		out.Data[i] = embeddingData{Object: "embedding", Index: i, Embedding: emb}
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// encodeFloats is OpenAI's base64 format: little-endian float32s.
+func encodeFloats(v []float32) string {
+	b := make([]byte, 4*len(v))
+	for i, f := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}

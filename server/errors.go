@@ -1,0 +1,151 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ggufd/ggufd/engine"
+	"github.com/ggufd/ggufd/server/apierror"
+	"github.com/labstack/echo/v4"
+)
+
+// queueFullRetryAfter is the Retry-After sent when a model's queue is full:
+// slots free up within seconds at typical generation lengths.
+const queueFullRetryAfter = 2 * time.Second
+
+// toAPIError maps any error a handler meets to the OpenAI error object. The
+// second result is false for errors that are faults of ours (500s), which the
+// caller logs.
+func toAPIError(err error) (*apierror.Error, bool) {
+	var (
+		ae        *apierror.Error
+		invalid   *engine.InvalidRequestError
+		tooLong   *engine.PromptTooLongError
+		unknown   *UnknownModelError
+		unavail   *ModelUnavailableError
+		maxBytes  *http.MaxBytesError
+		httpError *echo.HTTPError
+	)
+	switch {
+	case errors.As(err, &ae):
+		return ae, ae.Status < 500 || ae.Status == http.StatusServiceUnavailable
+	case errors.As(err, &invalid):
+		return apierror.InvalidParam(invalid.Param, "%s", invalid.Message), true
+	case errors.As(err, &tooLong):
+		return contextLengthError(tooLong, "messages"), true
+	case errors.Is(err, engine.ErrQueueFull):
+		return apierror.RateLimited("queue_full", queueFullRetryAfter,
+			"The model is busy: too many requests are waiting. Please retry shortly."), true
+	case errors.Is(err, engine.ErrClosed):
+		return apierror.Unavailable("model_unloaded", time.Second,
+			"The model was unloaded while the request was waiting. Please retry."), true
+	case errors.Is(err, engine.ErrNoChatTemplate):
+		return apierror.BadRequest("no_chat_template",
+			"This model has no chat template; use /v1/completions with a raw prompt instead."), true
+	case errors.Is(err, engine.ErrEmbeddingModel):
+		return apierror.InvalidParam("model", "This model serves embeddings only; use /v1/embeddings."), true
+	case errors.Is(err, engine.ErrNotEmbedding):
+		return apierror.InvalidParam("model", "This model was not loaded for embeddings; configure it with embeddings: true."), true
+	case errors.As(err, &unknown):
+		msg := fmt.Sprintf("The model `%s` does not exist.", unknown.Name)
+		if len(unknown.Suggestions) > 0 {
+			msg += " Did you mean: " + strings.Join(unknown.Suggestions, ", ") + "?"
+		}
+		return apierror.ModelNotFound("%s", msg), true
+	case errors.As(err, &unavail):
+		return apierror.Unavailable("model_unavailable", unavail.RetryAfter,
+			"The model `%s` cannot be loaded now: %s", unavail.Name, unavail.Reason), true
+	case errors.As(err, &maxBytes):
+		return apierror.New(http.StatusRequestEntityTooLarge, apierror.TypeInvalidRequest, "request_too_large", "",
+			"The request body is larger than the limit of %d bytes.", maxBytes.Limit), true
+	case errors.As(err, &httpError):
+		return fromEchoError(httpError), httpError.Code < 500
+	}
+	return apierror.Internal("The server had an error while processing your request."), false
+}
+
+// fromEchoError maps Echo's own errors (routing, method, body limit) to the
+// OpenAI shape.
+func fromEchoError(he *echo.HTTPError) *apierror.Error {
+	switch he.Code {
+	case http.StatusNotFound:
+		return apierror.New(http.StatusNotFound, apierror.TypeInvalidRequest, "unknown_url", "",
+			"Unknown request URL. Please check the URL for typos.")
+	case http.StatusMethodNotAllowed:
+		return apierror.New(http.StatusMethodNotAllowed, apierror.TypeInvalidRequest, "method_not_allowed", "",
+			"This method is not allowed for this URL.")
+	case http.StatusRequestEntityTooLarge:
+		return apierror.New(http.StatusRequestEntityTooLarge, apierror.TypeInvalidRequest, "request_too_large", "",
+			"The request body is too large.")
+	case http.StatusBadRequest:
+		return apierror.BadRequest("invalid_request", "%v", he.Message)
+	}
+	if he.Code >= 500 {
+		return apierror.Internal("The server had an error while processing your request.")
+	}
+	return apierror.New(he.Code, apierror.TypeInvalidRequest, "", "", "%v", he.Message)
+}
+
+// handleError is the Echo HTTPErrorHandler: every error leaves as an OpenAI
+// error object, or as an SSE error event when a stream already started.
+func (s *Server) handleError(err error, c echo.Context) {
+	ae, ok := toAPIError(err)
+	rs := stateOf(c)
+	if !ok {
+		s.logger.Error("request failed", "request_id", rs.id, "method", c.Request().Method,
+			"path", c.Request().URL.Path, "err", err)
+	}
+	if rs.sse != nil && rs.sse.started() {
+		rs.status = http.StatusOK
+		rs.errCode = codeOf(ae)
+		_ = rs.sse.sendError(ae)
+		return
+	}
+	if c.Response().Committed {
+		return
+	}
+	rs.status = ae.Status
+	rs.errCode = codeOf(ae)
+	ae.WriteHeaders(c.Response().Header())
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(ae.Status)
+		return
+	}
+	_ = c.JSON(ae.Status, apierror.Body{Error: ae})
+}
+
+func codeOf(ae *apierror.Error) string {
+	if ae.Code != nil {
+		return *ae.Code
+	}
+	return ae.Type
+}
+
+// recoverPanics turns a handler panic into a logged 500.
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				s.logger.Error("handler panic", "request_id", stateOf(c).id, "panic", fmt.Sprint(r),
+					slog.String("stack", stack()))
+				err = apierror.Internal("The server had an error while processing your request.")
+			}
+		}()
+		return next(c)
+	}
+}
+
+// contextLengthError is OpenAI's 400 for a prompt longer than the context,
+// with both lengths; param is the request field holding the prompt.
+func contextLengthError(e *engine.PromptTooLongError, param string) *apierror.Error {
+	return apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest, "context_length_exceeded", param,
+		"This model's maximum context length is %d tokens. However, your %s resulted in %d tokens. Please reduce the length of the %s.",
+		e.ContextLength, param, e.PromptTokens, param)
+}

@@ -1,0 +1,288 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/ggufd/ggufd/engine"
+	"github.com/ggufd/ggufd/server/apierror"
+	"github.com/labstack/echo/v4"
+)
+
+// renderer turns engine events into one endpoint's response format.
+type renderer interface {
+	// opening returns the chunks a stream starts with (roles, echoed prompts).
+	opening() []any
+	// chunk returns the stream chunk for an event, or nil for none.
+	chunk(ev engine.Event) any
+	// add accumulates an event for the non-streaming response.
+	add(ev engine.Event)
+	// response is the non-streaming body.
+	response(u engine.Usage) any
+	// usageChunk is the final include_usage chunk.
+	usageChunk(u engine.Usage) any
+}
+
+// generation is a validated chat or completions request.
+type generation struct {
+	endpoint    string
+	promptParam string // the field a too-long prompt is blamed on
+	params      *genParams
+	info        ModelInfo
+	// build renders the prompt(s) once the model is loaded: one engine
+	// request per prompt, each with params.choices() choices.
+	build    func(m Model) ([]engine.GenerateRequest, error)
+	renderer func(m Model, reqs []engine.GenerateRequest) renderer
+}
+
+// serveGeneration runs a generation from admission to the last byte.
+func (s *Server) serveGeneration(c echo.Context, g *generation) (err error) {
+	rs := stateOf(c)
+	ctx, ticket, err := s.admit(c, g.endpoint, g.info.ID, 0)
+	if err != nil {
+		return err
+	}
+	var usage engine.Usage
+	defer func() {
+		rs.usage = usage
+		ticket.Finish(usage)
+	}()
+
+	var sse *sseWriter
+	if g.params.stream() {
+		sse = newSSEWriter(c.Response())
+		rs.sse = sse
+	}
+	lease, err := s.acquire(ctx, g.info.ID, sse)
+	if err != nil {
+		return err
+	}
+	defer lease.Release()
+	model := lease.Model()
+
+	reqs, err := g.build(model)
+	if err != nil {
+		return blamePrompt(err, g.promptParam)
+	}
+	if par := model.Info().Parallel; par > 0 && g.params.choices() > par {
+		return apierror.InvalidParam("n", "Invalid 'n': this model serves at most %d choices per request.", par)
+	}
+
+	genCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := startAll(genCtx, model, reqs)
+	if err != nil {
+		return blamePrompt(err, g.promptParam)
+	}
+	r := g.renderer(model, reqs)
+
+	writeOK := true
+	send := func(v any) {
+		if writeOK && v != nil {
+			if err := sse.send(v); err != nil {
+				// The client is gone: stop generating, keep draining.
+				writeOK = false
+				cancel()
+			}
+		}
+	}
+	if sse != nil {
+		for _, ch := range r.opening() {
+			send(ch)
+		}
+	}
+	var genErr error
+	for {
+		ev, ok := stream.Next()
+		if !ok {
+			break
+		}
+		if rs.ttft == 0 && ev.Text != "" {
+			rs.ttft = time.Since(rs.start)
+		}
+		if ev.Text != "" || len(ev.Logprobs) > 0 || ev.FinishReason != "" {
+			if sse != nil {
+				send(r.chunk(ev))
+			} else {
+				r.add(ev)
+			}
+		}
+		if ev.Done {
+			usage, genErr = ev.Usage, ev.Err
+		}
+	}
+	rs.usage = usage
+	if genErr != nil {
+		return blamePrompt(fmt.Errorf("generate: %w", genErr), g.promptParam)
+	}
+	if ctx.Err() != nil && !ticket.Suspended() && c.Request().Context().Err() != nil {
+		// The client disconnected: nobody to answer.
+		rs.status, rs.errCode = 499, "client_closed"
+		return nil
+	}
+	if sse == nil {
+		return c.JSON(http.StatusOK, r.response(usage))
+	}
+	if g.params.includeUsage() {
+		send(r.usageChunk(usage))
+	}
+	if writeOK {
+		_ = sse.finish()
+	}
+	return nil
+}
+
+// admit asks the gatekeeper; its context replaces the request's.
+func (s *Server) admit(c echo.Context, endpoint, model string, maxTokens int) (context.Context, Ticket, error) {
+	rs := stateOf(c)
+	ctx, t, err := s.gate.Admit(c.Request().Context(), Call{
+		RequestID: rs.id, Endpoint: endpoint, Model: model, OpenID: rs.openID, UserID: rs.userID,
+		MaxTokens: maxTokens, Header: c.Request().Header,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return ctx, t, nil
+}
+
+// acquire gets the loaded model. For streams it sends SSE comments as
+// heartbeats while the model loads, so clients and proxies do not time out;
+// the first heartbeat commits the 200 and the stream's headers.
+func (s *Server) acquire(ctx context.Context, name string, sse *sseWriter) (Lease, error) {
+	if sse == nil || s.heartbeat <= 0 {
+		return s.catalog.Acquire(ctx, name)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(s.heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				msg := "loading"
+				if st, ok := s.catalog.Status(name); ok && st.State == StateLoading {
+					msg = fmt.Sprintf("loading %d%%", int(st.Progress*100))
+				}
+				_ = sse.comment(msg)
+			}
+		}
+	}()
+	lease, err := s.catalog.Acquire(ctx, name)
+	close(stop)
+	<-done
+	return lease, err
+}
+
+// blamePrompt names the request's prompt field in a context-length error.
+func blamePrompt(err error, param string) error {
+	var tooLong *engine.PromptTooLongError
+	if errors.As(err, &tooLong) {
+		return contextLengthError(tooLong, param)
+	}
+	return err
+}
+
+// startAll starts one engine request per prompt and merges their events,
+// numbering choices prompt by prompt (index = prompt*n + choice) as OpenAI
+// does for batched prompts.
+func startAll(ctx context.Context, m Model, reqs []engine.GenerateRequest) (EventStream, error) {
+	if len(reqs) == 1 {
+		return m.Generate(ctx, reqs[0])
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	streams := make([]EventStream, 0, len(reqs))
+	for _, r := range reqs {
+		st, err := m.Generate(ctx, r)
+		if err != nil {
+			cancel()
+			for _, st := range streams {
+				drain(st)
+			}
+			return nil, err
+		}
+		streams = append(streams, st)
+	}
+	ms := &mergedStream{events: make(chan engine.Event), cancel: cancel}
+	n := max(reqs[0].N, 1)
+	done := make(chan engine.Event, len(streams))
+	for i, st := range streams {
+		go func() {
+			for {
+				ev, ok := st.Next()
+				if !ok {
+					return
+				}
+				ev.Index += i * n
+				if ev.Done {
+					done <- ev
+					ev.Done, ev.Usage, ev.Err = false, engine.Usage{}, nil
+				}
+				ms.events <- ev
+			}
+		}()
+	}
+	go func() {
+		var total engine.Event
+		total.Done = true
+		for range streams {
+			ev := <-done
+			total.Usage = addUsage(total.Usage, ev.Usage)
+			if total.Err == nil {
+				total.Err = ev.Err
+			}
+		}
+		ms.final = &total
+		close(ms.events)
+	}()
+	return ms, nil
+}
+
+// mergedStream must be read to the end, like engine.Stream.
+type mergedStream struct {
+	events chan engine.Event
+	final  *engine.Event
+	cancel context.CancelFunc
+	ended  bool
+}
+
+func (m *mergedStream) Next() (engine.Event, bool) {
+	if m.ended {
+		return engine.Event{}, false
+	}
+	for {
+		ev, ok := <-m.events
+		if !ok {
+			m.ended = true
+			m.cancel()
+			return *m.final, true
+		}
+		if ev.Text == "" && len(ev.Logprobs) == 0 && ev.FinishReason == "" {
+			continue
+		}
+		return ev, true
+	}
+}
+
+func drain(st EventStream) {
+	for {
+		if _, ok := st.Next(); !ok {
+			return
+		}
+	}
+}
+
+func addUsage(a, b engine.Usage) engine.Usage {
+	a.PromptTokens += b.PromptTokens
+	a.CachedTokens += b.CachedTokens
+	a.CompletionTokens += b.CompletionTokens
+	a.PromptDuration += b.PromptDuration
+	a.GenerationDuration += b.GenerationDuration
+	a.QueueDuration = max(a.QueueDuration, b.QueueDuration)
+	return a
+}

@@ -1,0 +1,116 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/ggufd/ggufd/engine"
+	"github.com/ggufd/ggufd/server/apierror"
+	"github.com/labstack/echo/v4"
+)
+
+// modelObject is OpenAI's model object plus ggufd's fields.
+type modelObject struct {
+	ID            string   `json:"id"`
+	Object        string   `json:"object"`
+	Created       int64    `json:"created"`
+	OwnedBy       string   `json:"owned_by"`
+	Type          string   `json:"type"` // "chat" or "embeddings"
+	Status        string   `json:"status"`
+	Progress      *float64 `json:"progress,omitempty"`
+	StatusError   string   `json:"status_error,omitempty"`
+	ContextLength int      `json:"context_length,omitempty"`
+	DisplayName   string   `json:"display_name,omitempty"`
+	Description   string   `json:"description,omitempty"`
+	Aliases       []string `json:"aliases,omitempty"`
+	Tags          []string `json:"tags,omitempty"`
+	Pricing       any      `json:"pricing,omitempty"`
+}
+
+type modelList struct {
+	Object string        `json:"object"`
+	Data   []modelObject `json:"data"`
+}
+
+const defaultOwner = "ggufd"
+
+func toModelObject(st ModelStatus) modelObject {
+	o := modelObject{
+		ID: st.ID, Object: "model", Created: st.Created.Unix(), OwnedBy: st.OwnedBy,
+		Type: "chat", Status: st.State, StatusError: st.Error, ContextLength: st.ContextLength,
+		DisplayName: st.DisplayName, Description: st.Description, Aliases: st.Aliases, Tags: st.Tags,
+		Pricing: st.Pricing,
+	}
+	if st.Created.IsZero() {
+		o.Created = 0
+	}
+	if o.OwnedBy == "" {
+		o.OwnedBy = defaultOwner
+	}
+	if st.Embeddings {
+		o.Type = "embeddings"
+	}
+	if o.Status == "" {
+		o.Status = StateUnloaded
+	}
+	if st.State == StateLoading {
+		p := st.Progress
+		o.Progress = &p
+	}
+	return o
+}
+
+func (s *Server) listModels(c echo.Context) error {
+	_, t, err := s.admit(c, "models", "", 0)
+	if err != nil {
+		return err
+	}
+	defer t.Finish(engine.Usage{})
+	sts := s.catalog.Statuses()
+	out := modelList{Object: "list", Data: make([]modelObject, 0, len(sts))}
+	for _, st := range sts {
+		out.Data = append(out.Data, toModelObject(st))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) getModel(c echo.Context) error {
+	// The id may hold slashes ("org/model"), so the route is a wildcard.
+	id := strings.TrimPrefix(c.Param("*"), "/")
+	if id == "" {
+		return s.listModels(c)
+	}
+	info, err := s.catalog.Lookup(id)
+	if err != nil {
+		return err
+	}
+	_, t, err := s.admit(c, "models", info.ID, 0)
+	if err != nil {
+		return err
+	}
+	defer t.Finish(engine.Usage{})
+	st, ok := s.catalog.Status(info.ID)
+	if !ok {
+		return apierror.ModelNotFound("The model `%s` does not exist.", id)
+	}
+	return c.JSON(http.StatusOK, toModelObject(st))
+}
+
+// resolveModel picks the model: the /llm_api/ path's ai_system segment
+// overrides the body's "model".
+func (s *Server) resolveModel(c echo.Context, bodyModel string) (ModelInfo, error) {
+	rs := stateOf(c)
+	name := bodyModel
+	if rs.aiSystem != "" {
+		name = rs.aiSystem
+	}
+	if name == "" {
+		return ModelInfo{}, apierror.InvalidParam("model", "Missing required parameter: 'model'.")
+	}
+	info, err := s.catalog.Lookup(name)
+	if err != nil {
+		return ModelInfo{}, err
+	}
+	rs.model = info.ID
+	return info, nil
+}

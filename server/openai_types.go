@@ -1,0 +1,165 @@
+package server
+
+import "github.com/ggufd/ggufd/engine"
+
+// Response shapes, field for field as OpenAI sends them (null fields
+// included where SDKs expect the key).
+
+const systemFingerprint = "fp_ggufd"
+
+type usageJSON struct {
+	PromptTokens        int                `json:"prompt_tokens"`
+	CompletionTokens    int                `json:"completion_tokens"`
+	TotalTokens         int                `json:"total_tokens"`
+	PromptTokensDetails *promptTokenDetail `json:"prompt_tokens_details,omitempty"`
+}
+
+type promptTokenDetail struct {
+	CachedTokens int `json:"cached_tokens"`
+}
+
+func usageOf(u engine.Usage) *usageJSON {
+	return &usageJSON{
+		PromptTokens:        u.PromptTokens,
+		CompletionTokens:    u.CompletionTokens,
+		TotalTokens:         u.PromptTokens + u.CompletionTokens,
+		PromptTokensDetails: &promptTokenDetail{CachedTokens: u.CachedTokens},
+	}
+}
+
+type chatCompletion struct {
+	ID                string       `json:"id"`
+	Object            string       `json:"object"`
+	Created           int64        `json:"created"`
+	Model             string       `json:"model"`
+	SystemFingerprint string       `json:"system_fingerprint"`
+	Choices           []chatChoice `json:"choices"`
+	Usage             *usageJSON   `json:"usage"`
+}
+
+type chatChoice struct {
+	Index        int           `json:"index"`
+	Message      chatMessage   `json:"message"`
+	Logprobs     *chatLogprobs `json:"logprobs"`
+	FinishReason string        `json:"finish_reason"`
+}
+
+type chatMessage struct {
+	Role    string  `json:"role"`
+	Content string  `json:"content"`
+	Refusal *string `json:"refusal"`
+}
+
+type chatChunk struct {
+	ID                string            `json:"id"`
+	Object            string            `json:"object"`
+	Created           int64             `json:"created"`
+	Model             string            `json:"model"`
+	SystemFingerprint string            `json:"system_fingerprint"`
+	Choices           []chatChunkChoice `json:"choices"`
+	Usage             *usageJSON        `json:"usage,omitempty"`
+}
+
+type chatChunkChoice struct {
+	Index        int           `json:"index"`
+	Delta        chatDelta     `json:"delta"`
+	Logprobs     *chatLogprobs `json:"logprobs"`
+	FinishReason *string       `json:"finish_reason"`
+}
+
+type chatDelta struct {
+	Role    string  `json:"role,omitempty"`
+	Content *string `json:"content,omitempty"`
+}
+
+type chatLogprobs struct {
+	Content []chatTokenLogprob `json:"content"`
+	Refusal *string            `json:"refusal"`
+}
+
+type chatTokenLogprob struct {
+	Token       string           `json:"token"`
+	Logprob     float32          `json:"logprob"`
+	Bytes       []int            `json:"bytes"`
+	TopLogprobs []chatTopLogprob `json:"top_logprobs"`
+}
+
+type chatTopLogprob struct {
+	Token   string  `json:"token"`
+	Logprob float32 `json:"logprob"`
+	Bytes   []int   `json:"bytes"`
+}
+
+type textCompletion struct {
+	ID                string       `json:"id"`
+	Object            string       `json:"object"`
+	Created           int64        `json:"created"`
+	Model             string       `json:"model"`
+	SystemFingerprint string       `json:"system_fingerprint"`
+	Choices           []textChoice `json:"choices"`
+	Usage             *usageJSON   `json:"usage,omitempty"`
+}
+
+type textChoice struct {
+	Index        int           `json:"index"`
+	Text         string        `json:"text"`
+	Logprobs     *textLogprobs `json:"logprobs"`
+	FinishReason *string       `json:"finish_reason"`
+}
+
+// textLogprobs is the legacy completions logprobs format.
+type textLogprobs struct {
+	Tokens        []string             `json:"tokens"`
+	TokenLogprobs []float32            `json:"token_logprobs"`
+	TopLogprobs   []map[string]float32 `json:"top_logprobs"`
+	TextOffset    []int                `json:"text_offset"`
+}
+
+func bytesJSON(b []byte) []int {
+	out := make([]int, len(b))
+	for i, c := range b {
+		out[i] = int(c)
+	}
+	return out
+}
+
+func toChatLogprobs(lps []engine.TokenLogprob) []chatTokenLogprob {
+	out := make([]chatTokenLogprob, 0, len(lps))
+	for _, lp := range lps {
+		top := make([]chatTopLogprob, 0, len(lp.Top))
+		for _, t := range lp.Top {
+			top = append(top, chatTopLogprob{Token: t.Text, Logprob: t.Logprob, Bytes: bytesJSON(t.Bytes)})
+		}
+		out = append(out, chatTokenLogprob{Token: lp.Text, Logprob: lp.Logprob, Bytes: bytesJSON(lp.Bytes), TopLogprobs: top})
+	}
+	return out
+}
+
+// appendTextLogprobs adds tokens to the legacy format; offset is where the
+// first token starts in the choice's text.
+func appendTextLogprobs(dst *textLogprobs, lps []engine.TokenLogprob, offset int) int {
+	for _, lp := range lps {
+		dst.Tokens = append(dst.Tokens, lp.Text)
+		dst.TokenLogprobs = append(dst.TokenLogprobs, lp.Logprob)
+		top := make(map[string]float32, len(lp.Top))
+		for _, t := range lp.Top {
+			top[t.Text] = t.Logprob
+		}
+		dst.TopLogprobs = append(dst.TopLogprobs, top)
+		dst.TextOffset = append(dst.TextOffset, offset)
+		offset += len(lp.Text)
+	}
+	return offset
+}
+
+// finishReason maps the engine's reason to OpenAI's. A cancelled request
+// that still gets an answer was stopped on purpose (suspension, shutdown):
+// to the client it simply stopped.
+func finishReason(r engine.FinishReason) string {
+	switch r {
+	case engine.FinishLength:
+		return "length"
+	default:
+		return "stop"
+	}
+}

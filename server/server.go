@@ -1,0 +1,210 @@
+// Package server is ggufd's OpenAI-compatible HTTP API on Echo: chat and
+// text completions, embeddings, the model list, llama-server's tokenizer and
+// template utilities, under /v1/ and under our users' /llm_api/ URL form.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Settings are the HTTP server's knobs (from the config file).
+type Settings struct {
+	Listen            string        // address for ListenAndServe
+	BodyLimit         int64         // bytes; 0: 8 MiB
+	ReadHeaderTimeout time.Duration // 0: 10s
+	ReadTimeout       time.Duration // reading a request body; 0: 60s
+	IdleTimeout       time.Duration // keep-alive; 0: 120s
+	ShutdownTimeout   time.Duration // used by callers of Shutdown; 0: 30s
+}
+
+func (st Settings) withDefaults() Settings {
+	if st.BodyLimit <= 0 {
+		st.BodyLimit = 8 << 20
+	}
+	if st.ReadHeaderTimeout <= 0 {
+		st.ReadHeaderTimeout = 10 * time.Second
+	}
+	if st.ReadTimeout <= 0 {
+		st.ReadTimeout = 60 * time.Second
+	}
+	if st.IdleTimeout <= 0 {
+		st.IdleTimeout = 120 * time.Second
+	}
+	if st.ShutdownTimeout <= 0 {
+		st.ShutdownTimeout = 30 * time.Second
+	}
+	return st
+}
+
+// Option customises a Server.
+type Option func(*Server)
+
+// WithGatekeeper installs the accounts layer's hook.
+func WithGatekeeper(g Gatekeeper) Option { return func(s *Server) { s.gate = g } }
+
+// WithHeartbeat sets the interval of SSE comments sent while a model loads
+// (default 2s; 0 disables them).
+func WithHeartbeat(d time.Duration) Option { return func(s *Server) { s.heartbeat = d } }
+
+// WithRoutes lets other packages (the accounts API) add routes; they share
+// the error format, request ids and logging.
+func WithRoutes(register func(e *echo.Echo)) Option {
+	return func(s *Server) { s.extraRoutes = append(s.extraRoutes, register) }
+}
+
+// Server is the HTTP API.
+type Server struct {
+	settings    Settings
+	catalog     Catalog
+	logger      *slog.Logger
+	gate        Gatekeeper
+	heartbeat   time.Duration
+	extraRoutes []func(*echo.Echo)
+
+	echo       *echo.Echo
+	http       *http.Server
+	baseCtx    context.Context
+	cancelBase context.CancelFunc
+	active     sync.WaitGroup // requests in handlers, for Shutdown
+	closing    atomic.Bool
+}
+
+// NewWithCatalog builds a server over any Catalog (tests use fakes; New
+// adapts the model manager).
+func NewWithCatalog(settings Settings, catalog Catalog, logger *slog.Logger, opts ...Option) (*Server, error) {
+	if catalog == nil {
+		return nil, errors.New("server: nil catalog")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		settings:  settings.withDefaults(),
+		catalog:   catalog,
+		logger:    logger,
+		gate:      openGate{},
+		heartbeat: 2 * time.Second,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
+	s.echo = s.routes()
+	s.http = &http.Server{
+		Addr:              s.settings.Listen,
+		Handler:           s.echo,
+		ReadHeaderTimeout: s.settings.ReadHeaderTimeout,
+		// No ReadTimeout/WriteTimeout: both would cut long streaming
+		// responses. The body read deadline is set per request (readBody).
+		IdleTimeout: s.settings.IdleTimeout,
+		BaseContext: func(net.Listener) context.Context { return s.baseCtx },
+		ErrorLog:    slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+func (s *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Pre(s.track, s.observe, s.recoverPanics, s.rewriteLLMAPI)
+
+	e.GET("/health", s.health)
+	e.POST("/v1/chat/completions", s.chatCompletions)
+	e.POST("/v1/completions", s.completions)
+	e.POST("/v1/embeddings", s.embeddings)
+	e.GET("/v1/models", s.listModels)
+	e.GET("/v1/models/*", s.getModel)
+	for _, p := range []string{"", "/v1"} {
+		e.POST(p+"/tokenize", s.tokenize)
+		e.POST(p+"/detokenize", s.detokenize)
+		e.POST(p+"/apply-template", s.applyTemplate)
+	}
+	for _, r := range s.extraRoutes {
+		r(e)
+	}
+	// Unknown routes reach the error handler as Echo's 404/405 errors.
+	return e
+}
+
+// track counts requests inside handlers so Shutdown can wait for them.
+func (s *Server) track(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		s.active.Add(1)
+		defer s.active.Done()
+		return next(c)
+	}
+}
+
+func (s *Server) health(c echo.Context) error {
+	if s.closing.Load() {
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "shutting_down"})
+	}
+	counts := map[string]int{}
+	for _, st := range s.catalog.Statuses() {
+		counts[st.State]++
+	}
+	return c.JSON(http.StatusOK, map[string]any{"status": "ok", "models": counts})
+}
+
+// Handler is the HTTP handler, for tests and embedding.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Start serves on ln until Shutdown; it returns nil after a clean shutdown.
+func (s *Server) Start(ln net.Listener) error {
+	s.logger.Info("http server listening", "addr", ln.Addr().String())
+	if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve http: %w", err)
+	}
+	return nil
+}
+
+// ListenAndServe listens on Settings.Listen and serves.
+func (s *Server) ListenAndServe() error {
+	ln, err := net.Listen("tcp", s.settings.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.settings.Listen, err)
+	}
+	return s.Start(ln)
+}
+
+// ShutdownTimeout is the configured grace period for Shutdown.
+func (s *Server) ShutdownTimeout() time.Duration { return s.settings.ShutdownTimeout }
+
+// cancelGrace bounds how long cancelled handlers get to write their last
+// bytes once the shutdown deadline has passed.
+const cancelGrace = 3 * time.Second
+
+// Shutdown stops accepting connections and lets running requests (streams
+// included) finish until ctx ends; then it cancels them, which ends their
+// generations, and closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	err := s.http.Shutdown(ctx)
+	if err == nil {
+		s.cancelBase()
+		return nil
+	}
+	s.logger.Warn("shutdown deadline passed; cancelling running requests", "err", err)
+	s.cancelBase()
+	done := make(chan struct{})
+	go func() { s.active.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(cancelGrace):
+	}
+	if cerr := s.http.Close(); cerr != nil {
+		return fmt.Errorf("close http server: %w", cerr)
+	}
+	return nil
+}
