@@ -19,9 +19,9 @@ type SynthSpec struct {
 	Dim           int    // embedding length
 	Layers        int
 	Heads         int
-	KVHeads       int // 0: Heads (no grouped-query attention)
-	FFN           int // feed-forward length
-	ContextLength int // trained context; 0: 2048
+	KVHeads       int    // 0: Heads (no grouped-query attention)
+	FFN           int    // feed-forward length
+	ContextLength int    // trained context; 0: 2048
 	WeightType    string // "q8_0" (default), "f16" or "f32"; norms are always f32
 	Seed          int64
 	Vocab         VocabSource
