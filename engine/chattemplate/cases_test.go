@@ -1,0 +1,145 @@
+package chattemplate
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ggufd/ggufd/engine/jinja"
+)
+
+// passFloor is the least number of reference cases that must pass; raise it
+// as the engine improves.
+const passFloor = 414
+
+// casesDir holds real chat templates and transformers' reference output.
+const casesDir = "../../../shared/chat-templates"
+
+type caseFile struct {
+	Template    string            `json:"template"`
+	BOSToken    string            `json:"bos_token"`
+	EOSToken    string            `json:"eos_token"`
+	StrftimeNow string            `json:"strftime_now"`
+	Cases       []json.RawMessage `json:"cases"`
+}
+
+type refCase struct {
+	Name     string  `json:"case"`
+	Expected *string `json:"expected"`
+	Error    *string `json:"error"`
+}
+
+// contextFor builds the render context of one case, keeping JSON key order.
+func contextFor(t *testing.T, cf *caseFile, raw json.RawMessage) Context {
+	t.Helper()
+	v, err := DecodeJSON(raw)
+	if err != nil {
+		t.Fatalf("decode case: %v", err)
+	}
+	c := v.(*jinja.Dict)
+	now, err := time.Parse("2006-01-02T15:04:05", cf.StrftimeNow)
+	if err != nil {
+		t.Fatalf("strftime_now: %v", err)
+	}
+	ctx := Context{BOSToken: cf.BOSToken, EOSToken: cf.EOSToken, Now: now}
+	if agp, ok := c.Get("add_generation_prompt"); ok {
+		ctx.AddGenerationPrompt = agp == true
+	}
+	if msgs, ok := c.Get("messages"); ok {
+		for _, m := range msgs.(*jinja.List).Items {
+			md := m.(*jinja.Dict)
+			mm := map[string]any{}
+			for i, k := range md.Keys() {
+				mm[k.(string)] = md.Values()[i]
+			}
+			ctx.Messages = append(ctx.Messages, mm)
+		}
+	}
+	if tools, ok := c.Get("tools"); ok && tools != nil {
+		ctx.Tools = append([]any{}, tools.(*jinja.List).Items...)
+	}
+	return ctx
+}
+
+func TestReferenceCases(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(casesDir, "cases", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no reference cases under %s (the shared chat-templates checkout is missing): %v", casesDir, err)
+	}
+	sort.Strings(files)
+	total, passed := 0, 0
+	var failures []string
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cf caseFile
+		if err := json.Unmarshal(data, &cf); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		src, err := os.ReadFile(filepath.Join(casesDir, cf.Template))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl, parseErr := Parse(string(src))
+		for _, raw := range cf.Cases {
+			var rc refCase
+			if err := json.Unmarshal(raw, &rc); err != nil {
+				t.Fatal(err)
+			}
+			total++
+			name := cf.Template + "/" + rc.Name
+			var got string
+			var renderErr error
+			if parseErr != nil {
+				renderErr = parseErr
+			} else {
+				got, renderErr = tmpl.Render(contextFor(t, &cf, raw))
+			}
+			switch {
+			case rc.Error != nil && renderErr != nil:
+				passed++
+			case rc.Error != nil:
+				failures = append(failures, fmt.Sprintf("%s: expected error %q, rendered fine", name, *rc.Error))
+			case renderErr != nil:
+				failures = append(failures, fmt.Sprintf("%s: %v", name, renderErr))
+			case got != *rc.Expected:
+				failures = append(failures, fmt.Sprintf("%s: output differs at byte %d\n got: %q\nwant: %q", name, diffAt(got, *rc.Expected), excerpt(got, *rc.Expected), excerpt(*rc.Expected, got)))
+			default:
+				passed++
+			}
+		}
+	}
+	if testing.Verbose() {
+		for _, f := range failures {
+			t.Log(f)
+		}
+		fmt.Printf("chat template reference cases: %d/%d passed\n", passed, total)
+	}
+	t.Logf("chat template reference cases: %d/%d passed", passed, total)
+	if passed < passFloor {
+		t.Fatalf("%d/%d cases pass, below the floor of %d", passed, total, passFloor)
+	}
+}
+
+func diffAt(a, b string) int {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	return i
+}
+
+// excerpt shows a around the first difference from b.
+func excerpt(a, b string) string {
+	i := diffAt(a, b)
+	start := max(0, i-60)
+	end := min(len(a), i+60)
+	return strings.ToValidUTF8(a[start:end], "?")
+}

@@ -1,0 +1,131 @@
+// Package chattemplate renders Hugging Face chat templates with the
+// variables and helpers transformers' apply_chat_template provides, so a
+// prompt comes out byte for byte as it would in Python.
+package chattemplate
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/ggufd/ggufd/engine/jinja"
+)
+
+// Template is a parsed chat template, reusable and safe for concurrent Render.
+type Template struct {
+	t *jinja.Template
+}
+
+// Parse parses a chat template's Jinja source.
+func Parse(source string) (*Template, error) {
+	t, err := jinja.Parse(source)
+	if err != nil {
+		return nil, fmt.Errorf("chat template: %w", err)
+	}
+	return &Template{t: t}, nil
+}
+
+// Context is what apply_chat_template passes to a template.
+type Context struct {
+	// Messages are the conversation: role, content, tool_calls (with
+	// arguments as objects, see DecodeJSON), name, tool_call_id,
+	// reasoning_content, ... Values may be plain Go values or values from
+	// DecodeJSON (which keep JSON key order).
+	Messages            []map[string]any
+	Tools               []any // nil: none (defined but None, as transformers passes it)
+	Documents           []any // nil: none
+	AddGenerationPrompt bool
+	BOSToken, EOSToken  string
+	Now                 time.Time      // strftime_now formats it; zero: time.Now()
+	Extra               map[string]any // extra template variables (e.g. enable_thinking)
+}
+
+// messageKeyOrder is the order message keys are presented in, since Go maps
+// have none: the order OpenAI clients usually send them.
+var messageKeyOrder = []string{"role", "content", "reasoning_content", "name", "tool_calls", "tool_call_id"}
+
+func messageDict(m map[string]any) *jinja.Dict {
+	d := jinja.NewDict()
+	for _, k := range messageKeyOrder {
+		if v, ok := m[k]; ok {
+			d.Set(k, jinja.FromGo(v))
+		}
+	}
+	var rest []string
+	for k := range m {
+		if _, ok := d.Get(k); !ok {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	for _, k := range rest {
+		d.Set(k, jinja.FromGo(m[k]))
+	}
+	return d
+}
+
+func optionalList(items []any) any {
+	if items == nil {
+		return nil
+	}
+	return jinja.FromGo(items)
+}
+
+// Render renders the template for one conversation.
+func (t *Template) Render(c Context) (string, error) {
+	msgs := make([]any, len(c.Messages))
+	for i, m := range c.Messages {
+		msgs[i] = messageDict(m)
+	}
+	now := c.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	vars := make(map[string]any, 10+len(c.Extra))
+	for k, v := range c.Extra {
+		vars[k] = v
+	}
+	vars["messages"] = jinja.NewList(msgs...)
+	vars["tools"] = optionalList(c.Tools)
+	vars["documents"] = optionalList(c.Documents)
+	vars["add_generation_prompt"] = c.AddGenerationPrompt
+	vars["bos_token"] = c.BOSToken
+	vars["eos_token"] = c.EOSToken
+	vars["raise_exception"] = jinja.Func(raiseException)
+	vars["strftime_now"] = jinja.Func(func(args []any, _ map[string]any) (any, error) {
+		if len(args) != 1 {
+			return nil, fmt.Errorf("strftime_now takes one format argument")
+		}
+		f, ok := args[0].(string)
+		if !ok {
+			return nil, fmt.Errorf("strftime_now format must be a string")
+		}
+		return Strftime(now, f), nil
+	})
+	out, err := t.t.Render(vars)
+	if err != nil {
+		return "", fmt.Errorf("chat template: %w", err)
+	}
+	return out, nil
+}
+
+// TemplateError is what raise_exception(msg) fails with.
+type TemplateError struct{ Message string }
+
+func (e *TemplateError) Error() string { return e.Message }
+
+func raiseException(args []any, _ map[string]any) (any, error) {
+	msg := ""
+	if len(args) > 0 {
+		if s, ok := args[0].(string); ok {
+			msg = s
+		} else {
+			msg = fmt.Sprint(args[0])
+		}
+	}
+	return nil, &TemplateError{Message: msg}
+}
+
+// DecodeJSON parses JSON into values that keep object key order, for tool
+// definitions and tool-call arguments passed to templates.
+func DecodeJSON(data []byte) (any, error) { return jinja.DecodeJSON(data) }

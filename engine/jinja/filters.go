@@ -1,0 +1,727 @@
+package jinja
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// filterFunc implements a filter: value | name(args, kwargs).
+type filterFunc func(r *renderer, v any, args []any, kw map[string]any) (any, error)
+
+// builtinFilters is read-only after package initialisation.
+var builtinFilters map[string]filterFunc
+
+func init() {
+	builtinFilters = map[string]filterFunc{
+		"trim":        fTrim,
+		"upper":       strFilter(strings.ToUpper),
+		"lower":       strFilter(strings.ToLower),
+		"title":       strFilter(jinjaTitle),
+		"capitalize":  strFilter(pyCapitalize),
+		"length":      fLength,
+		"count":       fLength,
+		"first":       fFirst,
+		"last":        fLast,
+		"join":        fJoin,
+		"default":     fDefault,
+		"d":           fDefault,
+		"replace":     fReplace,
+		"list":        fList,
+		"tojson":      fToJSON,
+		"string":      func(_ *renderer, v any, _ []any, _ map[string]any) (any, error) { return toStr(v), nil },
+		"int":         fInt,
+		"float":       fFloat,
+		"abs":         fAbs,
+		"round":       fRound,
+		"items":       fItems,
+		"dictsort":    fDictSort,
+		"selectattr":  selectFilter(true, false),
+		"rejectattr":  selectFilter(true, true),
+		"select":      selectFilter(false, false),
+		"reject":      selectFilter(false, true),
+		"map":         fMap,
+		"unique":      fUnique,
+		"sort":        fSort,
+		"reverse":     fReverse,
+		"batch":       fBatch,
+		"indent":      fIndent,
+		"center":      fCenter,
+		"safe":        func(_ *renderer, v any, _ []any, _ map[string]any) (any, error) { return v, nil },
+		"escape":      fEscape,
+		"e":           fEscape,
+		"forceescape": fEscape,
+		"wordcount":   fWordCount,
+		"min":         minMax(true),
+		"max":         minMax(false),
+		"sum":         fSum,
+		"attr":        fAttr,
+		"format":      fFormat,
+		"truncate":    fTruncate,
+		"pprint":      func(_ *renderer, v any, _ []any, _ map[string]any) (any, error) { return repr(v), nil },
+		"striptags":   fStripTags,
+	}
+}
+
+func strFilter(f func(string) string) filterFunc {
+	return func(_ *renderer, v any, _ []any, _ map[string]any) (any, error) { return f(toStr(v)), nil }
+}
+
+// jinjaTitle is jinja2's title filter: words start after whitespace or an
+// opening bracket, the rest of each word is lowered.
+func jinjaTitle(s string) string {
+	var b strings.Builder
+	start := true
+	for _, r := range s {
+		if start {
+			b.WriteRune(unicode.ToUpper(r))
+		} else {
+			b.WriteRune(unicode.ToLower(r))
+		}
+		start = unicode.IsSpace(r) || strings.ContainsRune("([{-", r)
+	}
+	return b.String()
+}
+
+func fTrim(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
+	return stripChars(toStr(v), argAt(args, kw, 0, "chars", nil), true, true)
+}
+
+func length(v any) (int, error) {
+	switch x := v.(type) {
+	case string:
+		return utf8.RuneCountInString(x), nil
+	case *List:
+		return len(x.Items), nil
+	case *Dict:
+		return x.Len(), nil
+	case Undefined:
+		return 0, nil
+	case *Namespace:
+		return 0, fmt.Errorf("object of type 'Namespace' has no len()")
+	}
+	return 0, fmt.Errorf("object of type '%s' has no len()", typeName(v))
+}
+
+func fLength(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
+	n, err := length(v)
+	return int64(n), err
+}
+
+func fFirst(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
+	items, err := iterate(v)
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return Undefined{Hint: "No first item, sequence was empty."}, nil
+	}
+	return items[0], nil
+}
+
+func fLast(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
+	items, err := iterate(v)
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return Undefined{Hint: "No last item, sequence was empty."}, nil
+	}
+	return items[len(items)-1], nil
+}
+
+// attrGetter follows a dotted attribute path ("a.b", "0") as jinja2's
+// make_attrgetter does: integer parts index.
+func attrGetter(path any) func(any) (any, error) {
+	s, ok := path.(string)
+	if !ok {
+		return func(v any) (any, error) { return getItem(v, path) }
+	}
+	parts := strings.Split(s, ".")
+	return func(v any) (any, error) {
+		var err error
+		for _, p := range parts {
+			if n, e := strconv.ParseInt(p, 10, 64); e == nil {
+				v, err = getItem(v, n)
+			} else {
+				v, err = getItem(v, p)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		return v, nil
+	}
+}
+
+func fJoin(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
+	items, err := iterate(v)
+	if err != nil {
+		return nil, err
+	}
+	sep := toStr(argAt(args, kw, 0, "d", ""))
+	var get func(any) (any, error)
+	if a := argAt(args, kw, 1, "attribute", nil); a != nil {
+		get = attrGetter(a)
+	}
+	parts := make([]string, len(items))
+	for i, it := range items {
+		if get != nil {
+			if it, err = get(it); err != nil {
+				return nil, err
+			}
+		}
+		parts[i] = toStr(it)
+	}
+	return strings.Join(parts, sep), nil
+}
+
+func fDefault(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
+	dflt := argAt(args, kw, 0, "default_value", "")
+	boolean := truthy(argAt(args, kw, 1, "boolean", false))
+	if _, undef := v.(Undefined); undef || (boolean && !truthy(v)) {
+		return dflt, nil
+	}
+	return v, nil
+}
+
+func fReplace(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
+	if len(args) < 2 {
+		return nil, fmt.Errorf("replace filter needs old and new strings")
+	}
+	n := int64(-1)
+	if c := argAt(args, kw, 2, "count", nil); c != nil {
+		var ok bool
+		if n, ok = asInt(c); !ok {
+			return nil, fmt.Errorf("replace count must be an integer")
+		}
+	}
+	return strings.Replace(toStr(v), toStr(args[0]), toStr(args[1]), int(n)), nil
+}
+
+func fList(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
+	items, err := iterate(v)
+	if err != nil {
+		return nil, err
+	}
+	return &List{Items: append([]any(nil), items...)}, nil
+}
+
+func fInt(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
+	dflt := argAt(args, kw, 0, "default", int64(0))
+	base, _ := asInt(argAt(args, kw, 1, "base", int64(10)))
+	switch x := v.(type) {
+	case int64:
+		return x, nil
+	case bool:
+		n, _ := asInt(x)
+		return n, nil
+	case float64:
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			return dflt, nil
+		}
+		return int64(x), nil
+	case string:
+		s := strings.TrimSpace(strings.ReplaceAll(x, "_", ""))
+		if n, err := strconv.ParseInt(s, int(base), 64); err == nil {
+			return n, nil
+		}
+		if base == 10 {
+			if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+				return int64(f), nil
+			}
+		}
+	}
+	return dflt, nil
+}
+
+func fFloat(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
+	dflt := argAt(args, kw, 0, "default", 0.0)
+	switch x := v.(type) {
+	case float64:
+		return x, nil
+	case int64, bool:
+		f, _ := asFloat(x)
+		return f, nil
+	case string:
+		if f, err := strconv.ParseFloat(strings.TrimSpace(x), 64); err == nil {
+			return f, nil
+		}
+	}
+	return dflt, nil
+}
+
+func fAbs(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
+	switch x := v.(type) {
+	case int64:
+		if x < 0 {
+			return -x, nil
+		}
+		return x, nil
+	case float64:
+		return math.Abs(x), nil
+	case bool:
+		n, _ := asInt(x)
+		return n, nil
+	}
+	return nil, fmt.Errorf("bad operand type for abs(): '%s'", typeName(v))
+}
+
+func fRound(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
+	f, ok := asFloat(v)
+	if !ok {
+		return nil, fmt.Errorf("round filter needs a number, got %s", typeName(v))
+	}
+	prec, _ := asInt(argAt(args, kw, 0, "precision", int64(0)))
+	method := toStr(argAt(args, kw, 1, "method", "common"))
+	p := math.Pow(10, float64(prec))
+	switch method {
+	case "common":
+		// Python rounds half to even on the binary value; jinja2's "common"
+		// uses round(), so do the same.
+		return math.RoundToEven(f*p) / p, nil
+	case "ceil":
+		return math.Ceil(f*p) / p, nil
+	case "floor":
+		return math.Floor(f*p) / p, nil
+	}
+	return nil, fmt.Errorf("method must be common, ceil or floor")
+}
+
+func fItems(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
+	switch x := v.(type) {
+	case Undefined:
+		return &List{}, nil
+	case *Dict:
+		return dictMethod(x, "items", nil)
+	}
+	return nil, fmt.Errorf("can only get item pairs from a mapping, not %s", typeName(v))
+}
+
+// sortKey lowers strings for the case-insensitive sorts jinja2 defaults to.
+func sortKey(v any, caseSensitive bool) any {
+	if s, ok := v.(string); ok && !caseSensitive {
+		return strings.ToLower(s)
+	}
+	return v
+}
+
+func sortValues(items []any, key func(any) (any, error), reverse bool) ([]any, error) {
+	keys := make([]any, len(items))
+	for i, it := range items {
+		k, err := key(it)
+		if err != nil {
+			return nil, err
+		}
+		keys[i] = k
+	}
+	idx := make([]int, len(items))
+	for i := range idx {
+		idx[i] = i
+	}
+	var sortErr error
+	sort.SliceStable(idx, func(a, b int) bool {
+		c, err := compare(keys[idx[a]], keys[idx[b]])
+		if err != nil && sortErr == nil {
+			sortErr = err
+		}
+		if reverse {
+			return c > 0
+		}
+		return c < 0
+	})
+	if sortErr != nil {
+		return nil, sortErr
+	}
+	out := make([]any, len(items))
+	for i, j := range idx {
+		out[i] = items[j]
+	}
+	return out, nil
+}
+
+func fDictSort(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
+	d, ok := v.(*Dict)
+	if !ok {
+		return nil, fmt.Errorf("dictsort needs a mapping, got %s", typeName(v))
+	}
+	cs := truthy(argAt(args, kw, 0, "case_sensitive", false))
+	by := toStr(argAt(args, kw, 1, "by", "key"))
+	rev := truthy(argAt(args, kw, 2, "reverse", false))
+	pairs, _ := dictMethod(d, "items", nil)
+	pos := 0
+	if by == "value" {
+		pos = 1
+	}
+	items, err := sortValues(pairs.(*List).Items, func(p any) (any, error) {
+		return sortKey(p.(*List).Items[pos], cs), nil
+	}, rev)
+	if err != nil {
+		return nil, err
+	}
+	return &List{Items: items}, nil
+}
+
+// selectFilter builds select/reject/selectattr/rejectattr.
+func selectFilter(byAttr, reject bool) filterFunc {
+	return func(r *renderer, v any, args []any, kw map[string]any) (any, error) {
+		items, err := iterate(v)
+		if err != nil {
+			return nil, err
+		}
+		get := func(x any) (any, error) { return x, nil }
+		if byAttr {
+			if len(args) == 0 {
+				return nil, fmt.Errorf("missing parameter for attribute name")
+			}
+			get = attrGetter(args[0])
+			args = args[1:]
+		}
+		test := func(x any) (bool, error) { return truthy(x), nil }
+		if len(args) > 0 {
+			name := toStr(args[0])
+			t, ok := builtinTests[name]
+			if !ok {
+				return nil, fmt.Errorf("no test named '%s'", name)
+			}
+			targs := args[1:]
+			test = func(x any) (bool, error) { return t(x, targs) }
+		}
+		var out []any
+		for _, it := range items {
+			x, err := get(it)
+			if err != nil {
+				return nil, err
+			}
+			ok, err := test(x)
+			if err != nil {
+				return nil, err
+			}
+			if ok != reject {
+				out = append(out, it)
+			}
+		}
+		return &List{Items: out}, nil
+	}
+}
+
+func fMap(r *renderer, v any, args []any, kw map[string]any) (any, error) {
+	items, err := iterate(v)
+	if err != nil {
+		return nil, err
+	}
+	var fn func(any) (any, error)
+	if a, ok := kw["attribute"]; ok {
+		get := attrGetter(a)
+		dflt, hasDefault := kw["default"]
+		fn = func(x any) (any, error) {
+			y, err := get(x)
+			if _, undef := y.(Undefined); undef && hasDefault {
+				return dflt, nil
+			}
+			return y, err
+		}
+	} else {
+		if len(args) == 0 {
+			return nil, fmt.Errorf("map requires a filter name or attribute=")
+		}
+		name := toStr(args[0])
+		f, ok := builtinFilters[name]
+		if !ok {
+			return nil, fmt.Errorf("no filter named '%s'", name)
+		}
+		fargs := args[1:]
+		fn = func(x any) (any, error) { return f(r, x, fargs, kw) }
+	}
+	out := make([]any, len(items))
+	for i, it := range items {
+		if out[i], err = fn(it); err != nil {
+			return nil, err
+		}
+	}
+	return &List{Items: out}, nil
+}
+
+func fUnique(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
+	items, err := iterate(v)
+	if err != nil {
+		return nil, err
+	}
+	cs := truthy(argAt(args, kw, 0, "case_sensitive", false))
+	var get func(any) (any, error)
+	if a := argAt(args, kw, 1, "attribute", nil); a != nil {
+		get = attrGetter(a)
+	}
+	var out, seen []any
+	for _, it := range items {
+		k := it
+		if get != nil {
+			if k, err = get(it); err != nil {
+				return nil, err
+			}
+		}
+		k = sortKey(k, cs)
+		dup := false
+		for _, s := range seen {
+			if equal(s, k) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			seen = append(seen, k)
+			out = append(out, it)
+		}
+	}
+	return &List{Items: out}, nil
+}
+
+func fSort(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
+	items, err := iterate(v)
+	if err != nil {
+		return nil, err
+	}
+	rev := truthy(argAt(args, kw, 0, "reverse", false))
+	cs := truthy(argAt(args, kw, 1, "case_sensitive", false))
+	get := func(x any) (any, error) { return x, nil }
+	if a := argAt(args, kw, 2, "attribute", nil); a != nil {
+		get = attrGetter(a)
+	}
+	out, err := sortValues(items, func(x any) (any, error) {
+		k, err := get(x)
+		return sortKey(k, cs), err
+	}, rev)
+	if err != nil {
+		return nil, err
+	}
+	return &List{Items: out}, nil
+}
+
+func fReverse(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
+	if s, ok := v.(string); ok {
+		r := []rune(s)
+		for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+			r[i], r[j] = r[j], r[i]
+		}
+		return string(r), nil
+	}
+	items, err := iterate(v)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, len(items))
+	for i, it := range items {
+		out[len(items)-1-i] = it
+	}
+	return &List{Items: out}, nil
+}
+
+func fBatch(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
+	items, err := iterate(v)
+	if err != nil {
+		return nil, err
+	}
+	n, ok := asInt(argAt(args, kw, 0, "linecount", nil))
+	if !ok || n <= 0 {
+		return nil, fmt.Errorf("batch needs a positive line count")
+	}
+	fill, hasFill := kw["fill_with"]
+	if len(args) > 1 {
+		fill, hasFill = args[1], true
+	}
+	var out []any
+	for i := 0; i < len(items); i += int(n) {
+		end := min(i+int(n), len(items))
+		row := append([]any(nil), items[i:end]...)
+		for hasFill && fill != nil && len(row) < int(n) {
+			row = append(row, fill)
+		}
+		out = append(out, &List{Items: row})
+	}
+	return &List{Items: out}, nil
+}
+
+func fIndent(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
+	width := argAt(args, kw, 0, "width", int64(4))
+	first := truthy(argAt(args, kw, 1, "first", false))
+	blank := truthy(argAt(args, kw, 2, "blank", false))
+	var ind string
+	if s, ok := width.(string); ok {
+		ind = s
+	} else {
+		n, _ := asInt(width)
+		ind = strings.Repeat(" ", int(max(n, 0)))
+	}
+	s := toStr(v) + "\n"
+	lines, _ := strMethod(s, "splitlines", nil, nil)
+	ls := lines.(*List).Items
+	var rv string
+	if blank {
+		parts := make([]string, len(ls))
+		for i, l := range ls {
+			parts[i] = l.(string)
+		}
+		rv = strings.Join(parts, "\n"+ind)
+	} else {
+		rv = ls[0].(string)
+		for _, l := range ls[1:] {
+			rv += "\n"
+			if l.(string) != "" {
+				rv += ind + l.(string)
+			}
+		}
+	}
+	if first {
+		rv = ind + rv
+	}
+	return rv, nil
+}
+
+func fCenter(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
+	w, _ := asInt(argAt(args, kw, 0, "width", int64(80)))
+	return pad(toStr(v), int(w), " ", "center"), nil
+}
+
+func htmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;").Replace(s)
+}
+
+func fEscape(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
+	return htmlEscape(toStr(v)), nil
+}
+
+func fWordCount(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
+	n := 0
+	in := false
+	for _, r := range toStr(v) {
+		w := unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_'
+		if w && !in {
+			n++
+		}
+		in = w
+	}
+	return int64(n), nil
+}
+
+func minMax(isMin bool) filterFunc {
+	return func(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
+		items, err := iterate(v)
+		if err != nil {
+			return nil, err
+		}
+		if len(items) == 0 {
+			return Undefined{Hint: "No aggregated item, sequence was empty."}, nil
+		}
+		cs := truthy(argAt(args, kw, 0, "case_sensitive", false))
+		get := func(x any) (any, error) { return x, nil }
+		if a := argAt(args, kw, 1, "attribute", nil); a != nil {
+			get = attrGetter(a)
+		}
+		best := items[0]
+		bk, err := get(best)
+		if err != nil {
+			return nil, err
+		}
+		bk = sortKey(bk, cs)
+		for _, it := range items[1:] {
+			k, err := get(it)
+			if err != nil {
+				return nil, err
+			}
+			k = sortKey(k, cs)
+			c, err := compare(k, bk)
+			if err != nil {
+				return nil, err
+			}
+			if (isMin && c < 0) || (!isMin && c > 0) {
+				best, bk = it, k
+			}
+		}
+		return best, nil
+	}
+}
+
+func fSum(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
+	items, err := iterate(v)
+	if err != nil {
+		return nil, err
+	}
+	get := func(x any) (any, error) { return x, nil }
+	if a := argAt(args, kw, 0, "attribute", nil); a != nil {
+		get = attrGetter(a)
+	}
+	total := argAt(args, kw, 1, "start", int64(0))
+	for _, it := range items {
+		x, err := get(it)
+		if err != nil {
+			return nil, err
+		}
+		if total, err = binaryOp("+", total, x); err != nil {
+			return nil, err
+		}
+	}
+	return total, nil
+}
+
+func fAttr(_ *renderer, v any, args []any, _ map[string]any) (any, error) {
+	if len(args) != 1 {
+		return nil, fmt.Errorf("attr filter takes one name")
+	}
+	return getAttr(v, toStr(args[0]))
+}
+
+func fFormat(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
+	if len(kw) > 0 {
+		d := NewDict()
+		for k, x := range kw {
+			d.Set(k, x)
+		}
+		return percentFormat(toStr(v), d)
+	}
+	return percentFormat(toStr(v), &List{Items: args, Tuple: true})
+}
+
+func fTruncate(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
+	s := toStr(v)
+	n, _ := asInt(argAt(args, kw, 0, "length", int64(255)))
+	killwords := truthy(argAt(args, kw, 1, "killwords", false))
+	end := toStr(argAt(args, kw, 2, "end", "..."))
+	leeway, _ := asInt(argAt(args, kw, 3, "leeway", int64(5)))
+	r := []rune(s)
+	if int64(len(r)) <= n+leeway {
+		return s, nil
+	}
+	cut := int(n) - utf8.RuneCountInString(end)
+	if cut < 0 {
+		cut = 0
+	}
+	if killwords {
+		return string(r[:cut]) + end, nil
+	}
+	head := string(r[:cut])
+	if i := strings.LastIndex(head, " "); i >= 0 {
+		head = head[:i]
+	}
+	return head + end, nil
+}
+
+func fStripTags(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
+	s := toStr(v)
+	var b strings.Builder
+	in := false
+	for _, r := range s {
+		switch {
+		case r == '<':
+			in = true
+		case r == '>' && in:
+			in = false
+		case !in:
+			b.WriteRune(r)
+		}
+	}
+	return strings.Join(strings.Fields(b.String()), " "), nil
+}

@@ -1,0 +1,331 @@
+package jinja
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// truthy is Python's bool().
+func truthy(v any) bool {
+	switch x := v.(type) {
+	case nil, Undefined:
+		return false
+	case bool:
+		return x
+	case int64:
+		return x != 0
+	case float64:
+		return x != 0
+	case string:
+		return x != ""
+	case *List:
+		return len(x.Items) > 0
+	case *Dict:
+		return x.Len() > 0
+	}
+	return true
+}
+
+// typeName is Python's type name, used in error messages.
+func typeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "NoneType"
+	case Undefined:
+		return "Undefined"
+	case bool:
+		return "bool"
+	case int64:
+		return "int"
+	case float64:
+		return "float"
+	case string:
+		return "str"
+	case *List:
+		if v.(*List).Tuple {
+			return "tuple"
+		}
+		return "list"
+	case *Dict:
+		return "dict"
+	case *Namespace:
+		return "Namespace"
+	case *loopInfo:
+		return "LoopContext"
+	}
+	return "function"
+}
+
+// asNumber converts bool/int/float for arithmetic (bool is an int in Python).
+func asInt(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return x, true
+	case bool:
+		if x {
+			return 1, true
+		}
+		return 0, true
+	}
+	return 0, false
+}
+
+func asFloat(v any) (float64, bool) {
+	if f, ok := v.(float64); ok {
+		return f, true
+	}
+	if i, ok := asInt(v); ok {
+		return float64(i), true
+	}
+	return 0, false
+}
+
+// equal is Python's ==.
+func equal(a, b any) bool {
+	switch x := a.(type) {
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case nil:
+		return b == nil
+	case Undefined:
+		_, ok := b.(Undefined)
+		return ok
+	case int64, bool, float64:
+		if _, ok := b.(float64); ok {
+			fx, _ := asFloat(a)
+			return fx == b.(float64)
+		}
+		if _, ok := a.(float64); ok {
+			fy, ok := asFloat(b)
+			return ok && x.(float64) == fy
+		}
+		ix, _ := asInt(a)
+		iy, ok := asInt(b)
+		return ok && ix == iy
+	case *List:
+		y, ok := b.(*List)
+		if !ok || x.Tuple != y.Tuple || len(x.Items) != len(y.Items) {
+			return false
+		}
+		for i := range x.Items {
+			if !equal(x.Items[i], y.Items[i]) {
+				return false
+			}
+		}
+		return true
+	case *Dict:
+		y, ok := b.(*Dict)
+		if !ok || x.Len() != y.Len() {
+			return false
+		}
+		for i, k := range x.keys {
+			v, ok := y.Get(k)
+			if !ok || !equal(x.vals[i], v) {
+				return false
+			}
+		}
+		return true
+	}
+	return a == b
+}
+
+// compare is Python's ordering for <, <=, >, >=; it returns -1, 0 or 1.
+func compare(a, b any) (int, error) {
+	if fa, ok := asFloat(a); ok {
+		if fb, ok := asFloat(b); ok {
+			ia, aInt := asInt(a)
+			ib, bInt := asInt(b)
+			if aInt && bInt {
+				return cmp3(ia < ib, ia > ib), nil
+			}
+			return cmp3(fa < fb, fa > fb), nil
+		}
+	}
+	switch x := a.(type) {
+	case string:
+		if y, ok := b.(string); ok {
+			return strings.Compare(x, y), nil
+		}
+	case *List:
+		if y, ok := b.(*List); ok && x.Tuple == y.Tuple {
+			for i := 0; i < len(x.Items) && i < len(y.Items); i++ {
+				if equal(x.Items[i], y.Items[i]) {
+					continue
+				}
+				return compare(x.Items[i], y.Items[i])
+			}
+			return cmp3(len(x.Items) < len(y.Items), len(x.Items) > len(y.Items)), nil
+		}
+	}
+	if u, ok := a.(Undefined); ok {
+		return 0, u.err()
+	}
+	if u, ok := b.(Undefined); ok {
+		return 0, u.err()
+	}
+	return 0, fmt.Errorf("'<' not supported between instances of '%s' and '%s'", typeName(a), typeName(b))
+}
+
+func cmp3(less, greater bool) int {
+	switch {
+	case less:
+		return -1
+	case greater:
+		return 1
+	}
+	return 0
+}
+
+// contains is Python's "item in container".
+func contains(container, item any) (bool, error) {
+	switch c := container.(type) {
+	case string:
+		s, ok := item.(string)
+		if !ok {
+			return false, fmt.Errorf("'in <string>' requires string as left operand, not %s", typeName(item))
+		}
+		return strings.Contains(c, s), nil
+	case *List:
+		for _, it := range c.Items {
+			if equal(it, item) {
+				return true, nil
+			}
+		}
+		return false, nil
+	case *Dict:
+		_, ok := c.Get(item)
+		return ok, nil
+	case *Namespace:
+		_, ok := c.attrs.Get(item)
+		return ok, nil
+	case Undefined:
+		return false, nil
+	}
+	return false, fmt.Errorf("argument of type '%s' is not iterable", typeName(container))
+}
+
+func undefinedOperand(a, b any) error {
+	if u, ok := a.(Undefined); ok {
+		return u.err()
+	}
+	if u, ok := b.(Undefined); ok {
+		return u.err()
+	}
+	return nil
+}
+
+// binaryOp evaluates the arithmetic operators with Python's int/float rules.
+func binaryOp(op string, a, b any) (any, error) {
+	if err := undefinedOperand(a, b); err != nil {
+		return nil, err
+	}
+	ia, aInt := asInt(a)
+	ib, bInt := asInt(b)
+	fa, aNum := asFloat(a)
+	fb, bNum := asFloat(b)
+	bothInt := aInt && bInt
+	switch op {
+	case "+":
+		switch {
+		case bothInt:
+			return ia + ib, nil
+		case aNum && bNum:
+			return fa + fb, nil
+		}
+		if sa, ok := a.(string); ok {
+			if sb, ok := b.(string); ok {
+				return sa + sb, nil
+			}
+		}
+		if la, ok := a.(*List); ok {
+			if lb, ok := b.(*List); ok && la.Tuple == lb.Tuple {
+				items := make([]any, 0, len(la.Items)+len(lb.Items))
+				items = append(append(items, la.Items...), lb.Items...)
+				return &List{Items: items, Tuple: la.Tuple}, nil
+			}
+		}
+	case "-":
+		switch {
+		case bothInt:
+			return ia - ib, nil
+		case aNum && bNum:
+			return fa - fb, nil
+		}
+	case "*":
+		switch {
+		case bothInt:
+			return ia * ib, nil
+		case aNum && bNum:
+			return fa * fb, nil
+		}
+		if s, ok := a.(string); ok && bInt {
+			return strings.Repeat(s, int(max(ib, 0))), nil
+		}
+		if s, ok := b.(string); ok && aInt {
+			return strings.Repeat(s, int(max(ia, 0))), nil
+		}
+		if l, ok := a.(*List); ok && bInt {
+			var items []any
+			for n := int64(0); n < ib; n++ {
+				items = append(items, l.Items...)
+			}
+			return &List{Items: items, Tuple: l.Tuple}, nil
+		}
+	case "/":
+		if aNum && bNum {
+			if fb == 0 {
+				return nil, fmt.Errorf("division by zero")
+			}
+			return fa / fb, nil
+		}
+	case "//":
+		if aNum && bNum {
+			if fb == 0 {
+				return nil, fmt.Errorf("integer division or modulo by zero")
+			}
+			if bothInt {
+				q := ia / ib
+				if (ia%ib != 0) && ((ia < 0) != (ib < 0)) {
+					q--
+				}
+				return q, nil
+			}
+			return math.Floor(fa / fb), nil
+		}
+	case "%":
+		if s, ok := a.(string); ok {
+			return percentFormat(s, b)
+		}
+		if aNum && bNum {
+			if fb == 0 {
+				return nil, fmt.Errorf("integer division or modulo by zero")
+			}
+			if bothInt {
+				m := ia % ib
+				if m != 0 && ((m < 0) != (ib < 0)) {
+					m += ib
+				}
+				return m, nil
+			}
+			m := math.Mod(fa, fb)
+			if m != 0 && ((m < 0) != (fb < 0)) {
+				m += fb
+			}
+			return m, nil
+		}
+	case "**":
+		if bothInt && ib >= 0 {
+			r := int64(1)
+			for n := int64(0); n < ib; n++ {
+				r *= ia
+			}
+			return r, nil
+		}
+		if aNum && bNum {
+			return math.Pow(fa, fb), nil
+		}
+	}
+	return nil, fmt.Errorf("unsupported operand type(s) for %s: '%s' and '%s'", op, typeName(a), typeName(b))
+}

@@ -1,0 +1,188 @@
+package jinja
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// formatFloat renders f the way Python's repr(float) does: the shortest
+// round-tripping digits, fixed notation for exponents in [-4, 16), and a
+// trailing ".0" on integral values.
+func formatFloat(f float64) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	case math.IsNaN(f):
+		return "nan"
+	}
+	s := strconv.FormatFloat(f, 'e', -1, 64) // d.ddde±XX
+	mant, expStr, _ := strings.Cut(s, "e")
+	exp, _ := strconv.Atoi(expStr)
+	neg := strings.HasPrefix(mant, "-")
+	mant = strings.TrimPrefix(mant, "-")
+	digits := strings.Replace(mant, ".", "", 1)
+	var out string
+	if exp >= -5 && exp < 16 {
+		// Python switches to exponent form when exp < -4.
+		if exp < -4 {
+			out = sci(digits, exp)
+		} else if exp < 0 {
+			out = "0." + strings.Repeat("0", -exp-1) + digits
+		} else if len(digits) <= exp+1 {
+			out = digits + strings.Repeat("0", exp+1-len(digits)) + ".0"
+		} else {
+			out = digits[:exp+1] + "." + digits[exp+1:]
+		}
+	} else {
+		out = sci(digits, exp)
+	}
+	if neg {
+		return "-" + out
+	}
+	return out
+}
+
+func sci(digits string, exp int) string {
+	m := digits[:1]
+	if len(digits) > 1 {
+		m += "." + digits[1:]
+	}
+	sign := "+"
+	if exp < 0 {
+		sign = "-"
+		exp = -exp
+	}
+	e := strconv.Itoa(exp)
+	if len(e) < 2 {
+		e = "0" + e
+	}
+	return m + "e" + sign + e
+}
+
+// toStr is Python's str() of a template value.
+func toStr(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case nil:
+		return "None"
+	case Undefined:
+		return ""
+	case bool:
+		if x {
+			return "True"
+		}
+		return "False"
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return formatFloat(x)
+	}
+	var b strings.Builder
+	writeRepr(&b, v)
+	return b.String()
+}
+
+// repr is Python's repr() of a template value.
+func repr(v any) string {
+	var b strings.Builder
+	writeRepr(&b, v)
+	return b.String()
+}
+
+func writeRepr(b *strings.Builder, v any) {
+	switch x := v.(type) {
+	case string:
+		writeStrRepr(b, x)
+	case *List:
+		open, close := "[", "]"
+		if x.Tuple {
+			open, close = "(", ")"
+		}
+		b.WriteString(open)
+		for i, it := range x.Items {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeRepr(b, it)
+		}
+		if x.Tuple && len(x.Items) == 1 {
+			b.WriteString(",")
+		}
+		b.WriteString(close)
+	case *Dict:
+		b.WriteString("{")
+		for i, k := range x.keys {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeRepr(b, k)
+			b.WriteString(": ")
+			writeRepr(b, x.vals[i])
+		}
+		b.WriteString("}")
+	case *Namespace:
+		b.WriteString("<Namespace ")
+		writeRepr(b, x.attrs)
+		b.WriteString(">")
+	case Undefined:
+		b.WriteString("Undefined")
+	case *macro:
+		b.WriteString("<Macro '" + x.def.name + "'>")
+	case Func, boundMethod:
+		b.WriteString("<built-in function>")
+	case *loopInfo:
+		b.WriteString("<LoopContext>")
+	default:
+		b.WriteString(toStr(v))
+	}
+}
+
+// writeStrRepr quotes s like Python: single quotes unless s contains a
+// single quote and no double quote.
+func writeStrRepr(b *strings.Builder, s string) {
+	q := byte('\'')
+	if strings.IndexByte(s, '\'') >= 0 && strings.IndexByte(s, '"') < 0 {
+		q = '"'
+	}
+	b.WriteByte(q)
+	for _, r := range s {
+		switch {
+		case r == rune(q) || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			b.WriteString(`\x`)
+			b.WriteString(hex2(int(r)))
+		case r == utf8.RuneError || (r >= 0x80 && !unicode.IsPrint(r) && r != ' '):
+			switch {
+			case r < 0x100:
+				b.WriteString(`\x` + hex2(int(r)))
+			case r < 0x10000:
+				b.WriteString(`\u` + hex2(int(r>>8)) + hex2(int(r&0xff)))
+			default:
+				b.WriteString(fmt.Sprintf(`\U%08x`, r))
+			}
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte(q)
+}
+
+func hex2(n int) string {
+	const digits = "0123456789abcdef"
+	return string([]byte{digits[n>>4&0xf], digits[n&0xf]})
+}
