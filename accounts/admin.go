@@ -55,7 +55,9 @@ func (s *Service) TopUp(ctx context.Context, openid string, amount Money, note s
 }
 
 // ListAccounts lists every account.
-func (s *Service) ListAccounts(ctx context.Context) ([]Account, error) { return s.store.ListAccounts(ctx) }
+func (s *Service) ListAccounts(ctx context.Context) ([]Account, error) {
+	return s.store.ListAccounts(ctx)
+}
 
 // GetAccount returns one account.
 func (s *Service) GetAccount(ctx context.Context, openid string) (Account, error) {

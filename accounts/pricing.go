@@ -21,7 +21,24 @@ type Pricing struct {
 	// MaxSeconds caps the billed (and reserved) processing time of a
 	// per-second priced request; 0 means DefaultMaxSeconds. The server should
 	// stop a generation that reaches it.
-	MaxSeconds int
+	MaxSeconds float64
+}
+
+// NewPricing maps the config's float prices (per 1K tokens and per second,
+// in currency units) to a Pricing. The config cannot tell an unset
+// cached_input_per_1k from 0, so 0 means "same as input", the usual intent.
+func NewPricing(inputPer1K, outputPer1K, cachedInputPer1K, perSecond, maxSeconds float64) Pricing {
+	p := Pricing{
+		InputPer1K:  MoneyFromFloat(inputPer1K),
+		OutputPer1K: MoneyFromFloat(outputPer1K),
+		PerSecond:   MoneyFromFloat(perSecond),
+		MaxSeconds:  maxSeconds,
+	}
+	if cachedInputPer1K > 0 {
+		c := MoneyFromFloat(cachedInputPer1K)
+		p.CachedInputPer1K = &c
+	}
+	return p
 }
 
 // IsFree reports whether nothing is ever charged for the model.
@@ -43,7 +60,7 @@ func (p Pricing) MaxDuration() time.Duration {
 	if s <= 0 {
 		s = DefaultMaxSeconds
 	}
-	return time.Duration(s) * time.Second
+	return time.Duration(s * float64(time.Second))
 }
 
 // Cost is the exact price of a finished request. Token terms are summed before

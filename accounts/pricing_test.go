@@ -67,3 +67,16 @@ func TestPricingWorstCase(t *testing.T) {
 		})
 	}
 }
+
+func TestNewPricing(t *testing.T) {
+	p := NewPricing(0.01, 0.03, 0, 0.5, 2.5)
+	if p.InputPer1K != 10_000 || p.OutputPer1K != 30_000 || p.CachedInputPer1K != nil || p.PerSecond != 500_000 {
+		t.Fatalf("pricing = %+v", p)
+	}
+	if p.MaxDuration() != 2500*time.Millisecond {
+		t.Fatalf("max duration = %s", p.MaxDuration())
+	}
+	if c := NewPricing(0.01, 0, 0.002, 0, 0); c.CachedInputPer1K == nil || *c.CachedInputPer1K != 2_000 {
+		t.Fatalf("cached = %+v", c)
+	}
+}

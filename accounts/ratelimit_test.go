@@ -1,0 +1,144 @@
+package accounts
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestModelRateLimitRetryAfter(t *testing.T) {
+	clock := newFakeClock()
+	l := NewLimiter(clock.Now)
+	r := LimitRequest{OpenID: "acme", Model: "qwen", ModelRPM: 3}
+	for i := range 3 {
+		p, err := l.Admit(r)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if p.Headers.RemainingRequests != 2-i || p.Headers.LimitRequests != 3 {
+			t.Fatalf("headers after %d: %+v", i, p.Headers)
+		}
+		p.Done(-1)
+		clock.Advance(10 * time.Second)
+	}
+	// Requests at t=0,10,20s; now t=30s: the first leaves the window at 60s.
+	_, err := l.Admit(r)
+	var rl *RateLimitError
+	if !errors.As(err, &rl) || !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("4th request: %v", err)
+	}
+	if rl.Scope != ScopeModelRequests || rl.RetryAfter != 30*time.Second || rl.Limit != 3 {
+		t.Fatalf("rate limit error = %+v", rl)
+	}
+	h := rl.Headers.Fields()
+	if h["x-ratelimit-limit-requests"] != "3" || h["x-ratelimit-remaining-requests"] != "0" || h["x-ratelimit-reset-requests"] != "50s" {
+		t.Fatalf("headers = %v", h)
+	}
+	// Another account and another model are counted apart.
+	if _, err := l.Admit(LimitRequest{OpenID: "other", Model: "qwen", ModelRPM: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Admit(LimitRequest{OpenID: "acme", Model: "llama", ModelRPM: 3}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(30 * time.Second)
+	if _, err := l.Admit(r); err != nil {
+		t.Fatalf("after Retry-After: %v", err)
+	}
+}
+
+func TestAccountLimits(t *testing.T) {
+	tests := []struct {
+		name   string
+		limits Limits
+		tokens []int // per request, admitted in turn with 1s between
+		refuse int   // index of the first refused request
+		scope  string
+		retry  time.Duration
+	}{
+		{"requests per minute", Limits{RequestsPerMinute: 2}, []int{1, 1, 1}, 2, ScopeAccountRequests, 58 * time.Second},
+		{"tokens per minute", Limits{TokensPerMinute: 1000}, []int{400, 400, 400}, 2, ScopeAccountTokens, 58 * time.Second},
+		{"tokens free up in order", Limits{TokensPerMinute: 1000}, []int{100, 800, 500}, 2, ScopeAccountTokens, 59 * time.Second},
+		{"tokens need two to leave", Limits{TokensPerMinute: 1000}, []int{300, 300, 300, 700}, 3, ScopeAccountTokens, 58 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := newFakeClock()
+			l := NewLimiter(clock.Now)
+			for i, n := range tt.tokens {
+				_, err := l.Admit(LimitRequest{OpenID: "a", Model: "m", Limits: tt.limits, Tokens: n})
+				if i < tt.refuse {
+					if err != nil {
+						t.Fatalf("request %d refused: %v", i, err)
+					}
+				} else {
+					var rl *RateLimitError
+					if !errors.As(err, &rl) || rl.Scope != tt.scope || rl.RetryAfter != tt.retry {
+						t.Fatalf("request %d: %v (%+v)", i, err, rl)
+					}
+					return
+				}
+				clock.Advance(time.Second)
+			}
+			t.Fatal("nothing refused")
+		})
+	}
+}
+
+func TestTokenEstimateCorrectedOnDone(t *testing.T) {
+	clock := newFakeClock()
+	l := NewLimiter(clock.Now)
+	lim := Limits{TokensPerMinute: 1000}
+	p, err := l.Admit(LimitRequest{OpenID: "a", Limits: lim, Tokens: 900}) // prompt + max_tokens
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Admit(LimitRequest{OpenID: "a", Limits: lim, Tokens: 200}); err == nil {
+		t.Fatal("estimate not counted")
+	}
+	p.Done(150) // really used 150
+	p2, err := l.Admit(LimitRequest{OpenID: "a", Limits: lim, Tokens: 200})
+	if err != nil {
+		t.Fatalf("after correction: %v", err)
+	}
+	if h := p2.Headers; h.LimitTokens != 1000 || h.RemainingTokens != 650 {
+		t.Fatalf("token headers = %+v", h)
+	}
+	// A request larger than the whole limit only fits an empty window.
+	if _, err := l.Admit(LimitRequest{OpenID: "b", Limits: lim, Tokens: 5000}); err != nil {
+		t.Fatalf("oversized into empty window: %v", err)
+	}
+}
+
+func TestConcurrencyLimit(t *testing.T) {
+	l := NewLimiter(nil)
+	r := LimitRequest{OpenID: "a", Limits: Limits{MaxConcurrent: 2}}
+	p1, _ := l.Admit(r)
+	p2, _ := l.Admit(r)
+	_, err := l.Admit(r)
+	var rl *RateLimitError
+	if !errors.As(err, &rl) || rl.Scope != ScopeConcurrency || rl.RetryAfter != time.Second {
+		t.Fatalf("third concurrent: %v", err)
+	}
+	p1.Done(0)
+	p1.Done(0) // idempotent: must not free a second slot
+	if _, err := l.Admit(r); err != nil {
+		t.Fatalf("after Done: %v", err)
+	}
+	if _, err := l.Admit(r); err == nil {
+		t.Fatal("double Done freed two slots")
+	}
+	p2.Done(0)
+}
+
+func TestSweepForgetsIdleWindows(t *testing.T) {
+	clock := newFakeClock()
+	l := NewLimiter(clock.Now)
+	p, _ := l.Admit(LimitRequest{OpenID: "a", Model: "m", ModelRPM: 5, Limits: Limits{RequestsPerMinute: 5}})
+	p.Done(0)
+	clock.Advance(2 * RateWindow)
+	l.Sweep()
+	if len(l.windows) != 0 {
+		t.Fatalf("%d windows left", len(l.windows))
+	}
+}
