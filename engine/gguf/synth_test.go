@@ -171,3 +171,33 @@ func TestF32ToF16(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSynthesizePreset times the presets with a Llama-2 32k vocabulary,
+// as benchmarks use them:
+//
+//	go test -run '^$' -bench SynthesizePreset -benchtime 1x ./engine/gguf/
+func BenchmarkSynthesizePreset(b *testing.B) {
+	donor := sharedModel(b, "llama-2-tiny-random.gguf")
+	for _, name := range []string{"demo", "110m", "tinyllama-1.1b"} {
+		b.Run(name, func(b *testing.B) {
+			spec, err := Preset(name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if name != "demo" {
+				spec.Vocab = VocabSource{DonorPath: donor}
+			}
+			p := filepath.Join(b.TempDir(), name+".gguf")
+			for b.Loop() {
+				if err := Synthesize(p, spec); err != nil {
+					b.Fatal(err)
+				}
+			}
+			st, err := os.Stat(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(st.Size())
+		})
+	}
+}
