@@ -3,56 +3,316 @@ package engine
 import (
 	"context"
 	"errors"
-)
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
-// TEMPORARY SKELETON: signatures are final, bodies land with the scheduler.
+	"github.com/shirou/gopsutil/v4/cpu"
+
+	"github.com/ggufd/ggufd/engine/internal/llamacpp"
+)
 
 // Model is a loaded GGUF model with its scheduler. All methods are safe for
 // concurrent use.
-type Model struct{ info Info }
+type Model struct {
+	info   Info
+	opts   LoadOptions
+	lm     *llamacpp.Model
+	lc     *llamacpp.Context
+	log    *slog.Logger
+	tmpl   *chatTemplate
+	bosTxt string
+	eogs   []int32 // end-of-generation tokens, banned when IgnoreEOS is set
 
-var errTODO = errors.New("engine: not implemented yet")
+	submit chan *request
+	embeds chan *embedJob
+	quit   chan struct{}
+	done   chan struct{}
 
-// Load loads the GGUF at path and starts its scheduler.
-func Load(ctx context.Context, path string, opts LoadOptions) (*Model, error) { return nil, errTODO }
+	// closeMu orders Generate's send against Close: senders hold it for
+	// reading, so once Close holds it for writing no send is in flight and
+	// the scheduler can drain the channel for good.
+	closeMu sync.RWMutex
+	closed  bool
+	queued  atomic.Int32 // requests waiting for a slot (channel + scheduler's FIFO)
+
+	busy        atomic.Int32
+	requests    atomic.Uint64
+	tokensIn    atomic.Uint64
+	tokensOut   atomic.Uint64
+	lastRequest atomic.Int64 // unix nanos
+}
+
+const (
+	defaultContext    = 4096
+	defaultParallel   = 4
+	defaultBatch      = 512
+	defaultQueueDepth = 64
+	maxTopLogprobs    = 20
+)
+
+func (o LoadOptions) withDefaults() (LoadOptions, error) {
+	if o.Parallel <= 0 {
+		o.Parallel = defaultParallel
+	}
+	if o.Threads <= 0 {
+		o.Threads = physicalCores()
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = defaultBatch
+	}
+	if o.QueueDepth <= 0 {
+		o.QueueDepth = defaultQueueDepth
+	}
+	switch o.KVCacheType {
+	case "":
+		o.KVCacheType = "f16"
+	case "f16", "q8_0", "q4_0":
+	default:
+		return o, fmt.Errorf("kv cache type %q: want f16, q8_0 or q4_0", o.KVCacheType)
+	}
+	switch o.FlashAttention {
+	case "":
+		o.FlashAttention = "auto"
+	case "auto", "on", "off":
+	default:
+		return o, fmt.Errorf("flash attention %q: want auto, on or off", o.FlashAttention)
+	}
+	if o.KVCacheType != "f16" && o.FlashAttention == "off" {
+		return o, fmt.Errorf("a quantized KV cache (%s) needs flash attention (auto or on)", o.KVCacheType)
+	}
+	return o, nil
+}
+
+func physicalCores() int {
+	if n, err := cpu.Counts(false); err == nil && n > 0 {
+		return n
+	}
+	return runtime.NumCPU()
+}
+
+// checkGGUF gives precise errors for the common ways a model path is wrong
+// before llama.cpp sees it (llama.cpp only logs why it failed).
+func checkGGUF(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	if st.IsDir() {
+		return 0, errors.New("is a directory")
+	}
+	var magic [4]byte
+	if _, err := io.ReadFull(f, magic[:]); err != nil || string(magic[:]) != "GGUF" {
+		return 0, errors.New("not a GGUF file (bad magic)")
+	}
+	return st.Size(), nil
+}
+
+// Load loads the GGUF at path and starts its scheduler. Cancelling ctx aborts
+// the load.
+func Load(ctx context.Context, path string, opts LoadOptions) (*Model, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, &LoadError{Path: path, Err: err}
+	}
+	size, err := checkGGUF(path)
+	if err != nil {
+		return nil, &LoadError{Path: path, Err: err}
+	}
+	lm, err := llamacpp.LoadModel(path, llamacpp.ModelParams{
+		GPULayers: opts.GPULayers,
+		UseMmap:   !opts.NoMmap,
+		Progress: func(p float32) bool {
+			if opts.Progress != nil {
+				opts.Progress(p)
+			}
+			return ctx.Err() == nil
+		},
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, &LoadError{Path: path, Err: ctx.Err()}
+		}
+		return nil, &LoadError{Path: path, Err: err}
+	}
+	m, err := newModel(lm, path, size, opts)
+	if err != nil {
+		lm.Free()
+		return nil, &LoadError{Path: path, Err: err}
+	}
+	go m.run()
+	return m, nil
+}
+
+func newModel(lm *llamacpp.Model, path string, size int64, opts LoadOptions) (*Model, error) {
+	arch, _ := lm.Meta("general.architecture")
+	name, _ := lm.Meta("general.name")
+	ctxLen := opts.ContextLength
+	if ctxLen <= 0 {
+		ctxLen = min(lm.NCtxTrain(), defaultContext)
+		if ctxLen <= 0 {
+			ctxLen = defaultContext
+		}
+	}
+	cp := llamacpp.ContextParams{
+		NCtx:      ctxLen * opts.Parallel,
+		NBatch:    opts.BatchSize,
+		NUBatch:   opts.BatchSize,
+		NSeqMax:   opts.Parallel,
+		Threads:   opts.Threads,
+		FlashAttn: map[string]int{"auto": -1, "off": 0, "on": 1}[opts.FlashAttention],
+		TypeKV:    opts.KVCacheType,
+		Pooling:   llamacpp.PoolingUnspecified,
+	}
+	if opts.Embeddings {
+		// A non-causal embedding model must see a whole input in one
+		// micro-batch, so the batch is as large as a sequence's context.
+		cp.Embeddings = true
+		cp.NBatch = max(ctxLen, opts.BatchSize)
+		cp.NUBatch = cp.NBatch
+		if _, ok := lm.Meta(arch + ".pooling_type"); !ok {
+			cp.Pooling = llamacpp.PoolingMean
+		}
+	}
+	lc, err := llamacpp.NewContext(lm, cp)
+	if err != nil {
+		return nil, err
+	}
+	if got := lc.NCtxSeq(); got < ctxLen {
+		ctxLen = got
+	}
+	m := &Model{
+		opts:   opts,
+		lm:     lm,
+		lc:     lc,
+		log:    slog.Default().With("model", path),
+		submit: make(chan *request, opts.QueueDepth),
+		embeds: make(chan *embedJob, opts.QueueDepth),
+		quit:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	for t := int32(0); t < int32(lm.NVocab()); t++ {
+		if lm.IsEOG(t) {
+			m.eogs = append(m.eogs, t)
+		}
+	}
+	if bos := lm.BOS(); bos >= 0 {
+		m.bosTxt = lm.TokenText(bos)
+	}
+	eosTxt := ""
+	if eos := lm.EOS(); eos >= 0 {
+		eosTxt = lm.TokenText(eos)
+	}
+	tmplSrc := opts.ChatTemplate
+	if tmplSrc == "" {
+		tmplSrc = lm.ChatTemplate()
+	}
+	m.tmpl = newChatTemplate(tmplSrc, m.bosTxt, eosTxt, m.log)
+	kvBytes := uint64(2*lm.NLayer()*ctxLen*opts.Parallel) *
+		uint64(lm.NEmbd()/max(lm.NHead(), 1)*lm.NHeadKV()) * kvBytesPerElem(opts.KVCacheType) / 1000
+	m.info = Info{
+		Path:           path,
+		Name:           name,
+		Architecture:   arch,
+		ParameterCount: lm.NParams(),
+		TrainedContext: lm.NCtxTrain(),
+		ContextLength:  ctxLen,
+		Parallel:       opts.Parallel,
+		VocabSize:      lm.NVocab(),
+		EmbeddingSize:  lm.NEmbd(),
+		ChatTemplate:   tmplSrc,
+		FileSize:       size,
+		Embeddings:     opts.Embeddings,
+		MemoryBytes:    lm.Size() + kvBytes,
+	}
+	return m, nil
+}
+
+// kvBytesPerElem is in thousandths of a byte (q8_0 and q4_0 pack 32 values
+// with a 2-byte scale).
+func kvBytesPerElem(t string) uint64 {
+	switch t {
+	case "q8_0":
+		return 34 * 1000 / 32
+	case "q4_0":
+		return 18 * 1000 / 32
+	}
+	return 2000
+}
 
 // Info describes the model.
 func (m *Model) Info() Info { return m.info }
 
-// Stream delivers the events of one Generate call.
-type Stream struct{}
-
-// Next blocks until the next event. It returns false after the event with
-// Done set has been returned. Callers must read until then (or until false):
-// cancelling the request's context makes the stream end promptly.
-func (s *Stream) Next() (Event, bool) { return Event{}, false }
-
-// Generate queues a request and returns its stream at once. Errors here are
-// request errors (*InvalidRequestError, *PromptTooLongError, ErrQueueFull,
-// ErrClosed, ErrEmbeddingModel).
-func (m *Model) Generate(ctx context.Context, req GenerateRequest) (*Stream, error) {
-	return nil, errTODO
-}
-
-// Embed embeds all inputs (in one decode when they fit one batch).
-func (m *Model) Embed(ctx context.Context, req EmbedRequest) (EmbedResult, error) {
-	return EmbedResult{}, errTODO
-}
-
 // Tokenize turns text into token ids.
 func (m *Model) Tokenize(text string, addSpecial, parseSpecial bool) ([]int, error) {
-	return nil, errTODO
+	toks, err := m.lm.Tokenize(text, addSpecial, parseSpecial)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int, len(toks))
+	for i, t := range toks {
+		out[i] = int(t)
+	}
+	return out, nil
 }
 
 // Detokenize turns token ids into text.
-func (m *Model) Detokenize(tokens []int) (string, error) { return "", errTODO }
+func (m *Model) Detokenize(tokens []int) (string, error) {
+	toks, err := m.checkTokens("tokens", tokens)
+	if err != nil {
+		return "", err
+	}
+	return m.lm.Detokenize(toks, false, true), nil
+}
 
-// ApplyChatTemplate renders messages into the prompt text the model sees.
-func (m *Model) ApplyChatTemplate(req ChatRequest) (string, error) { return "", errTODO }
+func (m *Model) checkTokens(param string, tokens []int) ([]int32, error) {
+	n := m.lm.NVocab()
+	out := make([]int32, len(tokens))
+	for i, t := range tokens {
+		if t < 0 || t >= n {
+			return nil, &InvalidRequestError{Param: param, Message: fmt.Sprintf("token id %d at index %d is outside the vocabulary (0..%d)", t, i, n-1)}
+		}
+		out[i] = int32(t)
+	}
+	return out, nil
+}
 
 // Stats is a snapshot of slots and queue.
-func (m *Model) Stats() Stats { return Stats{} }
+func (m *Model) Stats() Stats {
+	s := Stats{
+		Slots:      m.opts.Parallel,
+		BusySlots:  int(m.busy.Load()),
+		QueueDepth: int(m.queued.Load()),
+		Requests:   m.requests.Load(),
+		TokensIn:   m.tokensIn.Load(),
+		TokensOut:  m.tokensOut.Load(),
+	}
+	if ns := m.lastRequest.Load(); ns != 0 {
+		s.LastRequest = unixNano(ns)
+	}
+	return s
+}
 
 // Close cancels queued and running requests (they end with FinishCancelled),
-// stops the scheduler and frees the model's memory.
-func (m *Model) Close() error { return nil }
+// stops the scheduler and frees the model's memory. It is safe to call more
+// than once.
+func (m *Model) Close() error {
+	m.closeMu.Lock()
+	already := m.closed
+	m.closed = true
+	m.closeMu.Unlock()
+	if !already {
+		close(m.quit)
+	}
+	<-m.done
+	return nil
+}

@@ -1,0 +1,21 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+
+	ollamallama "github.com/ollama/ollama/llama"
+)
+
+// schemaToGrammar converts a JSON schema into a GBNF grammar with llama.cpp's
+// converter (common/json-schema-to-grammar).
+func schemaToGrammar(schema []byte) (string, error) {
+	if !json.Valid(schema) {
+		return "", errors.New("the JSON schema is not valid JSON")
+	}
+	g := ollamallama.SchemaToGrammar(schema)
+	if len(g) == 0 {
+		return "", errors.New("the JSON schema could not be turned into a grammar")
+	}
+	return string(g), nil
+}

@@ -1,0 +1,647 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/ggufd/ggufd/engine/internal/llamacpp"
+)
+
+// request is one Generate call as the scheduler sees it.
+type request struct {
+	ctx       context.Context
+	prompt    []int32
+	req       GenerateRequest
+	sampler   llamacpp.SamplerParams
+	stream    *Stream
+	enqueued  time.Time
+	choices   []*choice
+	primary   *slot // the slot that processes the prompt
+	prefilled int   // prompt tokens in the primary slot's KV cache
+	cached    int   // of those, reused from an earlier request
+	started   time.Time
+	promptEnd time.Time
+	generated int // completion tokens over all choices
+	live      int // choices still running
+	err       error
+}
+
+// choice is one of a request's n sequences.
+type choice struct {
+	index    int
+	slot     *slot
+	sampler  *llamacpp.Sampler
+	filter   textFilter
+	count    int // tokens generated
+	next     int32
+	outIdx   int // batch row of this choice's logits in the current step, -1 none
+	text     []byte
+	logprobs []TokenLogprob
+	finish   FinishReason
+	reported bool // the finish event has been sent
+}
+
+// slot is one llama sequence. Its cache mirrors the tokens in the KV cache
+// for that sequence, which is what prompt caching matches against.
+type slot struct {
+	seq      int
+	cache    []int32
+	owner    *request
+	lastUsed time.Time
+}
+
+// embedJob is one Embed call, run on the scheduler goroutine because it owns
+// the llama context.
+type embedJob struct {
+	ctx    context.Context
+	inputs [][]int32
+	result chan embedResult
+}
+
+type embedResult struct {
+	res EmbedResult
+	err error
+}
+
+func unixNano(ns int64) time.Time { return time.Unix(0, ns) }
+
+// Generate queues a request and returns its stream at once. Errors here are
+// request errors (*InvalidRequestError, *PromptTooLongError, ErrQueueFull,
+// ErrClosed, ErrEmbeddingModel).
+func (m *Model) Generate(ctx context.Context, req GenerateRequest) (*Stream, error) {
+	if m.opts.Embeddings {
+		return nil, ErrEmbeddingModel
+	}
+	r, err := m.prepare(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	m.closeMu.RLock()
+	defer m.closeMu.RUnlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	if int(m.queued.Add(1)) > m.opts.QueueDepth {
+		m.queued.Add(-1)
+		return nil, ErrQueueFull
+	}
+	m.submit <- r // never blocks: the channel holds QueueDepth requests
+	return r.stream, nil
+}
+
+// prepare validates and tokenizes a request on the caller's goroutine, so
+// that the scheduler only ever sees requests it can run.
+func (m *Model) prepare(ctx context.Context, req GenerateRequest) (*request, error) {
+	if req.N <= 0 {
+		req.N = 1
+	}
+	if req.N > m.opts.Parallel {
+		return nil, &InvalidRequestError{Param: "n", Message: fmt.Sprintf("n is %d, but this model runs at most %d sequences at once", req.N, m.opts.Parallel)}
+	}
+	if req.MaxTokens < 0 {
+		return nil, &InvalidRequestError{Param: "max_tokens", Message: "must not be negative"}
+	}
+	if req.TopLogprobs < 0 || req.TopLogprobs > maxTopLogprobs {
+		return nil, &InvalidRequestError{Param: "top_logprobs", Message: fmt.Sprintf("must be between 0 and %d", maxTopLogprobs)}
+	}
+	var prompt []int32
+	var err error
+	if req.PromptTokens != nil {
+		prompt, err = m.checkTokens("prompt", req.PromptTokens)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		prompt, err = m.lm.Tokenize(req.Prompt, true, true)
+		if err != nil {
+			return nil, &InvalidRequestError{Param: "prompt", Message: err.Error()}
+		}
+	}
+	if len(prompt) == 0 {
+		return nil, &InvalidRequestError{Param: "prompt", Message: "the prompt is empty"}
+	}
+	// At least one position must stay free for a generated token.
+	if len(prompt) >= m.info.ContextLength {
+		return nil, &PromptTooLongError{PromptTokens: len(prompt), ContextLength: m.info.ContextLength}
+	}
+	sp, err := m.samplerParams(req)
+	if err != nil {
+		return nil, err
+	}
+	r := &request{ctx: ctx, prompt: prompt, req: req, sampler: sp, stream: newStream(), enqueued: time.Now()}
+	// Build the samplers now: a bad grammar is the caller's error, and the
+	// scheduler goroutine should not spend its time parsing grammars.
+	for i := 0; i < req.N; i++ {
+		p := sp
+		p.Seed = sp.Seed + uint32(i)
+		s, err := llamacpp.NewSampler(m.lm, p)
+		if err != nil {
+			for _, c := range r.choices {
+				c.sampler.Free()
+			}
+			if errors.Is(err, llamacpp.ErrGrammar) {
+				param := "grammar"
+				if req.Grammar == "" {
+					param = "response_format"
+				}
+				return nil, &InvalidRequestError{Param: param, Message: "the grammar could not be parsed"}
+			}
+			return nil, err
+		}
+		s.FeedHistory(prompt)
+		r.choices = append(r.choices, &choice{index: i, sampler: s, filter: newTextFilter(req.Stop), outIdx: -1})
+	}
+	r.live = req.N
+	return r, nil
+}
+
+func (m *Model) samplerParams(req GenerateRequest) (llamacpp.SamplerParams, error) {
+	s := req.Sampling
+	sp := llamacpp.SamplerParams{
+		Temperature:      s.Temperature,
+		TopK:             s.TopK,
+		TopP:             s.TopP,
+		MinP:             s.MinP,
+		RepeatLastN:      s.RepeatLastN,
+		RepeatPenalty:    s.RepeatPenalty,
+		FrequencyPenalty: s.FrequencyPenalty,
+		PresencePenalty:  s.PresencePenalty,
+		Grammar:          req.Grammar,
+	}
+	if s.Seed != nil {
+		sp.Seed = uint32(*s.Seed)
+	} else {
+		sp.Seed = rand.Uint32()
+	}
+	if len(s.LogitBias) > 0 || req.IgnoreEOS {
+		sp.LogitBias = make(map[int32]float32, len(s.LogitBias)+len(m.eogs))
+		n := m.lm.NVocab()
+		for tok, b := range s.LogitBias {
+			if tok < 0 || tok >= n {
+				return sp, &InvalidRequestError{Param: "logit_bias", Message: fmt.Sprintf("token id %d is outside the vocabulary (0..%d)", tok, n-1)}
+			}
+			sp.LogitBias[int32(tok)] = b
+		}
+		if req.IgnoreEOS {
+			for _, t := range m.eogs {
+				sp.LogitBias[t] = float32(math.Inf(-1))
+			}
+		}
+	}
+	if sp.Grammar == "" && len(req.JSONSchema) > 0 {
+		g, err := schemaToGrammar(req.JSONSchema)
+		if err != nil {
+			return sp, &InvalidRequestError{Param: "response_format", Message: err.Error()}
+		}
+		sp.Grammar = g
+	}
+	return sp, nil
+}
+
+// scheduler is the state owned by the model's single scheduling goroutine.
+type scheduler struct {
+	m       *Model
+	slots   []*slot
+	pending []*request // FIFO: waiting for free slots
+	active  []*request // admission order
+	batch   *llamacpp.Batch
+	piece   []byte
+}
+
+// run is the scheduler goroutine: every step it admits waiting requests,
+// builds one batch from all active sequences, decodes it and samples.
+func (m *Model) run() {
+	s := &scheduler{m: m, batch: llamacpp.NewBatch(max(m.opts.BatchSize, m.opts.Parallel), m.opts.Parallel)}
+	for i := 0; i < m.opts.Parallel; i++ {
+		s.slots = append(s.slots, &slot{seq: i})
+	}
+	defer func() {
+		s.shutdown()
+		s.batch.Free()
+		m.lc.Free()
+		m.lm.Free()
+		close(m.done)
+	}()
+	for {
+		if len(s.active) == 0 && len(s.pending) == 0 {
+			select {
+			case r := <-m.submit:
+				s.pending = append(s.pending, r)
+			case j := <-m.embeds:
+				s.embed(j)
+				continue
+			case <-m.quit:
+				return
+			}
+		}
+		select {
+		case <-m.quit:
+			return
+		default:
+		}
+		s.drain()
+		s.reap()
+		s.admit()
+		if len(s.active) == 0 {
+			continue
+		}
+		s.step()
+	}
+}
+
+func (s *scheduler) drain() {
+	for {
+		select {
+		case r := <-s.m.submit:
+			s.pending = append(s.pending, r)
+		case j := <-s.m.embeds:
+			s.embed(j)
+		default:
+			return
+		}
+	}
+}
+
+// reap ends requests whose context was cancelled: waiting ones at once,
+// running ones at this step boundary, freeing their slots.
+func (s *scheduler) reap() {
+	kept := s.pending[:0]
+	for _, r := range s.pending {
+		if r.ctx.Err() != nil {
+			s.m.queued.Add(-1)
+			s.finishRequest(r, FinishCancelled)
+			continue
+		}
+		kept = append(kept, r)
+	}
+	clear(s.pending[len(kept):])
+	s.pending = kept
+	for _, r := range s.active {
+		if r.ctx.Err() != nil {
+			s.finishRequest(r, FinishCancelled)
+		}
+	}
+	s.compactActive()
+}
+
+func (s *scheduler) compactActive() {
+	kept := s.active[:0]
+	for _, r := range s.active {
+		if r.live > 0 {
+			kept = append(kept, r)
+		}
+	}
+	clear(s.active[len(kept):])
+	s.active = kept
+}
+
+// admit moves waiting requests into free slots in FIFO order. A request that
+// needs more slots than are free waits, and so does everybody behind it, so
+// no request can starve.
+func (s *scheduler) admit() {
+	for len(s.pending) > 0 {
+		r := s.pending[0]
+		free := s.freeSlots()
+		if len(free) < len(r.choices) {
+			return
+		}
+		s.pending[0] = nil
+		s.pending = s.pending[1:]
+		s.m.queued.Add(-1)
+		s.assign(r, free)
+		s.active = append(s.active, r)
+		s.m.busy.Add(int32(len(r.choices)))
+		s.m.requests.Add(1)
+		s.m.lastRequest.Store(time.Now().UnixNano())
+	}
+}
+
+func (s *scheduler) freeSlots() []*slot {
+	var free []*slot
+	for _, sl := range s.slots {
+		if sl.owner == nil {
+			free = append(free, sl)
+		}
+	}
+	return free
+}
+
+// assign gives the request the free slot whose cache shares the longest
+// prefix with its prompt (the rest of the prompt is all that is processed),
+// and the least recently used free slots for its other choices.
+func (s *scheduler) assign(r *request, free []*slot) {
+	best, bestLen := -1, -1
+	for i, sl := range free {
+		n := commonPrefix(sl.cache, r.prompt)
+		if n > bestLen || n == bestLen && sl.lastUsed.Before(free[best].lastUsed) {
+			best, bestLen = i, n
+		}
+	}
+	primary := free[best]
+	free = append(free[:best:best], free[best+1:]...)
+	// The last prompt token is always evaluated: its logits start generation.
+	reuse := min(bestLen, len(r.prompt)-1)
+	if !s.m.lc.SeqRm(primary.seq, reuse, -1) {
+		// Partial removal is not possible for some caches (recurrent
+		// models): start the sequence over.
+		s.m.lc.SeqRm(primary.seq, -1, -1)
+		reuse = 0
+	}
+	primary.cache = primary.cache[:reuse]
+	r.primary, r.prefilled, r.cached = primary, reuse, reuse
+	r.started = time.Now()
+	for i, c := range r.choices {
+		if i == 0 {
+			c.slot = primary
+		} else {
+			// Oldest first, so recently used caches survive for reuse.
+			j := oldest(free)
+			c.slot = free[j]
+			free = append(free[:j], free[j+1:]...)
+		}
+		c.slot.owner = r
+	}
+}
+
+func oldest(slots []*slot) int {
+	j := 0
+	for i, sl := range slots {
+		if sl.lastUsed.Before(slots[j].lastUsed) {
+			j = i
+		}
+	}
+	return j
+}
+
+func commonPrefix(a, b []int32) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
+}
+
+// step builds and decodes one batch: one token for every generating choice,
+// then prompt chunks of prefilling requests in arrival order within the
+// token budget. While others are generating, prompt chunks are kept small
+// so that a long prompt delays running streams by a bounded amount.
+func (s *scheduler) step() {
+	b := s.batch
+	b.Clear()
+	generating := 0
+	for _, r := range s.active {
+		if r.prefilled < len(r.prompt) {
+			continue
+		}
+		for _, c := range r.choices {
+			if c.finish != "" {
+				continue
+			}
+			c.outIdx = b.Add(c.next, len(c.slot.cache), c.slot.seq, true)
+			generating++
+		}
+	}
+	budget := b.Cap() - b.Len()
+	if generating > 0 {
+		budget = min(budget, max(s.m.opts.BatchSize/4, 32))
+	}
+	type chunk struct {
+		r    *request
+		n    int
+		last int // batch row of the final prompt token, -1 if not in this chunk
+	}
+	var chunks []chunk
+	for _, r := range s.active {
+		if budget <= 0 {
+			break
+		}
+		rest := len(r.prompt) - r.prefilled
+		if rest <= 0 {
+			continue
+		}
+		n := min(rest, budget)
+		ch := chunk{r: r, n: n, last: -1}
+		for i := 0; i < n; i++ {
+			pos := r.prefilled + i
+			isLast := pos == len(r.prompt)-1
+			row := b.Add(r.prompt[pos], pos, r.primary.seq, isLast)
+			if isLast {
+				ch.last = row
+			}
+		}
+		budget -= n
+		chunks = append(chunks, ch)
+	}
+	if b.Len() == 0 {
+		return
+	}
+	if rc := s.m.lc.Decode(b); rc != 0 {
+		s.failBatch(fmt.Errorf("llama_decode failed with status %d", rc))
+		return
+	}
+	now := time.Now()
+	// Generated tokens that were fed are now in the KV cache.
+	for _, r := range s.active {
+		if r.prefilled < len(r.prompt) {
+			continue
+		}
+		for _, c := range r.choices {
+			if c.outIdx >= 0 {
+				c.slot.cache = append(c.slot.cache, c.next)
+			}
+		}
+	}
+	for _, ch := range chunks {
+		r := ch.r
+		r.primary.cache = append(r.primary.cache, r.prompt[r.prefilled:r.prefilled+ch.n]...)
+		r.prefilled += ch.n
+		s.m.tokensIn.Add(uint64(ch.n))
+		if ch.last < 0 {
+			continue
+		}
+		r.promptEnd = now
+		s.forkChoices(r)
+		for _, c := range r.choices {
+			c.outIdx = ch.last
+		}
+	}
+	for _, r := range s.active {
+		if r.prefilled < len(r.prompt) {
+			continue
+		}
+		for _, c := range r.choices {
+			if c.outIdx < 0 || c.finish != "" {
+				continue
+			}
+			idx := c.outIdx
+			c.outIdx = -1
+			s.sample(r, c, idx)
+		}
+		s.flushEvents(r)
+	}
+	s.compactActive()
+}
+
+// forkChoices gives every extra choice of a request a copy of the prompt's
+// KV cache once the primary slot has processed it.
+func (s *scheduler) forkChoices(r *request) {
+	for _, c := range r.choices[1:] {
+		s.m.lc.SeqRm(c.slot.seq, -1, -1)
+		s.m.lc.SeqCp(r.primary.seq, c.slot.seq, -1, -1)
+		c.slot.cache = append(c.slot.cache[:0], r.primary.cache...)
+	}
+}
+
+// sample draws a choice's next token from batch row idx and decides whether
+// the choice goes on.
+func (s *scheduler) sample(r *request, c *choice, idx int) {
+	m := s.m
+	tok := c.sampler.Sample(m.lc, idx)
+	c.count++
+	r.generated++
+	m.tokensOut.Add(1)
+	if r.req.Logprobs {
+		c.logprobs = append(c.logprobs, tokenLogprob(m.lm, m.lc.Logits(idx), tok, r.req.TopLogprobs, r.req.ShowSpecial))
+	}
+	if !r.req.IgnoreEOS && m.lm.IsEOG(tok) {
+		s.finishChoice(r, c, FinishStop, true)
+		return
+	}
+	s.piece = m.lm.AppendPiece(s.piece[:0], tok, r.req.ShowSpecial)
+	text, stopped := c.filter.push(s.piece)
+	c.text = append(c.text, text...)
+	switch {
+	case stopped:
+		s.finishChoice(r, c, FinishStop, false)
+	case r.req.MaxTokens > 0 && c.count >= r.req.MaxTokens:
+		s.finishChoice(r, c, FinishLength, true)
+	case len(c.slot.cache)+1 >= m.info.ContextLength:
+		// The next token would not fit the sequence's context.
+		s.finishChoice(r, c, FinishLength, true)
+	default:
+		c.next = tok
+	}
+}
+
+func (s *scheduler) finishChoice(r *request, c *choice, reason FinishReason, flush bool) {
+	if c.finish != "" {
+		return
+	}
+	if flush {
+		c.text = append(c.text, c.filter.flush()...)
+	}
+	c.finish = reason
+	r.live--
+	c.sampler.Free()
+	sl := c.slot
+	sl.owner = nil
+	sl.lastUsed = time.Now()
+	s.m.busy.Add(-1)
+}
+
+// flushEvents sends each choice's new text (and finish) to the stream, and
+// the final usage event once every choice has ended.
+func (s *scheduler) flushEvents(r *request) {
+	for _, c := range r.choices {
+		if len(c.text) == 0 && len(c.logprobs) == 0 && (c.finish == "" || c.reported) {
+			continue
+		}
+		ev := Event{Index: c.index, Text: string(c.text), Logprobs: c.logprobs}
+		if c.finish != "" && !c.reported {
+			ev.FinishReason = c.finish
+			c.reported = true
+		}
+		c.text, c.logprobs = c.text[:0], nil
+		r.stream.push(ev)
+	}
+	if r.live == 0 {
+		r.stream.push(Event{Done: true, Usage: r.usage(), Err: r.err})
+	}
+}
+
+func (r *request) usage() Usage {
+	now := time.Now()
+	u := Usage{CachedTokens: r.cached, CompletionTokens: r.generated}
+	if r.started.IsZero() {
+		// Never left the queue.
+		u.QueueDuration = now.Sub(r.enqueued)
+		return u
+	}
+	u.QueueDuration = r.started.Sub(r.enqueued)
+	// A request stopped during prompt processing pays for what was processed.
+	u.PromptTokens = r.prefilled
+	if r.promptEnd.IsZero() {
+		u.PromptDuration = now.Sub(r.started)
+	} else {
+		u.PromptDuration = r.promptEnd.Sub(r.started)
+		u.GenerationDuration = now.Sub(r.promptEnd)
+	}
+	return u
+}
+
+// finishRequest ends every running choice of r with reason and delivers the
+// final events.
+func (s *scheduler) finishRequest(r *request, reason FinishReason) {
+	for _, c := range r.choices {
+		if c.finish != "" {
+			continue
+		}
+		if c.slot == nil {
+			// Still queued: no slot, no sampler in use beyond its allocation.
+			c.finish = reason
+			r.live--
+			c.sampler.Free()
+			continue
+		}
+		s.finishChoice(r, c, reason, false)
+	}
+	s.flushEvents(r)
+}
+
+// failBatch ends every active request with an internal error; the KV cache
+// state of their sequences is unknown, so it is dropped.
+func (s *scheduler) failBatch(err error) {
+	s.m.log.Error("decode failed", "err", err)
+	for _, r := range s.active {
+		for _, c := range r.choices {
+			if c.slot != nil {
+				s.m.lc.SeqRm(c.slot.seq, -1, -1)
+				c.slot.cache = c.slot.cache[:0]
+			}
+		}
+		r.err = err
+		s.finishRequest(r, FinishStop)
+	}
+	s.compactActive()
+}
+
+// shutdown cancels everything at Close.
+func (s *scheduler) shutdown() {
+	for {
+		select {
+		case r := <-s.m.submit:
+			s.pending = append(s.pending, r)
+			continue
+		case j := <-s.m.embeds:
+			j.result <- embedResult{err: ErrClosed}
+			continue
+		default:
+		}
+		break
+	}
+	for _, r := range s.pending {
+		s.m.queued.Add(-1)
+		s.finishRequest(r, FinishCancelled)
+	}
+	s.pending = nil
+	for _, r := range s.active {
+		s.finishRequest(r, FinishCancelled)
+	}
+	s.active = nil
+}
