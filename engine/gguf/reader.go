@@ -275,6 +275,18 @@ func decode(r io.Reader, size int64) (*File, error) {
 		f.Tensors = append(f.Tensors, ti)
 	}
 
+	// llama.cpp requires the tensors to follow each other in directory
+	// order, each padded to the alignment; check it here so such a file is
+	// rejected with a reason rather than by llama.cpp's loader.
+	var want uint64
+	for _, t := range f.Tensors {
+		if t.Offset != want {
+			return nil, fmt.Errorf("%w: tensor %q has data offset %d, expected %d (tensors must be stored in directory order, each padded to %d bytes)",
+				ErrInvalid, t.Name, t.Offset, want, f.Alignment)
+		}
+		want = alignUp(want+t.Size, f.Alignment)
+	}
+
 	f.DataOffset = int64(alignUp(uint64(d.pos), f.Alignment))
 	// The data section may legitimately end right after the last tensor's
 	// bytes (no trailing padding), so only the tensors' own bytes count.

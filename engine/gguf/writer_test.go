@@ -147,6 +147,10 @@ func TestOpenRejectsInvalidStructure(t *testing.T) {
 			func(b []byte) { b[24+8+1+4+8] = 200 }, "unknown ggml type 200"},
 		{"too many dims", nil, []WriteTensor{{Name: "t", Dims: []uint64{1}, Type: GGMLTypeF32, Fill: zeros(4)}},
 			func(b []byte) { b[24+8+1] = 5 }, "5 dimensions"},
+		{"misplaced tensor data", nil, []WriteTensor{
+			{Name: "t", Dims: []uint64{1}, Type: GGMLTypeF32, Fill: zeros(4)},
+			{Name: "u", Dims: []uint64{1}, Type: GGMLTypeF32, Fill: zeros(4)},
+		}, func(b []byte) { b[24+2*(8+1+4+8+4)+8] = 64 }, `tensor "u" has data offset 64, expected 32`},
 		{"unknown value type", []KV{{"k", TypeUint8, uint8(1)}}, nil,
 			func(b []byte) { b[24+8+1] = 13 }, "unknown value type 13"},
 	}
@@ -169,5 +173,28 @@ func TestOpenRejectsInvalidStructure(t *testing.T) {
 				t.Errorf("Open = %v, want ErrInvalid containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// Version 2 differs from 3 only in allowing big-endian files (which are
+// rejected), so a v3 file relabelled as v2 must read the same.
+func TestOpenVersion2(t *testing.T) {
+	var b bytes.Buffer
+	kvs := []KV{{"general.architecture", TypeString, "llama"}}
+	if err := Write(&b, kvs, []WriteTensor{{Name: "t", Dims: []uint64{2}, Type: GGMLTypeF16, Fill: zeros(4)}}); err != nil {
+		t.Fatal(err)
+	}
+	data := b.Bytes()
+	data[4] = 2
+	p := filepath.Join(t.TempDir(), "v2.gguf")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Version != 2 || f.Architecture() != "llama" || f.TensorBytes() != 4 {
+		t.Errorf("v2 file read as version %d, arch %q, %d tensor bytes", f.Version, f.Architecture(), f.TensorBytes())
 	}
 }
