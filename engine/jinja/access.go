@@ -107,6 +107,16 @@ func getItem(obj any, key any) (any, error) {
 			}
 			return Undefined{Hint: "string index out of range"}, nil
 		}
+	case *rangeValue:
+		if i, ok := asInt(key); ok {
+			if i < 0 {
+				i += int64(len(x.items))
+			}
+			if i >= 0 && i < int64(len(x.items)) {
+				return x.items[i], nil
+			}
+			return Undefined{Hint: "range object index out of range"}, nil
+		}
 	case Undefined:
 		return nil, x.err()
 	}
@@ -131,6 +141,12 @@ func iterate(v any) ([]any, error) {
 		return out, nil
 	case Undefined:
 		return nil, nil
+	case *iterator:
+		return x.take(), nil
+	case *dictView:
+		return x.items, nil
+	case *rangeValue:
+		return x.items, nil
 	case *Namespace:
 		return nil, fmt.Errorf("'Namespace' object is not iterable")
 	}

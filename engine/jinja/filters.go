@@ -101,8 +101,10 @@ func length(v any) (int, error) {
 		return x.Len(), nil
 	case Undefined:
 		return 0, nil
-	case *Namespace:
-		return 0, fmt.Errorf("object of type 'Namespace' has no len()")
+	case *dictView:
+		return len(x.items), nil
+	case *rangeValue:
+		return len(x.items), nil
 	}
 	return 0, fmt.Errorf("object of type '%s' has no len()", typeName(v))
 }
@@ -297,7 +299,8 @@ func fItems(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
 	case Undefined:
 		return &List{}, nil
 	case *Dict:
-		return dictMethod(x, "items", nil)
+		// jinja2's items filter yields the pairs lazily.
+		return newGenerator(x.pairs()), nil
 	}
 	return nil, fmt.Errorf("can only get item pairs from a mapping, not %s", typeName(v))
 }
@@ -352,12 +355,11 @@ func fDictSort(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
 	cs := truthy(argAt(args, kw, 0, "case_sensitive", false))
 	by := toStr(argAt(args, kw, 1, "by", "key"))
 	rev := truthy(argAt(args, kw, 2, "reverse", false))
-	pairs, _ := dictMethod(d, "items", nil)
 	pos := 0
 	if by == "value" {
 		pos = 1
 	}
-	items, err := sortValues(pairs.(*List).Items, func(p any) (any, error) {
+	items, err := sortValues(d.pairs(), func(p any) (any, error) {
 		return sortKey(p.(*List).Items[pos], cs), nil
 	}, rev)
 	if err != nil {
@@ -369,6 +371,10 @@ func fDictSort(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
 // selectFilter builds select/reject/selectattr/rejectattr.
 func selectFilter(byAttr, reject bool) filterFunc {
 	return func(r *renderer, v any, args []any, kw map[string]any) (any, error) {
+		if !truthy(v) {
+			// jinja2 checks "if seq:" before iterating, so None is empty.
+			return newGenerator(nil), nil
+		}
 		items, err := iterate(v)
 		if err != nil {
 			return nil, err
@@ -405,11 +411,14 @@ func selectFilter(byAttr, reject bool) filterFunc {
 				out = append(out, it)
 			}
 		}
-		return &List{Items: out}, nil
+		return newGenerator(out), nil
 	}
 }
 
 func fMap(r *renderer, v any, args []any, kw map[string]any) (any, error) {
+	if !truthy(v) {
+		return newGenerator(nil), nil
+	}
 	items, err := iterate(v)
 	if err != nil {
 		return nil, err
@@ -443,7 +452,7 @@ func fMap(r *renderer, v any, args []any, kw map[string]any) (any, error) {
 			return nil, err
 		}
 	}
-	return &List{Items: out}, nil
+	return newGenerator(out), nil
 }
 
 func fUnique(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
@@ -517,7 +526,15 @@ func fReverse(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
 	for i, it := range items {
 		out[len(items)-1-i] = it
 	}
-	return &List{Items: out}, nil
+	kind := "list_reverseiterator"
+	switch v.(type) {
+	case *iterator:
+		// reversed() fails on generators; jinja2 then builds a list.
+		return &List{Items: out}, nil
+	case *Dict:
+		kind = "dict_reversekeyiterator"
+	}
+	return &iterator{items: out, kind: kind}, nil
 }
 
 func fBatch(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
@@ -542,7 +559,7 @@ func fBatch(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
 		}
 		out = append(out, &List{Items: row})
 	}
-	return &List{Items: out}, nil
+	return newGenerator(out), nil
 }
 
 func fIndent(_ *renderer, v any, args []any, kw map[string]any) (any, error) {

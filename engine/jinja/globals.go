@@ -45,7 +45,7 @@ func gRange(_ *renderer, args []any, _ map[string]any, _ []string) (any, error) 
 		}
 		items = append(items, i)
 	}
-	return &List{Items: items}, nil
+	return &rangeValue{items: items, start: start, stop: stop, step: step}, nil
 }
 
 // kwDict builds a Dict from positional mappings/pairs and keyword

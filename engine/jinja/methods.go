@@ -452,15 +452,11 @@ func pad(s string, width int, fill, how string) string {
 func dictMethod(d *Dict, name string, args []any) (any, error) {
 	switch name {
 	case "items":
-		items := make([]any, d.Len())
-		for i, k := range d.keys {
-			items[i] = &List{Items: []any{k, d.vals[i]}, Tuple: true}
-		}
-		return &List{Items: items}, nil
+		return &dictView{items: d.pairs(), kind: "dict_items"}, nil
 	case "keys":
-		return &List{Items: append([]any(nil), d.keys...)}, nil
+		return &dictView{items: append([]any(nil), d.keys...), kind: "dict_keys"}, nil
 	case "values":
-		return &List{Items: append([]any(nil), d.vals...)}, nil
+		return &dictView{items: append([]any(nil), d.vals...), kind: "dict_values"}, nil
 	case "get":
 		if len(args) < 1 || len(args) > 2 {
 			return nil, fmt.Errorf("get expected 1 or 2 arguments, got %d", len(args))

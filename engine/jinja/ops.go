@@ -23,6 +23,10 @@ func truthy(v any) bool {
 		return len(x.Items) > 0
 	case *Dict:
 		return x.Len() > 0
+	case *dictView:
+		return len(x.items) > 0
+	case *rangeValue:
+		return len(x.items) > 0
 	}
 	return true
 }
@@ -53,6 +57,12 @@ func typeName(v any) string {
 		return "Namespace"
 	case *loopInfo:
 		return "LoopContext"
+	case *iterator:
+		return v.(*iterator).kind
+	case *dictView:
+		return v.(*dictView).kind
+	case *rangeValue:
+		return "range"
 	}
 	return "function"
 }
@@ -201,6 +211,14 @@ func contains(container, item any) (bool, error) {
 		_, ok := c.attrs.Get(item)
 		return ok, nil
 	case Undefined:
+		return false, nil
+	case *iterator, *dictView, *rangeValue:
+		items, _ := iterate(c)
+		for _, it := range items {
+			if equal(it, item) {
+				return true, nil
+			}
+		}
 		return false, nil
 	}
 	return false, fmt.Errorf("argument of type '%s' is not iterable", typeName(container))

@@ -44,14 +44,14 @@ func init() {
 		"mapping": func(v any, _ []any) (bool, error) { _, ok := v.(*Dict); return ok, nil },
 		"iterable": func(v any, _ []any) (bool, error) {
 			switch v.(type) {
-			case string, *List, *Dict, Undefined:
+			case string, *List, *Dict, Undefined, *iterator, *dictView, *rangeValue:
 				return true, nil
 			}
 			return false, nil
 		},
 		"sequence": func(v any, _ []any) (bool, error) {
 			switch v.(type) {
-			case string, *List, *Dict, Undefined:
+			case string, *List, *Dict, Undefined, *rangeValue:
 				return true, nil
 			}
 			return false, nil

@@ -139,6 +139,18 @@ func writeRepr(b *strings.Builder, v any) {
 		b.WriteString("<built-in function>")
 	case *loopInfo:
 		b.WriteString("<LoopContext>")
+	case *iterator:
+		b.WriteString("<" + x.kind + " object>")
+	case *dictView:
+		b.WriteString(x.kind + "(")
+		writeRepr(b, &List{Items: x.items})
+		b.WriteString(")")
+	case *rangeValue:
+		b.WriteString("range(" + toStr(x.start) + ", " + toStr(x.stop))
+		if x.step != 1 {
+			b.WriteString(", " + toStr(x.step))
+		}
+		b.WriteString(")")
 	default:
 		b.WriteString(toStr(v))
 	}

@@ -87,6 +87,15 @@ func (d *Dict) Get(key any) (any, bool) {
 	return d.vals[i], true
 }
 
+// pairs returns the (key, value) tuples in order.
+func (d *Dict) pairs() []any {
+	items := make([]any, len(d.keys))
+	for i, k := range d.keys {
+		items[i] = &List{Items: []any{k, d.vals[i]}, Tuple: true}
+	}
+	return items
+}
+
 // Len is the number of entries.
 func (d *Dict) Len() int { return len(d.keys) }
 
