@@ -1,15 +1,20 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 
+	"github.com/ggufd/ggufd/engine/chattemplate"
 	"github.com/ggufd/ggufd/engine/internal/llamacpp"
 )
 
-// chatTemplate renders conversations into prompt text.
+// chatTemplate renders conversations into prompt text: with our Jinja engine
+// in transformers' context when it can, else with llama.cpp's built-in
+// detection of the common template families.
 type chatTemplate struct {
 	source   string
+	jinja    *chattemplate.Template // nil: the Jinja engine could not parse it
 	bos, eos string
 	log      *slog.Logger
 }
@@ -18,7 +23,14 @@ func newChatTemplate(source, bos, eos string, log *slog.Logger) *chatTemplate {
 	if source == "" {
 		return nil
 	}
-	return &chatTemplate{source: source, bos: bos, eos: eos, log: log}
+	t := &chatTemplate{source: source, bos: bos, eos: eos, log: log}
+	j, err := chattemplate.Parse(source)
+	if err != nil {
+		log.Warn("chat template: the Jinja engine cannot parse it; using llama.cpp's built-in template detection", "err", err)
+	} else {
+		t.jinja = j
+	}
+	return t
 }
 
 // ApplyChatTemplate renders messages into the prompt text the model sees.
@@ -30,7 +42,31 @@ func (m *Model) ApplyChatTemplate(req ChatRequest) (string, error) {
 }
 
 func (t *chatTemplate) render(req ChatRequest) (string, error) {
-	return t.renderBuiltin(req)
+	if t.jinja == nil {
+		return t.renderBuiltin(req)
+	}
+	out, err := t.jinja.Render(chattemplate.Context{
+		Messages:            req.Messages,
+		Tools:               req.Tools,
+		AddGenerationPrompt: req.AddGenerationPrompt,
+		BOSToken:            t.bos,
+		EOSToken:            t.eos,
+	})
+	if err == nil {
+		return out, nil
+	}
+	// raise_exception is the template refusing this conversation (e.g. "System
+	// role not supported"): that is the caller's error, not ours.
+	var te *chattemplate.TemplateError
+	if errors.As(err, &te) {
+		return "", &InvalidRequestError{Param: "messages", Message: "the model's chat template rejected the conversation: " + te.Message}
+	}
+	t.log.Warn("chat template: the Jinja engine failed to render; falling back to llama.cpp's built-in template detection", "err", err)
+	out, ferr := t.renderBuiltin(req)
+	if ferr != nil {
+		return "", fmt.Errorf("%w (built-in fallback: %v)", err, ferr)
+	}
+	return out, nil
 }
 
 // renderBuiltin uses llama.cpp's template detection, which knows the common
