@@ -189,7 +189,7 @@ func newContextLogged(t *testing.T, m *llama.Model, p EstimateParams) llamaBuffe
 // presets (fewer layers: per-layer buffers are what is being checked).
 func TestEstimateMatchesLlamaCpp(t *testing.T) {
 	if testing.Short() {
-		t.Skip("writes ~250 MB of synthetic models")
+		t.Skip("writes ~160 MB of synthetic models")
 	}
 	dir := t.TempDir()
 	donor := sharedModel(t, "llama-2-tiny-random.gguf")
