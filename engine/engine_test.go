@@ -15,6 +15,7 @@ import (
 	ollamallama "github.com/ollama/ollama/llama"
 	"github.com/ollama/ollama/ml"
 
+	"github.com/ggufd/ggufd/engine/gguf"
 	"github.com/ggufd/ggufd/internal/sharedtest"
 )
 
@@ -524,6 +525,10 @@ func TestLoadErrors(t *testing.T) {
 		var le *LoadError
 		if !errors.As(err, &le) {
 			t.Fatalf("%s: err = %v, want LoadError", name, err)
+		}
+		want := map[string]error{"truncated.gguf": gguf.ErrTruncated, "text.gguf": gguf.ErrNotGGUF}[name]
+		if !errors.Is(err, want) {
+			t.Fatalf("%s: err = %v, want %v", name, err, want)
 		}
 	}
 	if _, err := Load(context.Background(), dir+"/missing.gguf", LoadOptions{}); err == nil {

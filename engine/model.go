@@ -2,17 +2,15 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
 
 	"github.com/shirou/gopsutil/v4/cpu"
 
+	"github.com/ggufd/ggufd/engine/gguf"
 	"github.com/ggufd/ggufd/engine/internal/llamacpp"
 )
 
@@ -95,26 +93,15 @@ func physicalCores() int {
 	return runtime.NumCPU()
 }
 
-// checkGGUF gives precise errors for the common ways a model path is wrong
-// before llama.cpp sees it (llama.cpp only logs why it failed).
+// checkGGUF gives precise errors for the common ways a model file is wrong
+// (missing, not GGUF, truncated) before llama.cpp sees it: llama.cpp only
+// logs why it failed.
 func checkGGUF(path string) (int64, error) {
-	f, err := os.Open(path)
+	f, err := gguf.Open(path)
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	if st.IsDir() {
-		return 0, errors.New("is a directory")
-	}
-	var magic [4]byte
-	if _, err := io.ReadFull(f, magic[:]); err != nil || string(magic[:]) != "GGUF" {
-		return 0, errors.New("not a GGUF file (bad magic)")
-	}
-	return st.Size(), nil
+	return f.FileSize(), nil
 }
 
 // Load loads the GGUF at path and starts its scheduler. Cancelling ctx aborts
