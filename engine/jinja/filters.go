@@ -283,6 +283,9 @@ func fRound(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
 	p := math.Pow(10, float64(prec))
 	switch method {
 	case "common":
+		if i, isInt := v.(int64); isInt {
+			return i, nil // round(int, n) stays an int in Python
+		}
 		// Python rounds half to even on the binary value; jinja2's "common"
 		// uses round(), so do the same.
 		return math.RoundToEven(f*p) / p, nil

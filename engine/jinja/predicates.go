@@ -58,7 +58,7 @@ func init() {
 		},
 		"callable": func(v any, _ []any) (bool, error) {
 			switch v.(type) {
-			case Func, builtinFunc, *macro, boundMethod:
+			case Func, builtinFunc, *macro, boundMethod, Undefined: // Undefined defines __call__
 				return true, nil
 			}
 			return false, nil
