@@ -37,6 +37,7 @@ func noAttr(obj any, name string) Undefined {
 
 // getAttr is jinja2's "obj.name": a Python attribute first, then an item.
 func getAttr(obj any, name string) (any, error) {
+	obj = plain(obj)
 	switch x := obj.(type) {
 	case *Dict:
 		if dictMethods[name] {
@@ -77,6 +78,7 @@ func getAttr(obj any, name string) (any, error) {
 
 // getItem is jinja2's "obj[key]": an item first, then an attribute.
 func getItem(obj any, key any) (any, error) {
+	obj, key = plain(obj), plain(key)
 	switch x := obj.(type) {
 	case *Dict:
 		if v, ok := x.Get(key); ok {
@@ -128,6 +130,7 @@ func getItem(obj any, key any) (any, error) {
 
 // iterate returns the items a for loop (or a filter) walks over.
 func iterate(v any) ([]any, error) {
+	v = plain(v)
 	switch x := v.(type) {
 	case *List:
 		return x.Items, nil

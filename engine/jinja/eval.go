@@ -51,6 +51,7 @@ func (r *renderer) eval(e expr, sc *scope) (any, error) {
 			if err != nil {
 				return nil, err
 			}
+			k = plain(k)
 			if !hashable(k) {
 				return nil, atPos(e.pos, fmt.Errorf("unhashable type: '%s'", typeName(k)))
 			}
@@ -367,6 +368,9 @@ func (r *renderer) call(fn any, args []any, kw map[string]any, names []string, c
 	case *macro:
 		return r.callMacro(f, args, kw, caller)
 	case boundMethod:
+		for i := range args {
+			args[i] = plain(args[i])
+		}
 		return r.callMethod(f.recv, f.name, args, kw)
 	case Undefined:
 		return nil, f.err()
@@ -443,6 +447,7 @@ func (r *renderer) evalTest(e *testExpr, sc *scope) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	obj = plain(obj)
 	t, ok := builtinTests[e.name]
 	if !ok {
 		return nil, atPos(e.pos, fmt.Errorf("no test named '%s'", e.name))
@@ -462,6 +467,9 @@ func (r *renderer) applyFilter(f *filterExpr, obj any, sc *scope) (any, error) {
 	fn, ok := builtinFilters[f.name]
 	if !ok {
 		return nil, atPos(f.pos, fmt.Errorf("no filter named '%s'", f.name))
+	}
+	if !markupFilters[f.name] {
+		obj = plain(obj)
 	}
 	v, err := fn(r, obj, args, kw)
 	return v, atPos(f.pos, err)

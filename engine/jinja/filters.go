@@ -51,10 +51,10 @@ func init() {
 		"batch":       fBatch,
 		"indent":      fIndent,
 		"center":      fCenter,
-		"safe":        func(_ *renderer, v any, _ []any, _ map[string]any) (any, error) { return v, nil },
+		"safe":        fSafe,
 		"escape":      fEscape,
 		"e":           fEscape,
-		"forceescape": fEscape,
+		"forceescape": fForceEscape,
 		"wordcount":   fWordCount,
 		"min":         minMax(true),
 		"max":         minMax(false),
@@ -610,8 +610,22 @@ func htmlEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;").Replace(s)
 }
 
+// markupFilters see Markup values as such; other filters get plain strings.
+var markupFilters = map[string]bool{"safe": true, "escape": true, "e": true, "forceescape": true}
+
+func fSafe(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
+	if s, ok := v.(string); ok {
+		return Markup(s), nil
+	}
+	return v, nil
+}
+
 func fEscape(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
-	return htmlEscape(toStr(v)), nil
+	return escapeFor(v), nil
+}
+
+func fForceEscape(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
+	return Markup(htmlEscape(toStr(v))), nil
 }
 
 func fWordCount(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {

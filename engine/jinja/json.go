@@ -107,6 +107,7 @@ func jsonFloat(f float64) string {
 }
 
 func writeJSON(b *strings.Builder, v any, o *jsonOptions, level int) error {
+	v = plain(v)
 	switch x := v.(type) {
 	case nil:
 		b.WriteString("null")

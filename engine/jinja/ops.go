@@ -8,6 +8,7 @@ import (
 
 // truthy is Python's bool().
 func truthy(v any) bool {
+	v = plain(v)
 	switch x := v.(type) {
 	case nil, Undefined:
 		return false
@@ -63,6 +64,8 @@ func typeName(v any) string {
 		return v.(*dictView).kind
 	case *rangeValue:
 		return "range"
+	case Markup:
+		return "Markup"
 	}
 	return "function"
 }
@@ -93,6 +96,7 @@ func asFloat(v any) (float64, bool) {
 
 // equal is Python's ==.
 func equal(a, b any) bool {
+	a, b = plain(a), plain(b)
 	switch x := a.(type) {
 	case string:
 		y, ok := b.(string)
@@ -143,6 +147,7 @@ func equal(a, b any) bool {
 
 // compare is Python's ordering for <, <=, >, >=; it returns -1, 0 or 1.
 func compare(a, b any) (int, error) {
+	a, b = plain(a), plain(b)
 	if fa, ok := asFloat(a); ok {
 		if fb, ok := asFloat(b); ok {
 			ia, aInt := asInt(a)
@@ -190,6 +195,7 @@ func cmp3(less, greater bool) int {
 
 // contains is Python's "item in container".
 func contains(container, item any) (bool, error) {
+	container, item = plain(container), plain(item)
 	switch c := container.(type) {
 	case string:
 		s, ok := item.(string)
@@ -239,6 +245,10 @@ func binaryOp(op string, a, b any) (any, error) {
 	if err := undefinedOperand(a, b); err != nil {
 		return nil, err
 	}
+	if v, ok, err := markupOp(op, a, b); ok {
+		return v, err
+	}
+	a, b = plain(a), plain(b)
 	ia, aInt := asInt(a)
 	ib, bInt := asInt(b)
 	fa, aNum := asFloat(a)

@@ -230,4 +230,9 @@ assistant: yo
 	{name: "dict_bool_keys", src: `{{ {1: 'a', 1.0: 'b', 'x': 1} }}`, want: `{1: 'b', 'x': 1}`},
 	{name: "pow_assoc", src: `{{ 2 ** 3 ** 2 }}`, want: `64`},
 	{name: "filter_precedence", src: `{{ -1|abs }} {{ 'a' ~ 'b'|upper }} {{ 1 + 2|string }}`, err: `TypeError: unsupported operand type(s) for +: 'int' and 'str'`},
+	{name: "markup_ops", src: `{{ ('<' ~ 'a')|e }} {{ '<'|e ~ '<' }} {{ '<'|safe ~ '<' }} {{ '<a>'|e|e }} {{ '<'|e + '<' }} {{ ['<'|e, '<']|join }} {{ '<'|e|upper }} {{ '<' + '<'|safe }}`, want: `&lt;a &lt;< << &lt;a&gt; &lt;&lt; &lt;< &LT; &lt;<`},
+	{name: "markup_tojson_concat", src: `{{ "use '"|safe + '<b>' + "'\n"|safe + {'a': '<&>'}|tojson }}`, want: `use '&lt;b&gt;'
+{&#34;a&#34;: &#34;&lt;&amp;&gt;&#34;}`},
+	{name: "markup_percent", src: `{{ '%s|%s'|safe % ('<', 1) }} {{ ('<'|safe) is string }} {{ '<'|safe|length }}`, want: `&lt;|1 True 1`},
+	{name: "markup_macro", src: `{% macro m() %}<{% endmacro %}{{ m() ~ '<' }} {{ m()|e }} {{ m() + '<' }}`, want: `<< &lt; <<`},
 }

@@ -70,6 +70,8 @@ func toStr(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
+	case Markup:
+		return string(x)
 	case nil:
 		return "None"
 	case Undefined:
@@ -98,6 +100,10 @@ func repr(v any) string {
 
 func writeRepr(b *strings.Builder, v any) {
 	switch x := v.(type) {
+	case Markup:
+		b.WriteString("Markup(")
+		writeStrRepr(b, string(x))
+		b.WriteString(")")
 	case string:
 		writeStrRepr(b, x)
 	case *List:

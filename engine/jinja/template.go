@@ -55,7 +55,7 @@ func (t *Template) Render(vars map[string]any) (out string, err error) {
 // order; use *Dict (e.g. from DecodeJSON) where order matters.
 func FromGo(v any) any {
 	switch x := v.(type) {
-	case nil, bool, int64, float64, string, *List, *Dict, *Namespace, Undefined, Func, builtinFunc, *macro,
+	case nil, bool, int64, float64, string, Markup, *List, *Dict, *Namespace, Undefined, Func, builtinFunc, *macro,
 		*iterator, *dictView, *rangeValue, *loopInfo, boundMethod:
 		return v
 	case int:
