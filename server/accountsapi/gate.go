@@ -1,0 +1,198 @@
+package accountsapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+
+	"github.com/ggufd/ggufd/accounts"
+	"github.com/ggufd/ggufd/server/apierror"
+	"github.com/labstack/echo/v4"
+)
+
+// Gate runs every API request through the accounts layer: authentication,
+// rate limits, balance reservation and suspend tracking, and settles it when
+// it ends.
+type Gate struct {
+	svc  *accounts.Service
+	opts Options
+}
+
+// NewGate builds a Gate.
+func NewGate(svc *accounts.Service, opts Options) *Gate { return &Gate{svc: svc, opts: opts} }
+
+// BilledEndpoints are the endpoints that are rate-limited and charged; the
+// others (model list, tokenizer) only authenticate.
+var BilledEndpoints = map[string]bool{"chat.completions": true, "completions": true, "embeddings": true}
+
+// Request describes one API request to admit.
+type Request struct {
+	RequestID string // goes into the ledger
+	Endpoint  string // "chat.completions", "completions", "embeddings", "models", …
+	Model     string // canonical model name; "" for endpoints without one
+	OpenID    string // from /llm_api/{openid}/{userid}/…; "" otherwise
+	UserID    string // from the path, or OpenAI's "user" field
+	Header    http.Header
+	// PromptTokens is the prompt's size when known; 0: bounded by BodyBytes
+	// and the model's context.
+	PromptTokens int
+	// MaxTokens is the completion budget after capping; 0: the context.
+	MaxTokens int
+	// BodyBytes is the request body size (Content-Length); a prompt has
+	// fewer tokens than its JSON body has bytes. 0: unknown.
+	BodyBytes int64
+	// Policy overrides Options.Policy for this request when set.
+	Policy *ModelPolicy
+}
+
+// promptSlack covers tokens a chat template adds beyond the body's bytes.
+const promptSlack = 256
+
+// bounds returns the prompt and completion sizes to reserve (the worst case)
+// and the token estimate for tokens-per-minute limits (OpenAI's: about four
+// bytes a token plus max_tokens), corrected to the real count at Finish.
+func (r Request) bounds(ctxLen int) (prompt, completion, tpmEstimate int) {
+	prompt = r.PromptTokens
+	if prompt <= 0 {
+		prompt = ctxLen
+		if r.BodyBytes > 0 && r.BodyBytes+promptSlack < int64(ctxLen) {
+			prompt = int(r.BodyBytes) + promptSlack
+		}
+	}
+	completion = ctxLen
+	if r.MaxTokens > 0 && r.MaxTokens < ctxLen {
+		completion = r.MaxTokens
+	}
+	est := r.PromptTokens
+	if est <= 0 {
+		est = int(r.BodyBytes / 4)
+	}
+	if r.MaxTokens > 0 {
+		est += r.MaxTokens
+	}
+	return prompt, completion, est
+}
+
+// Admit authenticates and, for billed endpoints, rate-limits, reserves the
+// worst-case cost and tracks the request for suspension. Use the returned
+// context for the work: Suspend cancels it with cause accounts.ErrSuspended.
+// Errors map to OpenAI errors with APIError. On success Finish must be
+// called exactly once.
+func (g *Gate) Admit(ctx context.Context, r Request) (context.Context, *Ticket, error) {
+	id, err := g.svc.Authenticate(ctx, accounts.AuthInput{
+		BearerKey: bearer(r.Header), PathOpenID: r.OpenID, PathUserID: r.UserID, Model: r.Model,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	t := &Ticket{gate: g, Identity: id}
+	if !BilledEndpoints[r.Endpoint] {
+		return ctx, t, nil
+	}
+	pol := g.opts.policy(r.Model)
+	if r.Policy != nil {
+		pol = *r.Policy
+		if pol.Context <= 0 {
+			pol.Context = g.opts.policy(r.Model).Context
+		}
+	}
+	prompt, completion, est := r.bounds(pol.Context)
+	permit, err := g.svc.Admit(id, r.Model, pol.RateLimit, est)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := g.svc.Reserve(ctx, id, r.Model, pol.Pricing, prompt, completion)
+	if err != nil {
+		permit.Done(-1) // refused for money: the attempt still counts against rate limits
+		return nil, nil, err
+	}
+	if r.RequestID != "" {
+		res.RequestID = r.RequestID
+	}
+	gctx, cancel := context.WithCancelCause(ctx)
+	t.ctx, t.cancel, t.permit, t.res = gctx, cancel, permit, res
+	t.RateHeaders = permit.Headers
+	t.untrack = g.svc.Track(id.OpenID, id.UserID, cancel)
+	return gctx, t, nil
+}
+
+// AdmitEcho is Admit for an Echo handler: it reads the key and the body size
+// from the request, sets the x-ratelimit-* headers, and replaces the
+// request's context with the ticket's. On error it returns the API error to
+// send.
+func (g *Gate) AdmitEcho(c echo.Context, r Request) (*Ticket, *apierror.Error) {
+	req := c.Request()
+	if r.Header == nil {
+		r.Header = req.Header
+	}
+	if r.BodyBytes == 0 && req.ContentLength > 0 {
+		r.BodyBytes = req.ContentLength
+	}
+	ctx, t, err := g.Admit(req.Context(), r)
+	if err != nil {
+		return nil, APIError(err, g.svc.Currency())
+	}
+	for k, v := range t.RateHeaders.Fields() {
+		c.Response().Header().Set(k, v)
+	}
+	c.SetRequest(req.WithContext(ctx))
+	return t, nil
+}
+
+// Ticket follows one admitted request until Finish.
+type Ticket struct {
+	gate        *Gate
+	Identity    accounts.Identity
+	RateHeaders accounts.RateHeaders
+
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	untrack func()
+	permit  *accounts.Permit
+	res     *accounts.Reservation
+	once    sync.Once
+	entry   accounts.LedgerEntry
+}
+
+// Suspended reports whether the account suspended this request (its context
+// was cancelled with accounts.ErrSuspended). The handler then ends the
+// response normally with finish_reason "stop".
+func (t *Ticket) Suspended() bool {
+	return t.ctx != nil && errors.Is(context.Cause(t.ctx), accounts.ErrSuspended)
+}
+
+// Finish settles the request: it charges what usage says was done (a
+// suspended or disconnected request pays for its tokens so far), or, if
+// nothing was processed, releases the reservation without a ledger row. It
+// runs once; later calls do nothing.
+func (t *Ticket) Finish(u accounts.Usage) {
+	t.once.Do(func() {
+		if t.res == nil {
+			return // not a billed endpoint
+		}
+		suspended := t.Suspended()
+		t.untrack()
+		t.cancel(nil) // frees the context; a suspend cause set earlier stays
+		if suspended && u.FinishReason == "" {
+			u.FinishReason = "stop"
+		}
+		if u.PromptTokens == 0 && u.CompletionTokens == 0 && u.Processing == 0 {
+			t.gate.svc.Release(t.res)
+			t.permit.Done(0)
+			return
+		}
+		t.permit.Done(u.PromptTokens + u.CompletionTokens)
+		entry, err := t.gate.svc.Settle(context.Background(), t.res, u)
+		if err != nil {
+			// The reservation is released either way; an unrecorded charge
+			// costs us, never the account.
+			t.gate.opts.logger().Error("settle request", "request_id", t.res.RequestID, "openid", t.Identity.OpenID, "err", err)
+			return
+		}
+		t.entry = entry
+	})
+}
+
+// Entry is the ledger row Finish wrote (zero if none).
+func (t *Ticket) Entry() accounts.LedgerEntry { return t.entry }

@@ -1,0 +1,160 @@
+package accountsapi
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ggufd/ggufd/accounts"
+)
+
+func TestGateErrorsKeyMode(t *testing.T) {
+	en := newEnv(t, accounts.ModeKey)
+	key := en.setup("acme", "100")
+	limited := en.setup("lim", "100", "free")
+	poor := en.setup("poor", "0.01")
+	other := en.setup("other", "100")
+	revoked := func() string {
+		rec := en.admin("POST", "/admin/accounts/acme/keys", `{}`)
+		k := decodeJSON[createdKey](t, rec)
+		if rec := en.admin("DELETE", "/admin/keys/"+k.ID, ""); rec.Code != http.StatusOK {
+			t.Fatalf("revoke: %d %s", rec.Code, rec.Body)
+		}
+		return k.Key
+	}()
+	tests := []struct {
+		name   string
+		path   string
+		key    string
+		body   string
+		status int
+		code   string
+	}{
+		{"no key", "/v1/chat/completions", "", `{"model":"paid","max_tokens":10}`, 401, "invalid_api_key"},
+		{"wrong key", "/v1/chat/completions", "sk-wrong", `{"model":"paid","max_tokens":10}`, 401, "invalid_api_key"},
+		{"revoked key", "/v1/chat/completions", revoked, `{"model":"paid","max_tokens":10}`, 401, "invalid_api_key"},
+		{"other account's key on its path", "/llm_api/acme/u1/x/v1/chat/completions", other, `{"model":"paid","max_tokens":10}`, 403, "account_mismatch"},
+		{"model outside allow-list", "/v1/chat/completions", limited, `{"model":"paid","max_tokens":10}`, 403, "model_not_allowed"},
+		{"allow-listed model", "/v1/chat/completions", limited, `{"model":"free"}`, 200, ""},
+		{"insufficient balance", "/v1/chat/completions", poor, `{"model":"paid","max_tokens":100}`, 429, "insufficient_quota"},
+		{"ok", "/v1/chat/completions", key, `{"model":"paid","max_tokens":100}`, 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := en.do("POST", tt.path, tt.key, tt.body)
+			if rec.Code != tt.status {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tt.status, rec.Body)
+			}
+			if tt.code != "" {
+				if got := errCode(t, rec); got != tt.code {
+					t.Fatalf("code %q, want %q", got, tt.code)
+				}
+			}
+		})
+	}
+}
+
+func TestGateRateLimitHeaders(t *testing.T) {
+	en := newEnv(t, accounts.ModeKey)
+	key := en.setup("acme", "100")
+	body := `{"model":"paid","max_tokens":10}`
+	rec := en.do("POST", "/v1/chat/completions", key, body)
+	if rec.Code != 200 || rec.Header().Get("x-ratelimit-limit-requests") != "2" || rec.Header().Get("x-ratelimit-remaining-requests") != "1" {
+		t.Fatalf("first: %d %v", rec.Code, rec.Header())
+	}
+	en.clock.Advance(15 * time.Second)
+	if rec := en.do("POST", "/v1/chat/completions", key, body); rec.Code != 200 {
+		t.Fatalf("second: %d %s", rec.Code, rec.Body)
+	}
+	en.clock.Advance(5 * time.Second)
+	rec = en.do("POST", "/v1/chat/completions", key, body)
+	if rec.Code != http.StatusTooManyRequests || errCode(t, rec) != "rate_limit_exceeded" {
+		t.Fatalf("third: %d %s", rec.Code, rec.Body)
+	}
+	// The first request leaves the window 40s from now.
+	h := rec.Header()
+	if h.Get("Retry-After") != "40" || h.Get("x-ratelimit-remaining-requests") != "0" || h.Get("x-ratelimit-reset-requests") != "55s" {
+		t.Fatalf("headers: %v", h)
+	}
+	en.clock.Advance(40 * time.Second)
+	if rec := en.do("POST", "/v1/chat/completions", key, body); rec.Code != 200 {
+		t.Fatalf("after Retry-After: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestGateBillsAndLedger(t *testing.T) {
+	en := newEnv(t, accounts.ModeOpenID)
+	key := en.setup("acme", "10")
+	// openid mode: the path names the account; no key needed.
+	rec := en.do("POST", "/llm_api/acme/alice/chat/v1/chat/completions", "", `{"model":"paid","max_tokens":100}`, "X-Request-Id", "req-1")
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"cost":0.15`) {
+		t.Fatalf("generation: %d %s", rec.Code, rec.Body)
+	}
+	// With a key of the same account too.
+	if rec := en.do("POST", "/llm_api/acme/bob/chat/v1/chat/completions", key, `{"model":"paid","max_tokens":100}`); rec.Code != 200 {
+		t.Fatalf("with key: %d %s", rec.Code, rec.Body)
+	}
+	// Unknown account in openid mode.
+	if rec := en.do("POST", "/llm_api/ghost/bob/chat/v1/chat/completions", "", `{"model":"paid"}`); rec.Code != 401 {
+		t.Fatalf("unknown account: %d %s", rec.Code, rec.Body)
+	}
+	rec = en.admin("GET", "/admin/ledger?openid=acme&userid=alice", "")
+	ledger := decodeJSON[struct{ Data []accounts.LedgerEntry }](t, rec)
+	if len(ledger.Data) != 1 || ledger.Data[0].RequestID != "req-1" || ledger.Data[0].Cost != 150_000 || ledger.Data[0].FinishReason != "length" {
+		t.Fatalf("ledger: %s", rec.Body)
+	}
+	info := decodeJSON[accounts.AccountInfo](t, en.admin("GET", "/admin/accounts/acme", ""))
+	if info.Balance != 9_700_000 || info.TotalSpent != 300_000 || info.Reserved != 0 || len(info.Usage) != 1 || info.Usage[0].Requests != 2 {
+		t.Fatalf("info: %+v", info)
+	}
+}
+
+func TestTicketWithoutWorkReleases(t *testing.T) {
+	en := newEnv(t, accounts.ModeKey)
+	key := en.setup("acme", "10")
+	req := Request{Endpoint: "chat.completions", Model: "paid", MaxTokens: 500, Header: http.Header{"Authorization": {"Bearer " + key}}}
+	_, ticket, err := en.gate.Admit(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := en.svc.Reserved("acme"); r == 0 {
+		t.Fatal("nothing reserved")
+	}
+	ticket.Finish(accounts.Usage{}) // e.g. the model failed to load
+	ticket.Finish(accounts.Usage{PromptTokens: 5})
+	if r := en.svc.Reserved("acme"); r != 0 {
+		t.Fatalf("reserved after finish: %s", r)
+	}
+	rows, _ := en.svc.Ledger(t.Context(), accounts.LedgerFilter{})
+	if len(rows) != 0 {
+		t.Fatalf("ledger rows: %+v", rows)
+	}
+	// Unbilled endpoints only authenticate.
+	if _, tk, err := en.gate.Admit(t.Context(), Request{Endpoint: "models", Header: req.Header}); err != nil || tk.Identity.OpenID != "acme" {
+		t.Fatalf("models: %v", err)
+	}
+	if _, _, err := en.gate.Admit(t.Context(), Request{Endpoint: "models"}); err == nil {
+		t.Fatal("models without key admitted in key mode")
+	}
+}
+
+func TestRequestBounds(t *testing.T) {
+	tests := []struct {
+		name                    string
+		r                       Request
+		prompt, completion, est int
+	}{
+		{"known sizes", Request{PromptTokens: 100, MaxTokens: 50}, 100, 50, 150},
+		{"body bounds prompt", Request{BodyBytes: 1000, MaxTokens: 50}, 1256, 50, 300},
+		{"nothing known", Request{}, 4096, 4096, 0},
+		{"max tokens beyond context", Request{PromptTokens: 10, MaxTokens: 10000}, 10, 4096, 10010},
+		{"huge body", Request{BodyBytes: 1 << 20}, 4096, 4096, 1 << 18},
+	}
+	for _, tt := range tests {
+		p, c, e := tt.r.bounds(4096)
+		if p != tt.prompt || c != tt.completion || e != tt.est {
+			t.Errorf("%s: bounds = %d, %d, %d; want %d, %d, %d", tt.name, p, c, e, tt.prompt, tt.completion, tt.est)
+		}
+	}
+}
