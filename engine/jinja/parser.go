@@ -174,6 +174,10 @@ func (p *parser) parseStatement() (node, error) {
 		}
 		return &containerNode{pos: kw.pos, body: body}, p.expectBlockEnd()
 	}
+	switch kw.val {
+	case "elif", "else", "endif", "endfor", "endmacro", "endset", "endcall", "endfilter", "endraw", "endgeneration":
+		return nil, p.errAt(kw.pos, "unexpected '%s' outside its block", kw.val)
+	}
 	return nil, p.errAt(kw.pos, "unknown tag '%s'", kw.val)
 }
 
@@ -856,7 +860,7 @@ func (p *parser) parseArgs() ([]expr, []kwArg, error) {
 }
 
 func (p *parser) parseCall(fn expr) (expr, error) {
-	pos := p.cur().pos
+	pos := fn.position()
 	args, kwargs, err := p.parseArgs()
 	if err != nil {
 		return nil, err

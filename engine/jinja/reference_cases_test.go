@@ -235,4 +235,43 @@ assistant: yo
 {&#34;a&#34;: &#34;&lt;&amp;&gt;&#34;}`},
 	{name: "markup_percent", src: `{{ '%s|%s'|safe % ('<', 1) }} {{ ('<'|safe) is string }} {{ '<'|safe|length }}`, want: `&lt;|1 True 1`},
 	{name: "markup_macro", src: `{% macro m() %}<{% endmacro %}{{ m() ~ '<' }} {{ m()|e }} {{ m() + '<' }}`, want: `<< &lt; <<`},
+	{name: "scope_outer_then_set", src: `{% set x = 1 %}{% for i in xs %}{{ x }}{% set x = i %}{{ x }};{% endfor %}{{ x }}`, want: `11;12;13;1`},
+	{name: "scope_if", src: `{% set x = 1 %}{% if true %}{% set x = 2 %}{% endif %}{{ x }}`, want: `2`},
+	{name: "scope_macro", src: `{% macro m() %}{% set x = 5 %}{{ x }}{% endmacro %}{% set x = 1 %}{{ m() }}{{ x }}`, want: `51`},
+	{name: "scope_loop_leak", src: `{% for i in xs %}{% set ns = namespace(a=i) %}{% endfor %}{{ ns is defined }}`, want: `False`},
+	{name: "shadow_global", src: `{% set msgs = xs %}{{ msgs }}`, want: `[1, 2, 3]`},
+	{name: "nested_break", src: `{% for x in xs %}{% for y in xs %}{% if y == 2 %}{% break %}{% endif %}{{ x }}{{ y }} {% endfor %}{% endfor %}`, want: `11 21 31 `},
+	{name: "sameas_list", src: `{% set a = [] %}{% set b = a %}{{ a is sameas b }} {{ [] is sameas [] }}`, want: `True False`},
+	{name: "in_none_err", src: `{{ 'a' in n }}`, err: `TypeError: argument of type 'NoneType' is not iterable`},
+	{name: "loop_in_macro_in_loop", src: `{% macro m(l) %}{% for x in l %}{{ loop.index }}{% endfor %}{% endmacro %}{% for y in xs %}{{ m(xs) }}{{ loop.index }} {% endfor %}`, want: `1231 1232 1233 `},
+	{name: "set_ns_in_macro", src: `{% set ns = namespace(c=0) %}{% macro inc() %}{% set ns.c = ns.c + 1 %}{% endmacro %}{{ inc() }}{{ inc() }}{{ ns.c }}`, want: `2`},
+	{name: "string_compare_unicode", src: `{{ 'é' > 'z' }} {{ ['b', 'é', 'a']|sort }}`, want: `True ['a', 'b', 'é']`},
+	{name: "int_float_print", src: `{{ 10 / 5 }} {{ 2 * 3 }} {{ 2 * 3.0 }} {{ 10 // 2.0 }} {{ 2 ** 0.5 }}`, want: `2.0 6 6.0 5.0 1.4142135623730951`},
+	{name: "big_json", src: `{{ {'a': [1, {'b': [true, none, 'x']}], 'c': {}}|tojson(indent=2, sort_keys=true) }}`, want: `{
+  "a": [
+    1,
+    {
+      "b": [
+        true,
+        null,
+        "x"
+      ]
+    }
+  ],
+  "c": {}
+}`},
+	{name: "tojson_positional_indent_err", src: `{{ xs|tojson(2) }}`, want: `[1, 2, 3]`},
+	{name: "dict_get_attr_vs_key", src: `{% set dd = {'items': 1, 'get': 2} %}{{ dd['items'] }} {{ dd.get('items') }}`, want: `1 1`},
+	{name: "trailing_text_comments", src: `a{# one #}b{#- two -#} c {# three #}
+`, want: `abc `},
+	{name: "deep_whitespace", src: `<s>
+{%- for m in msgs %}
+  {%- if m.role == 'user' %}
+    [U] {{ m.content }}
+  {%- elif m.role == 'assistant' %}
+    [A] {{ m.content }}
+  {%- endif %}
+{% endfor %}
+</s>
+`, want: `<s>    [U] hi    [A] yo</s>`},
 }

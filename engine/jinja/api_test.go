@@ -1,0 +1,86 @@
+package jinja
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+)
+
+func TestDecodeJSONKeepsOrder(t *testing.T) {
+	v, err := DecodeJSON([]byte(`{"z": 1, "a": {"y": [1, 2.0, "x", null, true]}, "m": -3e2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ToJSON(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"z": 1, "a": {"y": [1, 2.0, "x", null, true]}, "m": -300.0}`
+	if got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	for _, bad := range []string{`{"a":`, `[1,]`, `1 2`, ``} {
+		if _, err := DecodeJSON([]byte(bad)); err == nil {
+			t.Errorf("DecodeJSON(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestFromGo(t *testing.T) {
+	tests := []struct {
+		in   any
+		want string
+	}{
+		{map[string]any{"b": 1, "a": []int{1, 2}}, "{'a': [1, 2], 'b': 1}"},
+		{[]string{"x"}, "['x']"},
+		{uint8(7), "7"},
+		{float32(0.5), "0.5"},
+		{[]map[string]any{{"k": nil}}, "[{'k': None}]"},
+		{map[string]string{"s": "t"}, "{'s': 't'}"},
+	}
+	tmpl, err := Parse("{{ v }}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		got, err := tmpl.Render(map[string]any{"v": tt.in})
+		if err != nil || got != tt.want {
+			t.Errorf("FromGo(%#v) printed %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestFormatFloat(t *testing.T) {
+	tests := map[float64]string{
+		0: "0.0", 1: "1.0", -2.5: "-2.5", 0.1: "0.1", 1e16: "1e+16", 1e15: "1000000000000000.0",
+		1e-4: "0.0001", 1e-5: "1e-05", 123456789.125: "123456789.125", 1.5e300: "1.5e+300",
+	}
+	for f, want := range tests {
+		if got := formatFloat(f); got != want {
+			t.Errorf("formatFloat(%v) = %q, want %q", f, got, want)
+		}
+	}
+}
+
+func TestConcurrentRender(t *testing.T) {
+	tmpl, err := Parse("{% set ns = namespace(n=0) %}{% for x in xs %}{% set ns.n = ns.n + x %}{% endfor %}{{ ns.n }}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			xs := []any{i, i, i}
+			for j := 0; j < 100; j++ {
+				got, err := tmpl.Render(map[string]any{"xs": xs})
+				if want := fmt.Sprint(3 * i); err != nil || got != want {
+					t.Errorf("got %q, %v; want %q", got, err, want)
+					return
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+}
