@@ -129,3 +129,10 @@ func raiseException(args []any, _ map[string]any) (any, error) {
 // DecodeJSON parses JSON into values that keep object key order, for tool
 // definitions and tool-call arguments passed to templates.
 func DecodeJSON(data []byte) (any, error) { return jinja.DecodeJSON(data) }
+
+// Map is the insertion-ordered map templates see for JSON objects; build
+// one with NewMap or get one from DecodeJSON.
+type Map = jinja.Dict
+
+// NewMap returns an empty ordered map.
+func NewMap() *Map { return jinja.NewDict() }
