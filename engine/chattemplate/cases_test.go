@@ -41,27 +41,45 @@ func contextFor(t *testing.T, cf *caseFile, raw json.RawMessage) Context {
 	if err != nil {
 		t.Fatalf("decode case: %v", err)
 	}
-	c := v.(*jinja.Dict)
 	now, err := time.Parse("2006-01-02T15:04:05", cf.StrftimeNow)
 	if err != nil {
 		t.Fatalf("strftime_now: %v", err)
 	}
-	ctx := Context{BOSToken: cf.BOSToken, EOSToken: cf.EOSToken, Now: now}
-	if agp, ok := c.Get("add_generation_prompt"); ok {
-		ctx.AddGenerationPrompt = agp == true
-	}
-	if msgs, ok := c.Get("messages"); ok {
-		for _, m := range msgs.(*jinja.List).Items {
-			md := m.(*jinja.Dict)
-			mm := map[string]any{}
-			for i, k := range md.Keys() {
-				mm[k.(string)] = md.Values()[i]
+	ctx := contextFromDict(v.(*jinja.Dict), map[string]bool{"case": true, "expected": true, "error": true})
+	ctx.BOSToken, ctx.EOSToken, ctx.Now = cf.BOSToken, cf.EOSToken, now
+	return ctx
+}
+
+// contextFromDict maps a conversation record (messages, tools, documents,
+// add_generation_prompt, anything else as an extra variable) to a Context.
+func contextFromDict(c *jinja.Dict, skip map[string]bool) Context {
+	var ctx Context
+	for i, k := range c.Keys() {
+		key, val := k.(string), c.Values()[i]
+		switch {
+		case skip[key]:
+		case key == "add_generation_prompt":
+			ctx.AddGenerationPrompt = val == true
+		case key == "messages":
+			for _, m := range val.(*jinja.List).Items {
+				md := m.(*jinja.Dict)
+				mm := map[string]any{}
+				for j, mk := range md.Keys() {
+					mm[mk.(string)] = md.Values()[j]
+				}
+				ctx.Messages = append(ctx.Messages, mm)
 			}
-			ctx.Messages = append(ctx.Messages, mm)
+		case key == "tools" && val != nil:
+			ctx.Tools = append([]any{}, val.(*jinja.List).Items...)
+		case key == "documents" && val != nil:
+			ctx.Documents = append([]any{}, val.(*jinja.List).Items...)
+		case key == "tools" || key == "documents":
+		default:
+			if ctx.Extra == nil {
+				ctx.Extra = map[string]any{}
+			}
+			ctx.Extra[key] = val
 		}
-	}
-	if tools, ok := c.Get("tools"); ok && tools != nil {
-		ctx.Tools = append([]any{}, tools.(*jinja.List).Items...)
 	}
 	return ctx
 }

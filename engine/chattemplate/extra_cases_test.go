@@ -1,0 +1,100 @@
+package chattemplate
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ggufd/ggufd/engine/jinja"
+)
+
+// extraPassFloor is the least number of extra cases that must pass.
+const extraPassFloor = 1540
+
+// TestExtraCases renders the shared templates for conversations the shared
+// cases lack (tools, parallel calls, reasoning, documents, extra variables);
+// testdata/gen_extra_cases.py made the expectations with Python jinja2.
+func TestExtraCases(t *testing.T) {
+	f, err := os.Open("testdata/extra_cases.json.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := DecodeJSON(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := v.(*jinja.Dict)
+	get := func(d *jinja.Dict, k string) any { x, _ := d.Get(k); return x }
+	now, err := time.Parse("2006-01-02T15:04:05", get(doc, "now").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	contexts := get(doc, "contexts").(*jinja.Dict)
+	templates := map[string]*Template{}
+	tokens := map[string]caseFile{}
+	passed, total := 0, 0
+	for _, r := range get(doc, "results").(*jinja.List).Items {
+		rec := r.(*jinja.Dict)
+		name := get(rec, "template").(string)
+		tmpl, ok := templates[name]
+		if !ok {
+			src, err := os.ReadFile(filepath.Join(casesDir, name))
+			if err != nil {
+				t.Fatalf("%v (the shared chat-templates checkout is missing?)", err)
+			}
+			if tmpl, err = Parse(string(src)); err != nil {
+				t.Fatal(err)
+			}
+			templates[name] = tmpl
+			var cf caseFile
+			data, err := os.ReadFile(filepath.Join(casesDir, "cases", name[:len(name)-len(".jinja")]+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(data, &cf); err != nil {
+				t.Fatal(err)
+			}
+			tokens[name] = cf
+		}
+		caseName := get(rec, "case").(string)
+		ctx := contextFromDict(get(contexts, caseName).(*jinja.Dict), nil)
+		ctx.BOSToken, ctx.EOSToken, ctx.Now = tokens[name].BOSToken, tokens[name].EOSToken, now
+		got, err := tmpl.Render(ctx)
+		total++
+		want, hasWant := rec.Get("expected")
+		id := name + "/" + caseName
+		switch {
+		case !hasWant && err != nil:
+			passed++
+		case !hasWant:
+			t.Logf("%s: want error %v, rendered fine", id, get(rec, "error"))
+		case err != nil:
+			t.Logf("%s: %v", id, err)
+		case got != want.(string):
+			t.Logf("%s: output differs at byte %d\n got: %q\nwant: %q", id, diffAt(got, want.(string)), excerpt(got, want.(string)), excerpt(want.(string), got))
+		default:
+			passed++
+		}
+	}
+	if testing.Verbose() {
+		fmt.Printf("chat template extra cases: %d/%d passed\n", passed, total)
+	}
+	t.Logf("chat template extra cases: %d/%d passed", passed, total)
+	if passed < extraPassFloor {
+		t.Fatalf("%d/%d extra cases pass, below the floor of %d", passed, total, extraPassFloor)
+	}
+}
