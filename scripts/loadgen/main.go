@@ -1,0 +1,145 @@
+// Command loadgen drives N concurrent streaming clients against an
+// OpenAI-compatible or Ollama server and prints one JSON report: aggregate
+// generated tokens/s, time to first token and per-stream decode rate.
+//
+//	go run ./scripts/loadgen -url http://127.0.0.1:8080 -api openai-completions \
+//	    -model bench -concurrency 8 -requests 32 -max-tokens 128 -prompt "Once upon a time"
+//
+// Token counts come from the server (usage with include_usage, or Ollama's
+// eval_count), never from counting chunks, so that servers which merge or
+// split chunks differently are compared on the same quantity; the chunk
+// count is reported as a cross-check.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+func main() {
+	var cfg config
+	flag.StringVar(&cfg.url, "url", "http://127.0.0.1:8080", "server base URL (loopback)")
+	flag.StringVar(&cfg.api, "api", "openai-completions", "openai-chat, openai-completions or ollama-generate")
+	flag.StringVar(&cfg.model, "model", "", "model name")
+	flag.IntVar(&cfg.concurrency, "concurrency", 1, "concurrent streaming clients")
+	flag.IntVar(&cfg.requests, "requests", 0, "total requests (default 4 × concurrency)")
+	flag.IntVar(&cfg.maxTokens, "max-tokens", 128, "tokens to generate per request")
+	prompt := flag.String("prompt", "", "prompt text")
+	promptFile := flag.String("prompt-file", "", "file holding the prompt text")
+	flag.BoolVar(&cfg.vary, "vary-prompt", true, "prefix each prompt with the request number, so no request reuses another's cached prompt")
+	flag.Int64Var(&cfg.seed, "seed", 42, "sampling seed")
+	flag.Float64Var(&cfg.temperature, "temperature", 0, "sampling temperature (0: greedy)")
+	flag.BoolVar(&cfg.ignoreEOS, "ignore-eos", false, "send ignore_eos (llama-server/ggufd extension; not understood by Ollama)")
+	timeout := flag.Duration("timeout", 10*time.Minute, "bound on the whole run")
+	flag.Parse()
+
+	if *promptFile != "" {
+		b, err := os.ReadFile(*promptFile)
+		if err != nil {
+			fatalf("%v", err)
+		}
+		*prompt = string(b)
+	}
+	cfg.prompt = strings.TrimSpace(*prompt)
+	if cfg.requests == 0 {
+		cfg.requests = 4 * cfg.concurrency
+	}
+	if err := cfg.validate(); err != nil {
+		fatalf("%v", err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	rep := run(ctx, cfg)
+	out := json.NewEncoder(os.Stdout)
+	out.SetIndent("", "  ")
+	if err := out.Encode(rep); err != nil {
+		fatalf("%v", err)
+	}
+	if rep.Errors > 0 {
+		os.Exit(1)
+	}
+}
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "loadgen: "+format+"\n", args...)
+	os.Exit(2)
+}
+
+type config struct {
+	url, api, model, prompt string
+	concurrency, requests   int
+	maxTokens               int
+	vary, ignoreEOS         bool
+	seed                    int64
+	temperature             float64
+}
+
+func (c config) validate() error {
+	switch {
+	case c.model == "":
+		return errors.New("-model is required")
+	case c.prompt == "":
+		return errors.New("-prompt or -prompt-file is required")
+	case c.concurrency < 1 || c.concurrency > 256:
+		return fmt.Errorf("-concurrency %d is not in [1, 256]", c.concurrency)
+	case c.requests < 1 || c.requests > 10000:
+		return fmt.Errorf("-requests %d is not in [1, 10000]", c.requests)
+	case c.maxTokens < 1:
+		return fmt.Errorf("-max-tokens %d must be positive", c.maxTokens)
+	}
+	if _, ok := apis[c.api]; !ok {
+		return fmt.Errorf("-api %q: want openai-chat, openai-completions or ollama-generate", c.api)
+	}
+	return nil
+}
+
+// run sends cfg.requests requests from cfg.concurrency workers, each
+// starting its next request as soon as its previous stream ends, so the
+// server holds exactly cfg.concurrency streams until the queue drains.
+func run(ctx context.Context, cfg config) Report {
+	client := &http.Client{Transport: &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: cfg.concurrency,
+		// Uncompressed, as a local client would; gzip would add CPU
+		// work on a machine whose cores the server needs.
+		DisableCompression: true,
+	}}
+	jobs := make(chan int)
+	results := make([]result, cfg.requests)
+	var wg sync.WaitGroup
+	for w := 0; w < cfg.concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				results[i] = doRequest(ctx, client, cfg, i)
+			}
+		}()
+	}
+	for i := 0; i < cfg.requests; i++ {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+
+	rep := aggregate(results, cfg.maxTokens)
+	rep.API, rep.URL, rep.Model, rep.Concurrency = cfg.api, cfg.url, cfg.model, cfg.concurrency
+	return rep
+}
+
+func promptFor(cfg config, i int) string {
+	if !cfg.vary {
+		return cfg.prompt
+	}
+	return fmt.Sprintf("Request %d. %s", i, cfg.prompt)
+}
