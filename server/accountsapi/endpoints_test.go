@@ -1,0 +1,236 @@
+package accountsapi
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ggufd/ggufd/accounts"
+)
+
+func TestSuspendStopsRunningGeneration(t *testing.T) {
+	en := newEnv(t, accounts.ModeOpenID)
+	en.setup("acme", "100")
+	srv := httptest.NewServer(en.e) // listens on 127.0.0.1
+	defer srv.Close()
+
+	type result struct {
+		status int
+		body   string
+	}
+	results := make(chan result, 2)
+	start := func(user string) {
+		go func() {
+			resp, err := http.Post(srv.URL+"/llm_api/acme/"+user+"/chat/v1/chat/completions", "application/json",
+				strings.NewReader(`{"model":"paid","max_tokens":100,"block":true}`))
+			if err != nil {
+				results <- result{0, err.Error()}
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			results <- result{resp.StatusCode, string(b)}
+		}()
+		select {
+		case <-en.started:
+		case <-time.After(5 * time.Second):
+			t.Fatal("generation did not start")
+		}
+	}
+	start("alice")
+	start("bob")
+
+	// Path form, one user: stops alice only.
+	rec := en.do("POST", "/llm_api/acme/alice/chat/v1/suspend_current_generate", "", "")
+	if got := decodeJSON[SuspendResult](t, rec); rec.Code != 200 || got.Stopped != 1 || got.UserID != "alice" {
+		t.Fatalf("suspend alice: %d %s", rec.Code, rec.Body)
+	}
+	r := <-results
+	if r.status != 200 || !strings.Contains(r.body, `"finish_reason":"stop"`) || !strings.Contains(r.body, `"cost":0.107`) {
+		t.Fatalf("suspended generation answered %d %s", r.status, r.body)
+	}
+	// Query form without userid: the whole account.
+	rec = en.do("GET", "/llm_api/suspend_current_generate?openid=acme", "", "")
+	if got := decodeJSON[SuspendResult](t, rec); got.Stopped != 1 {
+		t.Fatalf("suspend account: %s", rec.Body)
+	}
+	if r := <-results; !strings.Contains(r.body, `"finish_reason":"stop"`) {
+		t.Fatalf("bob: %s", r.body)
+	}
+	// Nothing left.
+	if got := decodeJSON[SuspendResult](t, en.do("POST", "/llm_api/suspend_current_generate?openid=acme&userid=bob", "", "")); got.Stopped != 0 {
+		t.Fatalf("second suspend stopped %d", got.Stopped)
+	}
+	rows, _ := en.svc.Ledger(t.Context(), accounts.LedgerFilter{OpenID: "acme"})
+	if len(rows) != 2 || rows[0].FinishReason != "stop" || rows[0].CompletionTokens != 7 {
+		t.Fatalf("ledger: %+v", rows)
+	}
+}
+
+func TestSuspendAuth(t *testing.T) {
+	en := newEnv(t, accounts.ModeKey)
+	key := en.setup("acme", "1")
+	other := en.setup("other", "1")
+	tests := []struct {
+		name, path, key string
+		status          int
+	}{
+		{"no key", "/llm_api/suspend_current_generate?openid=acme", "", 401},
+		{"other account's key", "/llm_api/suspend_current_generate?openid=acme", other, 403},
+		{"own key", "/llm_api/suspend_current_generate?openid=acme&userid=u", key, 200},
+		{"key alone names the account", "/v1/suspend_current_generate", key, 200},
+	}
+	for _, tt := range tests {
+		if rec := en.do("POST", tt.path, tt.key, ""); rec.Code != tt.status {
+			t.Errorf("%s: %d %s", tt.name, rec.Code, rec.Body)
+		}
+	}
+}
+
+func TestUserInfo(t *testing.T) {
+	en := newEnv(t, accounts.ModeOpenID)
+	key := en.setup("acme", "12.5")
+	other := en.setup("other", "1")
+	if rec := en.admin("POST", "/admin/accounts", `{"openid":"xss","name":"<script>alert(1)</script>"}`); rec.Code != 201 {
+		t.Fatal(rec.Body)
+	}
+	xssKey := decodeJSON[createdKey](t, en.admin("POST", "/admin/accounts/xss/keys", `{}`)).Key
+	if rec := en.do("POST", "/llm_api/acme/alice/chat/v1/chat/completions", key, `{"model":"paid","max_tokens":100}`); rec.Code != 200 {
+		t.Fatal(rec.Body)
+	}
+
+	rec := en.do("GET", "/api_user/info?openid=acme&type=json", key, "")
+	info := decodeJSON[accounts.AccountInfo](t, rec)
+	if rec.Code != 200 || info.Balance != 12_350_000 || info.Currency != "元" || len(info.Usage) != 1 || info.Usage[0].Model != "paid" {
+		t.Fatalf("info: %d %s", rec.Code, rec.Body)
+	}
+	tests := []struct {
+		name, path, key string
+		status          int
+	}{
+		{"openid alone is no proof", "/api_user/info?openid=acme&type=json", "", 401},
+		{"other account's key", "/api_user/info?openid=acme&type=json", other, 403},
+		{"admin key", "/api_user/info?openid=acme&type=json", adminKey, 200},
+		{"unknown account via admin", "/api_user/info?openid=ghost&type=json", adminKey, 404},
+	}
+	for _, tt := range tests {
+		if rec := en.do("GET", tt.path, tt.key, ""); rec.Code != tt.status {
+			t.Errorf("%s: %d %s", tt.name, rec.Code, rec.Body)
+		}
+	}
+
+	rec = en.do("GET", "/api_user/info?openid=xss", xssKey, "")
+	body := rec.Body.String()
+	if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
+		t.Fatalf("html: %d %v", rec.Code, rec.Header())
+	}
+	if strings.Contains(body, "<script>") || !strings.Contains(body, "&lt;script&gt;") {
+		t.Fatalf("name not escaped: %s", body)
+	}
+}
+
+func TestUserInfoModeNone(t *testing.T) {
+	en := newEnv(t, accounts.ModeNone)
+	rec := en.do("GET", "/api_user/info?type=json", "", "")
+	info := decodeJSON[accounts.AccountInfo](t, rec)
+	if rec.Code != 200 || info.OpenID != accounts.DefaultLocalOpenID || !info.Unmetered {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestAdminAPI(t *testing.T) {
+	en := newEnv(t, accounts.ModeKey)
+	if rec := en.do("GET", "/admin/accounts", "", ""); rec.Code != 401 || errCode(t, rec) != "invalid_admin_key" {
+		t.Fatalf("no admin key: %d %s", rec.Code, rec.Body)
+	}
+	if rec := en.do("GET", "/admin/accounts", "wrong", ""); rec.Code != 401 {
+		t.Fatalf("wrong admin key: %d", rec.Code)
+	}
+	if rec := en.do("GET", "/admin/accounts", adminKey, ""); rec.Code != 200 {
+		t.Fatalf("bearer admin key: %d", rec.Code)
+	}
+	steps := []struct {
+		method, path, body string
+		status             int
+		want               string
+	}{
+		{"POST", "/admin/accounts", `{"openid":"acme","name":"Acme","balance":5,"limits":{"requests_per_minute":60}}`, 201, `"balance":5`},
+		{"POST", "/admin/accounts", `{"openid":"acme"}`, 409, "account_exists"},
+		{"POST", "/admin/accounts", `{"openid":"a/b"}`, 400, "invalid_value"},
+		{"POST", "/admin/accounts", `{"openid":"x","bogus":1}`, 400, "unknown field"},
+		{"POST", "/admin/accounts/acme/topup", `{"amount":"2.25","note":"invoice"}`, 200, `"balance":7.25`},
+		{"POST", "/admin/accounts/acme/topup", `{"amount":-1}`, 400, "needs a note"},
+		{"POST", "/admin/accounts/ghost/topup", `{"amount":1}`, 404, "account_not_found"},
+		{"PUT", "/admin/accounts/acme/limits", `{"requests_per_minute":10,"tokens_per_minute":1000,"max_concurrent":2}`, 200, `"max_concurrent":2`},
+		{"PUT", "/admin/accounts/acme/metering", `{"metered":false}`, 200, `"metered":false`},
+		{"PUT", "/admin/accounts/acme/metering", `{"metered":true}`, 200, `"metered":true`},
+		{"GET", "/admin/accounts", "", 200, `"openid":"acme"`},
+		{"GET", "/admin/accounts/acme", "", 200, `"tokens_per_minute":1000`},
+		{"POST", "/admin/accounts/acme/keys", `{"label":"ci","models":["paid"],"expires_in_days":30}`, 201, `"key":"sk-`},
+		{"POST", "/admin/accounts/acme/keys", `{"expires_at":"2000-01-01T00:00:00Z"}`, 400, "past"},
+		{"POST", "/admin/accounts/ghost/keys", `{}`, 404, "account_not_found"},
+		{"DELETE", "/admin/keys/key_nope", "", 404, "key_not_found"},
+		{"GET", "/admin/ledger?since=yesterday", "", 400, "since"},
+		{"GET", "/admin/ledger?limit=-1", "", 400, "limit"},
+		{"POST", "/admin/suspend?openid=acme", "", 200, `"stopped":0`},
+	}
+	for _, s := range steps {
+		rec := en.admin(s.method, s.path, s.body)
+		if rec.Code != s.status || !strings.Contains(rec.Body.String(), s.want) {
+			t.Fatalf("%s %s: %d %s (want %d, %q)", s.method, s.path, rec.Code, rec.Body, s.status, s.want)
+		}
+	}
+	// Keys list shows no secret; revoke works.
+	rec := en.admin("GET", "/admin/keys?openid=acme", "")
+	var keys struct{ Data []map[string]any }
+	if err := json.Unmarshal(rec.Body.Bytes(), &keys); err != nil || len(keys.Data) != 1 {
+		t.Fatalf("keys: %s", rec.Body)
+	}
+	if _, has := keys.Data[0]["key"]; has || strings.Contains(rec.Body.String(), "hash") {
+		t.Fatalf("key list leaks secrets: %s", rec.Body)
+	}
+	id := keys.Data[0]["id"].(string)
+	if rec := en.admin("POST", "/admin/keys/"+id+"/revoke", ""); rec.Code != 200 {
+		t.Fatalf("revoke: %s", rec.Body)
+	}
+	if rec := en.admin("GET", "/admin/accounts/acme/keys", ""); !strings.Contains(rec.Body.String(), "revoked_at") {
+		t.Fatalf("not revoked: %s", rec.Body)
+	}
+}
+
+func TestAdminLedgerCSV(t *testing.T) {
+	en := newEnv(t, accounts.ModeOpenID)
+	en.setup("acme", "100")
+	en.setup("other", "100")
+	for _, p := range []string{"/llm_api/acme/alice/c/v1/chat/completions", "/llm_api/acme/bob/c/v1/chat/completions", "/llm_api/other/carol/c/v1/chat/completions"} {
+		if rec := en.do("POST", p, "", `{"model":"paid","max_tokens":100}`); rec.Code != 200 {
+			t.Fatal(rec.Body)
+		}
+		en.clock.Advance(time.Hour)
+	}
+	rec := en.admin("GET", "/admin/ledger?openid=acme&format=csv", "")
+	if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/csv") {
+		t.Fatalf("csv: %d %v", rec.Code, rec.Header())
+	}
+	recs, err := csv.NewReader(rec.Body).ReadAll()
+	if err != nil || len(recs) != 3 || recs[1][4] != "alice" || recs[2][4] != "bob" {
+		t.Fatalf("csv rows: %v %v", recs, err)
+	}
+	// Time filter: the second hour only.
+	since := time.Date(2026, 3, 1, 12, 30, 0, 0, time.UTC).Format(time.RFC3339)
+	until := time.Date(2026, 3, 1, 13, 30, 0, 0, time.UTC).Format(time.RFC3339)
+	rec = en.admin("GET", "/admin/ledger?since="+since+"&until="+until, "")
+	var page struct{ Data []accounts.LedgerEntry }
+	if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil || len(page.Data) != 1 || page.Data[0].UserID != "bob" {
+		t.Fatalf("time filter: %s", rec.Body)
+	}
+	rec = en.admin("GET", "/admin/ledger?limit=1&offset=2", "")
+	if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil || len(page.Data) != 1 || page.Data[0].UserID != "carol" {
+		t.Fatalf("paging: %s", rec.Body)
+	}
+}
