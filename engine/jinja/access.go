@@ -40,14 +40,16 @@ func getAttr(obj any, name string) (any, error) {
 	obj = plain(obj)
 	switch x := obj.(type) {
 	case *Dict:
+		// Python attributes win over keys, and the sandbox refuses the
+		// mutating ones even when a key has the same name.
 		if dictMethods[name] {
 			return boundMethod{recv: x, name: name}, nil
 		}
-		if v, ok := x.Get(name); ok {
-			return v, nil
-		}
 		if unsafeMethods[name] {
 			return unsafeAttr(obj, name), nil
+		}
+		if v, ok := x.Get(name); ok {
+			return v, nil
 		}
 		return noAttr(obj, name), nil
 	case string:
@@ -70,6 +72,14 @@ func getAttr(obj any, name string) (any, error) {
 		return noAttr(obj, name), nil
 	case *loopInfo:
 		return x.attr(name), nil
+	case *cycler:
+		switch name {
+		case "next", "reset":
+			return boundMethod{recv: x, name: name}, nil
+		case "current":
+			return x.items[x.pos], nil
+		}
+		return noAttr(obj, name), nil
 	case Undefined:
 		return nil, x.err()
 	}

@@ -55,6 +55,13 @@ type (
 		pos     Pos
 		isBreak bool
 	}
+	// withNode binds values in a scope of its own for its body.
+	withNode struct {
+		pos     Pos
+		targets []expr
+		values  []expr
+		body    []node
+	}
 	// containerNode renders its body (e.g. transformers' {% generation %}).
 	containerNode struct {
 		pos  Pos
@@ -80,6 +87,7 @@ func (n *callBlockNode) position() Pos   { return n.pos }
 func (n *filterBlockNode) position() Pos { return n.pos }
 func (n *loopControlNode) position() Pos { return n.pos }
 func (n *containerNode) position() Pos   { return n.pos }
+func (n *withNode) position() Pos        { return n.pos }
 
 // Expression nodes.
 type expr interface{ position() Pos }

@@ -101,6 +101,18 @@ func (r *renderer) exec(n node, sc *scope, out *strings.Builder) (ctrl, error) {
 		return ctrlContinue, nil
 	case *containerNode:
 		return r.execBody(n.body, sc, out)
+	case *withNode:
+		inner := newScope(sc)
+		for i, t := range n.targets {
+			v, err := r.eval(n.values[i], sc)
+			if err != nil {
+				return ctrlNone, atPos(n.pos, err)
+			}
+			if err := assign(t, v, inner); err != nil {
+				return ctrlNone, atPos(n.pos, err)
+			}
+		}
+		return r.execBody(n.body, inner, out)
 	default:
 		return ctrlNone, fmt.Errorf("jinja: unknown node %T", n)
 	}
@@ -129,7 +141,10 @@ func assign(target expr, v any, sc *scope) error {
 			return fmt.Errorf("cannot unpack non-iterable %s object", typeName(v))
 		}
 		if len(items) != len(t.items) {
-			return fmt.Errorf("cannot unpack %d values into %d names", len(items), len(t.items))
+			if len(items) > len(t.items) {
+				return fmt.Errorf("too many values to unpack (expected %d)", len(t.items))
+			}
+			return fmt.Errorf("not enough values to unpack (expected %d, got %d)", len(t.items), len(items))
 		}
 		for i, it := range t.items {
 			if err := assign(it, items[i], sc); err != nil {

@@ -13,6 +13,34 @@ var builtinGlobals = map[string]any{
 	"range":     builtinFunc(gRange),
 	"namespace": builtinFunc(gNamespace),
 	"dict":      builtinFunc(gDict),
+	"joiner":    builtinFunc(gJoiner),
+	"cycler":    builtinFunc(gCycler),
+}
+
+// cycler is jinja2's cycler(...): next() walks its items round-robin.
+type cycler struct {
+	items []any
+	pos   int
+}
+
+func gCycler(_ *renderer, args []any, _ map[string]any, _ []string) (any, error) {
+	if len(args) == 0 {
+		return nil, fmt.Errorf("cycler needs at least one item")
+	}
+	return &cycler{items: args}, nil
+}
+
+// gJoiner returns a function that yields "" the first time and sep after.
+func gJoiner(_ *renderer, args []any, kw map[string]any, _ []string) (any, error) {
+	sep := toStr(argAt(args, kw, 0, "sep", ", "))
+	used := false
+	return Func(func([]any, map[string]any) (any, error) {
+		if !used {
+			used = true
+			return "", nil
+		}
+		return sep, nil
+	}), nil
 }
 
 func gRange(_ *renderer, args []any, _ map[string]any, _ []string) (any, error) {

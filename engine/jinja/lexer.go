@@ -439,8 +439,14 @@ func (l *lexer) lexString(p int) (string, int, error) {
 			b.WriteByte('\f')
 		case 'v':
 			b.WriteByte('\v')
-		case '0':
-			b.WriteByte(0)
+		case '0', '1', '2', '3', '4', '5', '6', '7':
+			// Octal escape of up to three digits.
+			n := int(e - '0')
+			for k := 0; k < 2 && q < len(src) && src[q] >= '0' && src[q] <= '7'; k++ {
+				n = n*8 + int(src[q]-'0')
+				q++
+			}
+			b.WriteRune(rune(n))
 		case 'x', 'u', 'U':
 			n := map[byte]int{'x': 2, 'u': 4, 'U': 8}[e]
 			if q+n > len(src) {

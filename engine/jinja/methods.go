@@ -18,6 +18,14 @@ func (r *renderer) callMethod(recv any, name string, args []any, kw map[string]a
 		return listMethod(x, name, args)
 	case *loopInfo:
 		return x.method(name, args)
+	case *cycler:
+		if name == "reset" {
+			x.pos = 0
+			return nil, nil
+		}
+		v := x.items[x.pos]
+		x.pos = (x.pos + 1) % len(x.items)
+		return v, nil
 	}
 	return nil, fmt.Errorf("'%s' object has no method '%s'", typeName(recv), name)
 }

@@ -64,6 +64,8 @@ func typeName(v any) string {
 		return v.(*dictView).kind
 	case *rangeValue:
 		return "range"
+	case *cycler:
+		return "Cycler"
 	case Markup:
 		return "Markup"
 	}

@@ -164,6 +164,8 @@ func (p *parser) parseStatement() (node, error) {
 			return nil, err
 		}
 		return &loopControlNode{pos: kw.pos, isBreak: kw.val == "break"}, nil
+	case "with":
+		return p.parseWith(kw.pos)
 	case "generation":
 		if err := p.expectBlockEnd(); err != nil {
 			return nil, err
@@ -175,10 +177,41 @@ func (p *parser) parseStatement() (node, error) {
 		return &containerNode{pos: kw.pos, body: body}, p.expectBlockEnd()
 	}
 	switch kw.val {
-	case "elif", "else", "endif", "endfor", "endmacro", "endset", "endcall", "endfilter", "endraw", "endgeneration":
+	case "elif", "else", "endif", "endfor", "endmacro", "endset", "endcall", "endfilter", "endraw", "endgeneration", "endwith":
 		return nil, p.errAt(kw.pos, "unexpected '%s' outside its block", kw.val)
 	}
 	return nil, p.errAt(kw.pos, "unknown tag '%s'", kw.val)
+}
+
+func (p *parser) parseWith(pos Pos) (node, error) {
+	n := &withNode{pos: pos}
+	for p.cur().kind != tokBlockEnd {
+		if len(n.targets) > 0 {
+			if err := p.expectOp(","); err != nil {
+				return nil, err
+			}
+		}
+		target, err := p.parseAssignTarget(false)
+		if err != nil {
+			return nil, err
+		}
+		if err := p.expectOp("="); err != nil {
+			return nil, err
+		}
+		value, err := p.parseExpression(true)
+		if err != nil {
+			return nil, err
+		}
+		n.targets = append(n.targets, target)
+		n.values = append(n.values, value)
+	}
+	p.next()
+	body, _, err := p.subparse("endwith")
+	if err != nil {
+		return nil, err
+	}
+	n.body = body
+	return n, p.expectBlockEnd()
 }
 
 func (p *parser) parseIf(pos Pos) (node, error) {

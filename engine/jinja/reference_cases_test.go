@@ -274,4 +274,12 @@ assistant: yo
 {% endfor %}
 </s>
 `, want: `<s>    [U] hi    [A] yo</s>`},
+	{name: "with_block", src: `{% with a = 1, b = xs %}{{ a }}{{ b }}{% endwith %}[{{ a }}]`, want: `1[1, 2, 3][]`},
+	{name: "with_scope", src: `{% with %}{% set q = 1 %}{{ q }}{% endwith %}[{{ q }}]`, want: `1[]`},
+	{name: "joiner", src: `{% set j = joiner(', ') %}{% for x in xs %}{{ j() }}{{ x }}{% endfor %}`, want: `1, 2, 3`},
+	{name: "cycler", src: `{% set c = cycler('a', 'b') %}{{ c.next() }}{{ c.next() }}{{ c.next() }}{{ c.current }}`, want: `abab`},
+	{name: "octal_escape", src: `{{ '\101\x41\0' | length }}{{ '\101' }}`, want: `3A`},
+	{name: "title_lt", src: `{{ 'a<b c'|title }}`, want: `A<B C`},
+	{name: "dict_unsafe_key", src: `{% set dd = {'pop': 1} %}[{{ dd.pop }}]{{ dd['pop'] }}`, want: `[]1`},
+	{name: "unpack_too_many_err", src: `{% set a, b = xs %}`, err: `ValueError: too many values to unpack (expected 2)`},
 }
