@@ -45,7 +45,7 @@ type Context struct {
 var messageKeyOrder = []string{"role", "content", "reasoning_content", "name", "tool_calls", "tool_call_id"}
 
 func messageDict(m map[string]any) *jinja.Dict {
-	d := jinja.NewDict()
+	d := jinja.NewDictSize(len(m))
 	for _, k := range messageKeyOrder {
 		if v, ok := m[k]; ok {
 			d.Set(k, jinja.FromGo(v))

@@ -32,7 +32,7 @@ func unsafeAttr(obj any, name string) Undefined {
 }
 
 func noAttr(obj any, name string) Undefined {
-	return Undefined{Hint: fmt.Sprintf("'%s object' has no attribute '%s'", typeName(obj), name)}
+	return Undefined{objType: typeName(obj), attr: name}
 }
 
 // getAttr is jinja2's "obj.name": a Python attribute first, then an item.

@@ -411,7 +411,7 @@ func (r *renderer) callMacro(m *macro, args []any, kw map[string]any, caller any
 		}
 	}
 	for i, p := range def.params {
-		if _, ok := sc.vars[p]; ok {
+		if _, ok := sc.local(p); ok {
 			continue
 		}
 		if def.defaults[i] != nil {

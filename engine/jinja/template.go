@@ -7,12 +7,16 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+	"sync/atomic"
 )
 
 // Template is a parsed template. It is immutable and safe for concurrent
 // Render calls.
 type Template struct {
 	body []node
+	// sizeHint is the length of the last output, used to size the next
+	// output buffer in one allocation.
+	sizeHint atomic.Int64
 }
 
 // Parse parses template source with transformers' environment settings.
@@ -42,10 +46,12 @@ func (t *Template) Render(vars map[string]any) (out string, err error) {
 		globals.set(k, FromGo(v))
 	}
 	var b strings.Builder
+	b.Grow(int(t.sizeHint.Load()) + 256)
 	r := &renderer{}
 	if _, err := r.execBody(t.body, newScope(globals), &b); err != nil {
 		return "", err
 	}
+	t.sizeHint.Store(int64(b.Len()))
 	return b.String(), nil
 }
 
@@ -104,7 +110,7 @@ func FromGo(v any) any {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		d := NewDict()
+		d := NewDictSize(len(keys))
 		for _, k := range keys {
 			d.Set(k, FromGo(x[k]))
 		}

@@ -10,15 +10,21 @@ import (
 // empty, but attribute access, calls and arithmetic on it fail.
 type Undefined struct {
 	// Hint is the error message used when the undefined value is misused,
-	// e.g. "'x' is undefined" or "'dict object' has no attribute 'y'".
+	// e.g. "'x' is undefined".
 	Hint string
+	// objType and attr describe a missing attribute; the message is only
+	// formatted if it is needed, since templates probe attributes a lot.
+	objType, attr string
 }
 
 func (u Undefined) err() error {
-	if u.Hint == "" {
-		return fmt.Errorf("undefined value")
+	switch {
+	case u.Hint != "":
+		return fmt.Errorf("%s", u.Hint)
+	case u.attr != "":
+		return fmt.Errorf("'%s object' has no attribute '%s'", u.objType, u.attr)
 	}
-	return fmt.Errorf("%s", u.Hint)
+	return fmt.Errorf("undefined value")
 }
 
 // List is a Python list (or a tuple when Tuple is set). It is a pointer type
@@ -34,13 +40,37 @@ func NewList(items ...any) *List { return &List{Items: items} }
 // Dict is a Python dict: a map that remembers insertion order. Keys are
 // strings, int64, float64, bool or nil.
 type Dict struct {
-	keys  []any
-	vals  []any
+	keys []any
+	vals []any
+	// index maps keys to positions once the dict outgrows a linear scan;
+	// most template dicts (messages, tool calls) have a few keys.
 	index map[any]int
 }
 
+// indexThreshold is the size from which Dict keeps a hash index.
+const indexThreshold = 12
+
 // NewDict returns an empty Dict.
-func NewDict() *Dict { return &Dict{index: map[any]int{}} }
+func NewDict() *Dict { return &Dict{} }
+
+// NewDictSize returns an empty Dict with room for n entries.
+func NewDictSize(n int) *Dict { return &Dict{keys: make([]any, 0, n), vals: make([]any, 0, n)} }
+
+// find returns the position of an already normalised key, or -1.
+func (d *Dict) find(key any) int {
+	if d.index != nil {
+		if i, ok := d.index[key]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, k := range d.keys {
+		if k == key {
+			return i
+		}
+	}
+	return -1
+}
 
 // normKey maps keys that Python treats as equal to one Go value (1 == 1.0).
 func normKey(k any) any {
@@ -66,13 +96,21 @@ func hashable(k any) bool {
 // Set inserts or replaces key, keeping the original position of an existing key.
 func (d *Dict) Set(key, val any) {
 	key = normKey(key)
-	if i, ok := d.index[key]; ok {
+	if i := d.find(key); i >= 0 {
 		d.vals[i] = val
 		return
 	}
-	d.index[key] = len(d.keys)
 	d.keys = append(d.keys, key)
 	d.vals = append(d.vals, val)
+	switch {
+	case d.index != nil:
+		d.index[key] = len(d.keys) - 1
+	case len(d.keys) >= indexThreshold:
+		d.index = make(map[any]int, len(d.keys)*2)
+		for i, k := range d.keys {
+			d.index[k] = i
+		}
+	}
 }
 
 // Get returns the value stored under key.
@@ -80,8 +118,8 @@ func (d *Dict) Get(key any) (any, bool) {
 	if !hashable(key) {
 		return nil, false
 	}
-	i, ok := d.index[normKey(key)]
-	if !ok {
+	i := d.find(normKey(key))
+	if i < 0 {
 		return nil, false
 	}
 	return d.vals[i], true
