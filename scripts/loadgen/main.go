@@ -35,12 +35,28 @@ func main() {
 	flag.IntVar(&cfg.maxTokens, "max-tokens", 128, "tokens to generate per request")
 	prompt := flag.String("prompt", "", "prompt text")
 	promptFile := flag.String("prompt-file", "", "file holding the prompt text")
-	flag.BoolVar(&cfg.vary, "vary-prompt", true, "prefix each prompt with the request number, so no request reuses another's cached prompt")
+	flag.BoolVar(&cfg.vary, "vary-prompt", true, "prefix each prompt with the round, concurrency and request number, so no request finds its prompt cached")
 	flag.Int64Var(&cfg.seed, "seed", 42, "sampling seed")
 	flag.Float64Var(&cfg.temperature, "temperature", 0, "sampling temperature (0: greedy)")
 	flag.BoolVar(&cfg.ignoreEOS, "ignore-eos", false, "send ignore_eos (llama-server/ggufd extension; not understood by Ollama)")
+	label := flag.String("label", "", "name of the server under test, recorded in the report for -summarize")
+	round := flag.Int("round", 0, "round number, recorded in the report for -summarize")
+	summarize := flag.String("summarize", "", "instead of generating load, read the *.json reports in this folder and print a comparison table")
+	compare := flag.String("compare", "ggufd,ollama", "with -summarize: the two labels to compare, subject first")
+	engineRate := flag.Float64("engine-tok-s", 0, "with -summarize: the engine's in-process single-stream decode tok/s, to state what HTTP costs")
 	timeout := flag.Duration("timeout", 10*time.Minute, "bound on the whole run")
 	flag.Parse()
+
+	if *summarize != "" {
+		labels := strings.Split(*compare, ",")
+		if len(labels) != 2 {
+			fatalf("-compare wants two labels, got %q", *compare)
+		}
+		if err := printSummary(os.Stdout, *summarize, labels[0], labels[1], *engineRate); err != nil {
+			fatalf("%v", err)
+		}
+		return
+	}
 
 	if *promptFile != "" {
 		b, err := os.ReadFile(*promptFile)
@@ -50,6 +66,7 @@ func main() {
 		*prompt = string(b)
 	}
 	cfg.prompt = strings.TrimSpace(*prompt)
+	cfg.label, cfg.round = *label, *round
 	if cfg.requests == 0 {
 		cfg.requests = 4 * cfg.concurrency
 	}
@@ -77,6 +94,8 @@ func fatalf(format string, args ...any) {
 
 type config struct {
 	url, api, model, prompt string
+	label                   string
+	round                   int
 	concurrency, requests   int
 	maxTokens               int
 	vary, ignoreEOS         bool
@@ -134,6 +153,7 @@ func run(ctx context.Context, cfg config) Report {
 
 	rep := aggregate(results, cfg.maxTokens)
 	rep.API, rep.URL, rep.Model, rep.Concurrency = cfg.api, cfg.url, cfg.model, cfg.concurrency
+	rep.Label, rep.Round = cfg.label, cfg.round
 	return rep
 }
 
@@ -141,5 +161,7 @@ func promptFor(cfg config, i int) string {
 	if !cfg.vary {
 		return cfg.prompt
 	}
-	return fmt.Sprintf("Request %d. %s", i, cfg.prompt)
+	// Round and concurrency too, so that a later run (or the other
+	// server's warm-up) never finds this exact prompt cached.
+	return fmt.Sprintf("Round %d, %d streams, request %d. %s", cfg.round, cfg.concurrency, i, cfg.prompt)
 }

@@ -77,6 +77,9 @@ func distribution(values []float64) Distribution {
 
 // Report is the JSON the load generator prints.
 type Report struct {
+	// Label and Round name the run for -summarize (e.g. "ggufd", 2).
+	Label       string `json:"label,omitempty"`
+	Round       int    `json:"round,omitempty"`
 	API         string `json:"api"`
 	URL         string `json:"url"`
 	Model       string `json:"model"`

@@ -117,3 +117,34 @@ func TestDoRequestParsesStreams(t *testing.T) {
 		t.Error("a stream without usage should fail")
 	}
 }
+
+func TestSummarizePairsRounds(t *testing.T) {
+	rep := func(label string, round, conc int, agg float64) Report {
+		return Report{Label: label, Round: round, Concurrency: conc, Requests: 4, AggTokPerSec: agg,
+			TTFTms: Distribution{P50: agg, P99: 2 * agg}}
+	}
+	rows := summarize([]Report{
+		rep("a", 1, 4, 110), rep("b", 1, 4, 100),
+		rep("a", 2, 4, 60), rep("b", 2, 4, 50), // a noisy round slows both
+		rep("a", 3, 4, 100), rep("b", 3, 4, 100),
+		rep("a", 1, 1, 10), // no partner: counted for a, not for the ratio
+	}, "a", "b")
+	if len(rows) != 2 || rows[0].concurrency != 1 || rows[1].concurrency != 4 {
+		t.Fatalf("rows %+v", rows)
+	}
+	if rows[0].pairedRuns != 0 || rows[0].subject.runs != 1 || rows[0].base.runs != 0 {
+		t.Errorf("unpaired row %+v", rows[0])
+	}
+	r := rows[1]
+	// Per-round ratios 1.1, 1.2, 1.0: median 1.1, whereas the ratio of
+	// medians would be 100/100 = 1.
+	if r.pairedRuns != 3 || math.Abs(r.ratio-1.1) > 1e-9 {
+		t.Errorf("ratio %g over %d rounds", r.ratio, r.pairedRuns)
+	}
+	if r.subject.aggTokS != 100 || r.base.ttftP99 != 200 {
+		t.Errorf("medians %+v %+v", r.subject, r.base)
+	}
+	if median([]float64{4, 1, 3, 2}) != 2.5 || median(nil) != 0 {
+		t.Error("median")
+	}
+}
