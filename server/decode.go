@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/ggufd/ggufd/server/apierror"
@@ -68,8 +69,10 @@ func unmarshalRequest(body []byte, v any) error {
 		if typ.Field == "" {
 			return apierror.BadRequest("invalid_json", "The request body must be a JSON object.")
 		}
-		return apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest, "invalid_type", typ.Field,
-			"Invalid type for '%s': expected %s, but got %s.", typ.Field, describeType(typ.Type), describeJSON(typ.Value))
+		// Embedded Go structs show up in the path; clients know JSON names.
+		field := strings.ReplaceAll(typ.Field, "genParams.", "")
+		return apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest, "invalid_type", field,
+			"Invalid type for '%s': expected %s, but got %s.", field, describeType(typ.Type), describeJSON(typ.Value))
 	case errors.As(err, new(*apierror.Error)):
 		return err
 	}

@@ -1,0 +1,228 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ggufd/ggufd/engine"
+)
+
+// fakeModel generates scripted pieces per choice.
+type fakeModel struct {
+	info      engine.Info
+	pieces    []string
+	block     bool  // wait for cancellation instead of finishing
+	genErr    error // returned by Generate
+	promptErr error // returned by ApplyChatTemplate
+	vectors   [][]float32
+
+	mu        sync.Mutex
+	requests  []engine.GenerateRequest
+	cancelled chan struct{}
+}
+
+func newFakeModel() *fakeModel {
+	return &fakeModel{
+		info:      engine.Info{Parallel: 4, VocabSize: 512, ContextLength: 256},
+		pieces:    []string{"Hello", " world"},
+		cancelled: make(chan struct{}, 16),
+	}
+}
+
+func (m *fakeModel) Generate(ctx context.Context, req engine.GenerateRequest) (EventStream, error) {
+	if m.genErr != nil {
+		return nil, m.genErr
+	}
+	m.mu.Lock()
+	m.requests = append(m.requests, req)
+	m.mu.Unlock()
+	n := max(req.N, 1)
+	ch := make(chan engine.Event, 64)
+	go func() {
+		defer close(ch)
+		usage := engine.Usage{PromptTokens: 7, CachedTokens: 2}
+		if m.block {
+			<-ctx.Done()
+			m.cancelled <- struct{}{}
+			for i := range n {
+				ch <- engine.Event{Index: i, FinishReason: engine.FinishCancelled}
+			}
+			ch <- engine.Event{Done: true, Usage: usage}
+			return
+		}
+		for i := range n {
+			for j, p := range m.pieces {
+				ev := engine.Event{Index: i, Text: p}
+				if req.Logprobs {
+					ev.Logprobs = []engine.TokenLogprob{{Token: j, Text: p, Bytes: []byte(p), Logprob: -0.5,
+						Top: []engine.TopLogprob{{Token: j, Text: p, Bytes: []byte(p), Logprob: -0.5}}}}
+				}
+				ch <- ev
+				usage.CompletionTokens++
+			}
+			ch <- engine.Event{Index: i, FinishReason: engine.FinishLength}
+		}
+		ch <- engine.Event{Done: true, Usage: usage}
+	}()
+	return chanStream(ch), nil
+}
+
+type chanStream chan engine.Event
+
+func (c chanStream) Next() (engine.Event, bool) {
+	ev, ok := <-c
+	return ev, ok
+}
+
+func (m *fakeModel) Embed(ctx context.Context, req engine.EmbedRequest) (engine.EmbedResult, error) {
+	n := len(req.Texts) + len(req.Tokens)
+	res := engine.EmbedResult{PromptTokens: 3 * n}
+	for range n {
+		res.Vectors = append(res.Vectors, []float32{0.6, 0.8})
+	}
+	return res, nil
+}
+
+func (m *fakeModel) Tokenize(text string, addSpecial, parseSpecial bool) ([]int, error) {
+	var out []int
+	if addSpecial {
+		out = append(out, 1)
+	}
+	for _, r := range text {
+		out = append(out, int(r))
+	}
+	return out, nil
+}
+
+func (m *fakeModel) Detokenize(tokens []int) (string, error) {
+	var b strings.Builder
+	for _, t := range tokens {
+		b.WriteRune(rune(t))
+	}
+	return b.String(), nil
+}
+
+func (m *fakeModel) ApplyChatTemplate(req engine.ChatRequest) (string, error) {
+	if m.promptErr != nil {
+		return "", m.promptErr
+	}
+	var b strings.Builder
+	for _, msg := range req.Messages {
+		b.WriteString("<" + msg["role"].(string) + ">" + msg["content"].(string) + "\n")
+	}
+	if req.AddGenerationPrompt {
+		b.WriteString("<assistant>")
+	}
+	return b.String(), nil
+}
+
+func (m *fakeModel) Info() engine.Info { return m.info }
+
+func (m *fakeModel) lastRequest(t *testing.T) engine.GenerateRequest {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.requests) == 0 {
+		t.Fatal("no generate request reached the model")
+	}
+	return m.requests[len(m.requests)-1]
+}
+
+// fakeCatalog serves fake models by name.
+type fakeCatalog struct {
+	infos      map[string]ModelInfo
+	models     map[string]*fakeModel
+	acquireErr error
+	loadDelay  time.Duration
+	released   chan string
+}
+
+func newFakeCatalog() *fakeCatalog {
+	return &fakeCatalog{
+		infos: map[string]ModelInfo{
+			"tiny":  {ID: "tiny", ContextLength: 256, Aliases: []string{"tiny-alias"}, Description: "a tiny model"},
+			"embed": {ID: "embed", Embeddings: true},
+		},
+		models:   map[string]*fakeModel{"tiny": newFakeModel(), "embed": newFakeModel()},
+		released: make(chan string, 64),
+	}
+}
+
+func (c *fakeCatalog) Lookup(name string) (ModelInfo, error) {
+	if name == "tiny-alias" {
+		name = "tiny"
+	}
+	info, ok := c.infos[name]
+	if !ok {
+		return ModelInfo{}, &UnknownModelError{Name: name, Suggestions: []string{"tiny"}}
+	}
+	return info, nil
+}
+
+func (c *fakeCatalog) Acquire(ctx context.Context, name string) (Lease, error) {
+	if c.acquireErr != nil {
+		return nil, c.acquireErr
+	}
+	if c.loadDelay > 0 {
+		select {
+		case <-time.After(c.loadDelay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return &fakeLease{m: c.models[name], name: name, c: c}, nil
+}
+
+func (c *fakeCatalog) Statuses() []ModelStatus {
+	return []ModelStatus{
+		{ModelInfo: c.infos["tiny"], State: StateLoaded},
+		{ModelInfo: c.infos["embed"], State: StateLoading, Progress: 0.42},
+	}
+}
+
+func (c *fakeCatalog) Status(name string) (ModelStatus, bool) {
+	for _, st := range c.Statuses() {
+		if st.ID == name {
+			return st, true
+		}
+	}
+	return ModelStatus{}, false
+}
+
+type fakeLease struct {
+	m    *fakeModel
+	name string
+	c    *fakeCatalog
+}
+
+func (l *fakeLease) Model() Model { return l.m }
+func (l *fakeLease) Release()     { l.c.released <- l.name }
+
+// newTestServer serves a fake catalog on 127.0.0.1 and stops with the test.
+func newTestServer(t *testing.T, cat *fakeCatalog, opts ...Option) (*Server, string) {
+	t.Helper()
+	s, err := NewWithCatalog(Settings{BodyLimit: 1 << 16}, cat, nil, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewUnstartedServer(s.Handler())
+	ts.Config = s.http
+	ts.Start()
+	t.Cleanup(ts.Close)
+	return s, ts.URL
+}
+
+func post(t *testing.T, url, body string) *http.Response {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
