@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/ggufd/ggufd/engine"
@@ -31,17 +32,17 @@ func templateInput(msgs []wireMessage, tools, toolChoice json.RawMessage, addGen
 	if isNull(tools) || noneToolChoice(toolChoice) {
 		return req, nil
 	}
-	v, err := decodeJSONValue(tools)
-	if err != nil {
-		return req, apierror.InvalidParam("tools", "Invalid 'tools': %v.", err)
-	}
-	list, ok := v.([]any)
-	if !ok {
+	var list []json.RawMessage
+	if err := json.Unmarshal(tools, &list); err != nil {
 		return req, apierror.New(400, apierror.TypeInvalidRequest, "invalid_type", "tools",
 			"Invalid type for 'tools': expected an array of tool definitions.")
 	}
-	if len(list) > 0 {
-		req.Tools = list
+	for i, raw := range list {
+		v, err := decodeJSONValue(raw)
+		if err != nil {
+			return req, apierror.InvalidParam(fmt.Sprintf("tools[%d]", i), "Invalid 'tools[%d]': %v.", i, err)
+		}
+		req.Tools = append(req.Tools, v)
 	}
 	return req, nil
 }

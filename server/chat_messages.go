@@ -1,12 +1,12 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/ggufd/ggufd/engine"
+	"github.com/ggufd/ggufd/engine/chattemplate"
 	"github.com/ggufd/ggufd/server/apierror"
 )
 
@@ -131,14 +131,16 @@ func templateToolCalls(calls []wireToolCall, at string) ([]any, error) {
 		if typ == "" {
 			typ = "function"
 		}
-		out = append(out, map[string]any{
-			"id":   tc.ID,
-			"type": typ,
-			"function": map[string]any{
-				"name":      tc.Function.Name,
-				"arguments": args,
-			},
-		})
+		// An ordered map, so templates that print the call show its keys
+		// in OpenAI's order.
+		fn := chattemplate.NewMap()
+		fn.Set("name", tc.Function.Name)
+		fn.Set("arguments", args)
+		call := chattemplate.NewMap()
+		call.Set("id", tc.ID)
+		call.Set("type", typ)
+		call.Set("function", fn)
+		out = append(out, call)
 	}
 	return out, nil
 }
@@ -163,14 +165,8 @@ func parseArguments(raw json.RawMessage) (any, error) {
 	return v, nil
 }
 
-// decodeJSONValue decodes arbitrary JSON for templates, keeping numbers as
-// written.
+// decodeJSONValue decodes arbitrary JSON for templates, keeping object key
+// order (tool schemas and arguments are printed in the order sent).
 func decodeJSONValue(raw []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return v, nil
+	return chattemplate.DecodeJSON(raw)
 }

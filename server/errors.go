@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,9 @@ import (
 // queueFullRetryAfter is the Retry-After sent when a model's queue is full:
 // slots free up within seconds at typical generation lengths.
 const queueFullRetryAfter = 2 * time.Second
+
+// statusClientClosed is nginx's 499: the client closed the connection.
+const statusClientClosed = 499
 
 // toAPIError maps any error a handler meets to the OpenAI error object. The
 // second result is false for errors that are faults of ours (500s), which the
@@ -62,6 +66,14 @@ func toAPIError(err error) (*apierror.Error, bool) {
 	case errors.As(err, &maxBytes):
 		return apierror.New(http.StatusRequestEntityTooLarge, apierror.TypeInvalidRequest, "request_too_large", "",
 			"The request body is larger than the limit of %d bytes.", maxBytes.Limit), true
+	case errors.Is(err, context.Canceled):
+		// The client went away (or the server is shutting down); the
+		// answer is logged, rarely read.
+		return apierror.New(statusClientClosed, apierror.TypeInvalidRequest, "request_cancelled", "",
+			"The request was cancelled."), true
+	case errors.Is(err, context.DeadlineExceeded):
+		return apierror.New(http.StatusGatewayTimeout, apierror.TypeServer, "timeout", "",
+			"The request timed out."), true
 	case errors.As(err, &httpError):
 		return fromEchoError(httpError), httpError.Code < 500
 	}

@@ -120,7 +120,7 @@ func (s *Server) serveGeneration(c echo.Context, g *generation) (err error) {
 	}
 	if ctx.Err() != nil && !ticket.Suspended() && c.Request().Context().Err() != nil {
 		// The client disconnected: nobody to answer.
-		rs.status, rs.errCode = 499, "client_closed"
+		rs.status, rs.errCode = statusClientClosed, "client_closed"
 		return nil
 	}
 	if sse == nil {

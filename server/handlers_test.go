@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ggufd/ggufd/engine"
+	"github.com/ggufd/ggufd/engine/chattemplate"
 	"github.com/ggufd/ggufd/server/apierror"
 	"github.com/labstack/echo/v4"
 )
@@ -537,9 +538,10 @@ func TestToolCallArgumentsParsed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fn := calls[0].(map[string]any)["function"].(map[string]any)
-	if _, ok := fn["arguments"].(string); ok {
-		t.Errorf("arguments left as a string: %#v", fn["arguments"])
+	fn, _ := calls[0].(*chattemplate.Map).Get("function")
+	args, _ := fn.(*chattemplate.Map).Get("arguments")
+	if _, ok := args.(*chattemplate.Map); !ok {
+		t.Errorf("arguments not parsed into an object: %#v", args)
 	}
 	tc.Function.Arguments = json.RawMessage(`"{not json"`)
 	if _, err := templateToolCalls([]wireToolCall{tc}, "messages[0].tool_calls"); err == nil {

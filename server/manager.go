@@ -1,0 +1,148 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ggufd/ggufd/config"
+	"github.com/ggufd/ggufd/engine"
+	"github.com/ggufd/ggufd/models"
+)
+
+// New builds the server from the configuration over the model manager.
+func New(cfg *config.Config, catalog *models.Manager, logger *slog.Logger, opts ...Option) (*Server, error) {
+	if cfg == nil {
+		return nil, errors.New("server: nil config")
+	}
+	if catalog == nil {
+		return nil, errors.New("server: nil model manager")
+	}
+	settings := Settings{
+		Listen:          cfg.Listen,
+		BodyLimit:       int64(cfg.BodyLimit),
+		ShutdownTimeout: cfg.ShutdownTimeout.Std(),
+	}
+	return NewWithCatalog(settings, &managerCatalog{m: catalog, currency: cfg.Auth.Currency}, logger, opts...)
+}
+
+// managerCatalog adapts *models.Manager to Catalog.
+type managerCatalog struct {
+	m        *models.Manager
+	currency string
+}
+
+// unavailableRetry is the Retry-After for models that cannot load now.
+const unavailableRetry = 30 * time.Second
+
+func (c *managerCatalog) Lookup(name string) (ModelInfo, error) {
+	e, err := c.m.Lookup(name)
+	if err != nil {
+		return ModelInfo{}, fromModelsError(name, err)
+	}
+	return c.infoOf(e), nil
+}
+
+func (c *managerCatalog) Acquire(ctx context.Context, name string) (Lease, error) {
+	l, err := c.m.Acquire(ctx, name)
+	if err != nil {
+		return nil, fromModelsError(name, err)
+	}
+	em := l.Model()
+	if em == nil {
+		l.Release()
+		return nil, fmt.Errorf("model %s: loader returned no engine model", name)
+	}
+	return managerLease{l: l, m: engineModel{em}}, nil
+}
+
+func (c *managerCatalog) Statuses() []ModelStatus {
+	sts := c.m.Statuses()
+	out := make([]ModelStatus, 0, len(sts))
+	for _, st := range sts {
+		out = append(out, c.statusOf(st))
+	}
+	return out
+}
+
+func (c *managerCatalog) Status(name string) (ModelStatus, bool) {
+	st, err := c.m.Status(name)
+	if err != nil {
+		return ModelStatus{}, false
+	}
+	return c.statusOf(st), true
+}
+
+func (c *managerCatalog) statusOf(st models.Status) ModelStatus {
+	state := string(st.State)
+	if st.State == models.StateUnloading {
+		state = StateUnloaded
+	}
+	return ModelStatus{ModelInfo: c.infoOf(st.Entry), State: state, Progress: float64(st.Progress), Error: st.Error}
+}
+
+// pricingJSON is a model's price as /v1/models shows it.
+type pricingJSON struct {
+	Currency         string  `json:"currency,omitempty"`
+	InputPer1K       float64 `json:"input_per_1k"`
+	OutputPer1K      float64 `json:"output_per_1k"`
+	CachedInputPer1K float64 `json:"cached_input_per_1k"`
+	PerSecond        float64 `json:"per_second,omitempty"`
+	MaxSeconds       float64 `json:"max_seconds,omitempty"`
+}
+
+func (c *managerCatalog) infoOf(e models.Entry) ModelInfo {
+	m := e.Model
+	info := ModelInfo{
+		ID: e.Name, DisplayName: m.DisplayName, Description: m.Description, Aliases: m.Aliases, Tags: m.Tags,
+		OwnedBy: defaultOwner, Created: e.Created, ContextLength: e.ContextLength, Embeddings: e.Embeddings,
+		Defaults: SamplingDefaults(m.Sampling), Stop: m.Stop, MaxTokens: m.MaxTokens,
+	}
+	if p := m.Pricing; !p.IsZero() {
+		info.Pricing = pricingJSON{Currency: c.currency, InputPer1K: p.InputPer1K, OutputPer1K: p.OutputPer1K,
+			CachedInputPer1K: p.CachedInputPer1K, PerSecond: p.PerSecond, MaxSeconds: p.MaxSeconds}
+	}
+	return info
+}
+
+// fromModelsError maps the manager's errors to the ones toAPIError knows.
+func fromModelsError(name string, err error) error {
+	var (
+		nf   *models.NotFoundError
+		mem  *models.InsufficientMemoryError
+		fail *models.LoadFailedError
+	)
+	switch {
+	case errors.As(err, &nf):
+		return &UnknownModelError{Name: nf.Name, Suggestions: nf.Suggestions}
+	case errors.As(err, &mem):
+		return &ModelUnavailableError{Name: name, Reason: mem.Error(), RetryAfter: unavailableRetry}
+	case errors.As(err, &fail):
+		return &ModelUnavailableError{Name: name, Reason: fmt.Sprintf("loading failed: %v", fail.Err), RetryAfter: unavailableRetry}
+	case errors.Is(err, models.ErrClosed):
+		return &ModelUnavailableError{Name: name, Reason: "the server is shutting down"}
+	}
+	return fmt.Errorf("acquire model %s: %w", name, err)
+}
+
+type managerLease struct {
+	l *models.Lease
+	m engineModel
+}
+
+func (l managerLease) Model() Model { return l.m }
+func (l managerLease) Release()     { l.l.Release() }
+
+// engineModel adapts *engine.Model, whose Generate returns a concrete
+// *engine.Stream.
+type engineModel struct{ *engine.Model }
+
+func (m engineModel) Generate(ctx context.Context, req engine.GenerateRequest) (EventStream, error) {
+	st, err := m.Model.Generate(ctx, req)
+	if err != nil {
+		return nil, err // not a typed nil inside the interface
+	}
+	return st, nil
+}
