@@ -84,7 +84,7 @@ func (s *Server) chatCompletions(c echo.Context) error {
 		return err
 	}
 	return s.serveGeneration(c, &generation{
-		endpoint: "chat.completions", promptParam: "messages", params: &req.genParams, info: info,
+		endpoint: "chat.completions", promptParam: "messages", params: &req.genParams, info: info, maxTokens: base.MaxTokens,
 		build: func(m Model) ([]engine.GenerateRequest, error) {
 			prompt, err := m.ApplyChatTemplate(tmpl)
 			if err != nil {

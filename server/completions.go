@@ -96,7 +96,7 @@ func (s *Server) completions(c echo.Context) error {
 	}
 	echoPrompt := req.Echo != nil && *req.Echo
 	return s.serveGeneration(c, &generation{
-		endpoint: "completions", promptParam: "prompt", params: &req.genParams, info: info,
+		endpoint: "completions", promptParam: "prompt", params: &req.genParams, info: info, maxTokens: base.MaxTokens,
 		build: func(m Model) ([]engine.GenerateRequest, error) {
 			reqs := make([]engine.GenerateRequest, len(prompts))
 			for i, p := range prompts {

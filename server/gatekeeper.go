@@ -27,7 +27,8 @@ type Call struct {
 	Model     string // canonical model name; "" for endpoints without one
 	OpenID    string // from /llm_api/{openid}/{userid}/...; "" otherwise
 	UserID    string
-	MaxTokens int // the request's completion budget after capping; 0: unbounded
+	MaxTokens int   // the request's completion budget after capping; 0: unbounded
+	BodyBytes int64 // the request body's size, a bound on the prompt's tokens
 	Header    http.Header
 }
 
@@ -39,6 +40,26 @@ type Ticket interface {
 	// Suspended reports whether the gatekeeper cancelled the request's
 	// context on purpose.
 	Suspended() bool
+}
+
+// Optional Ticket methods the server uses when present.
+type (
+	// finisherWith settles with the response's finish reason and status.
+	finisherWith interface {
+		FinishWith(u engine.Usage, finishReason string, status int)
+	}
+	// rateLimitHeaderer gives x-ratelimit-* headers for the response.
+	rateLimitHeaderer interface {
+		RateLimitHeaders() map[string]string
+	}
+)
+
+func finishTicket(t Ticket, u engine.Usage, finishReason string, status int) {
+	if f, ok := t.(finisherWith); ok {
+		f.FinishWith(u, finishReason, status)
+		return
+	}
+	t.Finish(u)
 }
 
 type openGate struct{}

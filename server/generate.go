@@ -32,6 +32,7 @@ type generation struct {
 	promptParam string // the field a too-long prompt is blamed on
 	params      *genParams
 	info        ModelInfo
+	maxTokens   int // after capping, for the gatekeeper's reservation
 	// build renders the prompt(s) once the model is loaded: one engine
 	// request per prompt, each with params.choices() choices.
 	build    func(m Model) ([]engine.GenerateRequest, error)
@@ -41,14 +42,24 @@ type generation struct {
 // serveGeneration runs a generation from admission to the last byte.
 func (s *Server) serveGeneration(c echo.Context, g *generation) (err error) {
 	rs := stateOf(c)
-	ctx, ticket, err := s.admit(c, g.endpoint, g.info.ID, 0)
+	ctx, ticket, err := s.admit(c, g.endpoint, g.info.ID, g.maxTokens)
 	if err != nil {
 		return err
 	}
-	var usage engine.Usage
+	var (
+		usage  engine.Usage
+		finish string // the first choice's finish reason, for the ledger
+	)
 	defer func() {
 		rs.usage = usage
-		ticket.Finish(usage)
+		status := rs.status
+		if err != nil {
+			ae, _ := toAPIError(err)
+			status = ae.Status
+		} else if status == 0 {
+			status = http.StatusOK
+		}
+		finishTicket(ticket, usage, finish, status)
 	}()
 
 	var sse *sseWriter
@@ -110,6 +121,9 @@ func (s *Server) serveGeneration(c echo.Context, g *generation) (err error) {
 				r.add(ev)
 			}
 		}
+		if ev.FinishReason != "" && finish == "" {
+			finish = finishReason(ev.FinishReason)
+		}
 		if ev.Done {
 			usage, genErr = ev.Usage, ev.Err
 		}
@@ -138,12 +152,18 @@ func (s *Server) serveGeneration(c echo.Context, g *generation) (err error) {
 // admit asks the gatekeeper; its context replaces the request's.
 func (s *Server) admit(c echo.Context, endpoint, model string, maxTokens int) (context.Context, Ticket, error) {
 	rs := stateOf(c)
-	ctx, t, err := s.gate.Admit(c.Request().Context(), Call{
+	req := c.Request()
+	ctx, t, err := s.gate.Admit(req.Context(), Call{
 		RequestID: rs.id, Endpoint: endpoint, Model: model, OpenID: rs.openID, UserID: rs.userID,
-		MaxTokens: maxTokens, Header: c.Request().Header,
+		MaxTokens: maxTokens, BodyBytes: req.ContentLength, Header: req.Header,
 	})
 	if err != nil {
 		return nil, nil, err
+	}
+	if rh, ok := t.(rateLimitHeaderer); ok {
+		for k, v := range rh.RateLimitHeaders() {
+			c.Response().Header().Set(k, v)
+		}
 	}
 	return ctx, t, nil
 }

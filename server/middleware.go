@@ -99,7 +99,9 @@ func (s *Server) rewriteLLMAPI(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		parts := strings.SplitN(path[len(llmAPIPrefix):], "/", 4)
 		if len(parts) < 4 || parts[0] == "" || parts[1] == "" {
-			return echo.ErrNotFound
+			// Not the per-user form (e.g. /llm_api/suspend_current_generate):
+			// leave it to the routes.
+			return next(c)
 		}
 		rs := stateOf(c)
 		rs.viaLLM = true
