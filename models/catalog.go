@@ -1,0 +1,319 @@
+package models
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ggufd/ggufd/config"
+	"github.com/ggufd/ggufd/engine"
+	"github.com/ggufd/ggufd/engine/gguf"
+)
+
+// Entry is one servable model as configured or discovered.
+type Entry struct {
+	Name string
+	Path string
+	// Model holds every setting, with the config's defaults applied.
+	Model config.Model
+	// ContextLength is tokens per sequence the model loads with.
+	ContextLength int
+	Embeddings    bool
+	// Discovered is true for a GGUF found in models_dir that the config
+	// file does not name.
+	Discovered bool
+	// Created is the file's modification time.
+	Created time.Time
+}
+
+// DemoName is the model written into an empty models_dir on first run.
+const DemoName = "demo-random"
+
+// item is an Entry with what the manager derives from the file, computed
+// outside the manager goroutine because it reads files.
+type item struct {
+	Entry
+	spec    loadSpec
+	opts    engine.LoadOptions // Progress is set per load
+	est     gguf.Estimate
+	estErr  error // the estimate could not be made; the loader reports why
+	prepErr error // the load cannot even be attempted (chat template unreadable)
+}
+
+// loadSpec is everything that, when it changes, needs the model reloaded.
+// Settings outside it (pricing, description, sampling...) apply at once.
+type loadSpec struct {
+	Path           string
+	Size           int64
+	ModTime        int64
+	Context        int
+	Parallel       int
+	Threads        int
+	GPULayers      int
+	KVCacheType    string
+	FlashAttention string
+	Embeddings     bool
+	ChatTemplate   string
+	QueueDepth     int
+}
+
+// fileMeta caches what a GGUF's metadata says, keyed by path, size and
+// modification time, so reloads re-read only files that changed.
+type fileMeta struct {
+	size    int64
+	modTime int64
+	trained int
+	err     error
+}
+
+// estKey caches estimates: the same file under the same settings.
+type estKey struct {
+	path          string
+	size, modTime int64
+	params        gguf.EstimateParams
+}
+
+type estResult struct {
+	est gguf.Estimate
+	err error
+}
+
+// catalogBuilder turns a config and the models folder into items. It is
+// used under Manager.reloadMu only.
+type catalogBuilder struct {
+	estimate Estimator
+	meta     map[string]fileMeta
+	ests     map[estKey]estResult
+}
+
+func newCatalogBuilder(e Estimator) *catalogBuilder {
+	return &catalogBuilder{estimate: e, meta: map[string]fileMeta{}, ests: map[estKey]estResult{}}
+}
+
+// build returns the items of cfg: its models, then every other *.gguf in
+// ModelsDir under its file stem. Warnings are problems worth a log line.
+func (b *catalogBuilder) build(cfg *config.Config) (items []*item, warnings []string) {
+	taken := map[string]bool{}
+	files := map[string]bool{}
+	for _, m := range cfg.Models {
+		taken[m.Name] = true
+		for _, a := range m.Aliases {
+			taken[a] = true
+		}
+		files[m.File] = true
+		items = append(items, b.item(cfg, cfg.WithDefaults(m), false))
+	}
+	for _, path := range findGGUF(cfg.ModelsDir) {
+		if files[path] {
+			continue
+		}
+		m := cfg.DiscoveredModel(path)
+		if taken[m.Name] {
+			warnings = append(warnings, fmt.Sprintf("%s is not served: its name %q is taken by a configured model or alias", path, m.Name))
+			continue
+		}
+		if m.Name == DemoName && m.Description == "" {
+			m.Description = fmt.Sprintf("Demo model with random weights: its output is gibberish. Put real GGUF files in %s to serve them.", cfg.ModelsDir)
+		}
+		taken[m.Name] = true
+		items = append(items, b.item(cfg, m, true))
+	}
+	// Forget cached files that are gone so the caches do not grow.
+	live := map[string]bool{}
+	for _, it := range items {
+		live[it.Path] = true
+	}
+	for p := range b.meta {
+		if !live[p] {
+			delete(b.meta, p)
+		}
+	}
+	for k := range b.ests {
+		if !live[k.path] {
+			delete(b.ests, k)
+		}
+	}
+	return items, warnings
+}
+
+func (b *catalogBuilder) item(cfg *config.Config, m config.Model, discovered bool) *item {
+	it := &item{Entry: Entry{Name: m.Name, Path: m.File, Model: m, Embeddings: m.Embeddings, Discovered: discovered}}
+	var size, mod int64
+	st, err := os.Stat(m.File)
+	if err == nil {
+		size, mod = st.Size(), st.ModTime().UnixNano()
+		it.Created = st.ModTime()
+	}
+	meta, ok := b.meta[m.File]
+	if !ok || meta.size != size || meta.modTime != mod {
+		meta = fileMeta{size: size, modTime: mod}
+		if f, err := gguf.Open(m.File); err != nil {
+			meta.err = err
+		} else {
+			meta.trained = f.ContextLength()
+		}
+		b.meta[m.File] = meta
+	}
+	it.ContextLength = cfg.ContextFor(m, meta.trained)
+
+	tmpl, err := m.ChatTemplateSource()
+	if err != nil {
+		it.prepErr = err
+	}
+	gpu := 0
+	if m.GPULayers != nil {
+		gpu = *m.GPULayers
+	}
+	it.opts = engine.LoadOptions{
+		ContextLength:  it.ContextLength,
+		Parallel:       m.Parallel,
+		Threads:        m.Threads,
+		GPULayers:      gpu,
+		KVCacheType:    m.KVCacheType,
+		FlashAttention: m.FlashAttention,
+		Embeddings:     m.Embeddings,
+		ChatTemplate:   tmpl,
+		QueueDepth:     cfg.QueueDepth,
+	}
+	it.spec = loadSpec{
+		Path: m.File, Size: size, ModTime: mod,
+		Context: it.ContextLength, Parallel: m.Parallel, Threads: m.Threads, GPULayers: gpu,
+		KVCacheType: m.KVCacheType, FlashAttention: m.FlashAttention, Embeddings: m.Embeddings,
+		ChatTemplate: tmpl, QueueDepth: cfg.QueueDepth,
+	}
+
+	if meta.err != nil {
+		it.estErr = meta.err
+		return it
+	}
+	key := estKey{path: m.File, size: size, modTime: mod, params: cfg.EstimateParams(m, meta.trained)}
+	res, ok := b.ests[key]
+	if !ok {
+		res.est, res.err = b.estimate(m.File, key.params)
+		b.ests[key] = res
+	}
+	it.est, it.estErr = res.est, res.err
+	return it
+}
+
+// findGGUF lists the *.gguf files of dir (not recursive), sorted. Hidden
+// files are skipped: downloaders write partial files as dotfiles.
+func findGGUF(dir string) []string {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range ents {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") || !strings.EqualFold(filepath.Ext(name), ".gguf") {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		// Stat follows symlinks: a link to a model elsewhere is fine.
+		if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// hasGGUF reports whether dir holds any GGUF file.
+func hasGGUF(dir string) (bool, error) {
+	_, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return len(findGGUF(dir)) > 0, nil
+}
+
+// catalog is an immutable snapshot of the served names, swapped on reload,
+// so Lookup and Entries never wait for the manager goroutine.
+type catalog struct {
+	entries []Entry          // sorted by name
+	byName  map[string]Entry // names and aliases
+	names   []string         // names and aliases, for suggestions
+}
+
+func newCatalog(items []*item) *catalog {
+	c := &catalog{byName: map[string]Entry{}}
+	for _, it := range items {
+		c.entries = append(c.entries, it.Entry)
+		c.byName[it.Name] = it.Entry
+		c.names = append(c.names, it.Name)
+		for _, a := range it.Model.Aliases {
+			c.byName[a] = it.Entry
+			c.names = append(c.names, a)
+		}
+	}
+	sort.Slice(c.entries, func(i, j int) bool { return c.entries[i].Name < c.entries[j].Name })
+	sort.Strings(c.names)
+	return c
+}
+
+// lookup resolves a name or alias: exactly, else case-insensitively when
+// that matches one model only.
+func (c *catalog) lookup(name string) (Entry, error) {
+	if e, ok := c.byName[name]; ok {
+		return e, nil
+	}
+	var found []Entry
+	for n, e := range c.byName {
+		if strings.EqualFold(n, name) {
+			found = append(found, e)
+		}
+	}
+	if len(found) > 0 {
+		same := true
+		for _, e := range found[1:] {
+			same = same && e.Name == found[0].Name
+		}
+		if same {
+			return found[0], nil
+		}
+	}
+	return Entry{}, &NotFoundError{Name: name, Suggestions: suggestions(name, c.names)}
+}
+
+// suggestions returns up to three names close to name: within an edit
+// distance of a third of its length (at least 2), or sharing a prefix.
+func suggestions(name string, names []string) []string {
+	type cand struct {
+		name string
+		d    int
+	}
+	lname := strings.ToLower(name)
+	limit := max(2, len(name)/3)
+	var cs []cand
+	for _, n := range names {
+		ln := strings.ToLower(n)
+		d := config.EditDistance(lname, ln)
+		switch {
+		case d <= limit:
+		case len(lname) >= 3 && (strings.HasPrefix(ln, lname) || strings.HasPrefix(lname, ln)):
+			d = limit + 1 // after the edit-distance matches
+		default:
+			continue
+		}
+		cs = append(cs, cand{n, d})
+	}
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].d < cs[j].d })
+	var out []string
+	for _, c := range cs {
+		if len(out) == 3 {
+			break
+		}
+		out = append(out, c.name)
+	}
+	return out
+}

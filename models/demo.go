@@ -1,0 +1,20 @@
+package models
+
+import (
+	"fmt"
+
+	"github.com/ggufd/ggufd/engine/gguf"
+)
+
+// WriteDemoModel writes the "demo" preset (a tiny llama with random weights
+// and a ChatML template) to path. It is the default DemoGenerator.
+func WriteDemoModel(path string) error {
+	spec, err := gguf.Preset("demo")
+	if err != nil {
+		return fmt.Errorf("demo model: %w", err)
+	}
+	if err := gguf.Synthesize(path, spec); err != nil {
+		return fmt.Errorf("demo model: %w", err)
+	}
+	return nil
+}

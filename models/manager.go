@@ -1,0 +1,534 @@
+// Package models keeps the catalog of servable models and their lifecycle:
+// it discovers GGUF files, applies config edits live, loads a model on first
+// use, unloads it when idle, and admits a load only when it fits in memory,
+// unloading the least recently used idle models to make room.
+//
+// One goroutine (the manager loop) owns every model's state; public methods
+// and background work (loads, unloads, timers) send it closures to run.
+// Nothing slow runs on the loop: loads and unloads happen in their own
+// goroutines and report back, and file reads happen before a reload's
+// result is handed to the loop.
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/ggufd/ggufd/config"
+	"github.com/ggufd/ggufd/engine"
+)
+
+// State is where a model is in its lifecycle.
+type State string
+
+// Model states.
+const (
+	StateUnloaded  State = "unloaded"
+	StateLoading   State = "loading" // includes waiting for memory or for evictions
+	StateLoaded    State = "loaded"
+	StateUnloading State = "unloading"
+	StateFailed    State = "failed" // the last load failed; Error says why
+)
+
+// Status is a model's entry with its runtime state.
+type Status struct {
+	Entry
+	State       State
+	Progress    float32 // load progress in [0,1] while loading
+	Error       string  // why the last load failed (state failed)
+	MemoryBytes uint64  // held while loaded; the estimate while loading
+	BusySlots   int
+	QueueDepth  int
+	LoadedAt    time.Time
+	ExpiresAt   time.Time // when it unloads if it stays idle; zero: not scheduled
+}
+
+// Manager serves the models of a configuration. Create it with New, call
+// Start, and Close it when done.
+type Manager struct {
+	log        *slog.Logger
+	configPath string
+	opts       options
+
+	ops  chan func()
+	quit chan struct{} // closed to stop the loop
+	done chan struct{} // closed when the loop has stopped
+
+	// loadCtx is cancelled when Close gives up waiting, to abort loads.
+	loadCtx     context.Context
+	cancelLoads context.CancelFunc
+
+	catalog atomic.Pointer[catalog]
+
+	reloadMu sync.Mutex // serialises reloads; guards builder and baseCfg
+	builder  *catalogBuilder
+	baseCfg  *config.Config // the config used when there is no config file
+
+	watchCancel context.CancelFunc
+	watchDone   chan struct{}
+	watchReady  chan struct{}
+	startOnce   sync.Once
+	closeOnce   sync.Once
+
+	// st is owned by the loop goroutine.
+	st loopState
+}
+
+type loopState struct {
+	cfg      *config.Config
+	runners  map[string]*runner // by model name, the current catalog
+	detached map[*runner]bool   // removed from the catalog, still unloading
+	pending  []*runner          // loads waiting for memory or a model slot
+	closed   bool
+	drained  chan struct{} // closed once closed and every model is unloaded
+}
+
+// New creates a manager for cfg. configPath is the file cfg came from ("" if
+// none); hot reload re-reads it. New does not touch the models folder: Start
+// does.
+func New(cfg *config.Config, configPath string, logger *slog.Logger, opts ...Option) (*Manager, error) {
+	if cfg == nil {
+		return nil, errors.New("models: nil config")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	o := options{
+		loader:   EngineLoader,
+		probe:    SystemMemory,
+		estimate: ggufEstimate,
+		clock:    realClock{},
+		demo:     WriteDemoModel,
+		debounce: 150 * time.Millisecond,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if configPath != "" {
+		abs, err := filepath.Abs(configPath)
+		if err != nil {
+			return nil, fmt.Errorf("models: config path: %w", err)
+		}
+		configPath = abs
+	}
+	cfg, err := absolutePaths(cfg)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{
+		log:        logger,
+		configPath: configPath,
+		opts:       o,
+		ops:        make(chan func(), 64),
+		quit:       make(chan struct{}),
+		done:       make(chan struct{}),
+		builder:    newCatalogBuilder(o.estimate),
+		baseCfg:    cfg,
+		st: loopState{
+			cfg:      cfg,
+			runners:  map[string]*runner{},
+			detached: map[*runner]bool{},
+			drained:  make(chan struct{}),
+		},
+	}
+	m.loadCtx, m.cancelLoads = context.WithCancel(context.Background())
+	m.catalog.Store(newCatalog(nil))
+	go m.loop()
+	return m, nil
+}
+
+// absolutePaths returns cfg with ModelsDir (and the files of its models)
+// absolute: Default() leaves them relative to the working directory.
+func absolutePaths(cfg *config.Config) (*config.Config, error) {
+	c := *cfg
+	dir, err := filepath.Abs(c.ModelsDir)
+	if err != nil {
+		return nil, fmt.Errorf("models: models_dir: %w", err)
+	}
+	c.ModelsDir = dir
+	c.Models = append([]config.Model(nil), cfg.Models...)
+	for i := range c.Models {
+		if c.Models[i].File != "" && !filepath.IsAbs(c.Models[i].File) {
+			c.Models[i].File = filepath.Join(dir, c.Models[i].File)
+		}
+	}
+	return &c, nil
+}
+
+func (m *Manager) loop() {
+	defer close(m.done)
+	for {
+		select {
+		case f := <-m.ops:
+			f()
+			if m.st.closed {
+				m.checkDrained()
+			}
+		case <-m.quit:
+			return
+		}
+	}
+}
+
+// send queues f to run on the loop; false once the loop has stopped.
+func (m *Manager) send(f func()) bool {
+	select {
+	case m.ops <- f:
+		return true
+	case <-m.done:
+		return false
+	}
+}
+
+// call runs f on the loop and waits for it; false if the loop stopped first.
+func (m *Manager) call(f func()) bool {
+	ran := make(chan struct{})
+	if !m.send(func() { f(); close(ran) }) {
+		return false
+	}
+	select {
+	case <-ran:
+		return true
+	case <-m.done:
+		select {
+		case <-ran:
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// Start prepares the models folder (writing the demo model when it holds no
+// GGUF file), reads the catalog, starts preloads and the file watcher.
+func (m *Manager) Start(ctx context.Context) error {
+	err := errors.New("models: Start called twice")
+	m.startOnce.Do(func() { err = m.start(ctx) })
+	return err
+}
+
+func (m *Manager) start(ctx context.Context) error {
+	cfg := m.currentConfig()
+	if err := os.MkdirAll(cfg.ModelsDir, 0o755); err != nil {
+		return fmt.Errorf("models: create models_dir: %w", err)
+	}
+	if err := m.ensureDemo(cfg); err != nil {
+		// Not fatal: the server still starts and says how to add models.
+		m.log.Warn("could not write the demo model", "dir", cfg.ModelsDir, "err", err)
+	}
+
+	// Watch before the first scan so that no change falls in between.
+	wctx, cancel := context.WithCancel(context.Background())
+	m.watchCancel = cancel
+	m.watchDone = make(chan struct{})
+	m.watchReady = make(chan struct{})
+	if w, err := fsnotify.NewWatcher(); err != nil {
+		m.log.Error("cannot watch for config and model changes; use the reload endpoint", "err", err)
+		close(m.watchDone)
+	} else {
+		go m.watch(wctx, w, cfg)
+		<-m.watchReady
+	}
+	if err := m.Reload(ctx); err != nil && m.configPath == "" {
+		return err
+	} else if err != nil {
+		// The config was validated by the caller before New; failing now
+		// means it changed in between. Serve the one we were given.
+		m.log.Error("config not applied; serving the one given at startup", "err", err)
+		m.apply(m.baseCfg)
+	}
+
+	for _, e := range m.Entries() {
+		if !e.Model.Preload {
+			continue
+		}
+		go func(name string) {
+			if err := m.Load(m.loadCtx, name); err != nil {
+				m.log.Error("preload failed", "model", name, "err", err)
+			}
+		}(e.Name)
+	}
+	return nil
+}
+
+// ensureDemo writes the demo model when models_dir has no GGUF and the
+// config names none, so a first run has something to talk to.
+func (m *Manager) ensureDemo(cfg *config.Config) error {
+	if len(cfg.Models) > 0 {
+		return nil
+	}
+	has, err := hasGGUF(cfg.ModelsDir)
+	if err != nil || has {
+		return err
+	}
+	path := filepath.Join(cfg.ModelsDir, DemoName+".gguf")
+	if err := m.opts.demo(path); err != nil {
+		return err
+	}
+	m.log.Info("no GGUF files found: wrote a demo model with random weights (its output is gibberish); put real GGUF files in the models folder to serve them",
+		"models_dir", cfg.ModelsDir, "demo", path)
+	return nil
+}
+
+func (m *Manager) currentConfig() *config.Config {
+	var c *config.Config
+	if !m.call(func() { c = m.st.cfg }) {
+		m.reloadMu.Lock()
+		defer m.reloadMu.Unlock()
+		return m.baseCfg
+	}
+	return c
+}
+
+// Reload re-reads the config file (when there is one) and models_dir and
+// applies the result. An invalid config is not applied: the last good one
+// keeps serving and the error is returned.
+func (m *Manager) Reload(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	cfg := m.baseCfg
+	if m.configPath != "" {
+		c, err := config.Load(m.configPath)
+		if err != nil {
+			return fmt.Errorf("reload config: %w", err)
+		}
+		for _, w := range c.Warnings {
+			m.log.Warn("config", "warning", w.Error())
+		}
+		cfg = c
+	}
+	return m.apply(cfg)
+}
+
+func (m *Manager) apply(cfg *config.Config) error {
+	m.reloadMu.Lock()
+	defer m.reloadMu.Unlock()
+	items, warnings := m.builder.build(cfg)
+	for _, w := range warnings {
+		m.log.Warn("models", "warning", w)
+	}
+	if !m.call(func() { m.applyLoop(cfg, items) }) {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Lookup resolves a model name or alias without loading it.
+func (m *Manager) Lookup(name string) (Entry, error) {
+	return m.catalog.Load().lookup(name)
+}
+
+// Entries lists every configured and discovered model, sorted by name.
+func (m *Manager) Entries() []Entry {
+	return append([]Entry(nil), m.catalog.Load().entries...)
+}
+
+// Lease is a loaded model kept loaded until Release.
+type Lease struct {
+	m     *Manager
+	r     *runner
+	model LoadedModel
+	entry Entry
+	once  sync.Once
+}
+
+// Model returns the engine model (nil when a test loader returned a fake;
+// see Loaded).
+func (l *Lease) Model() *engine.Model {
+	em, _ := l.model.(*engine.Model)
+	return em
+}
+
+// Loaded returns the model as the loader returned it.
+func (l *Lease) Loaded() LoadedModel { return l.model }
+
+// Entry returns the model's settings as loaded.
+func (l *Lease) Entry() Entry { return l.entry }
+
+// Release gives the model back. The keep-alive timer starts when the last
+// lease of a model is released. Calling it more than once is harmless.
+func (l *Lease) Release() {
+	l.once.Do(func() { l.m.send(func() { l.m.release(l.r) }) })
+}
+
+type acquireResult struct {
+	lease *Lease
+	err   error
+}
+
+type waiter struct {
+	ch chan acquireResult // buffered: the loop never blocks on it
+	r  *runner
+}
+
+// Acquire returns the named model loaded, loading it first if needed.
+// Concurrent first requests share one load. Cancelling ctx stops waiting
+// but not the load, which later requests will use.
+func (m *Manager) Acquire(ctx context.Context, name string) (*Lease, error) {
+	e, err := m.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	w := &waiter{ch: make(chan acquireResult, 1)}
+	if !m.send(func() { m.acquire(e.Name, w) }) {
+		return nil, ErrClosed
+	}
+	select {
+	case res := <-w.ch:
+		return res.lease, res.err
+	case <-m.done:
+		return nil, ErrClosed
+	case <-ctx.Done():
+	}
+	var dropped bool
+	m.call(func() { dropped = m.dropWaiter(w) })
+	if !dropped {
+		// The result was sent before the waiter could be removed.
+		select {
+		case res := <-w.ch:
+			if res.lease != nil {
+				res.lease.Release()
+			}
+		default:
+		}
+	}
+	return nil, ctx.Err()
+}
+
+// Load loads a model now (admin, preload) and starts its keep-alive.
+func (m *Manager) Load(ctx context.Context, name string) error {
+	l, err := m.Acquire(ctx, name)
+	if err != nil {
+		return err
+	}
+	l.Release()
+	return nil
+}
+
+// Unload unloads a model once its in-flight requests finish (admin).
+// Requests that arrive meanwhile wait and load it again afterwards.
+func (m *Manager) Unload(ctx context.Context, name string) error {
+	e, err := m.Lookup(name)
+	if err != nil {
+		return err
+	}
+	var done chan struct{}
+	if !m.call(func() { done, err = m.unloadRequest(e.Name) }) {
+		return ErrClosed
+	}
+	if err != nil || done == nil {
+		return err
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-m.done:
+		return ErrClosed
+	}
+}
+
+// Statuses reports every model of the catalog, sorted by name.
+func (m *Manager) Statuses() []Status {
+	var snaps []snapshot
+	if !m.call(func() { snaps = m.snapshots("") }) {
+		return nil
+	}
+	return finishSnapshots(snaps)
+}
+
+// Status reports one model (by name or alias).
+func (m *Manager) Status(name string) (Status, error) {
+	e, err := m.Lookup(name)
+	if err != nil {
+		return Status{}, err
+	}
+	var snaps []snapshot
+	if !m.call(func() { snaps = m.snapshots(e.Name) }) {
+		return Status{}, ErrClosed
+	}
+	if len(snaps) == 0 {
+		return Status{}, &NotFoundError{Name: name}
+	}
+	return finishSnapshots(snaps)[0], nil
+}
+
+type snapshot struct {
+	Status
+	model LoadedModel
+}
+
+// finishSnapshots asks loaded models for their slot statistics outside the
+// loop: an engine may take a moment to answer while it decodes.
+func finishSnapshots(snaps []snapshot) []Status {
+	out := make([]Status, len(snaps))
+	for i, s := range snaps {
+		if s.model != nil {
+			st := s.model.Stats()
+			s.BusySlots, s.QueueDepth = st.BusySlots, st.QueueDepth
+		}
+		out[i] = s.Status
+	}
+	return out
+}
+
+// Close stops watching, then unloads every model once its in-flight work
+// ends. When ctx ends first, models are closed anyway (their requests are
+// cancelled) and ctx's error is returned.
+func (m *Manager) Close(ctx context.Context) error {
+	err := ErrClosed
+	m.closeOnce.Do(func() { err = m.close(ctx) })
+	return err
+}
+
+func (m *Manager) close(ctx context.Context) error {
+	if m.watchCancel != nil {
+		m.watchCancel()
+		<-m.watchDone
+	}
+	var drained chan struct{}
+	m.call(func() {
+		m.shutdown(false)
+		drained = m.st.drained
+	})
+	var err error
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		err = ctx.Err()
+		m.log.Warn("shutdown timeout: closing models with requests still running")
+		m.cancelLoads()
+		m.call(func() { m.shutdown(true) })
+		select {
+		case <-drained:
+		case <-time.After(10 * time.Second):
+			m.log.Error("models did not close in time")
+		}
+	}
+	m.cancelLoads()
+	close(m.quit)
+	<-m.done
+	return err
+}
+
+// sortedRunners returns the catalog's runners sorted by name.
+func (s *loopState) sortedRunners() []*runner {
+	rs := make([]*runner, 0, len(s.runners))
+	for _, r := range s.runners {
+		rs = append(rs, r)
+	}
+	sort.Slice(rs, func(i, j int) bool { return rs[i].item.Name < rs[j].item.Name })
+	return rs
+}

@@ -1,0 +1,422 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// twoModels puts stories260K.gguf and a copy of llama-2-tiny-random.gguf
+// in the models folder.
+func twoModels(models string, t *testing.T) {
+	copyModel(t, "stories260K.gguf", models, "stories.gguf")
+	copyModel(t, "llama-2-tiny-random.gguf", models, "tiny.gguf")
+}
+
+func TestDiscovery(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			requireBackend(t, b.name)
+			e := newEnv(t, b.load, `
+defaults:
+  context: 1024
+models:
+  story-teller:
+    file: stories.gguf
+    aliases: [stories]
+    description: Tiny stories
+    parallel: 2
+`, func(models string) {
+				twoModels(models, t)
+				copyModel(t, "stories260K-chatml.gguf", models, "chatml.GGUF")
+				if err := os.WriteFile(filepath.Join(models, "notes.txt"), []byte("x"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			})
+			entries := e.m.Entries()
+			var names []string
+			for _, en := range entries {
+				names = append(names, en.Name)
+			}
+			if got, want := strings.Join(names, ","), "chatml,story-teller,tiny"; got != want {
+				t.Fatalf("entries = %s, want %s", got, want)
+			}
+			st, err := e.m.Lookup("stories")
+			if err != nil || st.Name != "story-teller" || st.Discovered || st.Model.Description != "Tiny stories" {
+				t.Errorf("Lookup(alias) = %+v, %v", st, err)
+			}
+			// stories260K was trained on 2048 tokens: the context follows
+			// the file, capped at defaults.context.
+			if st.ContextLength != 1024 || st.Model.Parallel != 2 {
+				t.Errorf("context %d parallel %d, want 1024, 2", st.ContextLength, st.Model.Parallel)
+			}
+			tiny, err := e.m.Lookup("tiny")
+			if err != nil || !tiny.Discovered || tiny.Model.Parallel != 4 || tiny.ContextLength != 1024 {
+				t.Errorf("discovered entry = %+v, %v", tiny, err)
+			}
+			if tiny.Created.IsZero() {
+				t.Error("Created not set")
+			}
+			_, err = e.m.Lookup("story-teler")
+			var nf *NotFoundError
+			if !errors.As(err, &nf) || len(nf.Suggestions) == 0 || nf.Suggestions[0] != "story-teller" {
+				t.Errorf("Lookup(typo) = %v, want NotFoundError suggesting story-teller", err)
+			}
+			if _, err := e.m.Lookup("STORIES"); err != nil {
+				t.Errorf("case-insensitive lookup: %v", err)
+			}
+			for _, s := range e.m.Statuses() {
+				if s.State != StateUnloaded {
+					t.Errorf("%s is %s before any request", s.Name, s.State)
+				}
+			}
+			// Loading maps the settings to the engine.
+			l := e.acquire("stories")
+			defer l.Release()
+			if l.Entry().Name != "story-teller" {
+				t.Errorf("lease entry %s", l.Entry().Name)
+			}
+			o := e.loads.lastOpts("stories.gguf")
+			if o.ContextLength != 1024 || o.Parallel != 2 || o.QueueDepth != 64 {
+				t.Errorf("load options %+v", o)
+			}
+			if b.name == "engine" {
+				if l.Model() == nil || l.Model().Info().ContextLength != 1024 {
+					t.Errorf("engine model not returned or wrong context")
+				}
+			}
+		})
+	}
+}
+
+func TestLazyLoadOnce(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			requireBackend(t, b.name)
+			e := newEnv(t, b.load, "", func(models string) { twoModels(models, t) })
+			e.loads.mu.Lock()
+			e.loads.gate = make(chan struct{})
+			gate := e.loads.gate
+			e.loads.mu.Unlock()
+
+			const n = 8
+			var wg sync.WaitGroup
+			leases := make([]*Lease, n)
+			errs := make([]error, n)
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					leases[i], errs[i] = e.m.Acquire(context.Background(), "stories")
+				}()
+			}
+			waitFor(t, 5*time.Second, "state loading", func() bool { return e.state("stories") == StateLoading })
+			close(gate)
+			wg.Wait()
+			for i := range n {
+				if errs[i] != nil {
+					t.Fatalf("Acquire %d: %v", i, errs[i])
+				}
+				if leases[i].Loaded() != leases[0].Loaded() {
+					t.Error("leases hold different models")
+				}
+			}
+			if c := e.loads.count("stories.gguf"); c != 1 {
+				t.Errorf("%d loads for %d concurrent first requests, want 1", c, n)
+			}
+			if c := e.loads.count("tiny.gguf"); c != 0 {
+				t.Errorf("tiny loaded %d times without a request", c)
+			}
+			s, _ := e.m.Status("stories")
+			if s.State != StateLoaded || s.Progress != 1 || s.MemoryBytes == 0 || s.LoadedAt.IsZero() {
+				t.Errorf("status %+v", s)
+			}
+			for _, l := range leases {
+				l.Release()
+				l.Release() // twice is harmless
+			}
+		})
+	}
+}
+
+func TestIdleUnload(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			requireBackend(t, b.name)
+			e := newEnv(t, b.load, "keep_alive: 300ms\n", func(models string) { twoModels(models, t) })
+			l := e.acquire("stories")
+			fm, _ := l.Loaded().(*fakeModel)
+			// Held well past keep_alive: never unloaded under a lease.
+			time.Sleep(900 * time.Millisecond)
+			if s := e.state("stories"); s != StateLoaded {
+				t.Fatalf("state %s while a lease is held, want loaded", s)
+			}
+			released := time.Now()
+			l.Release()
+			s, _ := e.m.Status("stories")
+			if s.ExpiresAt.IsZero() {
+				t.Error("ExpiresAt not set after release")
+			}
+			waitFor(t, 5*time.Second, "idle unload", func() bool { return e.state("stories") == StateUnloaded })
+			if d := time.Since(released); d < 250*time.Millisecond {
+				t.Errorf("unloaded %v after release, keep_alive is 300ms", d)
+			}
+			if fm != nil && !fm.closed.Load() {
+				t.Error("model not closed")
+			}
+			// The next request loads it again.
+			e.acquire("stories").Release()
+			if c := e.loads.count("stories.gguf"); c != 2 {
+				t.Errorf("%d loads, want 2", c)
+			}
+		})
+	}
+}
+
+func TestKeepAliveZeroAndNever(t *testing.T) {
+	e := newEnv(t, fakeLoad, `
+keep_alive: 0
+models:
+  stories: {file: stories.gguf}
+  tiny: {file: tiny.gguf, keep_alive: -1}
+`, func(models string) { twoModels(models, t) })
+	e.acquire("stories").Release()
+	waitFor(t, 2*time.Second, "unload at once", func() bool { return e.state("stories") == StateUnloaded })
+	e.acquire("tiny").Release()
+	time.Sleep(200 * time.Millisecond)
+	if s, _ := e.m.Status("tiny"); s.State != StateLoaded || !s.ExpiresAt.IsZero() {
+		t.Errorf("keep_alive -1: %s expires %v", s.State, s.ExpiresAt)
+	}
+}
+
+func TestLRUEviction(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			requireBackend(t, b.name)
+			// Each model is estimated at 100MiB; the budget holds one.
+			e := newEnv(t, b.load, "memory_limit: 150MiB\nmemory_headroom: 0\n", func(models string) {
+				twoModels(models, t)
+				copyModel(t, "stories260K.gguf", models, "third.gguf")
+			}, fixedEstimate(100<<20), plentyOfMemory())
+
+			e.acquire("stories").Release()
+			time.Sleep(20 * time.Millisecond) // distinct last-use times
+			// tiny does not fit next to stories: stories (idle) goes.
+			e.acquire("tiny").Release()
+			if s := e.state("stories"); s != StateUnloading && s != StateUnloaded {
+				t.Errorf("stories is %s, want evicted", s)
+			}
+			waitFor(t, 5*time.Second, "stories unloaded", func() bool { return e.state("stories") == StateUnloaded })
+			if s := e.state("tiny"); s != StateLoaded {
+				t.Errorf("tiny is %s", s)
+			}
+
+			// A busy model is not evicted: the next load waits for it.
+			hold := e.acquire("tiny")
+			got := make(chan error, 1)
+			go func() {
+				l, err := e.m.Acquire(context.Background(), "third")
+				if err == nil {
+					l.Release()
+				}
+				got <- err
+			}()
+			time.Sleep(200 * time.Millisecond)
+			if s := e.state("tiny"); s != StateLoaded {
+				t.Fatalf("busy tiny is %s", s)
+			}
+			if s := e.state("third"); s != StateLoading {
+				t.Errorf("third is %s while waiting for memory", s)
+			}
+			select {
+			case err := <-got:
+				t.Fatalf("Acquire(third) returned %v while tiny was busy", err)
+			default:
+			}
+			hold.Release()
+			select {
+			case err := <-got:
+				if err != nil {
+					t.Fatalf("Acquire(third): %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("third never loaded after tiny was released")
+			}
+			waitFor(t, 5*time.Second, "tiny evicted", func() bool { return e.state("tiny") == StateUnloaded })
+		})
+	}
+}
+
+func TestInsufficientMemory(t *testing.T) {
+	e := newEnv(t, fakeLoad, "memory_headroom: 1GiB\n", func(models string) { twoModels(models, t) },
+		fixedEstimate(3<<30), WithMemoryProbe(func() (uint64, error) { return 2 << 30, nil }))
+	_, err := e.m.Acquire(context.Background(), "stories")
+	var im *InsufficientMemoryError
+	if !errors.As(err, &im) || im.Needed != 3<<30 || im.Available != 1<<30 {
+		t.Fatalf("err = %v, want InsufficientMemoryError needing 3GiB with 1GiB available", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "3GiB") || !strings.Contains(msg, "1GiB") {
+		t.Errorf("message %q does not name both sizes", msg)
+	}
+	s, _ := e.m.Status("stories")
+	if s.State != StateFailed || !strings.Contains(s.Error, "memory") {
+		t.Errorf("status %s %q", s.State, s.Error)
+	}
+	if e.loads.count("stories.gguf") != 0 {
+		t.Error("loader called for a model that cannot fit")
+	}
+}
+
+func TestMaxLoadedModels(t *testing.T) {
+	e := newEnv(t, fakeLoad, "max_loaded_models: 1\n", func(models string) { twoModels(models, t) }, plentyOfMemory())
+	e.acquire("stories").Release()
+	e.acquire("tiny").Release()
+	waitFor(t, 2*time.Second, "stories evicted", func() bool { return e.state("stories") == StateUnloaded })
+	if e.state("tiny") != StateLoaded {
+		t.Error("tiny not loaded")
+	}
+}
+
+func TestTruncatedModel(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			requireBackend(t, b.name)
+			e := newEnv(t, b.load, "", func(models string) {
+				twoModels(models, t)
+				data, err := os.ReadFile(filepath.Join(models, "stories.gguf"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(models, "broken.gguf"), data[:len(data)/2], 0o644); err != nil {
+					t.Fatal(err)
+				}
+			})
+			good := e.acquire("stories")
+			defer good.Release()
+			for range 2 { // the second Acquire retries and fails again
+				_, err := e.m.Acquire(context.Background(), "broken")
+				var lf *LoadFailedError
+				if !errors.As(err, &lf) || lf.Model != "broken" {
+					t.Fatalf("err = %v, want LoadFailedError", err)
+				}
+			}
+			if c := e.loads.count("broken.gguf"); c != 2 {
+				t.Errorf("%d load attempts, want 2 (a failed model is retried)", c)
+			}
+			s, _ := e.m.Status("broken")
+			if s.State != StateFailed || s.Error == "" {
+				t.Errorf("status %s %q", s.State, s.Error)
+			}
+			if e.state("stories") != StateLoaded {
+				t.Error("the good model was affected")
+			}
+			e.acquire("stories").Release()
+		})
+	}
+}
+
+func TestAcquireCancelKeepsLoading(t *testing.T) {
+	e := newEnv(t, fakeLoad, "", func(models string) { twoModels(models, t) })
+	e.loads.mu.Lock()
+	e.loads.gate = make(chan struct{})
+	gate := e.loads.gate
+	e.loads.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := e.m.Acquire(ctx, "stories"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v", err)
+	}
+	if e.state("stories") != StateLoading {
+		t.Fatal("load stopped with the request")
+	}
+	close(gate)
+	waitFor(t, 2*time.Second, "load finished", func() bool { return e.state("stories") == StateLoaded })
+	e.acquire("stories").Release()
+	if c := e.loads.count("stories.gguf"); c != 1 {
+		t.Errorf("%d loads", c)
+	}
+}
+
+func TestAdminLoadUnload(t *testing.T) {
+	e := newEnv(t, fakeLoad, "", func(models string) { twoModels(models, t) })
+	ctx := context.Background()
+	if err := e.m.Load(ctx, "tiny"); err != nil {
+		t.Fatal(err)
+	}
+	l := e.acquire("tiny")
+	done := make(chan error, 1)
+	go func() { done <- e.m.Unload(ctx, "tiny") }()
+	select {
+	case err := <-done:
+		t.Fatalf("Unload returned %v with a request in flight", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	l.Release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if e.state("tiny") != StateUnloaded {
+		t.Error("not unloaded")
+	}
+	if err := e.m.Unload(ctx, "nope"); err == nil {
+		t.Error("Unload of an unknown model succeeded")
+	}
+}
+
+func TestCloseWaitsForLeases(t *testing.T) {
+	dir := t.TempDir()
+	copyModel(t, "stories260K.gguf", dir, "stories.gguf")
+	cfg := testConfig(dir)
+	m, err := New(cfg, "", testLogger(t), WithLoader(fakeLoad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	l, err := m.Acquire(context.Background(), "stories")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fm := l.Loaded().(*fakeModel)
+	closed := make(chan error, 1)
+	go func() { closed <- m.Close(context.Background()) }()
+	time.Sleep(100 * time.Millisecond)
+	if fm.closed.Load() {
+		t.Fatal("model closed under a lease")
+	}
+	if _, err := m.Acquire(context.Background(), "stories"); !errors.Is(err, ErrClosed) {
+		t.Errorf("Acquire during Close: %v", err)
+	}
+	l.Release()
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if !fm.closed.Load() {
+		t.Error("model not closed")
+	}
+
+	// A shutdown deadline closes models that are still busy.
+	m2, _ := New(cfg, "", testLogger(t), WithLoader(fakeLoad))
+	if err := m2.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := m2.Acquire(context.Background(), "stories")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := m2.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Close past its deadline: %v", err)
+	}
+	if !l2.Loaded().(*fakeModel).closed.Load() {
+		t.Error("busy model not closed at the deadline")
+	}
+	l2.Release()
+}

@@ -1,0 +1,167 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigEditAppliedLive(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			requireBackend(t, b.name)
+			e := newEnv(t, b.load, `
+models:
+  stories:
+    file: stories.gguf
+    description: before
+`, func(models string) { twoModels(models, t) })
+			l := e.acquire("stories")
+
+			// A non-load setting applies at once, without a reload.
+			e.writeConfig(`
+models:
+  stories:
+    file: stories.gguf
+    description: after
+    aliases: [tales]
+`)
+			waitFor(t, 5*time.Second, "alias applied", func() bool {
+				en, err := e.m.Lookup("tales")
+				return err == nil && en.Model.Description == "after"
+			})
+			if e.state("stories") != StateLoaded || e.loads.count("stories.gguf") != 1 {
+				t.Fatal("a description change reloaded the model")
+			}
+
+			// An invalid config is not applied.
+			e.writeConfig("models:\n  stories:\n    file: stories.gguf\n    contxt: 64\n")
+			time.Sleep(400 * time.Millisecond)
+			if _, err := e.m.Lookup("tales"); err != nil {
+				t.Fatalf("invalid config replaced the good one: %v", err)
+			}
+			if err := e.m.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), "contxt") {
+				t.Errorf("Reload of an invalid config: %v", err)
+			}
+
+			// A load setting changes: reload once the request finishes.
+			e.writeConfig(`
+models:
+  stories:
+    file: stories.gguf
+    context: 64
+    aliases: [tales]
+`)
+			waitFor(t, 5*time.Second, "new context in catalog", func() bool {
+				en, _ := e.m.Lookup("stories")
+				return en.ContextLength == 64
+			})
+			time.Sleep(100 * time.Millisecond)
+			if e.state("stories") != StateLoaded || e.loads.count("stories.gguf") != 1 {
+				t.Fatal("reloaded under a lease")
+			}
+			if l.Entry().ContextLength != 2048 {
+				t.Errorf("the running request's entry changed")
+			}
+			l.Release()
+			l2 := e.acquire("tales")
+			if l2.Entry().ContextLength != 64 || e.loads.count("stories.gguf") != 2 {
+				t.Errorf("after reload: context %d, %d loads", l2.Entry().ContextLength, e.loads.count("stories.gguf"))
+			}
+			if o := e.loads.lastOpts("stories.gguf"); o.ContextLength != 64 {
+				t.Errorf("loaded with context %d", o.ContextLength)
+			}
+			l2.Release()
+
+			// Removing the model from the config: its file is still in
+			// models_dir, so it stays served as a discovered model; the
+			// configured alias goes away.
+			e.writeConfig("")
+			waitFor(t, 5*time.Second, "alias removed", func() bool {
+				_, err := e.m.Lookup("tales")
+				return err != nil
+			})
+			en, err := e.m.Lookup("stories")
+			if err != nil || !en.Discovered {
+				t.Errorf("stories after removal from config: %+v %v", en, err)
+			}
+		})
+	}
+}
+
+func TestModelFilesAddedAndRemoved(t *testing.T) {
+	e := newEnv(t, fakeLoad, "", func(models string) { twoModels(models, t) })
+	copyModel(t, "stories260K-chatml.gguf", e.models, "new.gguf")
+	waitFor(t, 5*time.Second, "new model discovered", func() bool {
+		_, err := e.m.Lookup("new")
+		return err == nil
+	})
+	l := e.acquire("tiny")
+	if err := os.Remove(filepath.Join(e.models, "tiny.gguf")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "tiny removed", func() bool {
+		_, err := e.m.Lookup("tiny")
+		var nf *NotFoundError
+		return errors.As(err, &nf)
+	})
+	fm := l.Loaded().(*fakeModel)
+	time.Sleep(50 * time.Millisecond)
+	if fm.closed.Load() {
+		t.Fatal("removed model closed under a lease")
+	}
+	l.Release()
+	waitFor(t, 2*time.Second, "removed model closed", fm.closed.Load)
+}
+
+func TestDemoModelOnFirstRun(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			requireBackend(t, b.name)
+			dir := filepath.Join(t.TempDir(), "models") // does not exist yet
+			m, err := New(testConfig(dir), "", testLogger(t), WithLoader(b.load))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close(context.Background())
+			if _, err := os.Stat(filepath.Join(dir, DemoName+".gguf")); err != nil {
+				t.Fatalf("demo model not written: %v", err)
+			}
+			en, err := m.Lookup(DemoName)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(en.Model.Description, "gibberish") || !en.Discovered {
+				t.Errorf("demo entry %+v", en)
+			}
+			l, err := m.Acquire(context.Background(), DemoName)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.Release()
+		})
+	}
+}
+
+func TestNoDemoWhenModelsExist(t *testing.T) {
+	dir := t.TempDir()
+	copyModel(t, "stories260K.gguf", dir, "stories.gguf")
+	m, err := New(testConfig(dir), "", testLogger(t), WithLoader(fakeLoad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	if _, err := os.Stat(filepath.Join(dir, DemoName+".gguf")); err == nil {
+		t.Error("demo model written next to real models")
+	}
+}
