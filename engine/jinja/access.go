@@ -155,7 +155,7 @@ func iterate(v any) ([]any, error) {
 	case Undefined:
 		return nil, nil
 	case *iterator:
-		return x.take(), nil
+		return x.take()
 	case *dictView:
 		return x.items, nil
 	case *rangeValue:

@@ -283,8 +283,8 @@ func fRound(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
 	p := math.Pow(10, float64(prec))
 	switch method {
 	case "common":
-		if i, isInt := v.(int64); isInt {
-			return i, nil // round(int, n) stays an int in Python
+		if i, isInt := asInt(v); isInt {
+			return i, nil // round(int, n) stays an int in Python (bool too)
 		}
 		// Python rounds half to even on the binary value; jinja2's "common"
 		// uses round(), so do the same.
@@ -300,12 +300,12 @@ func fRound(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
 func fItems(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
 	switch x := v.(type) {
 	case Undefined:
-		return &List{}, nil
+		return newGenerator(nil), nil
 	case *Dict:
 		// jinja2's items filter yields the pairs lazily.
 		return newGenerator(x.pairs()), nil
 	}
-	return nil, fmt.Errorf("can only get item pairs from a mapping, not %s", typeName(v))
+	return &iterator{kind: "generator", err: fmt.Errorf("can only get item pairs from a mapping, not %s", typeName(v))}, nil
 }
 
 // sortKey lowers strings for the case-insensitive sorts jinja2 defaults to.
@@ -378,9 +378,9 @@ func selectFilter(byAttr, reject bool) filterFunc {
 			// jinja2 checks "if seq:" before iterating, so None is empty.
 			return newGenerator(nil), nil
 		}
-		items, err := iterate(v)
-		if err != nil {
-			return nil, err
+		items, failed := lazy(v)
+		if failed != nil {
+			return failed, nil
 		}
 		get := func(x any) (any, error) { return x, nil }
 		if byAttr {
@@ -422,10 +422,11 @@ func fMap(r *renderer, v any, args []any, kw map[string]any) (any, error) {
 	if !truthy(v) {
 		return newGenerator(nil), nil
 	}
-	items, err := iterate(v)
-	if err != nil {
-		return nil, err
+	items, failed := lazy(v)
+	if failed != nil {
+		return failed, nil
 	}
+	var err error
 	var fn func(any) (any, error)
 	if a, ok := kw["attribute"]; ok {
 		get := attrGetter(a)
@@ -459,10 +460,11 @@ func fMap(r *renderer, v any, args []any, kw map[string]any) (any, error) {
 }
 
 func fUnique(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
-	items, err := iterate(v)
-	if err != nil {
-		return nil, err
+	items, failed := lazy(v)
+	if failed != nil {
+		return failed, nil
 	}
+	var err error
 	cs := truthy(argAt(args, kw, 0, "case_sensitive", false))
 	var get func(any) (any, error)
 	if a := argAt(args, kw, 1, "attribute", nil); a != nil {
@@ -489,7 +491,7 @@ func fUnique(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
 			out = append(out, it)
 		}
 	}
-	return &List{Items: out}, nil
+	return newGenerator(out), nil
 }
 
 func fSort(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
@@ -541,9 +543,9 @@ func fReverse(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
 }
 
 func fBatch(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
-	items, err := iterate(v)
-	if err != nil {
-		return nil, err
+	items, failed := lazy(v)
+	if failed != nil {
+		return failed, nil
 	}
 	n, ok := asInt(argAt(args, kw, 0, "linecount", nil))
 	if !ok || n <= 0 {
@@ -575,6 +577,12 @@ func fIndent(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
 	} else {
 		n, _ := asInt(width)
 		ind = strings.Repeat(" ", int(max(n, 0)))
+	}
+	switch v.(type) {
+	case string, Markup:
+	default:
+		// jinja2 does "s += newline", which fails on anything but a string.
+		return nil, fmt.Errorf("indent needs a string, not %s", typeName(v))
 	}
 	s := toStr(v) + "\n"
 	lines, _ := strMethod(s, "splitlines", nil, nil)
@@ -613,11 +621,12 @@ func htmlEscape(s string) string {
 // markupFilters see Markup values as such; other filters get plain strings.
 var markupFilters = map[string]bool{"safe": true, "escape": true, "e": true, "forceescape": true}
 
+// fSafe is Markup(value): anything but Markup becomes its str().
 func fSafe(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
-	if s, ok := v.(string); ok {
-		return Markup(s), nil
+	if m, ok := v.(Markup); ok {
+		return m, nil
 	}
-	return v, nil
+	return Markup(toStr(v)), nil
 }
 
 func fEscape(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {

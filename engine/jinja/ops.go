@@ -213,6 +213,9 @@ func contains(container, item any) (bool, error) {
 		}
 		return false, nil
 	case *Dict:
+		if !hashable(item) {
+			return false, fmt.Errorf("unhashable type: '%s'", typeName(item))
+		}
 		_, ok := c.Get(item)
 		return ok, nil
 	case *Namespace:
@@ -221,7 +224,10 @@ func contains(container, item any) (bool, error) {
 	case Undefined:
 		return false, nil
 	case *iterator, *dictView, *rangeValue:
-		items, _ := iterate(c)
+		items, err := iterate(c)
+		if err != nil {
+			return false, err
+		}
 		for _, it := range items {
 			if equal(it, item) {
 				return true, nil
@@ -290,18 +296,24 @@ func binaryOp(op string, a, b any) (any, error) {
 		case aNum && bNum:
 			return fa * fb, nil
 		}
-		if s, ok := a.(string); ok && bInt {
-			return strings.Repeat(s, int(max(ib, 0))), nil
+		seq, n := a, ib
+		if aInt {
+			seq, n = b, ia
 		}
-		if s, ok := b.(string); ok && aInt {
-			return strings.Repeat(s, int(max(ia, 0))), nil
-		}
-		if l, ok := a.(*List); ok && bInt {
-			var items []any
-			for n := int64(0); n < ib; n++ {
-				items = append(items, l.Items...)
+		if aInt || bInt {
+			if n > 1<<20 {
+				return nil, fmt.Errorf("repetition count %d too large", n)
 			}
-			return &List{Items: items, Tuple: l.Tuple}, nil
+			switch x := seq.(type) {
+			case string:
+				return strings.Repeat(x, int(max(n, 0))), nil
+			case *List:
+				items := []any{}
+				for i := int64(0); i < n; i++ {
+					items = append(items, x.Items...)
+				}
+				return &List{Items: items, Tuple: x.Tuple}, nil
+			}
 		}
 	case "/":
 		if aNum && bNum {
@@ -322,7 +334,7 @@ func binaryOp(op string, a, b any) (any, error) {
 				}
 				return q, nil
 			}
-			return math.Floor(fa / fb), nil
+			return floatFloorDiv(fa, fb), nil
 		}
 	case "%":
 		if s, ok := a.(string); ok {
@@ -346,6 +358,9 @@ func binaryOp(op string, a, b any) (any, error) {
 			return m, nil
 		}
 	case "**":
+		if fa == 0 && fb < 0 {
+			return nil, fmt.Errorf("0.0 cannot be raised to a negative power")
+		}
 		if bothInt && ib >= 0 {
 			r := int64(1)
 			for n := int64(0); n < ib; n++ {
@@ -358,4 +373,22 @@ func binaryOp(op string, a, b any) (any, error) {
 		}
 	}
 	return nil, fmt.Errorf("unsupported operand type(s) for %s: '%s' and '%s'", op, typeName(a), typeName(b))
+}
+
+// floatFloorDiv is Python's float //, which derives the quotient from fmod
+// so that 1.0 // 0.1 is 9.0, not floor(10.000000000000002).
+func floatFloorDiv(a, b float64) float64 {
+	mod := math.Mod(a, b)
+	div := (a - mod) / b
+	if mod != 0 && (b < 0) != (mod < 0) {
+		div -= 1.0
+	}
+	if div == 0 {
+		return math.Copysign(0, a/b)
+	}
+	floor := math.Floor(div)
+	if div-floor > 0.5 {
+		floor += 1.0
+	}
+	return floor
 }

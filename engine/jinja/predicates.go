@@ -63,30 +63,21 @@ func init() {
 			}
 			return false, nil
 		},
+		// odd, even and divisibleby use Python's %, so floats work too.
 		"odd": func(v any, _ []any) (bool, error) {
-			n, ok := asInt(v)
-			if !ok {
-				return false, fmt.Errorf("odd test needs an integer")
-			}
-			return n%2 != 0, nil
+			m, err := binaryOp("%", v, int64(2))
+			return err == nil && equal(m, int64(1)), err
 		},
 		"even": func(v any, _ []any) (bool, error) {
-			n, ok := asInt(v)
-			if !ok {
-				return false, fmt.Errorf("even test needs an integer")
-			}
-			return n%2 == 0, nil
+			m, err := binaryOp("%", v, int64(2))
+			return err == nil && equal(m, int64(0)), err
 		},
 		"divisibleby": func(v any, args []any) (bool, error) {
-			n, ok1 := asInt(v)
 			if len(args) != 1 {
 				return false, fmt.Errorf("divisibleby needs one argument")
 			}
-			d, ok2 := asInt(args[0])
-			if !ok1 || !ok2 || d == 0 {
-				return false, fmt.Errorf("divisibleby needs non-zero integers")
-			}
-			return n%d == 0, nil
+			m, err := binaryOp("%", v, args[0])
+			return err == nil && equal(m, int64(0)), err
 		},
 		"eq": eq, "equalto": eq, "==": eq,
 		"ne": func(v any, args []any) (bool, error) { ok, err := eq(v, args); return !ok, err },

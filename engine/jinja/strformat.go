@@ -11,12 +11,16 @@ import (
 func percentFormat(format string, arg any) (any, error) {
 	var args []any
 	var named *Dict
+	// Python skips the "not all arguments converted" check for arguments
+	// that support indexing (lists, dicts), treating them as mappings.
+	mappingLike := false
 	switch a := arg.(type) {
 	case *List:
 		if a.Tuple {
 			args = a.Items
 		} else {
 			args = []any{a}
+			mappingLike = true
 		}
 	case *Dict:
 		named = a
@@ -77,7 +81,7 @@ func percentFormat(format string, arg any) (any, error) {
 		}
 		b.WriteString(s)
 	}
-	if named == nil && next < len(args) {
+	if named == nil && !mappingLike && next < len(args) {
 		return nil, fmt.Errorf("not all arguments converted during string formatting")
 	}
 	return b.String(), nil
