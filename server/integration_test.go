@@ -1,0 +1,509 @@
+package server
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ggufd/ggufd/config"
+	"github.com/ggufd/ggufd/models"
+	"github.com/openai/openai-go"
+	"github.com/openai/openai-go/option"
+	"github.com/openai/openai-go/packages/param"
+)
+
+// liveServer is ggufd serving the tiny test models on 127.0.0.1.
+type liveServer struct {
+	url string
+	mgr *models.Manager
+}
+
+// sharedModels finds ../shared/models next to the repository root.
+func sharedModels(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("cannot find the repository root (go.mod) above the test's folder")
+		}
+		dir = parent
+	}
+	models := filepath.Join(dir, "..", "shared", "models")
+	if _, err := os.Stat(filepath.Join(models, "stories260K-chatml.gguf")); err != nil {
+		t.Fatalf("test models missing: %v (expected ../shared/models relative to the repository root %s)", err, dir)
+	}
+	return models
+}
+
+const liveConfig = `listen: 127.0.0.1:0
+models_dir: models
+auth: {mode: none}
+queue_depth: 16
+models:
+  chat:
+    file: chat.gguf
+    aliases: [chat-alias]
+    display_name: Tiny Stories
+    description: a 260K-parameter story model with a ChatML template
+    context: 256
+    parallel: 4
+    threads: 1
+    tags: [test]
+    pricing: {input_per_1k: 0.5, output_per_1k: 1.5}
+  raw:
+    file: raw.gguf
+    context: 64
+    parallel: 2
+    threads: 1
+  emb:
+    file: emb.gguf
+    embeddings: true
+    context: 128
+    parallel: 2
+    threads: 1
+  long:
+    file: long.gguf
+    context: 2048
+    parallel: 1
+    threads: 1
+`
+
+func startLive(t *testing.T) *liveServer {
+	t.Helper()
+	src := sharedModels(t)
+	dir := t.TempDir()
+	modelsDir := filepath.Join(dir, "models")
+	if err := os.Mkdir(modelsDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Copies, not links: the config refuses one file served twice, and
+	// emb and raw use the same weights.
+	for dst, from := range map[string]string{
+		"chat.gguf": "stories260K-chatml.gguf",
+		"raw.gguf":  "stories260K.gguf",
+		"emb.gguf":  "stories260K.gguf",
+		"long.gguf": "llama-2-tiny-random.gguf",
+	} {
+		b, err := os.ReadFile(filepath.Join(src, from))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(modelsDir, dst), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfgPath := filepath.Join(dir, "ggufd.yaml")
+	if err := os.WriteFile(cfgPath, []byte(liveConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	mgr, err := models.New(cfg, cfgPath, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mgr.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(cfg, mgr, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Start(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		if err := mgr.Close(ctx); err != nil {
+			t.Errorf("close models: %v", err)
+		}
+	})
+	return &liveServer{url: "http://" + ln.Addr().String(), mgr: mgr}
+}
+
+func (l *liveServer) client(path string) openai.Client {
+	return openai.NewClient(option.WithBaseURL(l.url+path), option.WithAPIKey("unused"), option.WithMaxRetries(0))
+}
+
+func userMsg(s string) []openai.ChatCompletionMessageParamUnion {
+	return []openai.ChatCompletionMessageParamUnion{openai.SystemMessage("You tell stories."), openai.UserMessage(s)}
+}
+
+func TestLive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads real models")
+	}
+	live := startLive(t)
+	client := live.client("/v1/")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	t.Run("chat", func(t *testing.T) {
+		resp, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+			Model: "chat-alias", Messages: userMsg("Tell me a story."), MaxTokens: openai.Int(16),
+			Temperature: openai.Float(0),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Model != "chat" || len(resp.Choices) != 1 || resp.Choices[0].Message.Role != "assistant" {
+			t.Fatalf("response %+v", resp)
+		}
+		if resp.Choices[0].Message.Content == "" || resp.Usage.PromptTokens == 0 || resp.Usage.CompletionTokens == 0 ||
+			resp.Usage.CompletionTokens > 16 || resp.Usage.TotalTokens != resp.Usage.PromptTokens+resp.Usage.CompletionTokens {
+			t.Errorf("content %q usage %+v", resp.Choices[0].Message.Content, resp.Usage)
+		}
+	})
+
+	t.Run("chat stream with usage", func(t *testing.T) {
+		stream := client.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{
+			Model: "chat", Messages: userMsg("Tell me a story."), MaxTokens: openai.Int(20),
+			StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)},
+		})
+		var text strings.Builder
+		var finish string
+		var usage openai.CompletionUsage
+		chunks := 0
+		for stream.Next() {
+			ch := stream.Current()
+			chunks++
+			if len(ch.Choices) > 0 {
+				text.WriteString(ch.Choices[0].Delta.Content)
+				if ch.Choices[0].FinishReason != "" {
+					finish = ch.Choices[0].FinishReason
+				}
+			}
+			if ch.Usage.TotalTokens > 0 {
+				usage = ch.Usage
+			}
+		}
+		if err := stream.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if text.Len() == 0 || finish == "" || usage.CompletionTokens == 0 || chunks < 3 {
+			t.Errorf("text %q finish %q usage %+v chunks %d", text.String(), finish, usage, chunks)
+		}
+	})
+
+	t.Run("n=2 and stop", func(t *testing.T) {
+		resp, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+			Model: "chat", Messages: userMsg("Tell me a story."), MaxTokens: openai.Int(40), N: openai.Int(2),
+			Stop: openai.ChatCompletionNewParamsStopUnion{OfStringArray: []string{",", "."}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Choices) != 2 || resp.Choices[1].Index != 1 {
+			t.Fatalf("choices %+v", resp.Choices)
+		}
+		for _, ch := range resp.Choices {
+			if strings.ContainsAny(ch.Message.Content, ",.") {
+				t.Errorf("stop string emitted: %q", ch.Message.Content)
+			}
+		}
+	})
+
+	t.Run("json_schema", func(t *testing.T) {
+		resp, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+			Model: "chat", Messages: userMsg("Answer in JSON."), MaxTokens: openai.Int(64),
+			ResponseFormat: openai.ChatCompletionNewParamsResponseFormatUnion{OfJSONSchema: &openai.ResponseFormatJSONSchemaParam{
+				JSONSchema: openai.ResponseFormatJSONSchemaJSONSchemaParam{
+					Name: "answer", Strict: openai.Bool(true),
+					Schema: map[string]any{
+						"type":                 "object",
+						"properties":           map[string]any{"happy": map[string]any{"type": "boolean"}},
+						"required":             []string{"happy"},
+						"additionalProperties": false,
+					},
+				},
+			}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct{ Happy *bool }
+		content := resp.Choices[0].Message.Content
+		t.Logf("json_schema output %q", content)
+		if err := json.Unmarshal([]byte(content), &got); err != nil || got.Happy == nil {
+			t.Errorf("not the schema's JSON: %q (%v)", content, err)
+		}
+	})
+
+	t.Run("completions", func(t *testing.T) {
+		resp, err := client.Completions.New(ctx, openai.CompletionNewParams{
+			Model:  "raw",
+			Prompt: openai.CompletionNewParamsPromptUnion{OfArrayOfStrings: []string{"Once upon a time", "The cat"}},
+			MaxTokens: openai.Int(8), Echo: openai.Bool(true),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Choices) != 2 || !strings.HasPrefix(resp.Choices[0].Text, "Once upon a time") ||
+			!strings.HasPrefix(resp.Choices[1].Text, "The cat") || resp.Usage.CompletionTokens == 0 {
+			t.Errorf("choices %+v usage %+v", resp.Choices, resp.Usage)
+		}
+	})
+
+	t.Run("embeddings", func(t *testing.T) {
+		for _, format := range []openai.EmbeddingNewParamsEncodingFormat{"", openai.EmbeddingNewParamsEncodingFormatFloat} {
+			resp, err := client.Embeddings.New(ctx, openai.EmbeddingNewParams{
+				Model: "emb", Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: []string{"a cat", "a dog"}},
+				EncodingFormat: format,
+			})
+			if err != nil {
+				t.Fatalf("%q: %v", format, err)
+			}
+			if len(resp.Data) != 2 || len(resp.Data[0].Embedding) != 64 || resp.Usage.PromptTokens == 0 {
+				t.Fatalf("%q: %d vectors of %d, usage %+v", format, len(resp.Data), len(resp.Data[0].Embedding), resp.Usage)
+			}
+			var norm float64
+			for _, v := range resp.Data[1].Embedding {
+				norm += v * v
+			}
+			if norm < 0.98 || norm > 1.02 {
+				t.Errorf("%q: squared norm %f, want 1", format, norm)
+			}
+		}
+	})
+
+	t.Run("embeddings base64", func(t *testing.T) {
+		// The Go SDK does not decode base64 itself, so this one is raw HTTP.
+		resp := post(t, live.url+"/v1/embeddings", `{"model":"emb","input":"a cat","encoding_format":"base64"}`)
+		var got struct{ Data []struct{ Embedding string } }
+		if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || len(got.Data) != 1 {
+			t.Fatalf("decode: %v %+v", err, got)
+		}
+		raw, err := base64.StdEncoding.DecodeString(got.Data[0].Embedding)
+		if err != nil || len(raw) != 4*64 {
+			t.Fatalf("base64: %v, %d bytes", err, len(raw))
+		}
+		var norm float64
+		for i := 0; i < len(raw); i += 4 {
+			v := float64(math.Float32frombits(binary.LittleEndian.Uint32(raw[i:])))
+			norm += v * v
+		}
+		if norm < 0.98 || norm > 1.02 {
+			t.Errorf("squared norm %f, want 1", norm)
+		}
+	})
+
+	t.Run("models", func(t *testing.T) {
+		page, err := client.Models.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byID := map[string]openai.Model{}
+		for _, m := range page.Data {
+			byID[m.ID] = m
+		}
+		if len(byID) != 4 || byID["chat"].Object != "model" || byID["chat"].OwnedBy == "" {
+			t.Fatalf("models %+v", page.Data)
+		}
+		var extra struct {
+			ContextLength int    `json:"context_length"`
+			Type          string `json:"type"`
+			Status        string `json:"status"`
+			DisplayName   string `json:"display_name"`
+			Pricing       struct {
+				InputPer1K float64 `json:"input_per_1k"`
+			} `json:"pricing"`
+		}
+		if err := json.Unmarshal([]byte(byID["chat"].RawJSON()), &extra); err != nil {
+			t.Fatal(err)
+		}
+		if extra.ContextLength != 256 || extra.Type != "chat" || extra.Status != "loaded" || extra.DisplayName != "Tiny Stories" || extra.Pricing.InputPer1K != 0.5 {
+			t.Errorf("chat model fields %+v", extra)
+		}
+		if !strings.Contains(byID["emb"].RawJSON(), `"type":"embeddings"`) {
+			t.Errorf("emb %s", byID["emb"].RawJSON())
+		}
+		m, err := client.Models.Get(ctx, "chat-alias")
+		if err != nil || m.ID != "chat" {
+			t.Errorf("get alias: %+v %v", m, err)
+		}
+	})
+
+	t.Run("llm_api paths", func(t *testing.T) {
+		for _, tc := range []struct{ base, model string }{
+			{"/llm_api/oid-1/uid-1/chat/v1/", "not-a-model"},
+			{"/llm_api/oid-1/uid-1//v1/", "chat"},
+		} {
+			c := live.client(tc.base)
+			resp, err := c.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+				Model: tc.model, Messages: userMsg("Hi"), MaxTokens: openai.Int(4),
+			})
+			if err != nil {
+				t.Fatalf("%s: %v", tc.base, err)
+			}
+			if resp.Model != "chat" {
+				t.Errorf("%s: model %q", tc.base, resp.Model)
+			}
+		}
+	})
+
+	t.Run("errors", func(t *testing.T) {
+		long := strings.Repeat("Once upon a time there was a cat. ", 40)
+		tests := []struct {
+			name   string
+			call   func() error
+			status int
+			code   string
+			param  string
+		}{
+			{"unknown model", func() error {
+				_, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "chta", Messages: userMsg("x")})
+				return err
+			}, 404, "model_not_found", "model"},
+			{"bad temperature", func() error {
+				_, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "chat", Messages: userMsg("x"), Temperature: openai.Float(7)})
+				return err
+			}, 400, "invalid_value", "temperature"},
+			{"prompt too long", func() error {
+				_, err := client.Completions.New(ctx, openai.CompletionNewParams{Model: "raw",
+					Prompt: openai.CompletionNewParamsPromptUnion{OfString: param.NewOpt(long)}})
+				return err
+			}, 400, "context_length_exceeded", "prompt"},
+			{"chat too long", func() error {
+				_, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "chat", Messages: userMsg(long)})
+				return err
+			}, 400, "context_length_exceeded", "messages"},
+			{"no chat template", func() error {
+				_, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "raw", Messages: userMsg("x")})
+				return err
+			}, 400, "no_chat_template", ""},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				err := tc.call()
+				var apiErr *openai.Error
+				if !errors.As(err, &apiErr) {
+					t.Fatalf("want *openai.Error, got %v", err)
+				}
+				if apiErr.StatusCode != tc.status || apiErr.Code != tc.code || apiErr.Param != tc.param {
+					t.Errorf("got %d %q %q: %s", apiErr.StatusCode, apiErr.Code, apiErr.Param, apiErr.Message)
+				}
+			})
+		}
+	})
+
+	t.Run("sse framing", func(t *testing.T) {
+		resp := post(t, live.url+"/v1/completions", `{"model":"raw","prompt":"Once","max_tokens":6,"stream":true,"stream_options":{"include_usage":true}}`)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+			t.Fatalf("status %d headers %v", resp.StatusCode, resp.Header)
+		}
+		data, _ := sseEvents(t, resp.Body)
+		n := len(data)
+		if n < 3 || data[n-1] != "[DONE]" || !strings.Contains(data[n-2], `"choices":[]`) || !strings.Contains(data[n-2], `"completion_tokens":`) {
+			t.Fatalf("events %q", data)
+		}
+		if !strings.Contains(data[n-3], `"finish_reason":"length"`) {
+			t.Errorf("last choice chunk %q", data[n-3])
+		}
+	})
+
+	t.Run("disconnect cancels generation", func(t *testing.T) {
+		lease, err := live.mgr.Acquire(ctx, "long")
+		if err != nil {
+			t.Fatal(err)
+		}
+		model := lease.Model()
+		lease.Release()
+		before := model.Stats().TokensOut
+		const maxTokens = 2000
+		rctx, rcancel := context.WithCancel(ctx)
+		req, _ := http.NewRequestWithContext(rctx, "POST", live.url+"/v1/completions", strings.NewReader(
+			fmt.Sprintf(`{"model":"long","prompt":"Hello","max_tokens":%d,"ignore_eos":true,"stream":true}`, maxTokens)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 1)
+		if _, err := resp.Body.Read(buf); err != nil {
+			t.Fatal(err)
+		}
+		rcancel()
+		resp.Body.Close()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			st := modelStatus(t, live.mgr, "long")
+			if st.BusySlots == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("slot still busy after disconnect: %+v", st)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		// Cancelled right after it started, it cannot have run to the end.
+		out := model.Stats().TokensOut - before
+		t.Logf("%d of %d tokens generated before the cancel took effect", out, maxTokens)
+		if out >= maxTokens {
+			t.Errorf("generated %d tokens: the disconnect did not cancel it", out)
+		}
+	})
+
+	t.Run("utility endpoints", func(t *testing.T) {
+		resp := post(t, live.url+"/tokenize", `{"model":"raw","content":"Once upon"}`)
+		var tok struct{ Tokens []int }
+		if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || len(tok.Tokens) == 0 {
+			t.Fatalf("tokenize: %v %+v", err, tok)
+		}
+		b, _ := json.Marshal(map[string]any{"model": "raw", "tokens": tok.Tokens})
+		resp = post(t, live.url+"/detokenize", string(b))
+		var detok struct{ Content string }
+		if err := json.NewDecoder(resp.Body).Decode(&detok); err != nil || strings.TrimSpace(detok.Content) != "Once upon" {
+			t.Errorf("detokenize: %v %q", err, detok.Content)
+		}
+		resp = post(t, live.url+"/apply-template", `{"model":"chat","messages":[{"role":"user","content":"Hi"}]}`)
+		var tmpl struct{ Prompt string }
+		if err := json.NewDecoder(resp.Body).Decode(&tmpl); err != nil || !strings.Contains(tmpl.Prompt, "<|im_start|>user\nHi<|im_end|>") ||
+			!strings.HasSuffix(tmpl.Prompt, "<|im_start|>assistant\n") {
+			t.Errorf("apply-template: %v %q", err, tmpl.Prompt)
+		}
+	})
+}
+
+func modelStatus(t *testing.T, mgr *models.Manager, name string) models.Status {
+	t.Helper()
+	st, err := mgr.Status(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
