@@ -256,3 +256,68 @@ func TestMemoryCheck(t *testing.T) {
 		t.Errorf("warning: %v %v", err, c)
 	}
 }
+
+// TestExampleConfig keeps ggufd.example.yaml valid: every field known, every
+// value well formed.
+func TestExampleConfig(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "ggufd.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	models := filepath.Join(dir, "data", "models")
+	if err := os.MkdirAll(models, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"Qwen2.5-7B-Instruct-Q4_K_M.gguf", "nomic-embed-text-v1.5.Q8_0.gguf"} {
+		if err := os.WriteFile(filepath.Join(models, f), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(dir, "ggufd.yaml")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, ok := c.Model("qwen2.5-7b-instruct")
+	if !ok || q.Sampling.TopK == nil || *q.Sampling.TopK != 20 || q.Pricing.MaxSeconds != 120 || !q.Preload ||
+		len(q.Tags) != 2 || c.Auth.Currency != "元" || c.KeepAliveFor(q) != Duration(30*time.Minute) {
+		t.Errorf("example parsed as %+v", q)
+	}
+	if e, _ := c.Model("nomic-embed"); !e.Embeddings || !c.KeepAliveFor(e).IsNever() {
+		t.Errorf("embedding model %+v", e)
+	}
+}
+
+// TestMemoryCheckRealFile estimates a real GGUF: a modest setting passes, an
+// absurd parallel × context is rejected before anything loads.
+func TestMemoryCheckRealFile(t *testing.T) {
+	src := filepath.Join("..", "..", "shared", "models", "stories260K.gguf")
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatalf("test model missing: %v (the tests need ../shared/models relative to the repository root)", err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "stories.gguf"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "ggufd.yaml")
+	write := func(body string) {
+		if err := os.WriteFile(path, []byte("models_dir: .\n"+body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("models:\n  stories: {parallel: 2}\n")
+	if _, err := Load(path); err != nil {
+		t.Fatal(err)
+	}
+	write("memory_limit: 64MiB\nmodels:\n  stories: {parallel: 64, context: 65536}\n")
+	_, err = Load(path)
+	if err == nil || !strings.Contains(err.Error(), "ggufd.yaml:4:3: models.stories: needs about") ||
+		!strings.Contains(err.Error(), "more than memory_limit (64MiB)") {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -56,9 +56,10 @@ type Status struct {
 // Manager serves the models of a configuration. Create it with New, call
 // Start, and Close it when done.
 type Manager struct {
-	log        *slog.Logger
-	configPath string
-	opts       options
+	log               *slog.Logger
+	configPath        string
+	modelsDirOverride string
+	opts              options
 
 	ops  chan func()
 	quit chan struct{} // closed to stop the loop
@@ -125,15 +126,24 @@ func New(cfg *config.Config, configPath string, logger *slog.Logger, opts ...Opt
 	if err != nil {
 		return nil, err
 	}
+	// A models_dir that differs from the file's was set on the command line
+	// (--models-dir); reloads of the file must keep it.
+	var modelsDirOverride string
+	if configPath != "" {
+		if fc, err := config.Load(configPath); err == nil && fc.ModelsDir != cfg.ModelsDir {
+			modelsDirOverride = cfg.ModelsDir
+		}
+	}
 	m := &Manager{
-		log:        logger,
-		configPath: configPath,
-		opts:       o,
-		ops:        make(chan func(), 64),
-		quit:       make(chan struct{}),
-		done:       make(chan struct{}),
-		builder:    newCatalogBuilder(o.estimate),
-		baseCfg:    cfg,
+		modelsDirOverride: modelsDirOverride,
+		log:               logger,
+		configPath:        configPath,
+		opts:              o,
+		ops:               make(chan func(), 64),
+		quit:              make(chan struct{}),
+		done:              make(chan struct{}),
+		builder:           newCatalogBuilder(o.estimate),
+		baseCfg:           cfg,
 		st: loopState{
 			cfg:      cfg,
 			runners:  map[string]*runner{},
@@ -305,6 +315,9 @@ func (m *Manager) Reload(ctx context.Context) error {
 		}
 		for _, w := range c.Warnings {
 			m.log.Warn("config", "warning", w.Error())
+		}
+		if m.modelsDirOverride != "" {
+			c.ModelsDir = m.modelsDirOverride
 		}
 		cfg = c
 	}

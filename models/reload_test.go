@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ggufd/ggufd/config"
 )
 
 func TestConfigEditAppliedLive(t *testing.T) {
@@ -163,5 +165,40 @@ func TestNoDemoWhenModelsExist(t *testing.T) {
 	defer m.Close(context.Background())
 	if _, err := os.Stat(filepath.Join(dir, DemoName+".gguf")); err == nil {
 		t.Error("demo model written next to real models")
+	}
+}
+
+func TestModelsDirOverrideSurvivesReload(t *testing.T) {
+	dir := t.TempDir()
+	other := filepath.Join(dir, "elsewhere")
+	if err := os.MkdirAll(filepath.Join(dir, "models"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyModel(t, "stories260K.gguf", other, "stories.gguf")
+	cfgPath := filepath.Join(dir, "ggufd.yaml")
+	if err := os.WriteFile(cfgPath, []byte("models_dir: models\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ModelsDir = other // as --models-dir does
+	m, err := New(cfg, cfgPath, testLogger(t), WithLoader(fakeLoad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	if err := m.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Lookup("stories"); err != nil {
+		t.Errorf("after reload: %v", err)
 	}
 }
