@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
-	"fmt"
-	"math"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -267,8 +267,8 @@ func TestLive(t *testing.T) {
 
 	t.Run("completions", func(t *testing.T) {
 		resp, err := client.Completions.New(ctx, openai.CompletionNewParams{
-			Model:  "raw",
-			Prompt: openai.CompletionNewParamsPromptUnion{OfArrayOfStrings: []string{"Once upon a time", "The cat"}},
+			Model:     "raw",
+			Prompt:    openai.CompletionNewParamsPromptUnion{OfArrayOfStrings: []string{"Once upon a time", "The cat"}},
 			MaxTokens: openai.Int(8), Echo: openai.Bool(true),
 		})
 		if err != nil {
