@@ -160,8 +160,8 @@ func (m *Manager) plan(r *runner) ([]*runner, verdict, error) {
 	count := 0
 	var idle, busy []*runner
 	for _, o := range m.allRunners() {
-		if o == r {
-			continue
+		if o == r || o.admitting {
+			continue // other queued loads hold nothing yet
 		}
 		switch o.state {
 		case StateLoading:
@@ -212,6 +212,9 @@ func (m *Manager) freeMemory() float64 {
 	}
 	var committed float64
 	for _, o := range m.allRunners() {
+		if o.admitting {
+			continue
+		}
 		switch o.state {
 		case StateLoading:
 			// Not allocated yet (or only partly): reserve all of it.

@@ -420,3 +420,36 @@ func TestCloseWaitsForLeases(t *testing.T) {
 	}
 	l2.Release()
 }
+
+// Several loads queued behind a busy model must not count each other as
+// loaded, or they would wait for each other forever.
+func TestQueuedLoadsProceedInTurn(t *testing.T) {
+	e := newEnv(t, fakeLoad, "max_loaded_models: 1\n", func(models string) {
+		twoModels(models, t)
+		copyModel(t, "stories260K.gguf", models, "third.gguf")
+	}, plentyOfMemory())
+	hold := e.acquire("stories")
+	errs := make(chan error, 2)
+	for _, name := range []string{"tiny", "third"} {
+		go func() {
+			l, err := e.m.Acquire(context.Background(), name)
+			if err == nil {
+				time.Sleep(20 * time.Millisecond)
+				l.Release()
+			}
+			errs <- err
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	hold.Release()
+	for range 2 {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("queued loads never ran")
+		}
+	}
+}
