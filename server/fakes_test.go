@@ -16,9 +16,10 @@ import (
 type fakeModel struct {
 	info      engine.Info
 	pieces    []string
-	block     bool  // wait for cancellation instead of finishing
-	genErr    error // returned by Generate
-	promptErr error // returned by ApplyChatTemplate
+	block     bool          // wait for cancellation instead of finishing
+	delay     time.Duration // between pieces
+	genErr    error         // returned by Generate
+	promptErr error         // returned by ApplyChatTemplate
 	vectors   [][]float32
 
 	mu        sync.Mutex
@@ -57,6 +58,10 @@ func (m *fakeModel) Generate(ctx context.Context, req engine.GenerateRequest) (E
 		}
 		for i := range n {
 			for j, p := range m.pieces {
+				select {
+				case <-time.After(m.delay):
+				case <-ctx.Done():
+				}
 				ev := engine.Event{Index: i, Text: p}
 				if req.Logprobs {
 					ev.Logprobs = []engine.TokenLogprob{{Token: j, Text: p, Bytes: []byte(p), Logprob: -0.5,

@@ -117,7 +117,7 @@ func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.Pre(s.track, s.observe, s.recoverPanics, s.rewriteLLMAPI)
+	e.Pre(s.track, s.observe, s.recoverPanics, cors, s.rewriteLLMAPI)
 
 	e.GET("/health", s.health)
 	e.POST("/v1/chat/completions", s.chatCompletions)
