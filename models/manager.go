@@ -311,6 +311,11 @@ func (m *Manager) Reload(ctx context.Context) error {
 	if m.configPath != "" {
 		c, err := config.Load(m.configPath)
 		if err != nil {
+			// Keep the last good config, but still pick up GGUF files
+			// added to or removed from models_dir.
+			if aerr := m.apply(m.currentConfig()); aerr != nil {
+				return aerr
+			}
 			return fmt.Errorf("reload config: %w", err)
 		}
 		for _, w := range c.Warnings {

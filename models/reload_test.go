@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ggufd/ggufd/config"
+	"github.com/ggufd/ggufd/engine"
 )
 
 func TestConfigEditAppliedLive(t *testing.T) {
@@ -48,6 +49,15 @@ models:
 			}
 			if err := e.m.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), "contxt") {
 				t.Errorf("Reload of an invalid config: %v", err)
+			}
+			// While the config is invalid, models_dir changes still apply.
+			copyModel(t, "stories260K-chatml.gguf", e.models, "added.gguf")
+			waitFor(t, 5*time.Second, "added.gguf discovered under an invalid config", func() bool {
+				_, err := e.m.Lookup("added")
+				return err == nil
+			})
+			if _, err := e.m.Lookup("tales"); err != nil {
+				t.Fatalf("rescan dropped the last good config: %v", err)
 			}
 
 			// A load setting changes: reload once the request finishes.
@@ -147,7 +157,21 @@ func TestDemoModelOnFirstRun(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			l.Release()
+			defer l.Release()
+			if em := l.Model(); em != nil {
+				// The real engine serves the demo model end to end.
+				st, err := em.Generate(context.Background(), engine.GenerateRequest{Prompt: "Hello", MaxTokens: 8})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ev engine.Event
+				for e, ok := st.Next(); ok; e, ok = st.Next() {
+					ev = e
+				}
+				if !ev.Done || ev.Err != nil || ev.Usage.CompletionTokens == 0 {
+					t.Errorf("generation ended with %+v", ev)
+				}
+			}
 		})
 	}
 }
