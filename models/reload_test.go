@@ -101,6 +101,15 @@ models:
 			if err != nil || !en.Discovered {
 				t.Errorf("stories after removal from config: %+v %v", en, err)
 			}
+
+			// An in-place write (no rename) is picked up too.
+			if err := os.WriteFile(e.cfgPath, []byte("models_dir: models\nmodels:\n  stories:\n    file: stories.gguf\n    aliases: [inplace]\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 5*time.Second, "in-place edit applied", func() bool {
+				_, err := e.m.Lookup("inplace")
+				return err == nil
+			})
 		})
 	}
 }
