@@ -269,6 +269,33 @@ func TestCancelDuringPromptProcessing(t *testing.T) {
 	}
 }
 
+func TestCancelAbortsLongPromptChunk(t *testing.T) {
+	// One chunk holds the whole prompt: without aborting the decode, the
+	// model would stay busy with it after the client left.
+	m := loadModel(t, stories, LoadOptions{ContextLength: 4096, Parallel: 1, BatchSize: 4096})
+	prompt := strings.Repeat("Once upon a time there was a little girl who liked to play. ", 60)
+	toks, _ := m.Tokenize(prompt, true, true)
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := m.Generate(ctx, GenerateRequest{Prompt: prompt, MaxTokens: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(30*time.Millisecond, cancel)
+	r := collect(t, st, 1)
+	if r.finish[0] != FinishCancelled || r.usage.CompletionTokens != 0 {
+		t.Fatalf("finish %q usage %+v", r.finish[0], r.usage)
+	}
+	if r.usage.PromptTokens >= len(toks) {
+		t.Fatalf("the whole %d-token prompt was processed after cancel: %+v", len(toks), r.usage)
+	}
+	// The aborted chunk left nothing behind: the next request works and
+	// reuses no stale cache.
+	next := generate(t, m, GenerateRequest{Prompt: "Once upon a time", MaxTokens: 4})
+	if next.finish[0] != FinishLength || next.usage.CachedTokens != 0 {
+		t.Fatalf("after abort: %q %+v", next.finish[0], next.usage)
+	}
+}
+
 func TestMaxTokensAndStopStrings(t *testing.T) {
 	m := loadModel(t, stories, LoadOptions{ContextLength: 256, Parallel: 1})
 	base := generate(t, m, GenerateRequest{Prompt: "Once upon a time", MaxTokens: 40})

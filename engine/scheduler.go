@@ -411,12 +411,7 @@ func (s *scheduler) step() {
 	if generating > 0 {
 		budget = min(budget, max(s.m.opts.BatchSize/4, 32))
 	}
-	type chunk struct {
-		r    *request
-		n    int
-		last int // batch row of the final prompt token, -1 if not in this chunk
-	}
-	var chunks []chunk
+	var chunks []prefillChunk
 	for _, r := range s.active {
 		if budget <= 0 {
 			break
@@ -426,7 +421,7 @@ func (s *scheduler) step() {
 			continue
 		}
 		n := min(rest, budget)
-		ch := chunk{r: r, n: n, last: -1}
+		ch := prefillChunk{r: r, n: n, last: -1}
 		for i := 0; i < n; i++ {
 			pos := r.prefilled + i
 			isLast := pos == len(r.prompt)-1
@@ -438,10 +433,19 @@ func (s *scheduler) step() {
 		budget -= n
 		chunks = append(chunks, ch)
 	}
+
 	if b.Len() == 0 {
 		return
 	}
-	if rc := s.m.lc.Decode(b); rc != 0 {
+	rc := s.decode(generating == 0 && len(chunks) == 1, chunks[0:min(len(chunks), 1)])
+	if rc == 2 {
+		// Aborted because its only request was cancelled: drop the part of
+		// the prompt that made it into the KV cache; reap ends the request.
+		r := chunks[0].r
+		s.m.lc.SeqRm(r.primary.seq, r.prefilled, -1)
+		return
+	}
+	if rc != 0 {
 		s.failBatch(fmt.Errorf("llama_decode failed with status %d", rc))
 		return
 	}
@@ -486,6 +490,39 @@ func (s *scheduler) step() {
 		s.flushEvents(r)
 	}
 	s.compactActive()
+}
+
+// prefillChunk is the part of one request's prompt in a batch.
+type prefillChunk struct {
+	r    *request
+	n    int
+	last int // batch row of the final prompt token, -1 if not in this chunk
+}
+
+// decode runs the batch. When the batch is one request's prompt chunk and
+// nothing else (watch), cancelling that request aborts the decode midway:
+// a long prompt on a slow machine takes seconds per chunk, and a client
+// that left should not keep the model busy for that long.
+func (s *scheduler) decode(watch bool, chunks []prefillChunk) int {
+	if !watch {
+		return s.m.lc.Decode(s.batch)
+	}
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	ctx := chunks[0].r.ctx
+	go func() {
+		defer close(stopped)
+		select {
+		case <-ctx.Done():
+			s.m.lc.SetAbort(true)
+		case <-done:
+		}
+	}()
+	rc := s.m.lc.Decode(s.batch)
+	close(done)
+	<-stopped
+	s.m.lc.SetAbort(false)
+	return rc
 }
 
 // forkChoices gives every extra choice of a request a copy of the prompt's

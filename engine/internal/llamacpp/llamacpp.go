@@ -15,6 +15,18 @@ package llamacpp
 
 extern bool ggufdLoadProgress(float progress, void *user_data);
 
+// ggufd_abort is llama.cpp's abort callback: it reads a flag the Go side
+// sets from another goroutine, so a decode can stop between graph nodes
+// without a cgo callback per node.
+static bool ggufd_abort(void *data) {
+	return __atomic_load_n((int32_t *)data, __ATOMIC_RELAXED) != 0;
+}
+
+static void ggufd_set_abort(struct llama_context_params *p, int32_t *flag) {
+	p->abort_callback = ggufd_abort;
+	p->abort_callback_data = flag;
+}
+
 static struct llama_model *ggufd_load_model(const char *path, struct llama_model_params p, uintptr_t handle) {
 	if (handle != 0) {
 		p.progress_callback = ggufdLoadProgress;
@@ -31,6 +43,7 @@ import (
 	"fmt"
 	"runtime/cgo"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	ollamallama "github.com/ollama/ollama/llama"
@@ -39,7 +52,12 @@ import (
 var backendOnce sync.Once
 
 // Init initialises llama.cpp's backends once per process.
-func Init() { backendOnce.Do(ollamallama.BackendInit) }
+func Init() {
+	backendOnce.Do(func() {
+		ollamallama.BackendInit()
+		installLog()
+	})
+}
 
 //export ggufdLoadProgress
 func ggufdLoadProgress(progress C.float, userData unsafe.Pointer) C.bool {
@@ -279,6 +297,7 @@ type Context struct {
 	mem    C.llama_memory_t
 	nVocab int
 	nEmbd  int
+	abort  *C.int32_t // C memory: read by ggufd_abort during decode
 }
 
 // NewContext creates a context for m.
@@ -300,17 +319,32 @@ func NewContext(m *Model, cp ContextParams) (*Context, error) {
 	p.pooling_type = C.enum_llama_pooling_type(cp.Pooling)
 	p.kv_unified = C.bool(cp.KVUnified)
 	p.no_perf = true
+	flag := (*C.int32_t)(C.calloc(1, C.size_t(unsafe.Sizeof(C.int32_t(0)))))
+	C.ggufd_set_abort(&p, flag)
 	c := C.llama_init_from_model(m.p, p)
 	if c == nil {
+		C.free(unsafe.Pointer(flag))
 		return nil, errors.New("llama.cpp could not create a context (see its log: memory, or an unsupported cache type / flash attention combination)")
 	}
-	return &Context{p: c, mem: C.llama_get_memory(c), nVocab: m.NVocab(), nEmbd: m.NEmbd()}, nil
+	return &Context{p: c, mem: C.llama_get_memory(c), nVocab: m.NVocab(), nEmbd: m.NEmbd(), abort: flag}, nil
+}
+
+// SetAbort asks a running Decode to stop as soon as it can (it then returns
+// 2). It is the one Context method that is safe to call from another
+// goroutine. Clear it before the next Decode.
+func (c *Context) SetAbort(v bool) {
+	var x int32
+	if v {
+		x = 1
+	}
+	atomic.StoreInt32((*int32)(unsafe.Pointer(c.abort)), x)
 }
 
 // Free releases the context.
 func (c *Context) Free() {
 	if c.p != nil {
 		C.llama_free(c.p)
+		C.free(unsafe.Pointer(c.abort))
 		c.p = nil
 	}
 }
@@ -320,7 +354,8 @@ func (c *Context) NCtxSeq() int     { return int(C.llama_n_ctx_seq(c.p)) }
 func (c *Context) PoolingType() int { return int(C.llama_pooling_type(c.p)) }
 
 // Decode runs the model on a batch. It returns llama_decode's status:
-// 0 ok, 1 no KV slot for the batch, 2 aborted, negative: error.
+// 0 ok, 1 no KV slot for the batch, 2 aborted (ubatches already processed
+// stay in the KV cache), negative: error.
 func (c *Context) Decode(b *Batch) int {
 	b.c.n_tokens = C.int32_t(b.n)
 	return int(C.llama_decode(c.p, b.c))
