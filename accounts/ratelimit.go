@@ -105,11 +105,16 @@ func (w *window) reset(now time.Time) time.Duration {
 // caps in memory. That suffices for one node; limits restart empty with the
 // daemon, which errs on the caller's side.
 type Limiter struct {
-	now     func() time.Time
-	mu      sync.Mutex
-	windows map[string]*window
-	running map[string]int
+	now       func() time.Time
+	mu        sync.Mutex
+	windows   map[string]*window
+	running   map[string]int
+	lastSweep time.Time
 }
+
+// sweepEvery is how often Admit drops idle windows, so memory follows the
+// accounts and models in use rather than all ever seen.
+const sweepEvery = 5 * RateWindow
 
 // NewLimiter builds a limiter reading time from now (time.Now if nil).
 func NewLimiter(now func() time.Time) *Limiter {
@@ -176,6 +181,9 @@ func (l *Limiter) Admit(r LimitRequest) (*Permit, error) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if now.Sub(l.lastSweep) > sweepEvery {
+		l.sweep(now)
+	}
 
 	if c := r.Limits.MaxConcurrent; c > 0 && l.running[r.OpenID] >= c {
 		return nil, &RateLimitError{Scope: ScopeConcurrency, Limit: c, RetryAfter: time.Second, Headers: l.headers(now, r)}
@@ -246,11 +254,15 @@ func (l *Limiter) headers(now time.Time, r LimitRequest) RateHeaders {
 }
 
 // Sweep forgets windows that have emptied, bounding memory for accounts and
-// models no longer in use. Call it now and then (e.g. every few minutes).
+// models no longer in use. Admit already does it every few minutes.
 func (l *Limiter) Sweep() {
-	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.sweep(l.now())
+}
+
+func (l *Limiter) sweep(now time.Time) {
+	l.lastSweep = now
 	for k, w := range l.windows {
 		if w.prune(now); len(w.events) == 0 {
 			delete(l.windows, k)

@@ -142,3 +142,19 @@ func TestSweepForgetsIdleWindows(t *testing.T) {
 		t.Fatalf("%d windows left", len(l.windows))
 	}
 }
+
+func TestAdmitSweepsIdleWindowsItself(t *testing.T) {
+	clock := newFakeClock()
+	l := NewLimiter(clock.Now)
+	for i := range 5 {
+		p, _ := l.Admit(LimitRequest{OpenID: "a" + string(rune('0'+i)), Model: "m", ModelRPM: 5})
+		p.Done(0)
+	}
+	clock.Advance(sweepEvery + time.Second)
+	if _, err := l.Admit(LimitRequest{OpenID: "b", Model: "m", ModelRPM: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.windows) != 1 {
+		t.Fatalf("%d windows after the lazy sweep, want 1", len(l.windows))
+	}
+}

@@ -115,9 +115,6 @@ func (s *Service) Admit(id Identity, model string, modelRPM, tokens int) (*Permi
 	return s.limiter.Admit(LimitRequest{OpenID: id.OpenID, Model: model, ModelRPM: modelRPM, Limits: id.Limits, Tokens: tokens})
 }
 
-// SweepLimits forgets idle rate-limit windows; call it every few minutes.
-func (s *Service) SweepLimits() { s.limiter.Sweep() }
-
 // Track registers a generation so Suspend can cancel it.
 func (s *Service) Track(openid, userid string, cancel context.CancelCauseFunc) (untrack func()) {
 	return s.tracker.Track(openid, userid, cancel)

@@ -36,6 +36,9 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open accounts database %s: %w", path, err)
 	}
+	// Writers queue on SQLite's single write lock anyway; a few connections
+	// keep readers concurrent without holding a file handle per goroutine.
+	db.SetMaxOpenConns(8)
 	s := &SQLiteStore{sqlStore{db: db}}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()

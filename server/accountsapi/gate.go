@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/ggufd/ggufd/accounts"
 	"github.com/ggufd/ggufd/server/apierror"
@@ -192,6 +193,16 @@ func (t *Ticket) Finish(u accounts.Usage) {
 		}
 		t.entry = entry
 	})
+}
+
+// MaxProcessing is the processing time after which a per-second priced
+// request is no longer billed; the server should stop generating there. 0
+// means no such cap (token-priced, free, or an unbilled endpoint).
+func (t *Ticket) MaxProcessing() time.Duration {
+	if t.res == nil || t.res.Pricing.PerSecond == 0 {
+		return 0
+	}
+	return t.res.Pricing.MaxDuration()
 }
 
 // Entry is the ledger row Finish wrote (zero if none).

@@ -5,6 +5,7 @@ package gatekeeper
 
 import (
 	"context"
+	"time"
 
 	"github.com/ggufd/ggufd/accounts"
 	"github.com/ggufd/ggufd/engine"
@@ -75,6 +76,10 @@ func (t Ticket) FinishWith(u engine.Usage, finishReason string, status int) {
 
 // Suspended implements server.Ticket.
 func (t Ticket) Suspended() bool { return t.t.Suspended() }
+
+// MaxProcessing is when a per-second priced request stops being billed (0:
+// no cap); the server should end the generation there.
+func (t Ticket) MaxProcessing() time.Duration { return t.t.MaxProcessing() }
 
 // RateLimitHeaders are the x-ratelimit-* headers for the response.
 func (t Ticket) RateLimitHeaders() map[string]string { return t.t.RateHeaders.Fields() }
