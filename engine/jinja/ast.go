@@ -156,6 +156,10 @@ type (
 		pos  Pos
 		op   string
 		l, r expr
+		// foldedBase marks "**" whose left side jinja2 folds to a constant
+		// while the right side is not constant: jinja2 then emits Python
+		// source like "-2 ** x", which Python reads as -(2 ** x).
+		foldedBase bool
 	}
 	// compareExpr chains comparisons: a < b < c.
 	compareExpr struct {

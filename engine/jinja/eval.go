@@ -167,6 +167,19 @@ func (r *renderer) evalBinary(e *binaryExpr, sc *scope) (any, error) {
 	if e.op == "~" {
 		return toStr(l) + toStr(rv), nil
 	}
+	if e.foldedBase {
+		if f, ok := asFloat(l); ok && f < 0 {
+			if _, isBool := l.(bool); !isBool {
+				neg, _ := binaryOp("-", int64(0), l)
+				v, err := binaryOp("**", neg, rv)
+				if err != nil {
+					return nil, atPos(e.pos, err)
+				}
+				v, err = binaryOp("-", int64(0), v)
+				return v, atPos(e.pos, err)
+			}
+		}
+	}
 	v, err := binaryOp(e.op, l, rv)
 	return v, atPos(e.pos, err)
 }

@@ -126,6 +126,9 @@ func fFirst(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
 }
 
 func fLast(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
+	if it, ok := v.(*iterator); ok {
+		return nil, fmt.Errorf("'%s' object is not reversible", it.kind)
+	}
 	items, err := iterate(v)
 	if err != nil {
 		return nil, err
@@ -217,6 +220,8 @@ func fInt(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
 	dflt := argAt(args, kw, 0, "default", int64(0))
 	base, _ := asInt(argAt(args, kw, 1, "base", int64(10)))
 	switch x := v.(type) {
+	case Undefined:
+		return nil, x.err() // Undefined.__int__ raises
 	case int64:
 		return x, nil
 	case bool:
@@ -244,6 +249,8 @@ func fInt(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
 func fFloat(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
 	dflt := argAt(args, kw, 0, "default", 0.0)
 	switch x := v.(type) {
+	case Undefined:
+		return nil, x.err() // Undefined.__float__ raises
 	case float64:
 		return x, nil
 	case int64, bool:

@@ -213,8 +213,13 @@ func contains(container, item any) (bool, error) {
 		}
 		return false, nil
 	case *Dict:
-		if !hashable(item) {
-			return false, fmt.Errorf("unhashable type: '%s'", typeName(item))
+		switch x := item.(type) {
+		case *Dict:
+			return false, fmt.Errorf("unhashable type: 'dict'")
+		case *List:
+			if !x.Tuple {
+				return false, fmt.Errorf("unhashable type: 'list'")
+			}
 		}
 		_, ok := c.Get(item)
 		return ok, nil

@@ -646,8 +646,31 @@ func (p *parser) parseBinaryLevel(ops []string, next func() (expr, error)) (expr
 		if err != nil {
 			return nil, err
 		}
-		l = &binaryExpr{pos: t.pos, op: t.val, l: l, r: r}
+		l = &binaryExpr{pos: t.pos, op: t.val, l: l, r: r, foldedBase: t.val == "**" && isConst(l) && !isConst(r)}
 	}
+}
+
+// isConst reports whether jinja2's optimizer would fold e to a constant.
+func isConst(e expr) bool {
+	switch x := e.(type) {
+	case *constExpr:
+		return true
+	case *unaryExpr:
+		return x.op != "not" && isConst(x.x)
+	case *binaryExpr:
+		return x.op != "and" && x.op != "or" && isConst(x.l) && isConst(x.r)
+	case *filterExpr:
+		if x.obj == nil || !isConst(x.obj) || len(x.kwargs) > 0 {
+			return false
+		}
+		for _, a := range x.args {
+			if !isConst(a) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 func (p *parser) parseMath1() (expr, error) {

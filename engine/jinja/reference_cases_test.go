@@ -295,4 +295,9 @@ assistant: yo
 	{name: "items_undefined_truthy", src: `{{ 'yes' if zz|items else 'no' }}`, want: `yes`},
 	{name: "in_unhashable_err", src: `{{ {} in d }}`, err: `TypeError: unhashable type: 'dict'`},
 	{name: "unique_generator_len_err", src: `{{ xs|unique|length }}`, err: `TypeError: object of type 'generator' has no len()`},
+	{name: "neg_const_pow_quirk", src: `{% set x = 2 %}{{ -2 ** x }} {{ -2 ** 2 }} {{ (-2) ** x }} {{ -2.0 ** x }} {{ x ** -1 }} {{ -x ** 2 }} {{ -1 * -2 ** x }} {{ -3|round ** x }}`, want: `-4 4 -4 -4.0 0.5 4 4 -9`},
+	{name: "undefined_int_err", src: `{{ zz|int }}`, err: `UndefinedError: 'zz' is undefined`},
+	{name: "undefined_float_err", src: `{{ zz|float }}`, err: `UndefinedError: 'zz' is undefined`},
+	{name: "last_generator_err", src: `{{ xs|select|last }}`, err: `TypeError: 'generator' object is not reversible`},
+	{name: "in_dict_hashables", src: `{{ (1, 2) in d }} {{ (xs|select) in d }}`, want: `False False`},
 }
