@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/ggufd/ggufd/config"
 	"github.com/ggufd/ggufd/engine"
 )
 
@@ -56,9 +57,10 @@ type ModelInfo struct {
 	Tags          []string
 	OwnedBy       string
 	Created       time.Time
-	ContextLength int  // per sequence; 0 when unknown until loaded
-	Embeddings    bool // an embedding model (no chat/completions)
-	Pricing       any  // rendered as-is under "pricing"; nil: omitted
+	ContextLength int            // per sequence; 0 when unknown until loaded
+	Embeddings    bool           // an embedding model (no chat/completions)
+	Pricing       config.Pricing // zero: free
+	RateLimit     int            // requests per minute per account; 0: none
 	Defaults      SamplingDefaults
 	Stop          []string // default stop strings
 	MaxTokens     int      // cap on max_tokens; 0: no cap

@@ -84,6 +84,14 @@ func (s *Server) serveGeneration(c echo.Context, g *generation) (err error) {
 
 	genCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if g.info.Pricing.PerSecond > 0 {
+		// Per-second billing stops at the price's cap, so the generation
+		// does too. Wall time from here includes queueing, so it errs on
+		// the client's side.
+		var cancelCap context.CancelFunc
+		genCtx, cancelCap = context.WithTimeout(genCtx, pricingOf(g.info).MaxDuration())
+		defer cancelCap()
+	}
 	stream, err := startAll(genCtx, model, reqs)
 	if err != nil {
 		return blamePrompt(err, g.promptParam)
@@ -120,6 +128,9 @@ func (s *Server) serveGeneration(c echo.Context, g *generation) (err error) {
 			} else {
 				r.add(ev)
 			}
+		}
+		if ev.FinishReason == engine.FinishCancelled && errors.Is(genCtx.Err(), context.DeadlineExceeded) {
+			ev.FinishReason = engine.FinishLength // stopped at the processing-time cap
 		}
 		if ev.FinishReason != "" && finish == "" {
 			finish = finishReason(ev.FinishReason)
@@ -239,11 +250,16 @@ func startAll(ctx context.Context, m Model, reqs []engine.GenerateRequest) (Even
 					return
 				}
 				ev.Index += i * n
-				if ev.Done {
-					done <- ev
-					ev.Done, ev.Usage, ev.Err = false, engine.Usage{}, nil
+				if !ev.Done {
+					ms.events <- ev
+					continue
 				}
-				ms.events <- ev
+				// Forward what the last event says about its choice before
+				// reporting the end: events is closed once all have ended.
+				last := ev
+				last.Done, last.Usage, last.Err = false, engine.Usage{}, nil
+				ms.events <- last
+				done <- ev
 			}
 		}()
 	}

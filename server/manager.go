@@ -25,13 +25,13 @@ func New(cfg *config.Config, catalog *models.Manager, logger *slog.Logger, opts 
 		BodyLimit:       int64(cfg.BodyLimit),
 		ShutdownTimeout: cfg.ShutdownTimeout.Std(),
 	}
-	return NewWithCatalog(settings, &managerCatalog{m: catalog, currency: cfg.Auth.Currency}, logger, opts...)
+	settings.Currency = cfg.Auth.Currency
+	return NewWithCatalog(settings, &managerCatalog{m: catalog}, logger, opts...)
 }
 
 // managerCatalog adapts *models.Manager to Catalog.
 type managerCatalog struct {
-	m        *models.Manager
-	currency string
+	m *models.Manager
 }
 
 // unavailableRetry is the Retry-After for models that cannot load now.
@@ -83,26 +83,13 @@ func (c *managerCatalog) statusOf(st models.Status) ModelStatus {
 	return ModelStatus{ModelInfo: c.infoOf(st.Entry), State: state, Progress: float64(st.Progress), Error: st.Error}
 }
 
-// pricingJSON is a model's price as /v1/models shows it.
-type pricingJSON struct {
-	Currency         string  `json:"currency,omitempty"`
-	InputPer1K       float64 `json:"input_per_1k"`
-	OutputPer1K      float64 `json:"output_per_1k"`
-	CachedInputPer1K float64 `json:"cached_input_per_1k"`
-	PerSecond        float64 `json:"per_second,omitempty"`
-	MaxSeconds       float64 `json:"max_seconds,omitempty"`
-}
-
 func (c *managerCatalog) infoOf(e models.Entry) ModelInfo {
 	m := e.Model
 	info := ModelInfo{
 		ID: e.Name, DisplayName: m.DisplayName, Description: m.Description, Aliases: m.Aliases, Tags: m.Tags,
 		OwnedBy: defaultOwner, Created: e.Created, ContextLength: e.ContextLength, Embeddings: e.Embeddings,
 		Defaults: SamplingDefaults(m.Sampling), Stop: m.Stop, MaxTokens: m.MaxTokens,
-	}
-	if p := m.Pricing; !p.IsZero() {
-		info.Pricing = pricingJSON{Currency: c.currency, InputPer1K: p.InputPer1K, OutputPer1K: p.OutputPer1K,
-			CachedInputPer1K: p.CachedInputPer1K, PerSecond: p.PerSecond, MaxSeconds: p.MaxSeconds}
+		Pricing: m.Pricing, RateLimit: m.RateLimit,
 	}
 	return info
 }

@@ -34,12 +34,25 @@ type modelList struct {
 
 const defaultOwner = "ggufd"
 
-func toModelObject(st ModelStatus) modelObject {
+// pricingJSON is a model's price as /v1/models shows it.
+type pricingJSON struct {
+	Currency         string  `json:"currency,omitempty"`
+	InputPer1K       float64 `json:"input_per_1k"`
+	OutputPer1K      float64 `json:"output_per_1k"`
+	CachedInputPer1K float64 `json:"cached_input_per_1k"`
+	PerSecond        float64 `json:"per_second,omitempty"`
+	MaxSeconds       float64 `json:"max_seconds,omitempty"`
+}
+
+func toModelObject(st ModelStatus, currency string) modelObject {
 	o := modelObject{
 		ID: st.ID, Object: "model", Created: st.Created.Unix(), OwnedBy: st.OwnedBy,
 		Type: "chat", Status: st.State, StatusError: st.Error, ContextLength: st.ContextLength,
 		DisplayName: st.DisplayName, Description: st.Description, Aliases: st.Aliases, Tags: st.Tags,
-		Pricing: st.Pricing,
+	}
+	if p := st.Pricing; !p.IsZero() {
+		o.Pricing = pricingJSON{Currency: currency, InputPer1K: p.InputPer1K, OutputPer1K: p.OutputPer1K,
+			CachedInputPer1K: p.CachedInputPer1K, PerSecond: p.PerSecond, MaxSeconds: p.MaxSeconds}
 	}
 	if st.Created.IsZero() {
 		o.Created = 0
@@ -69,7 +82,7 @@ func (s *Server) listModels(c echo.Context) error {
 	sts := s.catalog.Statuses()
 	out := modelList{Object: "list", Data: make([]modelObject, 0, len(sts))}
 	for _, st := range sts {
-		out.Data = append(out.Data, toModelObject(st))
+		out.Data = append(out.Data, toModelObject(st, s.settings.Currency))
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -93,7 +106,7 @@ func (s *Server) getModel(c echo.Context) error {
 	if !ok {
 		return apierror.ModelNotFound("The model `%s` does not exist.", id)
 	}
-	return c.JSON(http.StatusOK, toModelObject(st))
+	return c.JSON(http.StatusOK, toModelObject(st, s.settings.Currency))
 }
 
 // resolveModel picks the model: the /llm_api/ path's ai_system segment

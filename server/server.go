@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ggufd/ggufd/accounts"
 	"github.com/labstack/echo/v4"
 )
 
@@ -25,6 +26,7 @@ type Settings struct {
 	ReadTimeout       time.Duration // reading a request body; 0: 60s
 	IdleTimeout       time.Duration // keep-alive; 0: 120s
 	ShutdownTimeout   time.Duration // used by callers of Shutdown; 0: 30s
+	Currency          string        // unit of prices shown in /v1/models
 }
 
 func (st Settings) withDefaults() Settings {
@@ -70,6 +72,7 @@ type Server struct {
 	gate        Gatekeeper
 	heartbeat   time.Duration
 	extraRoutes []func(*echo.Echo)
+	accounts    *accounts.Service
 
 	echo       *echo.Echo
 	http       *http.Server
@@ -97,6 +100,9 @@ func NewWithCatalog(settings Settings, catalog Catalog, logger *slog.Logger, opt
 	}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.accounts != nil {
+		s.installAccounts()
 	}
 	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
 	s.echo = s.routes()

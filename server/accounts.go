@@ -1,0 +1,82 @@
+package server
+
+import (
+	"context"
+
+	"github.com/ggufd/ggufd/accounts"
+	"github.com/ggufd/ggufd/engine"
+	"github.com/ggufd/ggufd/server/accountsapi"
+	"github.com/labstack/echo/v4"
+)
+
+// WithAccounts puts every API request through the accounts service
+// (authentication, rate limits, balances, suspension) and mounts its
+// endpoints (/api_user/info, suspend_current_generate, /admin/...).
+func WithAccounts(svc *accounts.Service) Option {
+	return func(s *Server) { s.accounts = svc }
+}
+
+func (s *Server) installAccounts() {
+	opts := accountsapi.Options{
+		Policy: s.modelPolicy,
+		Caller: func(ctx context.Context) (string, string, bool) {
+			c, ok := CallerFrom(ctx)
+			return c.OpenID, c.UserID, ok
+		},
+		Logger: s.logger,
+	}
+	s.gate = &accountsGate{gate: accountsapi.NewGate(s.accounts, opts), currency: s.accounts.Currency()}
+	svc := s.accounts
+	s.extraRoutes = append(s.extraRoutes, func(e *echo.Echo) { accountsapi.Register(e, svc, opts) })
+}
+
+// modelPolicy tells the accounts layer a model's price, rate limit and
+// context (which bounds what a request may cost).
+func (s *Server) modelPolicy(model string) (accountsapi.ModelPolicy, bool) {
+	info, err := s.catalog.Lookup(model)
+	if err != nil {
+		return accountsapi.ModelPolicy{}, false
+	}
+	return accountsapi.ModelPolicy{
+		Pricing:   pricingOf(info),
+		RateLimit: info.RateLimit,
+		Context:   info.ContextLength,
+	}, true
+}
+
+func pricingOf(info ModelInfo) accounts.Pricing {
+	p := info.Pricing
+	return accounts.NewPricing(p.InputPer1K, p.OutputPer1K, p.CachedInputPer1K, p.PerSecond, p.MaxSeconds)
+}
+
+// accountsGate adapts accountsapi.Gate to Gatekeeper.
+type accountsGate struct {
+	gate     *accountsapi.Gate
+	currency string
+}
+
+func (g *accountsGate) Admit(ctx context.Context, call Call) (context.Context, Ticket, error) {
+	gctx, t, err := g.gate.Admit(ctx, accountsapi.Request{
+		RequestID: call.RequestID, Endpoint: call.Endpoint, Model: call.Model,
+		OpenID: call.OpenID, UserID: call.UserID, Header: call.Header,
+		MaxTokens: call.MaxTokens, BodyBytes: call.BodyBytes,
+	})
+	if err != nil {
+		return nil, nil, accountsapi.APIError(err, g.currency)
+	}
+	return gctx, accountsTicket{t}, nil
+}
+
+type accountsTicket struct{ t *accountsapi.Ticket }
+
+func (t accountsTicket) Finish(u engine.Usage) { t.FinishWith(u, "", 0) }
+func (t accountsTicket) Suspended() bool       { return t.t.Suspended() }
+
+func (t accountsTicket) FinishWith(u engine.Usage, finishReason string, status int) {
+	t.t.Finish(accounts.Usage{
+		PromptTokens: u.PromptTokens, CachedTokens: u.CachedTokens, CompletionTokens: u.CompletionTokens,
+		Processing: u.ProcessingDuration(), FinishReason: finishReason, HTTPStatus: status,
+	})
+}
+
+func (t accountsTicket) RateLimitHeaders() map[string]string { return t.t.RateHeaders.Fields() }
