@@ -28,7 +28,8 @@ type runner struct {
 	lastUsed  time.Time
 	expiresAt time.Time
 	stopTimer func() bool
-	timerSeq  uint64 // invalidates keep-alive timers that fired late
+	timerSeq  uint64           // invalidates keep-alive timers that fired late
+	keepAlive *config.Duration // a client's keep_alive, until unloaded
 
 	gen     uint64        // bumped on every load and unload
 	mem     uint64        // memory committed to this model
@@ -97,7 +98,10 @@ func (m *Manager) dropWaiter(w *waiter) bool {
 	return true
 }
 
-func (m *Manager) release(r *runner) {
+func (m *Manager) release(r *runner, keepAlive *config.Duration) {
+	if keepAlive != nil {
+		r.keepAlive = keepAlive
+	}
 	r.leases--
 	r.lastUsed = m.opts.clock.Now()
 	if r.leases == 0 {
@@ -326,7 +330,7 @@ func (m *Manager) idle(r *runner) {
 		m.beginUnload(r)
 		return
 	}
-	ka := m.st.cfg.KeepAliveFor(r.item.Model)
+	ka := m.keepAliveOf(r)
 	if ka.IsNever() {
 		return
 	}
@@ -344,11 +348,20 @@ func (m *Manager) idle(r *runner) {
 	})
 }
 
+// keepAliveOf is the client's keep_alive when one was set, else the
+// configured one, capped by max_keep_alive either way.
+func (m *Manager) keepAliveOf(r *runner) config.Duration {
+	if r.keepAlive != nil {
+		return m.st.cfg.CapKeepAlive(*r.keepAlive)
+	}
+	return m.st.cfg.KeepAliveFor(r.item.Model)
+}
+
 func (m *Manager) expire(r *runner, seq uint64) {
 	if r.timerSeq != seq || r.state != StateLoaded || r.leases > 0 {
 		return
 	}
-	m.log.Info("unloading idle model", "model", r.name(), "keep_alive", m.st.cfg.KeepAliveFor(r.item.Model).String())
+	m.log.Info("unloading idle model", "model", r.name(), "keep_alive", m.keepAliveOf(r).String())
 	m.beginUnload(r)
 }
 
@@ -388,6 +401,7 @@ func (m *Manager) unloaded(r *runner, gen uint64, err error) {
 	r.model = nil
 	r.mem, r.weights = 0, 0
 	r.loadedAt, r.expiresAt = time.Time{}, time.Time{}
+	r.keepAlive = nil // a client's keep_alive lasts one load
 	r.progress.Store(0)
 	r.drain = false
 	for _, c := range r.unloadWait {

@@ -342,6 +342,9 @@ func (m *Manager) apply(cfg *config.Config) error {
 	return nil
 }
 
+// Config returns the configuration in force (the last one applied).
+func (m *Manager) Config() *config.Config { return m.currentConfig() }
+
 // Lookup resolves a model name or alias without loading it.
 func (m *Manager) Lookup(name string) (Entry, error) {
 	return m.catalog.Load().lookup(name)
@@ -359,6 +362,8 @@ type Lease struct {
 	model LoadedModel
 	entry Entry
 	once  sync.Once
+	// keepAlive is a client's keep_alive, applied at Release.
+	keepAlive atomic.Pointer[config.Duration]
 }
 
 // Model returns the engine model (nil when a test loader returned a fake;
@@ -374,10 +379,25 @@ func (l *Lease) Loaded() LoadedModel { return l.model }
 // Entry returns the model's settings as loaded.
 func (l *Lease) Entry() Entry { return l.entry }
 
+// SetKeepAlive records a keep_alive the client asked for: from this lease's
+// release on, the model stays loaded that long when idle (capped by
+// max_keep_alive; negative: never unload; 0: unload when idle) instead of its
+// configured keep_alive, until it is unloaded. Call it before Release.
+func (l *Lease) SetKeepAlive(d time.Duration) {
+	v := config.Duration(d)
+	if d < 0 {
+		v = config.Never
+	}
+	l.keepAlive.Store(&v)
+}
+
 // Release gives the model back. The keep-alive timer starts when the last
 // lease of a model is released. Calling it more than once is harmless.
 func (l *Lease) Release() {
-	l.once.Do(func() { l.m.send(func() { l.m.release(l.r) }) })
+	l.once.Do(func() {
+		ka := l.keepAlive.Load()
+		l.m.send(func() { l.m.release(l.r, ka) })
+	})
 }
 
 type acquireResult struct {

@@ -453,3 +453,25 @@ func TestQueuedLoadsProceedInTurn(t *testing.T) {
 		}
 	}
 }
+
+func TestClientKeepAlive(t *testing.T) {
+	e := newEnv(t, fakeLoad, "keep_alive: 1h\nmax_keep_alive: 300ms\n", func(models string) { twoModels(models, t) })
+	if e.m.Config().MaxKeepAlive.Std() != 300*time.Millisecond {
+		t.Fatal("Config() does not return the config in force")
+	}
+	// A client's 0 unloads as soon as the request ends.
+	l := e.acquire("stories")
+	l.SetKeepAlive(0)
+	l.Release()
+	waitFor(t, 2*time.Second, "unload with keep_alive 0", func() bool { return e.state("stories") == StateUnloaded })
+
+	// A client's "never" is capped by max_keep_alive (as is the config's 1h).
+	l = e.acquire("tiny")
+	l.SetKeepAlive(-1)
+	l.Release()
+	s, _ := e.m.Status("tiny")
+	if d := time.Until(s.ExpiresAt); d <= 0 || d > 300*time.Millisecond {
+		t.Errorf("expires in %v, want at most max_keep_alive", d)
+	}
+	waitFor(t, 2*time.Second, "unload at max_keep_alive", func() bool { return e.state("tiny") == StateUnloaded })
+}
