@@ -1,6 +1,20 @@
 // Package accountsapi is the HTTP face of package accounts: the user info and
 // suspend endpoints of the provider ggufd replaces, an admin API, and the Gate
 // the generation handlers pass every request through.
+//
+// Wiring, from cmd (package gatekeeper adapts the Gate to server.Gatekeeper):
+//
+//	opts := accountsapi.Options{Policy: accountsapi.PolicyFromConfig(cfg), Caller: gatekeeper.Caller, Logger: logger}
+//	gate := accountsapi.NewGate(svc, opts)
+//	server.WithGatekeeper(gatekeeper.New(gate, cfg.Auth.Currency))
+//	server.WithRoutes(func(e *echo.Echo) { accountsapi.Register(e, svc, opts) })
+//
+// A handler outside that hook can use the Gate directly:
+//
+//	ticket, apiErr := gate.AdmitEcho(c, accountsapi.Request{Endpoint: "chat.completions", Model: m, MaxTokens: n})
+//	if apiErr != nil { return apiErr }
+//	… generate with c.Request().Context(); ticket.Suspended() → finish_reason "stop" …
+//	ticket.Finish(accounts.Usage{PromptTokens: …, CompletionTokens: …, Processing: …, FinishReason: …, HTTPStatus: 200})
 package accountsapi
 
 import (
