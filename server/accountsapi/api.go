@@ -2,12 +2,8 @@
 // suspend endpoints of the provider ggufd replaces, an admin API, and the Gate
 // the generation handlers pass every request through.
 //
-// Wiring, from cmd (package gatekeeper adapts the Gate to server.Gatekeeper):
-//
-//	opts := accountsapi.Options{Policy: accountsapi.PolicyFromConfig(cfg), Caller: gatekeeper.Caller, Logger: logger}
-//	gate := accountsapi.NewGate(svc, opts)
-//	server.WithGatekeeper(gatekeeper.New(gate, cfg.Auth.Currency))
-//	server.WithRoutes(func(e *echo.Echo) { accountsapi.Register(e, svc, opts) })
+// The server wires it with server.WithAccounts(svc), which adapts the Gate
+// to its Gatekeeper hook and mounts Register's routes.
 //
 // A handler outside that hook can use the Gate directly:
 //
