@@ -1,0 +1,92 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ggufd/ggufd/accounts"
+	"github.com/ggufd/ggufd/config"
+)
+
+func newAccounts(t *testing.T) *accounts.Service {
+	t.Helper()
+	ctx := context.Background()
+	store, err := accounts.OpenSQLite(ctx, filepath.Join(t.TempDir(), "ggufd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return accounts.NewService(store, accounts.Config{Mode: accounts.ModeKey, Currency: "元"})
+}
+
+func TestWithAccounts(t *testing.T) {
+	svc := newAccounts(t)
+	ctx := context.Background()
+	if _, err := svc.CreateAccount(ctx, accounts.Account{OpenID: "o1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.TopUp(ctx, "o1", accounts.MoneyFromFloat(100), "test"); err != nil {
+		t.Fatal(err)
+	}
+	secret, _, err := svc.CreateKey(ctx, accounts.KeyOptions{OpenID: "o1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := newFakeCatalog()
+	info := cat.infos["tiny"]
+	info.Pricing = config.Pricing{InputPer1K: 1, OutputPer1K: 2}
+	cat.infos["tiny"] = info
+	_, url := newTestServer(t, cat, WithAccounts(svc))
+
+	chat := func(path, key string) *http.Response {
+		req, _ := http.NewRequest("POST", url+path, strings.NewReader(`{"model":"tiny","messages":[{"role":"user","content":"hi"}],"stream":true}`))
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	if resp := chat("/v1/chat/completions", ""); resp.StatusCode != 401 {
+		t.Errorf("no key: %d", resp.StatusCode)
+	}
+	if resp := chat("/v1/chat/completions", "sk-wrong"); resp.StatusCode != 401 {
+		t.Errorf("wrong key: %d", resp.StatusCode)
+	}
+	resp := chat("/v1/chat/completions", secret)
+	if resp.StatusCode != 200 {
+		t.Fatalf("with key: %d", resp.StatusCode)
+	}
+	data, _ := sseEvents(t, resp.Body)
+	if data[len(data)-1] != "[DONE]" {
+		t.Errorf("events %q", data)
+	}
+
+	t.Run("suspend ends the stream with stop", func(t *testing.T) {
+		cat.models["tiny"].block = true
+		defer func() { cat.models["tiny"].block = false }()
+		resp := chat("/llm_api/o1/u1/tiny/v1/chat/completions", secret)
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for svc.Suspend("o1", "u1") == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("generation never tracked for suspension")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		data, _ := sseEvents(t, resp.Body)
+		n := len(data)
+		if n < 2 || data[n-1] != "[DONE]" || !strings.Contains(data[n-2], `"finish_reason":"stop"`) {
+			t.Errorf("events %q", data)
+		}
+	})
+}
