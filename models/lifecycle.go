@@ -98,12 +98,14 @@ func (m *Manager) dropWaiter(w *waiter) bool {
 	return true
 }
 
-func (m *Manager) release(r *runner, keepAlive *config.Duration) {
+func (m *Manager) release(r *runner, at time.Time, keepAlive *config.Duration) {
 	if keepAlive != nil {
 		r.keepAlive = keepAlive
 	}
 	r.leases--
-	r.lastUsed = m.opts.clock.Now()
+	if at.After(r.lastUsed) {
+		r.lastUsed = at
+	}
 	if r.leases == 0 {
 		m.idle(r)
 		m.retryPending()

@@ -395,8 +395,10 @@ func (l *Lease) SetKeepAlive(d time.Duration) {
 // lease of a model is released. Calling it more than once is harmless.
 func (l *Lease) Release() {
 	l.once.Do(func() {
-		ka := l.keepAlive.Load()
-		l.m.send(func() { l.m.release(l.r, ka) })
+		// The keep-alive counts from the end of the request, not from
+		// whenever the manager gets to the release.
+		ka, at := l.keepAlive.Load(), l.m.opts.clock.Now()
+		l.m.send(func() { l.m.release(l.r, at, ka) })
 	})
 }
 

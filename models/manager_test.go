@@ -475,3 +475,76 @@ func TestClientKeepAlive(t *testing.T) {
 	}
 	waitFor(t, 2*time.Second, "unload at max_keep_alive", func() bool { return e.state("tiny") == StateUnloaded })
 }
+
+// manualClock fires timers only when advanced.
+type manualClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*manualTimer
+}
+
+type manualTimer struct {
+	at      time.Time
+	f       func()
+	stopped bool
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) AfterFunc(d time.Duration, f func()) func() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &manualTimer{at: c.now.Add(d), f: f}
+	c.timers = append(c.timers, t)
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		was := !t.stopped
+		t.stopped = true
+		return was
+	}
+}
+
+func (c *manualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	var due []func()
+	for _, t := range c.timers {
+		if !t.stopped && !t.at.After(c.now) {
+			t.stopped = true
+			due = append(due, t.f)
+		}
+	}
+	c.mu.Unlock()
+	for _, f := range due {
+		go f()
+	}
+}
+
+func TestKeepAliveWithClock(t *testing.T) {
+	clock := &manualClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	e := newEnv(t, fakeLoad, "keep_alive: 5m\n", func(models string) { twoModels(models, t) }, WithClock(clock))
+	e.acquire("stories").Release()
+	waitFor(t, time.Second, "expiry scheduled", func() bool {
+		s, _ := e.m.Status("stories")
+		return s.ExpiresAt.Equal(clock.Now().Add(5 * time.Minute))
+	})
+	clock.Advance(4 * time.Minute)
+	time.Sleep(50 * time.Millisecond)
+	if s := e.state("stories"); s != StateLoaded {
+		t.Fatalf("%s after 4 of 5 minutes", s)
+	}
+	// A request in between restarts the countdown from its end.
+	e.acquire("stories").Release()
+	clock.Advance(2 * time.Minute)
+	time.Sleep(50 * time.Millisecond)
+	if s := e.state("stories"); s != StateLoaded {
+		t.Fatalf("%s 2 minutes after the last request", s)
+	}
+	clock.Advance(3 * time.Minute)
+	waitFor(t, 2*time.Second, "unload after keep_alive", func() bool { return e.state("stories") == StateUnloaded })
+}
