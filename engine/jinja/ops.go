@@ -255,6 +255,10 @@ func undefinedOperand(a, b any) error {
 
 // binaryOp evaluates the arithmetic operators with Python's int/float rules.
 func binaryOp(op string, a, b any) (any, error) {
+	if s, ok := a.(string); ok && op == "%" {
+		// str.__mod__ runs before Undefined gets a say.
+		return percentFormat(s, b)
+	}
 	if err := undefinedOperand(a, b); err != nil {
 		return nil, err
 	}
@@ -374,6 +378,9 @@ func binaryOp(op string, a, b any) (any, error) {
 			return r, nil
 		}
 		if aNum && bNum {
+			if fa < 0 && fb != math.Trunc(fb) {
+				return nil, fmt.Errorf("negative number raised to a fractional power gives a complex number")
+			}
 			return math.Pow(fa, fb), nil
 		}
 	}

@@ -300,4 +300,5 @@ assistant: yo
 	{name: "undefined_float_err", src: `{{ zz|float }}`, err: `UndefinedError: 'zz' is undefined`},
 	{name: "last_generator_err", src: `{{ xs|select|last }}`, err: `TypeError: 'generator' object is not reversible`},
 	{name: "in_dict_hashables", src: `{{ (1, 2) in d }} {{ (xs|select) in d }}`, want: `False False`},
+	{name: "str_mod_undefined", src: `[{{ 'abc' % zz }}] [{{ '%s' % zz }}]`, want: `[abc] []`},
 }

@@ -25,6 +25,9 @@ func percentFormat(format string, arg any) (any, error) {
 	case *Dict:
 		named = a
 		args = []any{a}
+	case Undefined:
+		args = []any{a}
+		mappingLike = true // Undefined defines __getitem__
 	default:
 		args = []any{a}
 	}
