@@ -37,7 +37,7 @@ type fixture struct {
 	path  string
 }
 
-func newFixture(t *testing.T, mode AuthMode) *fixture {
+func newFixture(t testing.TB, mode AuthMode) *fixture {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "accounts.db")
 	store, err := OpenSQLite(context.Background(), path)
