@@ -265,6 +265,56 @@ func TestLive(t *testing.T) {
 		}
 	})
 
+	t.Run("json_object", func(t *testing.T) {
+		resp, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+			Model: "chat", Messages: userMsg("Answer in JSON."), MaxTokens: openai.Int(200), Seed: openai.Int(1),
+			ResponseFormat: openai.ChatCompletionNewParamsResponseFormatUnion{OfJSONObject: &openai.ResponseFormatJSONObjectParam{}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		content := resp.Choices[0].Message.Content
+		if !strings.HasPrefix(content, "{") {
+			t.Errorf("not a JSON object: %q", content)
+		}
+		if resp.Choices[0].FinishReason == "stop" {
+			var v map[string]any
+			if err := json.Unmarshal([]byte(content), &v); err != nil {
+				t.Errorf("finished but not JSON: %q (%v)", content, err)
+			}
+		}
+	})
+
+	t.Run("logprobs", func(t *testing.T) {
+		resp, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+			Model: "chat", Messages: userMsg("Tell me a story."), MaxTokens: openai.Int(5),
+			Logprobs: openai.Bool(true), TopLogprobs: openai.Int(3),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lps := resp.Choices[0].Logprobs.Content
+		if len(lps) == 0 || len(lps) != int(resp.Usage.CompletionTokens) {
+			t.Fatalf("%d logprobs for %d tokens", len(lps), resp.Usage.CompletionTokens)
+		}
+		for _, lp := range lps {
+			if lp.Logprob > 0 || len(lp.TopLogprobs) != 3 || len(lp.Bytes) != len(lp.Token) {
+				t.Errorf("logprob %+v", lp)
+			}
+		}
+		cresp, err := client.Completions.New(ctx, openai.CompletionNewParams{
+			Model: "raw", Prompt: openai.CompletionNewParamsPromptUnion{OfString: openai.String("Once")},
+			MaxTokens: openai.Int(4), Logprobs: openai.Int(2),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clp := cresp.Choices[0].Logprobs
+		if len(clp.Tokens) == 0 || len(clp.TokenLogprobs) != len(clp.Tokens) || len(clp.TopLogprobs) != len(clp.Tokens) || len(clp.TextOffset) != len(clp.Tokens) {
+			t.Errorf("completion logprobs %+v", clp)
+		}
+	})
+
 	t.Run("completions", func(t *testing.T) {
 		resp, err := client.Completions.New(ctx, openai.CompletionNewParams{
 			Model:     "raw",
