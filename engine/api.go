@@ -18,7 +18,7 @@ import (
 type LoadOptions struct {
 	ContextLength  int    // tokens per sequence; 0: min(trained length, 4096)
 	Parallel       int    // sequence slots decoded together; 0: 4
-	Threads        int    // CPU threads; 0: the number of physical cores
+	Threads        int    // CPU threads; 0: the physical cores (1 for models under 32M parameters)
 	GPULayers      int    // layers offloaded to a GPU; 0 on CPU, -1 all
 	NoMmap         bool   // read the file into memory instead of mapping it
 	KVCacheType    string // "f16" (default), "q8_0" or "q4_0"
