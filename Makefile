@@ -33,7 +33,8 @@ export CGO_ENABLED := 1
 
 DEB_PACKAGES := nlohmann-json3-dev libstb-dev gcc g++ make
 BIN := bin/ggufd
-CONFIG ?= ggufd.yaml
+# ARGS are passed to `ggufd serve` by `make run`, e.g. make run ARGS="--config my.yaml".
+ARGS ?=
 
 .PHONY: all deps build run test vet bench bench-serve clean env
 
@@ -65,8 +66,11 @@ env: $(COMPAT_HDR)
 build: deps
 	$(GO) build -o $(BIN) ./cmd/ggufd
 
+# run serves ./ggufd.yaml if it exists, else built-in defaults: every GGUF in
+# ./data/models (a small demo model is generated there when it is empty) on
+# http://127.0.0.1:8080.
 run: build
-	./$(BIN) serve --config $(CONFIG)
+	./$(BIN) serve $(ARGS)
 
 vet: deps
 	$(GO) vet ./...
