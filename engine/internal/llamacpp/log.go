@@ -1,0 +1,57 @@
+package llamacpp
+
+/*
+#include "llama.h"
+
+extern void ggufdLog(int level, char *text, void *user_data);
+
+static void ggufd_install_log(void) {
+	llama_log_set((ggml_log_callback)ggufdLog, NULL);
+}
+*/
+import "C"
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+)
+
+// llama.cpp logs a lot at "info" on every load (tensor counts, buffer
+// sizes). That is debugging detail for a daemon's operator, so it goes to
+// slog at debug level; llama.cpp's warnings and errors stay warnings and
+// errors. Lines arrive in pieces; a partial line is kept until its newline.
+var (
+	logMu   sync.Mutex
+	logLine strings.Builder
+	logLvl  slog.Level
+)
+
+func installLog() { C.ggufd_install_log() }
+
+//export ggufdLog
+func ggufdLog(level C.int, text *C.char, _ *C.void) {
+	lv := slog.LevelDebug
+	switch level {
+	case C.GGML_LOG_LEVEL_WARN:
+		lv = slog.LevelWarn
+	case C.GGML_LOG_LEVEL_ERROR:
+		lv = slog.LevelError
+	case C.GGML_LOG_LEVEL_CONT:
+		lv = logLvl
+	}
+	s := C.GoString(text)
+	logMu.Lock()
+	defer logMu.Unlock()
+	logLvl = lv
+	logLine.WriteString(s)
+	if !strings.HasSuffix(s, "\n") {
+		return
+	}
+	line := strings.TrimRight(logLine.String(), "\n")
+	logLine.Reset()
+	if line != "" && slog.Default().Enabled(context.Background(), lv) {
+		slog.Default().Log(context.Background(), lv, "llama.cpp: "+line)
+	}
+}
