@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ggufd/ggufd/accounts"
+	"github.com/ggufd/ggufd/models"
+	"github.com/ggufd/ggufd/server"
+)
+
+// serve runs the daemon until ctx is cancelled (SIGINT/SIGTERM), then shuts
+// down gracefully: running streams get the configured shutdown timeout.
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("ggufd serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgFlag := fs.String("config", "", "config file (default: $GGUFD_CONFIG, else ./ggufd.yaml if present, else built-in defaults)")
+	listen := fs.String("listen", "", "listen address, overrides the config (e.g. 127.0.0.1:8080)")
+	modelsDir := fs.String("models-dir", "", "folder of GGUF files, overrides the config")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logFormat := fs.String("log-format", "text", "text or json")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr, *logLevel, *logFormat)
+	if err != nil {
+		return err
+	}
+	slog.SetDefault(logger)
+
+	cfgPath := resolveConfigPath(*cfgFlag)
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	if *modelsDir != "" {
+		cfg.ModelsDir = *modelsDir
+	}
+	for _, w := range cfg.Warnings {
+		logger.Warn("config", "warning", w.Error())
+	}
+
+	acfg, err := accountsConfig(cfg)
+	if err != nil {
+		return err
+	}
+	dbPath, err := accountsDB(cfg)
+	if err != nil {
+		return err
+	}
+	store, err := accounts.OpenSQLite(ctx, dbPath)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	svc := accounts.NewService(store, acfg)
+
+	mgr, err := models.New(cfg, cfgPath, logger)
+	if err != nil {
+		return err
+	}
+	if err := mgr.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := mgr.Close(closeCtx); err != nil {
+			logger.Warn("unloading models", "err", err)
+		}
+	}()
+
+	srv, err := server.New(cfg, mgr, logger, server.WithAccounts(svc))
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	logger.Info("ggufd listening", "addr", "http://"+ln.Addr().String(), "models_dir", cfg.ModelsDir, "auth", string(svc.Mode()), "config", orDefault(cfgPath, "(built-in defaults)"))
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Start(ln) }()
+	select {
+	case err := <-errc:
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: letting running requests finish", "timeout", srv.ShutdownTimeout())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), srv.ShutdownTimeout())
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		logger.Warn("shutdown", "err", err)
+	}
+	return nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
