@@ -1,0 +1,180 @@
+package accounts
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"text/tabwriter"
+	"time"
+)
+
+// accounts runs "ggufd accounts create|topup|list|info|limits|meter".
+func (c *cli) accounts(ctx context.Context, sub string, args []string) error {
+	switch sub {
+	case "create":
+		return c.accountCreate(ctx, args)
+	case "topup":
+		return c.accountTopUp(ctx, args)
+	case "list":
+		return c.accountList(ctx, args)
+	case "info":
+		return c.accountInfo(ctx, args)
+	case "limits":
+		return c.accountLimits(ctx, args)
+	case "meter":
+		return c.accountMeter(ctx, args)
+	case "", "help", "-h", "--help":
+		return c.help(nil)
+	default:
+		return c.help(fmt.Errorf("unknown command: accounts %s (see ggufd accounts help)", sub))
+	}
+}
+
+func (c *cli) accountCreate(ctx context.Context, args []string) error {
+	fs := newFlagSet("accounts create", "accounts create OPENID [flags]", c.errOut)
+	name := fs.String("name", "", "display name")
+	balance := fs.String("balance", "0", "opening balance")
+	unmetered := fs.Bool("unmetered", false, "record usage but never charge")
+	var l Limits
+	limitFlags(fs, &l)
+	pos, err := oneArg(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	bal, err := ParseMoney(*balance)
+	if err != nil {
+		return fmt.Errorf("--balance: %w", err)
+	}
+	acc, err := c.svc.CreateAccount(ctx, Account{OpenID: pos[0], Name: *name, Balance: bal, Unmetered: *unmetered, Limits: l})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "created account %s, balance %s %s\n", acc.OpenID, acc.Balance, c.svc.Currency())
+	return nil
+}
+
+func (c *cli) accountTopUp(ctx context.Context, args []string) error {
+	fs := newFlagSet("accounts topup", "accounts topup OPENID AMOUNT [--note TEXT]", c.errOut)
+	note := fs.String("note", "", "why (required for a negative adjustment)")
+	pos, err := oneArg(fs, args, 2)
+	if err != nil {
+		return err
+	}
+	amount, err := ParseMoney(pos[1])
+	if err != nil {
+		return err
+	}
+	bal, err := c.svc.TopUp(ctx, pos[0], amount, *note)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "%s: %s → balance %s %s\n", pos[0], signed(amount), bal, c.svc.Currency())
+	return nil
+}
+
+func (c *cli) accountList(ctx context.Context, args []string) error {
+	fs := newFlagSet("accounts list", "accounts list [--json]", c.errOut)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := oneArg(fs, args, 0); err != nil {
+		return err
+	}
+	accs, err := c.svc.ListAccounts(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if accs == nil {
+			accs = []Account{}
+		}
+		return c.printJSON(accs)
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "OPENID\tNAME\tBALANCE\tRPM\tTPM\tCONCURRENT\tMETERED\tCREATED\n")
+	for _, a := range accs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.OpenID, a.Name, a.Balance, lim(a.Limits.RequestsPerMinute),
+			lim(a.Limits.TokensPerMinute), lim(a.Limits.MaxConcurrent), yesNo(!a.Unmetered), a.CreatedAt.Format(time.DateTime))
+	}
+	return tw.Flush()
+}
+
+func (c *cli) accountInfo(ctx context.Context, args []string) error {
+	fs := newFlagSet("accounts info", "accounts info OPENID [--json]", c.errOut)
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := oneArg(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	info, err := c.svc.Info(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return c.printJSON(info)
+	}
+	cur := c.svc.Currency()
+	fmt.Fprintf(c.out, "account     %s %s\nbalance     %s %s\ntopped up   %s %s\nspent       %s %s\nmetered     %s\nlimits      rpm %s, tpm %s, concurrent %s\n",
+		info.OpenID, info.Name, info.Balance, cur, info.TotalTopUp, cur, info.TotalSpent, cur, yesNo(!info.Unmetered),
+		lim(info.Limits.RequestsPerMinute), lim(info.Limits.TokensPerMinute), lim(info.Limits.MaxConcurrent))
+	if len(info.Usage) == 0 {
+		return nil
+	}
+	fmt.Fprintln(c.out)
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "MODEL\tREQUESTS\tPROMPT\tCACHED\tCOMPLETION\tSECONDS\tCOST\n")
+	for _, u := range info.Usage {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.1f\t%s\n", u.Model, u.Requests, u.PromptTokens, u.CachedTokens, u.CompletionTokens, u.Seconds, u.Cost)
+	}
+	return tw.Flush()
+}
+
+func (c *cli) accountLimits(ctx context.Context, args []string) error {
+	fs := newFlagSet("accounts limits", "accounts limits OPENID [--rpm N] [--tpm N] [--concurrent N]", c.errOut)
+	var l Limits
+	limitFlags(fs, &l)
+	pos, err := oneArg(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	// Flags not given keep their current value.
+	acc, err := c.svc.GetAccount(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["rpm"] {
+		l.RequestsPerMinute = acc.Limits.RequestsPerMinute
+	}
+	if !set["tpm"] {
+		l.TokensPerMinute = acc.Limits.TokensPerMinute
+	}
+	if !set["concurrent"] {
+		l.MaxConcurrent = acc.Limits.MaxConcurrent
+	}
+	if err := c.svc.SetLimits(ctx, pos[0], l); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "%s: rpm %s, tpm %s, concurrent %s\n", pos[0], lim(l.RequestsPerMinute), lim(l.TokensPerMinute), lim(l.MaxConcurrent))
+	return nil
+}
+
+func (c *cli) accountMeter(ctx context.Context, args []string) error {
+	fs := newFlagSet("accounts meter", "accounts meter OPENID on|off", c.errOut)
+	pos, err := oneArg(fs, args, 2)
+	if err != nil {
+		return err
+	}
+	var unmetered bool
+	switch pos[1] {
+	case "on":
+	case "off":
+		unmetered = true
+	default:
+		return fmt.Errorf("accounts meter: want on or off, got %q", pos[1])
+	}
+	if err := c.svc.SetUnmetered(ctx, pos[0], unmetered); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "%s: metering %s\n", pos[0], pos[1])
+	return nil
+}
