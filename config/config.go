@@ -71,16 +71,6 @@ type Auth struct {
 	AdminKey string `yaml:"admin_key"`
 	// Currency is the unit prices and balances are shown in, e.g. "元".
 	Currency string `yaml:"currency"`
-	OpenID   OpenID `yaml:"openid"`
-}
-
-// OpenID configures login through an OpenID Connect provider (mode openid).
-type OpenID struct {
-	Issuer       string   `yaml:"issuer"`
-	ClientID     string   `yaml:"client_id"`
-	ClientSecret string   `yaml:"client_secret"`
-	RedirectURL  string   `yaml:"redirect_url"`
-	Scopes       []string `yaml:"scopes"`
 }
 
 // ModelDefaults are the load settings of models that do not set their own.

@@ -392,12 +392,6 @@ func (p *parser) validate(c *Config, chk memoryChecker) {
 		}
 	case "key":
 	case "openid":
-		if c.Auth.OpenID.Issuer == "" {
-			p.fieldErr("auth.openid.issuer", "required when auth.mode is openid")
-		}
-		if c.Auth.OpenID.ClientID == "" {
-			p.fieldErr("auth.openid.client_id", "required when auth.mode is openid")
-		}
 	default:
 		p.fieldErr("auth.mode", "want none, key or openid, got %q", c.Auth.Mode)
 	}
