@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ggufd/ggufd/accounts"
+	"github.com/ggufd/ggufd/config"
 	"github.com/ggufd/ggufd/models"
 	"github.com/ggufd/ggufd/server"
 )
@@ -43,6 +44,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if *listen != "" {
 		cfg.Listen = *listen
+		if err := checkOpenListen(cfg); err != nil {
+			return err
+		}
 	}
 	if *modelsDir != "" {
 		cfg.ModelsDir = *modelsDir
@@ -106,6 +110,21 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		logger.Warn("shutdown", "err", err)
+	}
+	return nil
+}
+
+// checkOpenListen refuses --listen on a network address while auth is off:
+// the config's own check only saw the config's listen address.
+func checkOpenListen(cfg *config.Config) error {
+	host, _, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("--listen %q: %w", cfg.Listen, err)
+	}
+	ip := net.ParseIP(host)
+	loopback := strings.EqualFold(host, "localhost") || ip != nil && ip.IsLoopback()
+	if cfg.Auth.Mode == "none" && !loopback && !cfg.Auth.AllowUnauthenticated {
+		return fmt.Errorf("--listen %s with auth mode none would let anyone on the network use the server: set auth.mode to key (or openid), or auth.allow_unauthenticated: true", cfg.Listen)
 	}
 	return nil
 }
