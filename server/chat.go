@@ -180,6 +180,8 @@ func (r *chatRenderer) response(u engine.Usage) any {
 	return resp
 }
 
+func (r *chatRenderer) choices() int { return len(r.text) }
+
 func (r *chatRenderer) usageChunk(u engine.Usage) any {
 	ch := r.newChunk([]chatChunkChoice{})
 	ch.Usage = usageOf(u)

@@ -106,12 +106,13 @@ func (s *Server) completions(c echo.Context) error {
 			}
 			return reqs, nil
 		},
+		// m is nil when answering without generating (see answerEmpty).
 		renderer: func(m Model, _ []engine.GenerateRequest) renderer {
 			r := newTextRenderer(info.ID, len(prompts)*base.N, base.Logprobs)
 			if echoPrompt {
 				for i, p := range prompts {
 					text := p.text
-					if p.tokens != nil {
+					if p.tokens != nil && m != nil {
 						// Shown as the model reads it; errors leave it empty.
 						text, _ = m.Detokenize(p.tokens)
 					}
@@ -220,6 +221,8 @@ func (r *textRenderer) response(u engine.Usage) any {
 	}
 	return resp
 }
+
+func (r *textRenderer) choices() int { return len(r.text) }
 
 func (r *textRenderer) usageChunk(u engine.Usage) any {
 	return &textCompletion{ID: r.id, Object: "text_completion", Created: r.created, Model: r.model,

@@ -24,6 +24,8 @@ type renderer interface {
 	response(u engine.Usage) any
 	// usageChunk is the final include_usage chunk.
 	usageChunk(u engine.Usage) any
+	// choices is how many choices the response has.
+	choices() int
 }
 
 // generation is a validated chat or completions request.
@@ -69,6 +71,11 @@ func (s *Server) serveGeneration(c echo.Context, g *generation) (err error) {
 	}
 	lease, err := s.acquire(ctx, g.info.ID, sse)
 	if err != nil {
+		if ticket.Suspended() {
+			// Suspended while the model loaded: an answer that stopped
+			// before it began.
+			return s.answerEmpty(c, g, sse)
+		}
 		return err
 	}
 	defer lease.Release()
@@ -158,6 +165,29 @@ func (s *Server) serveGeneration(c echo.Context, g *generation) (err error) {
 		_ = sse.finish()
 	}
 	return nil
+}
+
+// answerEmpty answers with every choice empty and stopped, for requests the
+// accounts layer suspended before generation started.
+func (s *Server) answerEmpty(c echo.Context, g *generation, sse *sseWriter) error {
+	r := g.renderer(nil, nil)
+	var u engine.Usage
+	if sse == nil {
+		for i := range r.choices() {
+			r.add(engine.Event{Index: i, FinishReason: engine.FinishStop})
+		}
+		return c.JSON(http.StatusOK, r.response(u))
+	}
+	for _, ch := range r.opening() {
+		_ = sse.send(ch)
+	}
+	for i := range r.choices() {
+		_ = sse.send(r.chunk(engine.Event{Index: i, FinishReason: engine.FinishStop}))
+	}
+	if g.params.includeUsage() {
+		_ = sse.send(r.usageChunk(u))
+	}
+	return sse.finish()
 }
 
 // admit asks the gatekeeper; its context replaces the request's.

@@ -335,6 +335,17 @@ func TestGatekeeper(t *testing.T) {
 			t.Errorf("status %d", resp.StatusCode)
 		}
 	})
+	t.Run("suspended while loading", func(t *testing.T) {
+		cat := newFakeCatalog()
+		cat.loadDelay = time.Minute // Acquire returns when the context ends
+		gate := &recordingGate{calls: make(chan Call, 8), suspend: true}
+		_, url := newTestServer(t, cat, WithGatekeeper(gate))
+		resp := post(t, url+"/v1/completions", `{"model":"tiny","prompt":"x","n":2,"stream":true}`)
+		data, _ := sseEvents(t, resp.Body)
+		if resp.StatusCode != 200 || len(data) != 3 || strings.Count(strings.Join(data, ""), `"finish_reason":"stop"`) != 2 || data[2] != "[DONE]" {
+			t.Errorf("status %d events %q", resp.StatusCode, data)
+		}
+	})
 	t.Run("suspended finishes with stop", func(t *testing.T) {
 		cat := newFakeCatalog()
 		cat.models["tiny"].block = true
