@@ -136,7 +136,9 @@ func TestServeEndToEnd(t *testing.T) {
 		Choices []struct {
 			Message struct{ Content string }
 		}
-		Usage struct{ CompletionTokens int `json:"completion_tokens"` }
+		Usage struct {
+			CompletionTokens int `json:"completion_tokens"`
+		}
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("chat: status %d, %v", resp.StatusCode, err)
