@@ -306,6 +306,7 @@ func TestLLMAPIPaths(t *testing.T) {
 	}{
 		{"/llm_api/oid1/uid1/tiny/v1/chat/completions", "nope", "tiny"},
 		{"/llm_api/oid1/uid1//v1/chat/completions", "tiny-alias", "tiny"},
+		{"/llm_api/oid1/uid1/tiny%2Dalias/v1/chat/completions", "", "tiny"},
 	}
 	for _, tc := range tests {
 		resp := post(t, url+tc.path, `{"model":"`+tc.bodyModel+`","messages":[{"role":"user","content":"hi"}]}`)

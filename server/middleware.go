@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
@@ -93,7 +94,9 @@ const llmAPIPrefix = "/llm_api/"
 func (s *Server) rewriteLLMAPI(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		path := req.URL.Path
+		// Split the escaped path so an encoded "/" inside an id stays in
+		// its segment.
+		path := req.URL.EscapedPath()
 		if !strings.HasPrefix(path, llmAPIPrefix) {
 			return next(c)
 		}
@@ -103,12 +106,24 @@ func (s *Server) rewriteLLMAPI(next echo.HandlerFunc) echo.HandlerFunc {
 			// leave it to the routes.
 			return next(c)
 		}
+		var ids [3]string
+		for i := range ids {
+			v, err := url.PathUnescape(parts[i])
+			if err != nil {
+				return echo.ErrNotFound
+			}
+			ids[i] = v
+		}
+		rest, err := url.PathUnescape(parts[3])
+		if err != nil {
+			return echo.ErrNotFound
+		}
 		rs := stateOf(c)
 		rs.viaLLM = true
-		rs.openID, rs.userID, rs.aiSystem = parts[0], parts[1], parts[2]
+		rs.openID, rs.userID, rs.aiSystem = ids[0], ids[1], ids[2]
 		// Echo routes on the *http.Request it was handed, so the URL is
 		// rewritten in place (as Echo's own rewrite middleware does).
-		req.URL.Path = "/" + parts[3]
+		req.URL.Path = "/" + rest
 		req.URL.RawPath = ""
 		c.SetRequest(req.WithContext(context.WithValue(req.Context(), callerKey,
 			Caller{OpenID: rs.openID, UserID: rs.userID})))
