@@ -105,50 +105,11 @@ func (s *Server) serveGeneration(c echo.Context, g *generation) (err error) {
 	}
 	r := g.renderer(model, reqs)
 
-	writeOK := true
-	send := func(v any) {
-		if writeOK && v != nil {
-			if err := sse.send(v); err != nil {
-				// The client is gone: stop generating, keep draining.
-				writeOK = false
-				cancel()
-			}
-		}
-	}
-	if sse != nil {
-		for _, ch := range r.opening() {
-			send(ch)
-		}
-	}
-	var genErr error
-	for {
-		ev, ok := stream.Next()
-		if !ok {
-			break
-		}
-		if rs.ttft == 0 && ev.Text != "" {
-			rs.ttft = time.Since(rs.start)
-		}
-		if ev.Text != "" || len(ev.Logprobs) > 0 || ev.FinishReason != "" {
-			if sse != nil {
-				send(r.chunk(ev))
-			} else {
-				r.add(ev)
-			}
-		}
-		if ev.FinishReason == engine.FinishCancelled && errors.Is(genCtx.Err(), context.DeadlineExceeded) {
-			ev.FinishReason = engine.FinishLength // stopped at the processing-time cap
-		}
-		if ev.FinishReason != "" && finish == "" {
-			finish = finishReason(ev.FinishReason)
-		}
-		if ev.Done {
-			usage, genErr = ev.Usage, ev.Err
-		}
-	}
+	out := &output{sse: sse, r: r, cancel: cancel, rs: rs, capped: genCtx}
+	usage, finish, err = out.pump(stream)
 	rs.usage = usage
-	if genErr != nil {
-		return blamePrompt(fmt.Errorf("generate: %w", genErr), g.promptParam)
+	if err != nil {
+		return blamePrompt(fmt.Errorf("generate: %w", err), g.promptParam)
 	}
 	if ctx.Err() != nil && !ticket.Suspended() && c.Request().Context().Err() != nil {
 		// The client disconnected: nobody to answer.
@@ -159,12 +120,71 @@ func (s *Server) serveGeneration(c echo.Context, g *generation) (err error) {
 		return c.JSON(http.StatusOK, r.response(usage))
 	}
 	if g.params.includeUsage() {
-		send(r.usageChunk(usage))
+		out.send(r.usageChunk(usage))
 	}
-	if writeOK {
+	if out.writeOK {
 		_ = sse.finish()
 	}
 	return nil
+}
+
+// output delivers one generation's events to the client.
+type output struct {
+	sse     *sseWriter // nil: one JSON response at the end
+	r       renderer
+	cancel  context.CancelFunc // stops the generation
+	rs      *requestState
+	capped  context.Context // the generation's context, to spot the time cap
+	writeOK bool
+}
+
+// send writes a stream chunk. When the client is gone it stops the
+// generation; the stream is still drained.
+func (o *output) send(v any) {
+	if !o.writeOK || v == nil {
+		return
+	}
+	if err := o.sse.send(v); err != nil {
+		o.writeOK = false
+		o.cancel()
+	}
+}
+
+// pump reads the stream to its end, streaming or accumulating each event.
+// It returns the usage, the first choice's finish reason (for the ledger)
+// and the engine's error, if any.
+func (o *output) pump(stream EventStream) (usage engine.Usage, finish string, err error) {
+	o.writeOK = true
+	if o.sse != nil {
+		for _, ch := range o.r.opening() {
+			o.send(ch)
+		}
+	}
+	for {
+		ev, ok := stream.Next()
+		if !ok {
+			return usage, finish, err
+		}
+		if o.rs.ttft == 0 && ev.Text != "" {
+			o.rs.ttft = time.Since(o.rs.start)
+		}
+		if ev.FinishReason == engine.FinishCancelled && errors.Is(o.capped.Err(), context.DeadlineExceeded) {
+			ev.FinishReason = engine.FinishLength // stopped at the processing-time cap
+		}
+		if ev.Text != "" || len(ev.Logprobs) > 0 || ev.FinishReason != "" {
+			if o.sse != nil {
+				o.send(o.r.chunk(ev))
+			} else {
+				o.r.add(ev)
+			}
+		}
+		if ev.FinishReason != "" && finish == "" {
+			finish = finishReason(ev.FinishReason)
+		}
+		if ev.Done {
+			usage, err = ev.Usage, ev.Err
+		}
+	}
 }
 
 // answerEmpty answers with every choice empty and stopped, for requests the

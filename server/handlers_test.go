@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ggufd/ggufd/config"
 	"github.com/ggufd/ggufd/engine"
 	"github.com/ggufd/ggufd/engine/chattemplate"
 	"github.com/ggufd/ggufd/server/apierror"
@@ -573,5 +574,19 @@ func TestPanicRecovered(t *testing.T) {
 	rec := httptestRecorder(s, "GET", "/panic")
 	if rec.Code != 500 || !strings.Contains(rec.Body.String(), "internal_error") {
 		t.Errorf("got %d %s", rec.Code, rec.Body.String())
+	}
+}
+
+func TestPerSecondPriceCapStopsGeneration(t *testing.T) {
+	cat := newFakeCatalog()
+	cat.models["tiny"].block = true
+	info := cat.infos["tiny"]
+	info.Pricing = config.Pricing{PerSecond: 0.01, MaxSeconds: 0.2}
+	cat.infos["tiny"] = info
+	_, url := newTestServer(t, cat)
+	resp := post(t, url+"/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":"hi"}]}`)
+	got := decodeResp[chatCompletion](t, resp)
+	if resp.StatusCode != 200 || len(got.Choices) != 1 || got.Choices[0].FinishReason != "length" {
+		t.Errorf("status %d %+v", resp.StatusCode, got)
 	}
 }
