@@ -58,6 +58,7 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	if err := s.decodeJSON(c, &req); err != nil {
 		return err
 	}
+	stateOf(c).bodyUser = pick(req.User, nil, "")
 	info, err := s.resolveModel(c, req.Model)
 	if err != nil {
 		return err

@@ -66,6 +66,7 @@ func (s *Server) completions(c echo.Context) error {
 	if err := s.decodeJSON(c, &req); err != nil {
 		return err
 	}
+	stateOf(c).bodyUser = pick(req.User, nil, "")
 	info, err := s.resolveModel(c, req.Model)
 	if err != nil {
 		return err

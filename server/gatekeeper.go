@@ -26,9 +26,9 @@ type Call struct {
 	Endpoint  string // "chat.completions", "completions", "embeddings", "models", "tokenize"...
 	Model     string // canonical model name; "" for endpoints without one
 	OpenID    string // from /llm_api/{openid}/{userid}/...; "" otherwise
-	UserID    string
-	MaxTokens int   // the request's completion budget after capping; 0: unbounded
-	BodyBytes int64 // the request body's size, a bound on the prompt's tokens
+	UserID    string // from the path, else the body's "user" field
+	MaxTokens int    // the request's completion budget after capping; 0: unbounded
+	BodyBytes int64  // the request body's size, a bound on the prompt's tokens
 	Header    http.Header
 }
 

@@ -214,8 +214,12 @@ func (s *Server) answerEmpty(c echo.Context, g *generation, sse *sseWriter) erro
 func (s *Server) admit(c echo.Context, endpoint, model string, maxTokens int) (context.Context, Ticket, error) {
 	rs := stateOf(c)
 	req := c.Request()
+	user := rs.userID
+	if user == "" {
+		user = rs.bodyUser
+	}
 	ctx, t, err := s.gate.Admit(req.Context(), Call{
-		RequestID: rs.id, Endpoint: endpoint, Model: model, OpenID: rs.openID, UserID: rs.userID,
+		RequestID: rs.id, Endpoint: endpoint, Model: model, OpenID: rs.openID, UserID: user,
 		MaxTokens: maxTokens, BodyBytes: req.ContentLength, Header: req.Header,
 	})
 	if err != nil {

@@ -321,6 +321,10 @@ func TestLLMAPIPaths(t *testing.T) {
 			t.Errorf("%s: model %q call %+v", tc.path, got.Model, call)
 		}
 	}
+	post(t, url+"/v1/chat/completions", `{"model":"tiny","user":"body-user","messages":[{"role":"user","content":"hi"}]}`)
+	if call := <-gate.calls; call.UserID != "body-user" || call.OpenID != "" {
+		t.Errorf("body user: %+v", call)
+	}
 	resp, _ := http.Get(url + "/llm_api/oid1/uid1//v1/models")
 	if resp.StatusCode != 200 {
 		t.Errorf("models via llm_api: %d", resp.StatusCode)

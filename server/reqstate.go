@@ -20,6 +20,7 @@ type requestState struct {
 	userID   string
 	aiSystem string // model from the /llm_api/ path; "" means the body's
 	viaLLM   bool   // the request came in through /llm_api/
+	bodyUser string // OpenAI's "user" field, the user id when the path has none
 	model    string
 	status   int
 	errCode  string
