@@ -55,8 +55,10 @@ func (r *renderer) exec(n node, sc *scope, out *strings.Builder) (ctrl, error) {
 		return ctrlNone, atPos(n.pos, assign(n.target, v, sc))
 	case *setBlockNode:
 		var b strings.Builder
-		if _, err := r.execBody(n.body, sc, &b); err != nil {
-			return ctrlNone, err
+		// The body has a scope of its own; a break or continue leaves
+		// before the assignment, as in jinja2.
+		if c, err := r.execBody(n.body, newScope(sc), &b); err != nil || c != ctrlNone {
+			return c, err
 		}
 		v, err := r.filterChain(n.filters, b.String(), sc)
 		if err != nil {
@@ -65,8 +67,8 @@ func (r *renderer) exec(n node, sc *scope, out *strings.Builder) (ctrl, error) {
 		return ctrlNone, atPos(n.pos, assign(n.target, v, sc))
 	case *filterBlockNode:
 		var b strings.Builder
-		if _, err := r.execBody(n.body, sc, &b); err != nil {
-			return ctrlNone, err
+		if c, err := r.execBody(n.body, newScope(sc), &b); err != nil || c != ctrlNone {
+			return c, err
 		}
 		v, err := r.filterChain(n.filters, b.String(), sc)
 		if err != nil {
@@ -100,7 +102,9 @@ func (r *renderer) exec(n node, sc *scope, out *strings.Builder) (ctrl, error) {
 		}
 		return ctrlContinue, nil
 	case *containerNode:
-		return r.execBody(n.body, sc, out)
+		// transformers compiles {% generation %} to a call block: its body
+		// is a function with its own scope.
+		return r.execBody(n.body, newScope(sc), out)
 	case *withNode:
 		inner := newScope(sc)
 		for i, t := range n.targets {
@@ -195,10 +199,10 @@ func (r *renderer) loop(n *forNode, iterable any, sc *scope, out *strings.Builde
 		}
 		items = kept
 	}
-	if len(items) == 0 {
-		_, err := r.execBody(n.els, sc, out)
-		return err
-	}
+	// jinja2 clears its "no iteration" flag at the end of the loop body, so
+	// the else branch also runs when every iteration ended in continue or
+	// the first one in break.
+	completed := false
 	info := &loopInfo{items: items, depth: depth}
 	if n.recursive {
 		info.recurse = func(sub any) (string, error) {
@@ -221,6 +225,13 @@ func (r *renderer) loop(n *forNode, iterable any, sc *scope, out *strings.Builde
 		if c == ctrlBreak {
 			break
 		}
+		if c == ctrlNone {
+			completed = true
+		}
+	}
+	if !completed {
+		_, err := r.execBody(n.els, sc, out)
+		return err
 	}
 	return nil
 }

@@ -11,6 +11,10 @@ import (
 type parser struct {
 	toks []token
 	i    int
+	// loops counts the for loops around the current position; macro and
+	// call bodies start from zero because jinja2 compiles them to separate
+	// functions, where break and continue are Python syntax errors.
+	loops int
 }
 
 func parse(toks []token) ([]node, error) {
@@ -160,6 +164,9 @@ func (p *parser) parseStatement() (node, error) {
 	case "filter":
 		return p.parseFilterBlock(kw.pos)
 	case "break", "continue":
+		if p.loops == 0 {
+			return nil, p.errAt(kw.pos, "'%s' outside a loop", kw.val)
+		}
 		if err := p.expectBlockEnd(); err != nil {
 			return nil, err
 		}
@@ -170,7 +177,10 @@ func (p *parser) parseStatement() (node, error) {
 		if err := p.expectBlockEnd(); err != nil {
 			return nil, err
 		}
+		saved := p.loops
+		p.loops = 0
 		body, _, err := p.subparse("endgeneration")
+		p.loops = saved
 		if err != nil {
 			return nil, err
 		}
@@ -268,7 +278,9 @@ func (p *parser) parseFor(pos Pos) (node, error) {
 	if err := p.expectBlockEnd(); err != nil {
 		return nil, err
 	}
+	p.loops++
 	body, end, err := p.subparse("endfor", "else")
+	p.loops--
 	if err != nil {
 		return nil, err
 	}
@@ -404,7 +416,11 @@ func (p *parser) parseMacro(pos Pos) (node, error) {
 	if err := p.expectBlockEnd(); err != nil {
 		return nil, err
 	}
-	if def.body, _, err = p.subparse("endmacro"); err != nil {
+	saved := p.loops
+	p.loops = 0
+	def.body, _, err = p.subparse("endmacro")
+	p.loops = saved
+	if err != nil {
 		return nil, err
 	}
 	return &macroNode{pos: pos, def: def}, p.expectBlockEnd()
@@ -428,7 +444,11 @@ func (p *parser) parseCallBlock(pos Pos) (node, error) {
 	if err := p.expectBlockEnd(); err != nil {
 		return nil, err
 	}
-	if def.body, _, err = p.subparse("endcall"); err != nil {
+	saved := p.loops
+	p.loops = 0
+	def.body, _, err = p.subparse("endcall")
+	p.loops = saved
+	if err != nil {
 		return nil, err
 	}
 	return &callBlockNode{pos: pos, call: call, caller: def}, p.expectBlockEnd()

@@ -301,4 +301,13 @@ assistant: yo
 	{name: "last_generator_err", src: `{{ xs|select|last }}`, err: `TypeError: 'generator' object is not reversible`},
 	{name: "in_dict_hashables", src: `{{ (1, 2) in d }} {{ (xs|select) in d }}`, want: `False False`},
 	{name: "str_mod_undefined", src: `[{{ 'abc' % zz }}] [{{ '%s' % zz }}]`, want: `[abc] []`},
+	{name: "for_else_after_break_first", src: `{% for x in xs %}{% break %}{% else %}E{% endfor %}`, want: `E`},
+	{name: "for_else_after_break_later", src: `{% for x in xs %}{% if x == 2 %}{% break %}{% endif %}{% else %}E{% endfor %}`, want: ``},
+	{name: "for_else_all_continue", src: `{% for x in xs %}{% continue %}{% else %}E{% endfor %}`, want: `E`},
+	{name: "break_outside_loop_err", src: `{% break %}`, err: `SyntaxError: 'break' outside loop (<template>, line 11)`},
+	{name: "break_in_macro_err", src: `{% for x in xs %}{% macro m() %}{% break %}{% endmacro %}{% endfor %}`, err: `SyntaxError: 'break' outside loop (<template>, line 19)`},
+	{name: "break_in_else_err", src: `{% for x in xs %}{% else %}{% continue %}{% endfor %}`, err: `SyntaxError: 'continue' not properly in loop (<template>, line 20)`},
+	{name: "break_in_set_block", src: `{% for x in xs %}{% set q %}a{% break %}{% endset %}{{ x }}{% endfor %}[{{ q }}]`, want: `[]`},
+	{name: "set_block_scope", src: `{% set a = 0 %}{% set b %}{% set a = 1 %}{{ a }}{% endset %}{{ a }}{{ b }}`, want: `01`},
+	{name: "filter_block_scope", src: `{% set a = 0 %}{% filter upper %}{% set a = 1 %}x{{ a }}{% endfilter %}{{ a }}`, want: `X10`},
 }
