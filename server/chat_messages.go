@@ -65,6 +65,11 @@ func toTemplateMessages(msgs []wireMessage) ([]engine.ChatMessage, error) {
 			return nil, err
 		}
 		msg := engine.ChatMessage{"role": role, "content": content}
+		if isNull(m.Content) {
+			// Templates tell "no content" (an assistant turn with only
+			// tool calls) from empty content with "is none".
+			msg["content"] = nil
+		}
 		if m.Name != nil {
 			msg["name"] = *m.Name
 		}
