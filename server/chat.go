@@ -96,7 +96,7 @@ func (s *Server) chatCompletions(c echo.Context) error {
 			return []engine.GenerateRequest{r}, nil
 		},
 		renderer: func(Model, []engine.GenerateRequest) renderer {
-			return newChatRenderer(info.ID, base.N, base.Logprobs)
+			return newChatRenderer(info.ID, base.N, base.Logprobs, len(tmpl.Tools) > 0)
 		},
 	})
 }
@@ -106,17 +106,23 @@ type chatRenderer struct {
 	id, model string
 	created   int64
 	logprobs  bool
+	tools     bool // the request offered tools: parse tool calls out of the text
 	text      []string
 	lps       [][]chatTokenLogprob
 	finish    []string
+	filters   []toolStreamFilter // per choice, when tools
 }
 
-func newChatRenderer(model string, n int, logprobs bool) *chatRenderer {
+func newChatRenderer(model string, n int, logprobs, tools bool) *chatRenderer {
 	n = max(n, 1)
-	return &chatRenderer{
-		id: "chatcmpl-" + newID(), model: model, created: time.Now().Unix(), logprobs: logprobs,
+	r := &chatRenderer{
+		id: "chatcmpl-" + newID(), model: model, created: time.Now().Unix(), logprobs: logprobs, tools: tools,
 		text: make([]string, n), lps: make([][]chatTokenLogprob, n), finish: make([]string, n),
 	}
+	if tools {
+		r.filters = make([]toolStreamFilter, n)
+	}
+	return r
 }
 
 func (r *chatRenderer) newChunk(choices []chatChunkChoice) *chatChunk {
@@ -134,17 +140,37 @@ func (r *chatRenderer) opening() []any {
 }
 
 func (r *chatRenderer) chunk(ev engine.Event) any {
+	if ev.Index < 0 || ev.Index >= len(r.text) {
+		return nil
+	}
 	ch := chatChunkChoice{Index: ev.Index}
-	if ev.Text != "" {
-		text := ev.Text
-		ch.Delta.Content = &text
+	text := ev.Text
+	if r.tools {
+		text = r.filters[ev.Index].push(text)
 	}
 	if r.logprobs && len(ev.Logprobs) > 0 {
 		ch.Logprobs = &chatLogprobs{Content: toChatLogprobs(ev.Logprobs)}
 	}
 	if ev.FinishReason != "" {
 		fr := finishReason(ev.FinishReason)
+		if r.tools {
+			rest, calls := r.filters[ev.Index].finish(fr == "stop")
+			text += rest
+			if len(calls) > 0 {
+				for i := range calls {
+					calls[i].Index = &i
+				}
+				ch.Delta.ToolCalls = calls
+				fr = "tool_calls"
+			}
+		}
 		ch.FinishReason = &fr
+	}
+	if text != "" {
+		ch.Delta.Content = &text
+	}
+	if text == "" && ch.Logprobs == nil && ch.FinishReason == nil {
+		return nil // held back: may be the start of a tool call
 	}
 	return r.newChunk([]chatChunkChoice{ch})
 }
@@ -166,9 +192,19 @@ func (r *chatRenderer) response(u engine.Usage) any {
 	resp := &chatCompletion{ID: r.id, Object: "chat.completion", Created: r.created, Model: r.model,
 		SystemFingerprint: systemFingerprint, Usage: usageOf(u), Choices: make([]chatChoice, len(r.text))}
 	for i := range r.text {
-		ch := chatChoice{Index: i, Message: chatMessage{Role: "assistant", Content: r.text[i]}, FinishReason: r.finish[i]}
+		content := r.text[i]
+		ch := chatChoice{Index: i, Message: chatMessage{Role: "assistant", Content: &content}, FinishReason: r.finish[i]}
 		if ch.FinishReason == "" {
 			ch.FinishReason = "stop"
+		}
+		if r.tools && ch.FinishReason == "stop" {
+			if rest, calls, ok := splitToolCalls(content); ok {
+				ch.Message.ToolCalls, ch.FinishReason = calls, "tool_calls"
+				ch.Message.Content = nil
+				if rest != "" {
+					ch.Message.Content = &rest
+				}
+			}
 		}
 		if r.logprobs {
 			ch.Logprobs = &chatLogprobs{Content: r.lps[i]}

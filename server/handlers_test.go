@@ -44,7 +44,7 @@ func TestChatNonStream(t *testing.T) {
 	if !strings.HasPrefix(got.ID, "chatcmpl-") || got.Object != "chat.completion" || got.Model != "tiny" {
 		t.Errorf("header fields: %+v", got)
 	}
-	if len(got.Choices) != 1 || got.Choices[0].Message.Content != "Hello world" || got.Choices[0].FinishReason != "length" {
+	if len(got.Choices) != 1 || deref(got.Choices[0].Message.Content) != "Hello world" || got.Choices[0].FinishReason != "length" {
 		t.Fatalf("choices: %+v", got.Choices)
 	}
 	if lp := got.Choices[0].Logprobs; lp == nil || len(lp.Content) != 2 || len(lp.Content[0].TopLogprobs) != 1 {
