@@ -310,4 +310,9 @@ assistant: yo
 	{name: "break_in_set_block", src: `{% for x in xs %}{% set q %}a{% break %}{% endset %}{{ x }}{% endfor %}[{{ q }}]`, want: `[]`},
 	{name: "set_block_scope", src: `{% set a = 0 %}{% set b %}{% set a = 1 %}{{ a }}{% endset %}{{ a }}{{ b }}`, want: `01`},
 	{name: "filter_block_scope", src: `{% set a = 0 %}{% filter upper %}{% set a = 1 %}x{{ a }}{% endfilter %}{{ a }}`, want: `X10`},
+	{name: "macro_local_shadow", src: `{% set a = 1 %}{% macro m() %}[{{ a }}]{% set a = 2 %}[{{ a }}]{% endmacro %}{{ m() }}`, want: `[1][2]`},
+	{name: "loop_if_set", src: `{% set a = 1 %}{% for i in xs %}{% if i == 1 %}{% set a = 5 %}{% endif %}{{ a }}{% endfor %}`, want: `511`},
+	{name: "loop_set_no_leak", src: `{% for i in xs %}{% set a = i %}{% endfor %}[{{ a }}]`, want: `[]`},
+	{name: "nested_loop_set", src: `{% set a = 1 %}{% for i in xs %}{% for j in [0] %}{% set a = i %}{% endfor %}{{ a }}{% endfor %}`, want: `111`},
+	{name: "if_set_leaks", src: `{% if true %}{% set z = 3 %}{% endif %}{{ z }}`, want: `3`},
 }
