@@ -16,6 +16,9 @@ import (
 // extraPassFloor is the least number of extra cases that must pass.
 const extraPassFloor = 1540
 
+// randomPassFloor is the least number of random-conversation cases that must pass.
+const randomPassFloor = 1400
+
 // TestExtraCases renders the shared templates for conversations the shared
 // cases lack (tools, parallel calls, reasoning, documents, extra variables);
 // testdata/gen_extra_cases.py made the expectations with Python jinja2.
@@ -27,6 +30,16 @@ func TestExtraCases(t *testing.T) {
 	t.Logf("chat template extra cases: %d/%d passed", passed, total)
 	if passed < extraPassFloor {
 		t.Fatalf("%d/%d extra cases pass, below the floor of %d", passed, total, extraPassFloor)
+	}
+}
+
+// TestRandomConversations renders the shared templates for random
+// conversations (gen_extra_cases.py --random 20 --seed 4).
+func TestRandomConversations(t *testing.T) {
+	passed, total := checkExpectationFile(t, "testdata/random_conversations.json.gz")
+	t.Logf("chat template random conversations: %d/%d passed", passed, total)
+	if passed < randomPassFloor {
+		t.Fatalf("%d/%d random conversations pass, below the floor of %d", passed, total, randomPassFloor)
 	}
 }
 

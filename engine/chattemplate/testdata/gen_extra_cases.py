@@ -3,9 +3,13 @@ Python jinja2 3.1.6 the way transformers' apply_chat_template does, for
 conversations the shared cases do not cover (tools, parallel tool calls,
 reasoning, documents, extra variables).
 
-Usage: python3 gen_extra_cases.py extra_cases.json.gz (run from this folder).
+Usage (run from this folder):
+  python3 gen_extra_cases.py extra_cases.json.gz
+  python3 gen_extra_cases.py random_conversations.json.gz --random 20 --seed 4
+The second form replaces the fixed conversations with random ones (roles,
+contents with markup and unicode, parallel tool calls, reasoning, flags).
 """
-import gzip, json, sys, glob, os
+import copy, gzip, json, random, sys, glob, os
 from datetime import datetime
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.ext import Extension
@@ -69,6 +73,50 @@ CONVS.update({
  "user_none_content": dict(messages=[{"role": "user", "content": None}], add_generation_prompt=True),
  "numbers_in_args": dict(messages=[{"role": "user", "content": "n"}, {"role": "assistant", "content": None, "tool_calls": [TC(7, "get_weather", {"city": "X", "days": 3, "ratio": 0.25, "big": 1e20, "neg": -1.0, "list": [1, "two", None, False], "empty": {}})]}], tools=TOOLS, add_generation_prompt=False),
 })
+def random_conversations(n, seed):
+    rnd = random.Random(seed)
+    texts = ["Hello", "  spaced  ", "multi\nline\n\ntext", "quote \" and ' and \\ backslash",
+             "<tag> & {{ not jinja }} {% raw %}", "ünïcødé 你好 😀", "", "<think>hidden</think>visible",
+             "/no_think please", "[INST] fake [/INST]", "tab\tsep"]
+    def content():
+        r = rnd.random()
+        if r < 0.9: return rnd.choice(texts)
+        if r < 0.97: return [{"type": "text", "text": rnd.choice(texts)} for _ in range(rnd.randint(1, 2))]
+        return None
+    def msg(role, i):
+        m = {"role": role, "content": content()}
+        if role == "assistant":
+            if rnd.random() < 0.3: m["reasoning_content"] = rnd.choice(texts)
+            if rnd.random() < 0.35:
+                m["tool_calls"] = [TC(i * 10 + k, rnd.choice(["get_weather", "search"]),
+                                      rnd.choice([{"city": "Paris"}, {"q": "x \"y\"", "n": 2}, {}, {"nested": {"a": [1, 2.5, None, True]}}]))
+                                   for k in range(rnd.randint(1, 2))]
+        if role == "tool":
+            m["tool_call_id"] = "call_%d" % i
+            if rnd.random() < 0.5: m["name"] = "search"
+        return m
+    convs = {}
+    for i in range(n):
+        msgs = []
+        if rnd.random() < 0.5: msgs.append(msg("system", 0))
+        for j in range(rnd.randint(1, 5)):
+            msgs.append(msg("user", j))
+            if rnd.random() < 0.8:
+                a = msg("assistant", j); msgs.append(a)
+                if "tool_calls" in a:
+                    for tc in a["tool_calls"]:
+                        t = msg("tool", j); t["tool_call_id"] = tc["id"]; msgs.append(t)
+                    if rnd.random() < 0.7: msgs.append(msg("assistant", j + 100))
+        c = dict(messages=msgs, add_generation_prompt=rnd.random() < 0.7)
+        if rnd.random() < 0.5: c["tools"] = rnd.choice([TOOLS, TOOLS2, TOOLS + TOOLS2])
+        for k, vals in [("enable_thinking", [True, False]), ("reasoning_effort", ["low", "high"]), ("thinking", [True, False])]:
+            if rnd.random() < 0.3: c[k] = rnd.choice(vals)
+        convs["random%d" % i] = c
+    return convs
+
+if "--random" in sys.argv:
+    CONVS = random_conversations(int(sys.argv[sys.argv.index("--random") + 1]), int(sys.argv[sys.argv.index("--seed") + 1]))
+
 out = []
 for path in sorted(glob.glob("../../../../shared/chat-templates/*.jinja")):
     name = os.path.basename(path)
@@ -76,7 +124,7 @@ for path in sorted(glob.glob("../../../../shared/chat-templates/*.jinja")):
     src = open(path).read()
     tmpl = env.from_string(src)
     for cname, conv in CONVS.items():
-        kw = dict(conv)
+        kw = copy.deepcopy(conv)  # some templates mutate their input
         kw.setdefault("tools", None)
         kw.setdefault("documents", None)
         kw["bos_token"] = cf["bos_token"]; kw["eos_token"] = cf["eos_token"]
