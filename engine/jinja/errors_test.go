@@ -66,3 +66,22 @@ func TestRecursionIsAnError(t *testing.T) {
 		t.Fatalf("got %v, want a recursion error", err)
 	}
 }
+
+func TestRunawayTemplatesFail(t *testing.T) {
+	tests := map[string]string{
+		"loops":      "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+		"repetition": "{{ 'x' * 1000000 * 1000 }}",
+		"output":     "{% set s = 'x' * 1000000 %}{% for i in range(100) %}{{ s }}{% endfor %}",
+	}
+	for name, src := range tests {
+		t.Run(name, func(t *testing.T) {
+			tmpl, err := Parse(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tmpl.Render(nil); err == nil {
+				t.Fatal("rendered without error")
+			}
+		})
+	}
+}

@@ -8,9 +8,25 @@ import (
 // renderer holds per-render state; a Template is shared and immutable.
 type renderer struct {
 	depth int // macro call nesting, to turn runaway recursion into an error
+	steps int // loop iterations and macro calls so far
 }
 
-const maxCallDepth = 500
+// Limits that turn a runaway template into an error instead of a hung or
+// exhausted process.
+const (
+	maxCallDepth = 500
+	maxSteps     = 1_000_000 // loop iterations plus macro calls per render
+	maxOutput    = 64 << 20   // bytes of rendered text, also per captured block
+)
+
+// step counts one unit of work against maxSteps.
+func (r *renderer) step() error {
+	r.steps++
+	if r.steps > maxSteps {
+		return fmt.Errorf("template exceeded %d loop iterations and macro calls", maxSteps)
+	}
+	return nil
+}
 
 func (r *renderer) eval(e expr, sc *scope) (any, error) {
 	switch e := e.(type) {
@@ -394,6 +410,9 @@ func (r *renderer) call(fn any, args []any, kw map[string]any, names []string, c
 func (r *renderer) callMacro(m *macro, args []any, kw map[string]any, caller any) (any, error) {
 	if r.depth >= maxCallDepth {
 		return nil, fmt.Errorf("maximum macro recursion depth exceeded in '%s'", m.def.name)
+	}
+	if err := r.step(); err != nil {
+		return nil, err
 	}
 	r.depth++
 	defer func() { r.depth-- }()

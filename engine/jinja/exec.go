@@ -21,6 +21,9 @@ func (r *renderer) execBody(body []node, sc *scope, out *strings.Builder) (ctrl,
 			return c, err
 		}
 	}
+	if out.Len() > maxOutput {
+		return ctrlNone, fmt.Errorf("jinja: rendered text exceeds %d bytes", maxOutput)
+	}
 	return ctrlNone, nil
 }
 
@@ -212,6 +215,9 @@ func (r *renderer) loop(n *forNode, iterable any, sc *scope, out *strings.Builde
 		}
 	}
 	for i, it := range items {
+		if err := r.step(); err != nil {
+			return atPos(n.pos, err)
+		}
 		info.i = i
 		is := newScope(sc)
 		is.set("loop", info)

@@ -82,7 +82,7 @@ func jinjaTitle(s string) string {
 		} else {
 			b.WriteRune(unicode.ToLower(r))
 		}
-		start = unicode.IsSpace(r) || strings.ContainsRune("([{<-", r)
+		start = isSpace(r) || strings.ContainsRune("([{<-", r)
 	}
 	return b.String()
 }

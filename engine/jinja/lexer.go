@@ -115,7 +115,7 @@ func (l *lexer) nextTag(from int) int {
 // (strip spaces and tabs back to the line start) to the text before a tag.
 func (l *lexer) leadingText(text string, kind byte, sign byte) string {
 	if sign == '-' {
-		return strings.TrimRightFunc(text, unicode.IsSpace)
+		return strings.TrimRightFunc(text, isSpace)
 	}
 	if sign == '+' || kind == '{' {
 		return text
@@ -182,7 +182,7 @@ func (l *lexer) afterTagEnd(end int, sign byte, trim bool) {
 	p := end
 	switch {
 	case sign == '-':
-		for p < len(l.src) && unicode.IsSpace(rune(l.src[p])) {
+		for p < len(l.src) && isSpace(rune(l.src[p])) {
 			p++
 		}
 	case sign == '+':
@@ -213,14 +213,14 @@ func (l *lexer) isRawBegin(start int) bool {
 	if p < len(l.src) && (l.src[p] == '-' || l.src[p] == '+') {
 		p++
 	}
-	for p < len(l.src) && unicode.IsSpace(rune(l.src[p])) {
+	for p < len(l.src) && isSpace(rune(l.src[p])) {
 		p++
 	}
 	if !strings.HasPrefix(l.src[p:], "raw") {
 		return false
 	}
 	p += 3
-	for p < len(l.src) && unicode.IsSpace(rune(l.src[p])) {
+	for p < len(l.src) && isSpace(rune(l.src[p])) {
 		p++
 	}
 	return strings.HasPrefix(l.src[p:], "%}") || strings.HasPrefix(l.src[p:], "-%}")
@@ -234,7 +234,7 @@ func (l *lexer) lexRaw(start int, sign byte) error {
 	p := strings.Index(l.src[start:], "%}") + start
 	contentStart := p + 2
 	if l.src[p-1] == '-' {
-		for contentStart < len(l.src) && unicode.IsSpace(rune(l.src[contentStart])) {
+		for contentStart < len(l.src) && isSpace(rune(l.src[contentStart])) {
 			contentStart++
 		}
 	}
@@ -251,7 +251,7 @@ func (l *lexer) lexRaw(start int, sign byte) error {
 			esign = l.src[q]
 			q++
 		}
-		for q < len(l.src) && unicode.IsSpace(rune(l.src[q])) {
+		for q < len(l.src) && isSpace(rune(l.src[q])) {
 			q++
 		}
 		if !strings.HasPrefix(l.src[q:], "endraw") {
@@ -259,7 +259,7 @@ func (l *lexer) lexRaw(start int, sign byte) error {
 			continue
 		}
 		q += len("endraw")
-		for q < len(l.src) && unicode.IsSpace(rune(l.src[q])) {
+		for q < len(l.src) && isSpace(rune(l.src[q])) {
 			q++
 		}
 		var tsign byte
@@ -292,7 +292,7 @@ func (l *lexer) lexTag(p int, end string) error {
 	src := l.src
 	depth := 0
 	for {
-		for p < len(src) && unicode.IsSpace(rune(src[p])) {
+		for p < len(src) && isSpace(rune(src[p])) {
 			p++
 		}
 		if p >= len(src) {

@@ -62,7 +62,7 @@ func stripChars(s string, chars any, left, right bool) (string, error) {
 	var f func(rune) bool
 	switch c := chars.(type) {
 	case nil, Undefined:
-		f = unicode.IsSpace
+		f = isSpace
 	case string:
 		f = func(r rune) bool { return strings.ContainsRune(c, r) }
 	default:
@@ -92,14 +92,14 @@ func pySplit(s string, sep any, maxsplit int64) (*List, error) {
 			return strList(strings.Fields(s)), nil
 		}
 		var parts []string
-		rest := strings.TrimLeftFunc(s, unicode.IsSpace)
+		rest := strings.TrimLeftFunc(s, isSpace)
 		for rest != "" && int64(len(parts)) < maxsplit {
-			i := strings.IndexFunc(rest, unicode.IsSpace)
+			i := strings.IndexFunc(rest, isSpace)
 			if i < 0 {
 				break
 			}
 			parts = append(parts, rest[:i])
-			rest = strings.TrimLeftFunc(rest[i:], unicode.IsSpace)
+			rest = strings.TrimLeftFunc(rest[i:], isSpace)
 		}
 		if rest != "" {
 			parts = append(parts, rest)
@@ -126,15 +126,15 @@ func pyRSplit(s string, sep any, maxsplit int64) (*List, error) {
 	}
 	if sep == nil {
 		var parts []string
-		rest := strings.TrimRightFunc(s, unicode.IsSpace)
+		rest := strings.TrimRightFunc(s, isSpace)
 		for rest != "" && int64(len(parts)) < maxsplit {
-			i := strings.LastIndexFunc(rest, unicode.IsSpace)
+			i := strings.LastIndexFunc(rest, isSpace)
 			if i < 0 {
 				break
 			}
 			_, w := utf8.DecodeRuneInString(rest[i:])
 			parts = append(parts, rest[i+w:])
-			rest = strings.TrimRightFunc(rest[:i], unicode.IsSpace)
+			rest = strings.TrimRightFunc(rest[:i], isSpace)
 		}
 		if rest != "" {
 			parts = append(parts, rest)
@@ -368,7 +368,7 @@ func strMethod(s, name string, args []any, kw map[string]any) (any, error) {
 	case "isalnum":
 		return allRunes(s, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }), nil
 	case "isspace":
-		return allRunes(s, unicode.IsSpace), nil
+		return allRunes(s, isSpace), nil
 	case "isupper":
 		return strings.ToUpper(s) == s && strings.ToLower(s) != s, nil
 	case "islower":

@@ -310,8 +310,8 @@ func binaryOp(op string, a, b any) (any, error) {
 			seq, n = b, ia
 		}
 		if aInt || bInt {
-			if n > 1<<20 {
-				return nil, fmt.Errorf("repetition count %d too large", n)
+			if n > 1<<20 || (n > 0 && seqLen(seq)*int(n) > maxOutput) {
+				return nil, fmt.Errorf("repetition of %d items too large", n)
 			}
 			switch x := seq.(type) {
 			case string:
@@ -403,4 +403,15 @@ func floatFloorDiv(a, b float64) float64 {
 		floor += 1.0
 	}
 	return floor
+}
+
+// seqLen is the size of a string or list, for guarding repetition.
+func seqLen(v any) int {
+	switch x := v.(type) {
+	case string:
+		return len(x)
+	case *List:
+		return len(x.Items)
+	}
+	return 0
 }

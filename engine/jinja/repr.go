@@ -204,3 +204,10 @@ func hex2(n int) string {
 	const digits = "0123456789abcdef"
 	return string([]byte{digits[n>>4&0xf], digits[n&0xf]})
 }
+
+// isSpace is Python's str.isspace for one character: Go's unicode.IsSpace
+// plus the information separators U+001C..U+001F, which Python (and so
+// jinja2's \s and str.strip) treats as whitespace.
+func isSpace(r rune) bool {
+	return unicode.IsSpace(r) || (r >= 0x1c && r <= 0x1f)
+}
