@@ -64,12 +64,18 @@ func (s *Server) serveGeneration(c echo.Context, g *generation) (err error) {
 		finishTicket(ticket, usage, finish, status)
 	}()
 
-	var sse *sseWriter
+	var (
+		sse *sseWriter
+		hb  *heartbeat
+	)
 	if g.params.stream() {
 		sse = newSSEWriter(c.Response())
 		rs.sse = sse
+		hb = s.startHeartbeat(sse, g.info.ID)
+		defer hb.stop()
 	}
-	lease, err := s.acquire(ctx, g.info.ID, sse)
+	lease, err := s.catalog.Acquire(ctx, g.info.ID)
+	hb.loaded()
 	if err != nil {
 		if ticket.Suspended() {
 			// Suspended while the model loaded: an answer that stopped
@@ -231,37 +237,6 @@ func (s *Server) admit(c echo.Context, endpoint, model string, maxTokens int) (c
 		}
 	}
 	return ctx, t, nil
-}
-
-// acquire gets the loaded model. For streams it sends SSE comments as
-// heartbeats while the model loads, so clients and proxies do not time out;
-// the first heartbeat commits the 200 and the stream's headers.
-func (s *Server) acquire(ctx context.Context, name string, sse *sseWriter) (Lease, error) {
-	if sse == nil || s.heartbeat <= 0 {
-		return s.catalog.Acquire(ctx, name)
-	}
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(s.heartbeat)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				msg := "loading"
-				if st, ok := s.catalog.Status(name); ok && st.State == StateLoading {
-					msg = fmt.Sprintf("loading %d%%", int(st.Progress*100))
-				}
-				_ = sse.comment(msg)
-			}
-		}
-	}()
-	lease, err := s.catalog.Acquire(ctx, name)
-	close(stop)
-	<-done
-	return lease, err
 }
 
 // blamePrompt names the request's prompt field in a context-length error.

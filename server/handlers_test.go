@@ -594,3 +594,17 @@ func TestPerSecondPriceCapStopsGeneration(t *testing.T) {
 		t.Errorf("status %d %+v", resp.StatusCode, got)
 	}
 }
+
+func TestKeepAliveWhileGenerating(t *testing.T) {
+	cat := newFakeCatalog()
+	cat.models["tiny"].delay = 300 * time.Millisecond
+	_, url := newTestServer(t, cat, WithHeartbeat(50*time.Millisecond))
+	resp := post(t, url+"/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":"hi"}],"stream":true}`)
+	data, comments := sseEvents(t, resp.Body)
+	if len(comments) == 0 || comments[0] != ": keep-alive" {
+		t.Errorf("comments %q", comments)
+	}
+	if data[len(data)-1] != "[DONE]" {
+		t.Errorf("events %q", data)
+	}
+}

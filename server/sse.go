@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/ggufd/ggufd/server/apierror"
 )
@@ -13,16 +14,24 @@ import (
 // goroutine than the chunks, so every write holds mu; headers go out with the
 // first write.
 type sseWriter struct {
-	mu      sync.Mutex
-	w       http.ResponseWriter
-	rc      *http.ResponseController
-	began   bool
-	done    bool
-	lastErr error
+	mu        sync.Mutex
+	w         http.ResponseWriter
+	rc        *http.ResponseController
+	began     bool
+	done      bool
+	lastErr   error
+	lastWrite time.Time
 }
 
 func newSSEWriter(w http.ResponseWriter) *sseWriter {
-	return &sseWriter{w: w, rc: http.NewResponseController(w)}
+	return &sseWriter{w: w, rc: http.NewResponseController(w), lastWrite: time.Now()}
+}
+
+// idle is how long the stream has been silent.
+func (s *sseWriter) idle() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return time.Since(s.lastWrite)
 }
 
 func (s *sseWriter) started() bool {
@@ -50,6 +59,7 @@ func (s *sseWriter) writeLocked(p []byte) error {
 		return s.lastErr
 	}
 	s.beginLocked()
+	s.lastWrite = time.Now()
 	if _, err := s.w.Write(p); err != nil {
 		s.lastErr = fmt.Errorf("write event: %w", err)
 		return s.lastErr
