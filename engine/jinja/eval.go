@@ -16,7 +16,7 @@ type renderer struct {
 const (
 	maxCallDepth = 500
 	maxSteps     = 1_000_000 // loop iterations plus macro calls per render
-	maxOutput    = 64 << 20   // bytes of rendered text, also per captured block
+	maxOutput    = 64 << 20  // bytes of rendered text, also per captured block
 )
 
 // step counts one unit of work against maxSteps.
