@@ -40,42 +40,73 @@ type Context struct {
 	Extra               map[string]any // extra template variables (e.g. enable_thinking)
 }
 
-// messageKeyOrder is the order message keys are presented in, since Go maps
-// have none: the order OpenAI clients usually send them.
-var messageKeyOrder = []string{"role", "content", "reasoning_content", "name", "tool_calls", "tool_call_id"}
+// keyOrder ranks the keys of OpenAI messages, tool calls and tool
+// definitions in the order clients send them. Go maps have no order, but a
+// template that prints a whole object (tool_call.function|tojson) shows it,
+// so plain maps are laid out in this order, other keys sorted after.
+// Values from DecodeJSON or a Map keep their own order.
+var keyOrder = map[string]int{
+	"role": 1, "content": 2, "reasoning_content": 3, "name": 4, "id": 5, "type": 6,
+	"function": 7, "description": 8, "parameters": 9, "properties": 10, "required": 11,
+	"arguments": 12, "tool_calls": 13, "tool_call_id": 14,
+}
 
-func messageDict(m map[string]any) *jinja.Dict {
-	d := jinja.NewDictSize(len(m))
-	for _, k := range messageKeyOrder {
-		if v, ok := m[k]; ok {
-			d.Set(k, jinja.FromGo(v))
-		}
-	}
-	var rest []string
+func orderedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
 	for k := range m {
-		if _, ok := d.Get(k); !ok {
-			rest = append(rest, k)
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		ri, rj := keyOrder[keys[i]], keyOrder[keys[j]]
+		switch {
+		case ri != 0 && rj != 0:
+			return ri < rj
+		case ri != 0 || rj != 0:
+			return ri != 0
 		}
+		return keys[i] < keys[j]
+	})
+	return keys
+}
+
+// toValue converts request data for the template, laying out plain maps in
+// OpenAI key order (see keyOrder); everything else goes through jinja.FromGo.
+func toValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		d := jinja.NewDictSize(len(x))
+		for _, k := range orderedKeys(x) {
+			d.Set(k, toValue(x[k]))
+		}
+		return d
+	case []map[string]any:
+		items := make([]any, len(x))
+		for i, it := range x {
+			items[i] = toValue(it)
+		}
+		return jinja.NewList(items...)
+	case []any:
+		items := make([]any, len(x))
+		for i, it := range x {
+			items[i] = toValue(it)
+		}
+		return jinja.NewList(items...)
 	}
-	sort.Strings(rest)
-	for _, k := range rest {
-		d.Set(k, jinja.FromGo(m[k]))
-	}
-	return d
+	return jinja.FromGo(v)
 }
 
 func optionalList(items []any) any {
 	if items == nil {
 		return nil
 	}
-	return jinja.FromGo(items)
+	return toValue(items)
 }
 
 // Render renders the template for one conversation.
 func (t *Template) Render(c Context) (string, error) {
 	msgs := make([]any, len(c.Messages))
 	for i, m := range c.Messages {
-		msgs[i] = messageDict(m)
+		msgs[i] = toValue(m)
 	}
 	now := c.Now
 	if now.IsZero() {
@@ -83,7 +114,7 @@ func (t *Template) Render(c Context) (string, error) {
 	}
 	vars := make(map[string]any, 10+len(c.Extra))
 	for k, v := range c.Extra {
-		vars[k] = v
+		vars[k] = toValue(v)
 	}
 	vars["messages"] = jinja.NewList(msgs...)
 	vars["tools"] = optionalList(c.Tools)

@@ -34,6 +34,10 @@ func TestRenderContext(t *testing.T) {
 		{"tokens and prompt", "{{ bos_token }}|{{ eos_token }}|{{ add_generation_prompt }}", Context{BOSToken: "<s>", EOSToken: "</s>", AddGenerationPrompt: true}, "<s>|</s>|True"},
 		{"arguments keep order", "{{ messages[1].tool_calls[0].function.arguments|tojson }}", Context{Messages: msgs}, `{"city": "Zürich", "days": 2}`},
 		{"message keys", "{% for k in messages[1] %}{{ k }} {% endfor %}", Context{Messages: msgs}, "role content tool_calls "},
+		{"plain maps in OpenAI order", "{{ messages[0].tool_calls[0]|tojson }} {{ tools|tojson }}", Context{
+			Messages: []map[string]any{{"tool_calls": []any{map[string]any{"function": map[string]any{"arguments": map[string]any{"b": 1, "a": 2}, "name": "f"}, "type": "function", "id": "c1"}}, "role": "assistant"}},
+			Tools:    []any{map[string]any{"function": map[string]any{"parameters": map[string]any{"required": []string{"a"}, "type": "object", "properties": map[string]any{}}, "name": "f", "description": "d", "zeta": true}, "type": "function"}},
+		}, `{"id": "c1", "type": "function", "function": {"name": "f", "arguments": {"a": 2, "b": 1}}} [{"type": "function", "function": {"name": "f", "description": "d", "parameters": {"type": "object", "properties": {}, "required": ["a"]}, "zeta": true}}]`},
 		{"extra", "{{ enable_thinking }} {{ other|default('x') }}", Context{Extra: map[string]any{"enable_thinking": false}}, "False x"},
 		{"strftime", "{{ strftime_now('%d %B %Y, %-d %b %y %H:%M:%S %A %j') }}", Context{Now: now}, "22 November 2026, 22 Nov 26 09:30:00 Sunday 326"},
 	}
