@@ -28,9 +28,11 @@ func Parse(source string) (*Template, error) {
 // Context is what apply_chat_template passes to a template.
 type Context struct {
 	// Messages are the conversation: role, content, tool_calls (with
-	// arguments as objects, see DecodeJSON), name, tool_call_id,
-	// reasoning_content, ... Values may be plain Go values or values from
-	// DecodeJSON (which keep JSON key order).
+	// arguments as objects: an OpenAI request carries them as a JSON
+	// string, decode it with DecodeJSON), name, tool_call_id,
+	// reasoning_content, ... Values are JSON-like Go values (maps, slices,
+	// strings, numbers, bools, nil) or values from DecodeJSON, which keep
+	// JSON key order; plain maps are laid out in OpenAI key order.
 	Messages            []map[string]any
 	Tools               []any // nil: none (defined but None, as transformers passes it)
 	Documents           []any // nil: none
