@@ -95,7 +95,7 @@ func (s *Server) chatCompletions(c echo.Context) error {
 			r.Prompt = prompt
 			return []engine.GenerateRequest{r}, nil
 		},
-		renderer: func(Model, []engine.GenerateRequest) renderer {
+		renderer: func(Model) renderer {
 			return newChatRenderer(info.ID, base.N, base.Logprobs, len(tmpl.Tools) > 0)
 		},
 	})

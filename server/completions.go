@@ -108,7 +108,7 @@ func (s *Server) completions(c echo.Context) error {
 			return reqs, nil
 		},
 		// m is nil when answering without generating (see answerEmpty).
-		renderer: func(m Model, _ []engine.GenerateRequest) renderer {
+		renderer: func(m Model) renderer {
 			r := newTextRenderer(info.ID, len(prompts)*base.N, base.Logprobs)
 			if echoPrompt {
 				for i, p := range prompts {

@@ -38,7 +38,7 @@ type generation struct {
 	// build renders the prompt(s) once the model is loaded: one engine
 	// request per prompt, each with params.choices() choices.
 	build    func(m Model) ([]engine.GenerateRequest, error)
-	renderer func(m Model, reqs []engine.GenerateRequest) renderer
+	renderer func(m Model) renderer
 }
 
 // serveGeneration runs a generation from admission to the last byte.
@@ -109,7 +109,7 @@ func (s *Server) serveGeneration(c echo.Context, g *generation) (err error) {
 	if err != nil {
 		return blamePrompt(err, g.promptParam)
 	}
-	r := g.renderer(model, reqs)
+	r := g.renderer(model)
 
 	out := &output{sse: sse, r: r, cancel: cancel, rs: rs, capped: genCtx}
 	usage, finish, err = out.pump(stream)
@@ -196,7 +196,7 @@ func (o *output) pump(stream EventStream) (usage engine.Usage, finish string, er
 // answerEmpty answers with every choice empty and stopped, for requests the
 // accounts layer suspended before generation started.
 func (s *Server) answerEmpty(c echo.Context, g *generation, sse *sseWriter) error {
-	r := g.renderer(nil, nil)
+	r := g.renderer(nil)
 	var u engine.Usage
 	if sse == nil {
 		for i := range r.choices() {
