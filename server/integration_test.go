@@ -487,6 +487,32 @@ func TestLive(t *testing.T) {
 		}
 	})
 
+	t.Run("sse framing chat", func(t *testing.T) {
+		resp := post(t, live.url+"/v1/chat/completions", `{"model":"chat","messages":[{"role":"user","content":"Hi"}],"max_tokens":6,"stream":true,"stream_options":{"include_usage":true}}`)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" || resp.Header.Get("Cache-Control") != "no-cache" {
+			t.Fatalf("status %d headers %v", resp.StatusCode, resp.Header)
+		}
+		data, _ := sseEvents(t, resp.Body)
+		n := len(data)
+		if n < 4 || data[n-1] != "[DONE]" {
+			t.Fatalf("events %q", data)
+		}
+		if !strings.Contains(data[0], `"delta":{"role":"assistant","content":""}`) {
+			t.Errorf("first chunk has no role: %s", data[0])
+		}
+		if !strings.Contains(data[n-2], `"choices":[]`) || !strings.Contains(data[n-2], `"total_tokens":`) {
+			t.Errorf("usage chunk %s", data[n-2])
+		}
+		if !strings.Contains(data[n-3], `"finish_reason":"length"`) {
+			t.Errorf("last choice chunk %s", data[n-3])
+		}
+		for _, d := range data[1 : n-3] {
+			if strings.Contains(d, `"role"`) || strings.Contains(d, `"finish_reason":"`) {
+				t.Errorf("middle chunk %s", d)
+			}
+		}
+	})
+
 	t.Run("disconnect cancels generation", func(t *testing.T) {
 		lease, err := live.mgr.Acquire(ctx, "long")
 		if err != nil {
