@@ -168,6 +168,11 @@ type (
 		ops   []string
 		rest  []expr
 	}
+	// starExpr is "*x" in a call's arguments.
+	starExpr struct {
+		pos Pos
+		x   expr
+	}
 	condExpr struct {
 		pos           Pos
 		cond, yes, no expr // no may be nil: undefined
@@ -194,3 +199,4 @@ func (e *unaryExpr) position() Pos   { return e.pos }
 func (e *binaryExpr) position() Pos  { return e.pos }
 func (e *compareExpr) position() Pos { return e.pos }
 func (e *condExpr) position() Pos    { return e.pos }
+func (e *starExpr) position() Pos    { return e.pos }

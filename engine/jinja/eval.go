@@ -338,29 +338,65 @@ func sliceValue(obj any, start, stop, step *int64) (any, error) {
 }
 
 func (r *renderer) evalArgs(args []expr, kwargs []kwArg, sc *scope) ([]any, map[string]any, error) {
+	av, kw, _, err := r.evalCallArgs(args, kwargs, sc)
+	return av, kw, err
+}
+
+// evalCallArgs evaluates call arguments, spreading *seq and **mapping; names
+// lists the keyword arguments in order.
+func (r *renderer) evalCallArgs(args []expr, kwargs []kwArg, sc *scope) ([]any, map[string]any, []string, error) {
 	var av []any
 	if len(args) > 0 {
-		av = make([]any, len(args))
-		for i, a := range args {
+		av = make([]any, 0, len(args))
+		for _, a := range args {
+			star, isStar := a.(*starExpr)
+			if isStar {
+				a = star.x
+			}
 			v, err := r.eval(a, sc)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
-			av[i] = v
+			if !isStar {
+				av = append(av, v)
+				continue
+			}
+			items, err := iterate(v)
+			if err != nil {
+				return nil, nil, nil, atPos(star.pos, err)
+			}
+			av = append(av, items...)
 		}
 	}
 	var kw map[string]any
+	var names []string
 	if len(kwargs) > 0 {
 		kw = make(map[string]any, len(kwargs))
 		for _, k := range kwargs {
 			v, err := r.eval(k.val, sc)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
-			kw[k.name] = v
+			if k.name != "**" {
+				kw[k.name] = v
+				names = append(names, k.name)
+				continue
+			}
+			d, ok := v.(*Dict)
+			if !ok {
+				return nil, nil, nil, atPos(k.val.position(), fmt.Errorf("argument after ** must be a mapping, not %s", typeName(v)))
+			}
+			for i, key := range d.keys {
+				s, ok := key.(string)
+				if !ok {
+					return nil, nil, nil, atPos(k.val.position(), fmt.Errorf("keywords must be strings"))
+				}
+				kw[s] = d.vals[i]
+				names = append(names, s)
+			}
 		}
 	}
-	return av, kw, nil
+	return av, kw, names, nil
 }
 
 func (r *renderer) evalCall(e *callExpr, sc *scope) (any, error) {
@@ -368,15 +404,9 @@ func (r *renderer) evalCall(e *callExpr, sc *scope) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	args, kw, err := r.evalArgs(e.args, e.kwargs, sc)
+	args, kw, names, err := r.evalCallArgs(e.args, e.kwargs, sc)
 	if err != nil {
 		return nil, err
-	}
-	var names []string
-	if _, ok := fn.(builtinFunc); ok {
-		for _, k := range e.kwargs {
-			names = append(names, k.name)
-		}
 	}
 	v, err := r.call(fn, args, kw, names, nil)
 	return v, atPos(e.pos, err)

@@ -912,6 +912,20 @@ func (p *parser) parseArgs() ([]expr, []kwArg, error) {
 				break
 			}
 		}
+		if p.isOp("*") || p.isOp("**") {
+			// f(*seq) and f(**mapping) spread their argument.
+			star := p.next()
+			v, err := p.parseExpression(true)
+			if err != nil {
+				return nil, nil, err
+			}
+			if star.val == "*" {
+				args = append(args, &starExpr{pos: star.pos, x: v})
+			} else {
+				kwargs = append(kwargs, kwArg{name: "**", val: v})
+			}
+			continue
+		}
 		if p.cur().kind == tokName && p.peek().kind == tokOp && p.peek().val == "=" {
 			name := p.next().val
 			p.next()

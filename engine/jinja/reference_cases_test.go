@@ -314,4 +314,6 @@ assistant: yo
 	{name: "loop_set_no_leak", src: `{% for i in xs %}{% set a = i %}{% endfor %}[{{ a }}]`, want: `[]`},
 	{name: "nested_loop_set", src: `{% set a = 1 %}{% for i in xs %}{% for j in [0] %}{% set a = i %}{% endfor %}{{ a }}{% endfor %}`, want: `111`},
 	{name: "if_set_leaks", src: `{% if true %}{% set z = 3 %}{% endif %}{{ z }}`, want: `3`},
+	{name: "call_star_args", src: `{% macro m(a, b, c=3) %}{{ a }}{{ b }}{{ c }}{% endmacro %}{{ m(*xs) }} {{ m(1, **{'b': 5, 'c': 6}) }} {{ dict(**d) }} {{ namespace(**{'q': 1}).q }}`, want: `123 156 {'b': 1, 'a': 2} 1`},
+	{name: "call_star_err", src: `{{ range(*5) }}`, err: `TypeError: Value after * must be an iterable, not int`},
 }

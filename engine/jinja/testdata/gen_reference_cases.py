@@ -239,6 +239,9 @@ c("loop_if_set", "{% set a = 1 %}{% for i in xs %}{% if i == 1 %}{% set a = 5 %}
 c("loop_set_no_leak", "{% for i in xs %}{% set a = i %}{% endfor %}[{{ a }}]")
 c("nested_loop_set", "{% set a = 1 %}{% for i in xs %}{% for j in [0] %}{% set a = i %}{% endfor %}{{ a }}{% endfor %}")
 c("if_set_leaks", "{% if true %}{% set z = 3 %}{% endif %}{{ z }}")
+c("call_star_args", "{% macro m(a, b, c=3) %}{{ a }}{{ b }}{{ c }}{% endmacro %}{{ m(*xs) }} {{ m(1, **{'b': 5, 'c': 6}) }} {{ dict(**d) }} {{ namespace(**{'q': 1}).q }}")
+c("call_star_err", "{{ range(*5) }}")
+
 
 env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
 
