@@ -14,6 +14,11 @@ import (
 // result of Start.
 func startOn(t *testing.T, s *Server) (string, <-chan error) {
 	t.Helper()
+	return startOnB(t, s)
+}
+
+func startOnB(t testing.TB, s *Server) (string, <-chan error) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
