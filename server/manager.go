@@ -26,7 +26,12 @@ func New(cfg *config.Config, catalog *models.Manager, logger *slog.Logger, opts 
 		ShutdownTimeout: cfg.ShutdownTimeout.Std(),
 	}
 	settings.Currency = cfg.Auth.Currency
-	return NewWithCatalog(settings, &managerCatalog{m: catalog}, logger, opts...)
+	s, err := NewWithCatalog(settings, &managerCatalog{m: catalog}, logger, opts...)
+	if err != nil {
+		return nil, err
+	}
+	s.registerModelAdmin(catalog)
+	return s, nil
 }
 
 // managerCatalog adapts *models.Manager to Catalog.

@@ -49,15 +49,23 @@ func (h *handlers) registerAdmin(g *echo.Group) {
 
 // requireAdmin accepts the admin key as a Bearer token or X-Admin-Key.
 func (h *handlers) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		key := c.Request().Header.Get("X-Admin-Key")
-		if key == "" {
-			key = bearer(c.Request().Header)
+	return RequireAdmin(h.svc)(next)
+}
+
+// RequireAdmin guards other packages' admin routes (the model manager's,
+// metrics) with the same admin key as /admin/accounts.
+func RequireAdmin(svc *accounts.Service) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			key := c.Request().Header.Get("X-Admin-Key")
+			if key == "" {
+				key = bearer(c.Request().Header)
+			}
+			if err := svc.CheckAdminKey(key); err != nil {
+				return writeError(c, APIError(err, svc.Currency()))
+			}
+			return next(c)
 		}
-		if err := h.svc.CheckAdminKey(key); err != nil {
-			return writeError(c, APIError(err, h.svc.Currency()))
-		}
-		return next(c)
 	}
 }
 

@@ -1,0 +1,159 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/shirou/gopsutil/v4/mem"
+
+	"github.com/ggufd/ggufd/models"
+	"github.com/ggufd/ggufd/server/accountsapi"
+)
+
+// The operator's view of the model manager, next to the accounts admin API
+// and behind the same admin key:
+//
+//	GET  /admin/models              every model with state, memory, slots, queue, expiry
+//	POST /admin/models/:name/load   load now (waits for the load)
+//	POST /admin/models/:name/unload unload once its requests finish
+//	POST /admin/reload              re-read the config file now
+//	GET  /metrics                   Prometheus text format
+func (s *Server) registerModelAdmin(mgr *models.Manager) {
+	if s.accounts == nil {
+		return // no admin key to check without the accounts service
+	}
+	guard := accountsapi.RequireAdmin(s.accounts)
+	g := s.echo.Group("/admin", guard)
+	a := modelAdmin{m: mgr}
+	g.GET("/models", a.list)
+	g.POST("/models/:name/load", a.load)
+	g.POST("/models/:name/unload", a.unload)
+	g.POST("/reload", a.reload)
+	s.echo.GET("/metrics", a.metrics, guard)
+}
+
+type modelAdmin struct{ m *models.Manager }
+
+// adminModel is one model as the admin API shows it.
+type adminModel struct {
+	Name          string     `json:"name"`
+	Aliases       []string   `json:"aliases,omitempty"`
+	File          string     `json:"file"`
+	Discovered    bool       `json:"discovered"`
+	Embeddings    bool       `json:"embeddings"`
+	ContextLength int        `json:"context_length"`
+	Parallel      int        `json:"parallel"`
+	State         string     `json:"state"`
+	Progress      float32    `json:"progress"`
+	Error         string     `json:"error,omitempty"`
+	MemoryBytes   uint64     `json:"memory_bytes"`
+	BusySlots     int        `json:"busy_slots"`
+	QueueDepth    int        `json:"queue_depth"`
+	LoadedAt      *time.Time `json:"loaded_at,omitempty"`
+	ExpiresAt     *time.Time `json:"expires_at,omitempty"`
+}
+
+func toAdminModel(st models.Status) adminModel {
+	am := adminModel{
+		Name: st.Name, Aliases: st.Model.Aliases, File: st.Path, Discovered: st.Discovered,
+		Embeddings: st.Embeddings, ContextLength: st.ContextLength, Parallel: st.Model.Parallel,
+		State: string(st.State), Progress: st.Progress, Error: st.Error, MemoryBytes: st.MemoryBytes,
+		BusySlots: st.BusySlots, QueueDepth: st.QueueDepth,
+	}
+	if !st.LoadedAt.IsZero() {
+		t := st.LoadedAt
+		am.LoadedAt = &t
+	}
+	if !st.ExpiresAt.IsZero() {
+		t := st.ExpiresAt
+		am.ExpiresAt = &t
+	}
+	return am
+}
+
+func (a modelAdmin) list(c echo.Context) error {
+	sts := a.m.Statuses()
+	out := make([]adminModel, len(sts))
+	for i, st := range sts {
+		out[i] = toAdminModel(st)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"object": "list", "data": out})
+}
+
+func (a modelAdmin) status(c echo.Context, name string) error {
+	st, err := a.m.Status(name)
+	if err != nil {
+		return fromModelsError(name, err)
+	}
+	return c.JSON(http.StatusOK, toAdminModel(st))
+}
+
+func (a modelAdmin) load(c echo.Context) error {
+	name := c.Param("name")
+	if err := a.m.Load(c.Request().Context(), name); err != nil {
+		return fromModelsError(name, err)
+	}
+	return a.status(c, name)
+}
+
+func (a modelAdmin) unload(c echo.Context) error {
+	name := c.Param("name")
+	if err := a.m.Unload(c.Request().Context(), name); err != nil {
+		return fromModelsError(name, err)
+	}
+	return a.status(c, name)
+}
+
+func (a modelAdmin) reload(c echo.Context) error {
+	if err := a.m.Reload(c.Request().Context()); err != nil {
+		// The last good config keeps serving; the operator needs the reason.
+		return c.JSON(http.StatusUnprocessableEntity, map[string]any{"error": map[string]any{
+			"message": err.Error(), "type": "invalid_request_error", "param": nil, "code": "invalid_config",
+		}})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"reloaded": true, "models": len(a.m.Entries())})
+}
+
+// metrics writes gauges an operator graphs and alerts on: per-model state,
+// memory, busy slots and queue, plus the machine's available memory.
+func (a modelAdmin) metrics(c echo.Context) error {
+	var b strings.Builder
+	sts := a.m.Statuses()
+	sort.Slice(sts, func(i, j int) bool { return sts[i].Name < sts[j].Name })
+	gauge := func(name, help string, value func(models.Status) float64) {
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
+		for _, st := range sts {
+			fmt.Fprintf(&b, "%s{model=%q} %g\n", name, st.Name, value(st))
+		}
+	}
+	gauge("ggufd_model_loaded", "1 when the model is loaded.", func(st models.Status) float64 {
+		return boolFloat(st.State == models.StateLoaded)
+	})
+	gauge("ggufd_model_failed", "1 when the model's last load failed.", func(st models.Status) float64 {
+		return boolFloat(st.State == models.StateFailed)
+	})
+	gauge("ggufd_model_memory_bytes", "Memory held by the loaded model (weights, KV cache).", func(st models.Status) float64 {
+		return float64(st.MemoryBytes)
+	})
+	gauge("ggufd_model_busy_slots", "Sequence slots running a request.", func(st models.Status) float64 {
+		return float64(st.BusySlots)
+	})
+	gauge("ggufd_model_queue_depth", "Requests waiting for a slot.", func(st models.Status) float64 {
+		return float64(st.QueueDepth)
+	})
+	if vm, err := mem.VirtualMemoryWithContext(c.Request().Context()); err == nil {
+		fmt.Fprintf(&b, "# HELP ggufd_memory_available_bytes Memory the system reports available.\n# TYPE ggufd_memory_available_bytes gauge\nggufd_memory_available_bytes %d\n", vm.Available)
+	}
+	return c.Blob(http.StatusOK, "text/plain; version=0.0.4; charset=utf-8", []byte(b.String()))
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,144 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ggufd/ggufd/accounts"
+	"github.com/ggufd/ggufd/config"
+	"github.com/ggufd/ggufd/models"
+)
+
+const adminConfig = `listen: 127.0.0.1:0
+models_dir: models
+data_dir: data
+auth: {mode: key, admin_key: test-admin-key}
+models:
+  tiny:
+    file: tiny.gguf
+    context: 128
+    parallel: 1
+    threads: 1
+`
+
+func TestAdminModelsAndMetrics(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "models"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(sharedModels(t), "stories260K.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "models", "tiny.gguf"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "ggufd.yaml")
+	if err := os.WriteFile(cfgPath, []byte(adminConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	mgr, err := models.New(cfg, cfgPath, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mgr.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		mgr.Close(ctx)
+	})
+	store, err := accounts.OpenSQLite(context.Background(), filepath.Join(dir, "ggufd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	admin, _ := accounts.NewAdminKey("test-admin-key")
+	svc := accounts.NewService(store, accounts.Config{Mode: accounts.ModeKey, AdminKey: admin})
+	srv, err := New(cfg, mgr, logger, WithAccounts(svc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+
+	call := func(method, path, key string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, hs.URL+path, nil)
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	state := func(body string) string {
+		var m adminModel
+		if err := json.Unmarshal([]byte(body), &m); err != nil {
+			t.Fatalf("%v: %s", err, body)
+		}
+		return m.State
+	}
+
+	for _, key := range []string{"", "wrong"} {
+		if code, _ := call("GET", "/admin/models", key); code != http.StatusUnauthorized {
+			t.Fatalf("admin models with key %q: %d", key, code)
+		}
+		if code, _ := call("GET", "/metrics", key); code != http.StatusUnauthorized {
+			t.Fatalf("metrics with key %q: %d", key, code)
+		}
+	}
+	const key = "test-admin-key"
+	code, body := call("GET", "/admin/models", key)
+	if code != 200 || !strings.Contains(body, `"state":"unloaded"`) {
+		t.Fatalf("list: %d %s", code, body)
+	}
+	code, body = call("POST", "/admin/models/tiny/load", key)
+	if code != 200 || state(body) != "loaded" {
+		t.Fatalf("load: %d %s", code, body)
+	}
+	var loaded adminModel
+	json.Unmarshal([]byte(body), &loaded)
+	if loaded.MemoryBytes == 0 || loaded.LoadedAt == nil {
+		t.Fatalf("loaded model without memory or time: %s", body)
+	}
+	code, body = call("GET", "/metrics", key)
+	if code != 200 || !strings.Contains(body, `ggufd_model_loaded{model="tiny"} 1`) || !strings.Contains(body, "# TYPE ggufd_model_busy_slots gauge") {
+		t.Fatalf("metrics: %d %s", code, body)
+	}
+	code, body = call("POST", "/admin/models/tiny/unload", key)
+	if code != 200 || state(body) != "unloaded" {
+		t.Fatalf("unload: %d %s", code, body)
+	}
+	if code, body = call("POST", "/admin/models/nope/load", key); code != http.StatusNotFound || !strings.Contains(body, "model_not_found") {
+		t.Fatalf("unknown model: %d %s", code, body)
+	}
+	if code, body = call("POST", "/admin/reload", key); code != 200 {
+		t.Fatalf("reload: %d %s", code, body)
+	}
+	if err := os.WriteFile(cfgPath, []byte(adminConfig+"    contxt: 5\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, body = call("POST", "/admin/reload", key); code != http.StatusUnprocessableEntity || !strings.Contains(body, "contxt") {
+		t.Fatalf("reload of a bad config: %d %s", code, body)
+	}
+}
