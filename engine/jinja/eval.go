@@ -16,8 +16,38 @@ type renderer struct {
 const (
 	maxCallDepth = 500
 	maxSteps     = 1_000_000 // loop iterations plus macro calls per render
-	maxOutput    = 64 << 20  // bytes of rendered text, also per captured block
+	maxOutput    = 32 << 20  // bytes of rendered text, also per captured block
 )
+
+// errTooLong is returned by operations whose result would exceed maxOutput.
+var errTooLong = fmt.Errorf("string longer than %d bytes", maxOutput)
+
+// replaceAll is strings.Replace with a bound on the result's size.
+func replaceAll(s, old, nw string, n int) (string, error) {
+	count := strings.Count(s, old)
+	if old == "" {
+		count = len(s) + 1
+	}
+	if n >= 0 && n < count {
+		count = n
+	}
+	if len(s)+count*(len(nw)-len(old)) > maxOutput {
+		return "", errTooLong
+	}
+	return strings.Replace(s, old, nw, n), nil
+}
+
+// joinStrings is strings.Join with a bound on the result's size.
+func joinStrings(parts []string, sep string) (string, error) {
+	total := len(sep) * len(parts)
+	for _, p := range parts {
+		total += len(p)
+	}
+	if total > maxOutput {
+		return "", errTooLong
+	}
+	return strings.Join(parts, sep), nil
+}
 
 // step counts one unit of work against maxSteps.
 func (r *renderer) step() error {
@@ -181,7 +211,11 @@ func (r *renderer) evalBinary(e *binaryExpr, sc *scope) (any, error) {
 		return nil, err
 	}
 	if e.op == "~" {
-		return toStr(l) + toStr(rv), nil
+		ls, rs := toStr(l), toStr(rv)
+		if len(ls)+len(rs) > maxOutput {
+			return nil, atPos(e.pos, fmt.Errorf("string longer than %d bytes", maxOutput))
+		}
+		return ls + rs, nil
 	}
 	if e.foldedBase {
 		if f, ok := asFloat(l); ok && f < 0 {

@@ -209,6 +209,11 @@ func (r *renderer) loop(n *forNode, iterable any, sc *scope, out *strings.Builde
 	info := &loopInfo{items: items, depth: depth}
 	if n.recursive {
 		info.recurse = func(sub any) (string, error) {
+			if r.depth >= maxCallDepth {
+				return "", fmt.Errorf("maximum recursion depth exceeded in recursive loop")
+			}
+			r.depth++
+			defer func() { r.depth-- }()
 			var b strings.Builder
 			err := r.loop(n, sub, sc, &b, depth+1)
 			return b.String(), err

@@ -182,7 +182,7 @@ func fJoin(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
 		}
 		parts[i] = toStr(it)
 	}
-	return strings.Join(parts, sep), nil
+	return joinStrings(parts, sep)
 }
 
 func fDefault(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
@@ -205,7 +205,7 @@ func fReplace(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
 			return nil, fmt.Errorf("replace count must be an integer")
 		}
 	}
-	return strings.Replace(toStr(v), toStr(args[0]), toStr(args[1]), int(n)), nil
+	return replaceAll(toStr(v), toStr(args[0]), toStr(args[1]), int(n))
 }
 
 func fList(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
@@ -583,7 +583,7 @@ func fIndent(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
 		ind = s
 	} else {
 		n, _ := asInt(width)
-		ind = strings.Repeat(" ", int(max(n, 0)))
+		ind = strings.Repeat(" ", int(min(max(n, 0), 1000)))
 	}
 	switch v.(type) {
 	case string, Markup:

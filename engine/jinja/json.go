@@ -40,7 +40,7 @@ func fToJSON(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
 		if !ok {
 			return nil, fmt.Errorf("tojson indent must be an integer or string, not %s", typeName(ind))
 		}
-		s := strings.Repeat(" ", int(max(n, 0)))
+		s := strings.Repeat(" ", int(min(max(n, 0), 1000)))
 		opts.indent = &s
 		opts.itemSep = ","
 	}

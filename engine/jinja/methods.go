@@ -299,7 +299,7 @@ func strMethod(s, name string, args []any, kw map[string]any) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return strings.Replace(s, old, nw, int(n)), nil
+		return replaceAll(s, old, nw, int(n))
 	case "upper":
 		return strings.ToUpper(s), nil
 	case "lower", "casefold":
@@ -358,7 +358,7 @@ func strMethod(s, name string, args []any, kw map[string]any) (any, error) {
 			}
 			parts[i] = p
 		}
-		return strings.Join(parts, s), nil
+		return joinStrings(parts, s)
 	case "format":
 		return pyFormat(s, args, kw)
 	case "isdigit", "isnumeric", "isdecimal":
@@ -432,6 +432,7 @@ func strMethod(s, name string, args []any, kw map[string]any) (any, error) {
 }
 
 func pad(s string, width int, fill, how string) string {
+	width = min(width, maxOutput/4)
 	n := utf8.RuneCountInString(s)
 	if n >= width {
 		return s

@@ -281,6 +281,9 @@ func binaryOp(op string, a, b any) (any, error) {
 		}
 		if sa, ok := a.(string); ok {
 			if sb, ok := b.(string); ok {
+				if len(sa)+len(sb) > maxOutput {
+					return nil, fmt.Errorf("string longer than %d bytes", maxOutput)
+				}
 				return sa + sb, nil
 			}
 		}

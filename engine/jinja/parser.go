@@ -15,6 +15,21 @@ type parser struct {
 	// call bodies start from zero because jinja2 compiles them to separate
 	// functions, where break and continue are Python syntax errors.
 	loops int
+	// depth bounds the recursion of the descent so that absurdly nested
+	// input fails cleanly instead of exhausting the stack.
+	depth int
+}
+
+const maxNesting = 200
+
+// enter guards one level of recursive descent; call the result to leave.
+func (p *parser) enter() (func(), error) {
+	p.depth++
+	if p.depth > maxNesting {
+		p.depth--
+		return nil, p.errAt(p.cur().pos, "template nested too deeply")
+	}
+	return func() { p.depth-- }, nil
 }
 
 func parse(toks []token) ([]node, error) {
@@ -149,6 +164,11 @@ func (p *parser) subparse(ends ...string) ([]node, string, error) {
 }
 
 func (p *parser) parseStatement() (node, error) {
+	leave, err := p.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
 	kw := p.next()
 	switch kw.val {
 	case "if":
@@ -593,6 +613,11 @@ func (p *parser) parseAnd() (expr, error) {
 
 func (p *parser) parseNot() (expr, error) {
 	if p.isName("not") {
+		leave, err := p.enter()
+		if err != nil {
+			return nil, err
+		}
+		defer leave()
 		pos := p.next().pos
 		x, err := p.parseNot()
 		if err != nil {
@@ -710,9 +735,13 @@ func (p *parser) parsePow() (expr, error) {
 }
 
 func (p *parser) parseUnary(withFilter bool) (expr, error) {
+	leave, err := p.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
 	t := p.cur()
 	var e expr
-	var err error
 	if t.kind == tokOp && (t.val == "-" || t.val == "+") {
 		p.next()
 		x, err := p.parseUnary(false)

@@ -87,18 +87,40 @@ func toStr(v any) string {
 		return formatFloat(x)
 	}
 	var b strings.Builder
-	writeRepr(&b, v)
+	writeRepr(&b, v, nil)
 	return b.String()
 }
 
 // repr is Python's repr() of a template value.
 func repr(v any) string {
 	var b strings.Builder
-	writeRepr(&b, v)
+	writeRepr(&b, v, nil)
 	return b.String()
 }
 
-func writeRepr(b *strings.Builder, v any) {
+// writeRepr writes Python's repr of v. active holds the containers being
+// written, so that a namespace reachable from itself prints "{...}" or
+// "[...]" as Python's recursion guard does instead of recursing forever.
+func writeRepr(b *strings.Builder, v any, active map[any]bool) {
+	switch x := v.(type) {
+	case *List, *Dict:
+		if active[x] {
+			switch {
+			case isTuple(x):
+				b.WriteString("(...)")
+			case isDict(x):
+				b.WriteString("{...}")
+			default:
+				b.WriteString("[...]")
+			}
+			return
+		}
+		if active == nil {
+			active = map[any]bool{}
+		}
+		active[x] = true
+		defer delete(active, x)
+	}
 	switch x := v.(type) {
 	case Markup:
 		b.WriteString("Markup(")
@@ -116,7 +138,7 @@ func writeRepr(b *strings.Builder, v any) {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			writeRepr(b, it)
+			writeRepr(b, it, active)
 		}
 		if x.Tuple && len(x.Items) == 1 {
 			b.WriteString(",")
@@ -128,14 +150,14 @@ func writeRepr(b *strings.Builder, v any) {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			writeRepr(b, k)
+			writeRepr(b, k, active)
 			b.WriteString(": ")
-			writeRepr(b, x.vals[i])
+			writeRepr(b, x.vals[i], active)
 		}
 		b.WriteString("}")
 	case *Namespace:
 		b.WriteString("<Namespace ")
-		writeRepr(b, x.attrs)
+		writeRepr(b, x.attrs, active)
 		b.WriteString(">")
 	case Undefined:
 		b.WriteString("Undefined")
@@ -149,7 +171,7 @@ func writeRepr(b *strings.Builder, v any) {
 		b.WriteString("<" + x.kind + " object>")
 	case *dictView:
 		b.WriteString(x.kind + "(")
-		writeRepr(b, &List{Items: x.items})
+		writeRepr(b, &List{Items: x.items}, active)
 		b.WriteString(")")
 	case *rangeValue:
 		b.WriteString("range(" + toStr(x.start) + ", " + toStr(x.stop))
@@ -157,8 +179,11 @@ func writeRepr(b *strings.Builder, v any) {
 			b.WriteString(", " + toStr(x.step))
 		}
 		b.WriteString(")")
-	default:
+	case nil, bool, int64, float64:
 		b.WriteString(toStr(v))
+	default:
+		// Functions, cyclers and other objects: Python shows a type tag.
+		b.WriteString("<" + typeName(v) + " object>")
 	}
 }
 
@@ -211,3 +236,6 @@ func hex2(n int) string {
 func isSpace(r rune) bool {
 	return unicode.IsSpace(r) || (r >= 0x1c && r <= 0x1f)
 }
+
+func isTuple(v any) bool { l, ok := v.(*List); return ok && l.Tuple }
+func isDict(v any) bool  { _, ok := v.(*Dict); return ok }

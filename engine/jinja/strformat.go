@@ -91,6 +91,9 @@ func percentFormat(format string, arg any) (any, error) {
 }
 
 func formatOne(spec string, verb byte, val any) (string, error) {
+	if len(strings.TrimLeft(spec, "-+ #0")) > 4 {
+		return "", fmt.Errorf("format width or precision too large in %%%s%c", spec, verb)
+	}
 	switch verb {
 	case 's':
 		return fmt.Sprintf("%"+spec+"s", toStr(val)), nil
@@ -183,6 +186,9 @@ func pyFormat(format string, args []any, kw map[string]any) (any, error) {
 }
 
 func formatSpec(val any, spec string) (string, error) {
+	if len(spec) > 6 {
+		return "", fmt.Errorf("format spec %q too long", spec)
+	}
 	if spec == "" {
 		return toStr(val), nil
 	}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -175,9 +174,13 @@ func doRequest(ctx context.Context, client *http.Client, cfg config, i int) (res
 	}
 
 	var st streamState
+	var last []byte // the last non-blank line, for error messages
 	r := bufio.NewReaderSize(resp.Body, 64<<10)
 	for {
 		line, err := r.ReadBytes('\n')
+		if len(bytes.TrimSpace(line)) > 0 {
+			last = line
+		}
 		if len(line) > 0 {
 			st.text = false
 			done, perr := a.line(bytes.TrimRight(line, "\r\n"), &st)
@@ -204,7 +207,7 @@ func doRequest(ctx context.Context, client *http.Client, cfg config, i int) (res
 		}
 	}
 	if !st.gotCount {
-		res.err = errors.New("stream ended without a token count (usage or eval_count)")
+		res.err = fmt.Errorf("stream ended without a token count (usage or eval_count) after %d text chunks; last line %.300q", res.chunks, last)
 		return res
 	}
 	res.tokens, res.promptTokens, res.serverGen = st.tokens, st.promptTokens, st.serverGen

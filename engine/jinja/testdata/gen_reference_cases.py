@@ -242,6 +242,11 @@ c("if_set_leaks", "{% if true %}{% set z = 3 %}{% endif %}{{ z }}")
 c("call_star_args", "{% macro m(a, b, c=3) %}{{ a }}{{ b }}{{ c }}{% endmacro %}{{ m(*xs) }} {{ m(1, **{'b': 5, 'c': 6}) }} {{ dict(**d) }} {{ namespace(**{'q': 1}).q }}")
 c("call_star_err", "{{ range(*5) }}")
 
+c("repr_cycle_namespace", "{% set ns = namespace(a=1) %}{% set ns.self = ns %}{{ ns }} {% set ns2 = namespace(a=1) %}{% set ns2.l = [ns2] %}{{ ns2.l }}")
+c("recursive_loop_runaway_err", "{% for x in xs recursive %}{{ loop(xs) }}{% endfor %}")
+c("deep_parens", "{{ " + "(" * 50 + "1" + ")" * 50 + " }}")
+c("too_deep_parens_err", "{{ " + "(" * 400 + "1" + ")" * 400 + " }}")
+
 
 env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
 
