@@ -83,8 +83,19 @@ func (s *Server) embeddings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var usage engine.Usage
-	defer func() { ticket.Finish(usage) }()
+	var (
+		usage   engine.Usage
+		settled bool
+	)
+	// Settled before the answer is written (see serveGeneration), and on
+	// every other way out.
+	settle := func() {
+		if !settled {
+			settled = true
+			ticket.Finish(usage)
+		}
+	}
+	defer settle()
 	lease, err := s.catalog.Acquire(ctx, info.ID)
 	if err != nil {
 		return err
@@ -109,6 +120,7 @@ func (s *Server) embeddings(c echo.Context) error {
 		}
 		out.Data[i] = embeddingData{Object: "embedding", Index: i, Embedding: emb}
 	}
+	settle()
 	return c.JSON(http.StatusOK, out)
 }
 

@@ -49,11 +49,23 @@ func (s *Server) serveGeneration(c echo.Context, g *generation) (err error) {
 		return err
 	}
 	var (
-		usage  engine.Usage
-		finish string // the first choice's finish reason, for the ledger
+		usage   engine.Usage
+		finish  string // the first choice's finish reason, for the ledger
+		settled bool
 	)
-	defer func() {
+	// settle bills the request. A successful answer is settled before its
+	// last bytes are written, so that every response a client saw complete
+	// is in the ledger even if the daemon dies right after; other outcomes
+	// are settled on the way out.
+	settle := func(status int) {
+		if settled {
+			return
+		}
+		settled = true
 		rs.usage = usage
+		finishTicket(ticket, usage, finish, status)
+	}
+	defer func() {
 		status := rs.status
 		if err != nil {
 			ae, _ := toAPIError(err)
@@ -61,7 +73,7 @@ func (s *Server) serveGeneration(c echo.Context, g *generation) (err error) {
 		} else if status == 0 {
 			status = http.StatusOK
 		}
-		finishTicket(ticket, usage, finish, status)
+		settle(status)
 	}()
 
 	var (
@@ -122,6 +134,7 @@ func (s *Server) serveGeneration(c echo.Context, g *generation) (err error) {
 		rs.status, rs.errCode = statusClientClosed, "client_closed"
 		return nil
 	}
+	settle(http.StatusOK)
 	if sse == nil {
 		return c.JSON(http.StatusOK, r.response(usage))
 	}
