@@ -57,7 +57,10 @@ var apis = map[string]api{
 			// /v1/completions on a model without a template.
 			return map[string]any{
 				"model": cfg.model, "prompt": prompt, "stream": true, "raw": true,
-				"options": map[string]any{"num_predict": cfg.maxTokens, "temperature": cfg.temperature, "seed": cfg.seed},
+				"options": map[string]any{
+					"num_predict": cfg.maxTokens, "seed": cfg.seed, "temperature": cfg.temperature,
+					"top_k": cfg.topK, "top_p": cfg.topP, "min_p": cfg.minP, "repeat_penalty": cfg.repeatPenalty,
+				},
 			}
 		},
 		line: ndjsonLine,
@@ -67,7 +70,11 @@ var apis = map[string]api{
 func openaiBody(cfg config) map[string]any {
 	b := map[string]any{
 		"model": cfg.model, "stream": true, "stream_options": map[string]bool{"include_usage": true},
-		"max_tokens": cfg.maxTokens, "temperature": cfg.temperature, "seed": cfg.seed,
+		"max_tokens": cfg.maxTokens, "seed": cfg.seed,
+		"temperature": cfg.temperature, "top_p": cfg.topP,
+		// Extensions (llama-server's names) that ggufd reads; a server
+		// without them ignores them, so they must be set there otherwise.
+		"top_k": cfg.topK, "min_p": cfg.minP, "repeat_penalty": cfg.repeatPenalty,
 	}
 	if cfg.ignoreEOS {
 		b["ignore_eos"] = true

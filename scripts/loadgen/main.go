@@ -37,7 +37,16 @@ func main() {
 	promptFile := flag.String("prompt-file", "", "file holding the prompt text")
 	flag.BoolVar(&cfg.vary, "vary-prompt", true, "prefix each prompt with the round, concurrency and request number, so no request finds its prompt cached")
 	flag.Int64Var(&cfg.seed, "seed", 42, "sampling seed")
-	flag.Float64Var(&cfg.temperature, "temperature", 0, "sampling temperature (0: greedy)")
+	// Every sampler setting is sent explicitly so that neither server's
+	// defaults decide (Ollama's differ from ggufd's: top_p 0.9, repeat
+	// penalty 1.1). Greedy decoding is a poor default for random-weight
+	// models: it falls into one-token loops, which Ollama aborts after 30
+	// repeats, ending the stream without a final chunk.
+	flag.Float64Var(&cfg.temperature, "temperature", 0.8, "sampling temperature (0: greedy)")
+	flag.IntVar(&cfg.topK, "top-k", 40, "top_k (sent as an extension field; Ollama's OpenAI layer ignores it: set it in the Modelfile)")
+	flag.Float64Var(&cfg.topP, "top-p", 0.95, "top_p")
+	flag.Float64Var(&cfg.minP, "min-p", 0.05, "min_p (extension field, as top_k)")
+	flag.Float64Var(&cfg.repeatPenalty, "repeat-penalty", 1, "repeat_penalty (extension field, as top_k; 1: off)")
 	flag.BoolVar(&cfg.ignoreEOS, "ignore-eos", false, "send ignore_eos (llama-server/ggufd extension; not understood by Ollama)")
 	label := flag.String("label", "", "name of the server under test, recorded in the report for -summarize")
 	round := flag.Int("round", 0, "round number, recorded in the report for -summarize")
@@ -100,7 +109,9 @@ type config struct {
 	maxTokens               int
 	vary, ignoreEOS         bool
 	seed                    int64
-	temperature             float64
+	temperature, topP, minP float64
+	repeatPenalty           float64
+	topK                    int
 }
 
 func (c config) validate() error {
