@@ -1,0 +1,121 @@
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ggufd/ggufd/accounts"
+	"github.com/ggufd/ggufd/config"
+	"github.com/ggufd/ggufd/engine"
+	"github.com/ggufd/ggufd/models"
+)
+
+const perSecondConfig = `listen: 127.0.0.1:0
+models_dir: models
+auth: {mode: key}
+models:
+  timed:
+    file: timed.gguf
+    context: 256
+    parallel: 1
+    threads: 1
+    pricing: {per_second: 1, max_seconds: 30}
+`
+
+// TestPerSecondBillingExcludesLoadTime loads the model slowly on the first
+// request: the ledger's processing time, and so the cost, must cover prompt
+// processing and generation only.
+func TestPerSecondBillingExcludesLoadTime(t *testing.T) {
+	const loadDelay = 1500 * time.Millisecond
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "models"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(sharedModels(t), "stories260K-chatml.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "models", "timed.gguf"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "ggufd.yaml")
+	if err := os.WriteFile(cfgPath, []byte(perSecondConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slowLoader := func(ctx context.Context, path string, opts engine.LoadOptions) (models.LoadedModel, error) {
+		time.Sleep(loadDelay)
+		return models.EngineLoader(ctx, path, opts)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	mgr, err := models.New(cfg, cfgPath, logger, models.WithLoader(slowLoader))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mgr.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		mgr.Close(ctx)
+	})
+	svc := newAccounts(t)
+	ctx := context.Background()
+	if _, err := svc.CreateAccount(ctx, accounts.Account{OpenID: "o1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.TopUp(ctx, "o1", accounts.MoneyFromFloat(100), "test"); err != nil {
+		t.Fatal(err)
+	}
+	secret, _, err := svc.CreateKey(ctx, accounts.KeyOptions{OpenID: "o1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(cfg, mgr, logger, WithAccounts(svc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+
+	req, _ := http.NewRequest("POST", hs.URL+"/v1/chat/completions",
+		strings.NewReader(`{"model":"timed","messages":[{"role":"user","content":"Tell me a story"}],"max_tokens":8}`))
+	req.Header.Set("Authorization", "Bearer "+secret)
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	wall := time.Since(start)
+	if resp.StatusCode != 200 || wall < loadDelay {
+		t.Fatalf("status %d after %v (the load alone takes %v)", resp.StatusCode, wall, loadDelay)
+	}
+	rows, err := svc.Ledger(ctx, accounts.LedgerFilter{OpenID: "o1"})
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("ledger: %v %v", rows, err)
+	}
+	e := rows[0]
+	// Eight tokens of a 260K-parameter model take milliseconds; anything
+	// near the load delay means loading was billed.
+	if time.Duration(e.ProcessingMS)*time.Millisecond >= loadDelay/3 {
+		t.Fatalf("billed %d ms of processing for a request whose load took %v", e.ProcessingMS, loadDelay)
+	}
+	if e.Cost <= 0 || e.Cost > accounts.MoneyFromFloat(float64(e.ProcessingMS+1)/1000) {
+		t.Fatalf("cost %v for %d ms at 1/s", e.Cost, e.ProcessingMS)
+	}
+	t.Logf("request took %v (load %v); billed %d ms = %v", wall.Round(time.Millisecond), loadDelay, e.ProcessingMS, e.Cost)
+}
