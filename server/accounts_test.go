@@ -23,19 +23,26 @@ func newAccounts(t *testing.T) *accounts.Service {
 	return accounts.NewService(store, accounts.Config{Mode: accounts.ModeKey, Currency: "元"})
 }
 
-func TestWithAccounts(t *testing.T) {
-	svc := newAccounts(t)
+// fundedKey creates an account with a balance and returns a key for it.
+func fundedKey(t *testing.T, svc *accounts.Service, openid string, balance float64) string {
+	t.Helper()
 	ctx := context.Background()
-	if _, err := svc.CreateAccount(ctx, accounts.Account{OpenID: "o1"}); err != nil {
+	if _, err := svc.CreateAccount(ctx, accounts.Account{OpenID: openid}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.TopUp(ctx, "o1", accounts.MoneyFromFloat(100), "test"); err != nil {
+	if _, err := svc.TopUp(ctx, openid, accounts.MoneyFromFloat(balance), "test"); err != nil {
 		t.Fatal(err)
 	}
-	secret, _, err := svc.CreateKey(ctx, accounts.KeyOptions{OpenID: "o1"})
+	secret, _, err := svc.CreateKey(ctx, accounts.KeyOptions{OpenID: openid})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return secret
+}
+
+func TestWithAccounts(t *testing.T) {
+	svc := newAccounts(t)
+	secret := fundedKey(t, svc, "o1", 100)
 	cat := newFakeCatalog()
 	info := cat.infos["tiny"]
 	info.Pricing = config.Pricing{InputPer1K: 1, OutputPer1K: 2}

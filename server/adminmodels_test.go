@@ -31,46 +31,15 @@ models:
 `
 
 func TestAdminModelsAndMetrics(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "models"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(sharedModels(t), "stories260K.gguf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "models", "tiny.gguf"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "ggufd.yaml")
-	if err := os.WriteFile(cfgPath, []byte(adminConfig), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.DiscardHandler)
-	mgr, err := models.New(cfg, cfgPath, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mgr.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		mgr.Close(ctx)
-	})
-	store, err := accounts.OpenSQLite(context.Background(), filepath.Join(dir, "ggufd.db"))
+	cfg, cfgPath, mgr := startManager(t, adminConfig, map[string]string{"tiny.gguf": "stories260K.gguf"})
+	store, err := accounts.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "ggufd.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
 	admin, _ := accounts.NewAdminKey("test-admin-key")
 	svc := accounts.NewService(store, accounts.Config{Mode: accounts.ModeKey, AdminKey: admin})
-	srv, err := New(cfg, mgr, logger, WithAccounts(svc))
+	srv, err := New(cfg, mgr, slog.New(slog.DiscardHandler), WithAccounts(svc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,4 +110,45 @@ func TestAdminModelsAndMetrics(t *testing.T) {
 	if code, body = call("POST", "/admin/reload", key); code != http.StatusUnprocessableEntity || !strings.Contains(body, "contxt") {
 		t.Fatalf("reload of a bad config: %d %s", code, body)
 	}
+}
+
+// startManager writes cfgText and copies of shared models (destination →
+// file in ../shared/models) into a temp dir and starts a model manager on
+// it; it is closed when the test ends.
+func startManager(t *testing.T, cfgText string, files map[string]string, opts ...models.Option) (*config.Config, string, *models.Manager) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "models"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for dst, src := range files {
+		b, err := os.ReadFile(filepath.Join(sharedModels(t), src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "models", dst), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfgPath := filepath.Join(dir, "ggufd.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr, err := models.New(cfg, cfgPath, slog.New(slog.DiscardHandler), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mgr.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		mgr.Close(ctx)
+	})
+	return cfg, cfgPath, mgr
 }

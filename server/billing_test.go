@@ -6,14 +6,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ggufd/ggufd/accounts"
-	"github.com/ggufd/ggufd/config"
 	"github.com/ggufd/ggufd/engine"
 	"github.com/ggufd/ggufd/models"
 )
@@ -35,55 +32,15 @@ models:
 // processing and generation only.
 func TestPerSecondBillingExcludesLoadTime(t *testing.T) {
 	const loadDelay = 1500 * time.Millisecond
-	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "models"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(sharedModels(t), "stories260K-chatml.gguf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "models", "timed.gguf"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "ggufd.yaml")
-	if err := os.WriteFile(cfgPath, []byte(perSecondConfig), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	slowLoader := func(ctx context.Context, path string, opts engine.LoadOptions) (models.LoadedModel, error) {
 		time.Sleep(loadDelay)
 		return models.EngineLoader(ctx, path, opts)
 	}
-	logger := slog.New(slog.DiscardHandler)
-	mgr, err := models.New(cfg, cfgPath, logger, models.WithLoader(slowLoader))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mgr.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		mgr.Close(ctx)
-	})
+	cfg, _, mgr := startManager(t, perSecondConfig, map[string]string{"timed.gguf": "stories260K-chatml.gguf"}, models.WithLoader(slowLoader))
 	svc := newAccounts(t)
 	ctx := context.Background()
-	if _, err := svc.CreateAccount(ctx, accounts.Account{OpenID: "o1"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.TopUp(ctx, "o1", accounts.MoneyFromFloat(100), "test"); err != nil {
-		t.Fatal(err)
-	}
-	secret, _, err := svc.CreateKey(ctx, accounts.KeyOptions{OpenID: "o1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(cfg, mgr, logger, WithAccounts(svc))
+	secret := fundedKey(t, svc, "o1", 100)
+	srv, err := New(cfg, mgr, slog.New(slog.DiscardHandler), WithAccounts(svc))
 	if err != nil {
 		t.Fatal(err)
 	}
