@@ -12,6 +12,7 @@ func FuzzTemplate(f *testing.F) {
 	}
 	f.Add("{% raw %}{{ x }}{%- endraw -%}")
 	f.Add("{{ range }}{{ [namespace, joiner()] }}") // once recursed forever
+	f.Add("{{ 2 ** 222222222222 }}")                // once looped for hours
 	f.Add("{{ 'a' ~ x[1:2:0] }}{% for a, b in d.items() recursive %}{{ loop(b) }}{% endfor %}")
 	f.Fuzz(func(t *testing.T, src string) {
 		defer func() {

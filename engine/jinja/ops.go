@@ -374,11 +374,7 @@ func binaryOp(op string, a, b any) (any, error) {
 			return nil, fmt.Errorf("0.0 cannot be raised to a negative power")
 		}
 		if bothInt && ib >= 0 {
-			r := int64(1)
-			for n := int64(0); n < ib; n++ {
-				r *= ia
-			}
-			return r, nil
+			return intPow(ia, ib)
 		}
 		if aNum && bNum {
 			if fa < 0 && fb != math.Trunc(fb) {
@@ -417,4 +413,28 @@ func seqLen(v any) int {
 		return len(x.Items)
 	}
 	return 0
+}
+
+// intPow is int ** int by squaring. Python would switch to big integers on
+// overflow; templates never need them, so overflow is an error.
+func intPow(base, exp int64) (any, error) {
+	result := int64(1)
+	for exp > 0 {
+		if exp&1 == 1 {
+			r := result * base
+			if base != 0 && r/base != result {
+				return nil, fmt.Errorf("integer result of ** too large")
+			}
+			result = r
+		}
+		exp >>= 1
+		if exp > 0 {
+			b := base * base
+			if base != 0 && b/base != base {
+				return nil, fmt.Errorf("integer result of ** too large")
+			}
+			base = b
+		}
+	}
+	return result, nil
 }

@@ -247,6 +247,8 @@ c("recursive_loop_runaway_err", "{% for x in xs recursive %}{{ loop(xs) }}{% end
 c("deep_parens", "{{ " + "(" * 50 + "1" + ")" * 50 + " }}")
 c("too_deep_parens_err", "{{ " + "(" * 400 + "1" + ")" * 400 + " }}")
 
+c("int_pow", "{{ 2 ** 10 }} {{ (-3) ** 3 }} {{ 0 ** 0 }} {{ 1 ** 99999999999 }} {{ (-1) ** 99999999999 }} {{ 2 ** 62 }}")
+
 
 env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
 
