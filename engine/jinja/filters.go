@@ -477,7 +477,8 @@ func fUnique(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
 	if a := argAt(args, kw, 1, "attribute", nil); a != nil {
 		get = attrGetter(a)
 	}
-	var out, seen []any
+	var out []any
+	seen := map[any]bool{}
 	for _, it := range items {
 		k := it
 		if get != nil {
@@ -485,16 +486,12 @@ func fUnique(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
 				return nil, err
 			}
 		}
-		k = sortKey(k, cs)
-		dup := false
-		for _, s := range seen {
-			if equal(s, k) {
-				dup = true
-				break
-			}
+		hk, err := setKey(sortKey(k, cs))
+		if err != nil {
+			return &iterator{kind: "generator", err: err}, nil
 		}
-		if !dup {
-			seen = append(seen, k)
+		if !seen[hk] {
+			seen[hk] = true
 			out = append(out, it)
 		}
 	}
@@ -774,4 +771,35 @@ func fStripTags(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
 		}
 	}
 	return strings.Join(strings.Fields(b.String()), " "), nil
+}
+
+// setKey maps a value to a Go map key that is equal exactly when Python's
+// set would treat the values as the same (1, 1.0 and True coincide).
+func setKey(v any) (any, error) {
+	switch x := v.(type) {
+	case bool:
+		i, _ := asInt(x)
+		return i, nil
+	case nil, int64, float64, string:
+		return normKey(x), nil
+	case Markup:
+		return string(x), nil
+	case *List:
+		if x.Tuple {
+			var b strings.Builder
+			b.WriteString("\x00tuple")
+			for _, it := range x.Items {
+				k, err := setKey(it)
+				if err != nil {
+					return nil, err
+				}
+				fmt.Fprintf(&b, "\x00%T:%v", k, k)
+			}
+			return b.String(), nil
+		}
+	case *Dict, *dictView:
+	default:
+		return v, nil // functions, namespaces, ...: hashed by identity
+	}
+	return nil, fmt.Errorf("unhashable type: '%s'", typeName(v))
 }

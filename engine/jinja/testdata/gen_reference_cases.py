@@ -249,6 +249,9 @@ c("too_deep_parens_err", "{{ " + "(" * 400 + "1" + ")" * 400 + " }}")
 
 c("int_pow", "{{ 2 ** 10 }} {{ (-3) ** 3 }} {{ 0 ** 0 }} {{ 1 ** 99999999999 }} {{ (-1) ** 99999999999 }} {{ 2 ** 62 }}")
 
+c("unique_python_set", "{{ [1, 1.0, true, 'a', 'A', (1, 2), (1, 2), none, none]|unique|list }} {{ range(50000)|unique|list|length }}")
+c("unique_unhashable_err", "{{ [[1], [1]]|unique|list }}")
+
 
 env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
 
