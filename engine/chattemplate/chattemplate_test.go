@@ -2,7 +2,10 @@ package chattemplate
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -95,4 +98,43 @@ func BenchmarkRender(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func TestConcurrentRenderSharesTools(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(casesDir, "Qwen-Qwen3-0.6B.jinja"))
+	if err != nil {
+		t.Skipf("shared templates missing: %v", err)
+	}
+	tmpl, err := Parse(string(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tool, _ := DecodeJSON([]byte(`{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"a": {"type": "string"}}}}}`))
+	tools := []any{tool}
+	want := ""
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 50; j++ {
+				got, err := tmpl.Render(Context{Tools: tools, AddGenerationPrompt: true,
+					Messages: []map[string]any{{"role": "user", "content": "hi"}}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				if want == "" {
+					want = got
+				}
+				if got != want {
+					t.Errorf("renders differ:\n%q\n%q", got, want)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
 }
