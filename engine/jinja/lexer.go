@@ -2,6 +2,7 @@ package jinja
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 )
@@ -367,6 +368,21 @@ func (l *lexer) closeTag(at, after int, sign byte, end string) {
 
 func (l *lexer) lexNumber(p int) int {
 	src := l.src
+	// 0x, 0o and 0b integer literals.
+	if p+2 < len(src) && src[p] == '0' {
+		base := map[byte]int{'x': 16, 'X': 16, 'o': 8, 'O': 8, 'b': 2, 'B': 2}[src[p+1]]
+		q := p + 2
+		for base != 0 && q < len(src) && (src[q] == '_' || (hexDigit(src[q]) >= 0 && hexDigit(src[q]) < base)) {
+			q++
+		}
+		if base != 0 && q > p+2 {
+			n, err := strconv.ParseInt(strings.ReplaceAll(src[p+2:q], "_", ""), base, 64)
+			if err == nil {
+				l.emit(tokInt, strconv.FormatInt(n, 10), p)
+				return q
+			}
+		}
+	}
 	q := p
 	digits := func() {
 		for q < len(src) && ((src[q] >= '0' && src[q] <= '9') || (src[q] == '_' && q+1 < len(src) && src[q+1] >= '0' && src[q+1] <= '9')) {

@@ -86,6 +86,9 @@ func init() {
 		"le": cmpTest(func(c int) bool { return c <= 0 }),
 		"gt": cmpTest(func(c int) bool { return c > 0 }), "greaterthan": cmpTest(func(c int) bool { return c > 0 }),
 		"ge": cmpTest(func(c int) bool { return c >= 0 }),
+		// Operator names, for select(">", 1) and friends.
+		"<": cmpTest(func(c int) bool { return c < 0 }), "<=": cmpTest(func(c int) bool { return c <= 0 }),
+		">": cmpTest(func(c int) bool { return c > 0 }), ">=": cmpTest(func(c int) bool { return c >= 0 }),
 		"in": func(v any, args []any) (bool, error) {
 			if len(args) != 1 {
 				return false, fmt.Errorf("in test needs one argument")

@@ -323,4 +323,6 @@ assistant: yo
 	{name: "int_pow", src: `{{ 2 ** 10 }} {{ (-3) ** 3 }} {{ 0 ** 0 }} {{ 1 ** 99999999999 }} {{ (-1) ** 99999999999 }} {{ 2 ** 62 }}`, want: `1024 -27 1 1 -1 4611686018427387904`},
 	{name: "unique_python_set", src: `{{ [1, 1.0, true, 'a', 'A', (1, 2), (1, 2), none, none]|unique|list }} {{ range(50000)|unique|list|length }}`, want: `[1, 'a', (1, 2), None] 50000`},
 	{name: "unique_unhashable_err", src: `{{ [[1], [1]]|unique|list }}`, err: `TypeError: unhashable type: 'list'`},
+	{name: "int_literal_bases", src: `{{ 0x1F }} {{ 0o17 }} {{ 0b101 }} {{ 0x_ff }} {{ 1_0 }}`, want: `31 15 5 255 10`},
+	{name: "select_operator_tests", src: `{{ xs|select('>', 1)|list }} {{ xs|reject('<=', 2)|list }} {{ xs|select('==', 3)|list }} {{ xs|select('!=', 3)|list }}`, want: `[2, 3] [3] [3] [1, 2]`},
 }

@@ -252,6 +252,9 @@ c("int_pow", "{{ 2 ** 10 }} {{ (-3) ** 3 }} {{ 0 ** 0 }} {{ 1 ** 99999999999 }} 
 c("unique_python_set", "{{ [1, 1.0, true, 'a', 'A', (1, 2), (1, 2), none, none]|unique|list }} {{ range(50000)|unique|list|length }}")
 c("unique_unhashable_err", "{{ [[1], [1]]|unique|list }}")
 
+c("int_literal_bases", "{{ 0x1F }} {{ 0o17 }} {{ 0b101 }} {{ 0x_ff }} {{ 1_0 }}")
+c("select_operator_tests", "{{ xs|select('>', 1)|list }} {{ xs|reject('<=', 2)|list }} {{ xs|select('==', 3)|list }} {{ xs|select('!=', 3)|list }}")
+
 
 env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
 
