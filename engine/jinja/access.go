@@ -58,6 +58,11 @@ func getAttr(obj any, name string) (any, error) {
 		}
 		return noAttr(obj, name), nil
 	case *List:
+		for i, f := range x.fields {
+			if f == name {
+				return x.Items[i], nil
+			}
+		}
 		if listMethods[name] {
 			return boundMethod{recv: x, name: name}, nil
 		}

@@ -40,6 +40,7 @@ func init() {
 		"round":       fRound,
 		"items":       fItems,
 		"dictsort":    fDictSort,
+		"groupby":     fGroupBy,
 		"selectattr":  selectFilter(true, false),
 		"rejectattr":  selectFilter(true, true),
 		"select":      selectFilter(false, false),
@@ -376,6 +377,56 @@ func fDictSort(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
 		return nil, err
 	}
 	return &List{Items: items}, nil
+}
+
+// fGroupBy is jinja2's groupby: items sorted by an attribute and grouped
+// into (grouper, list) named tuples; the grouper keeps the first item's case.
+func fGroupBy(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
+	items, err := iterate(v)
+	if err != nil {
+		return nil, err
+	}
+	attr := argAt(args, kw, 0, "attribute", nil)
+	if attr == nil {
+		return nil, fmt.Errorf("groupby needs an attribute")
+	}
+	dflt, hasDefault := kw["default"]
+	if len(args) > 1 {
+		dflt, hasDefault = args[1], true
+	}
+	cs := truthy(argAt(args, kw, 2, "case_sensitive", false))
+	get := attrGetter(attr)
+	key := func(x any) (any, error) {
+		k, err := get(x)
+		if _, undef := k.(Undefined); undef && hasDefault {
+			k = dflt
+		}
+		return k, err
+	}
+	sorted, err := sortValues(items, func(x any) (any, error) {
+		k, err := key(x)
+		return sortKey(k, cs), err
+	}, false)
+	if err != nil {
+		return nil, err
+	}
+	var groups []any
+	var cur *List
+	var curKey any
+	for _, it := range sorted {
+		k, err := key(it)
+		if err != nil {
+			return nil, err
+		}
+		if cur == nil || !equal(sortKey(k, cs), curKey) {
+			cur = &List{Items: []any{k, &List{}}, Tuple: true, fields: []string{"grouper", "list"}}
+			curKey = sortKey(k, cs)
+			groups = append(groups, cur)
+		}
+		members := cur.Items[1].(*List)
+		members.Items = append(members.Items, it)
+	}
+	return &List{Items: groups}, nil
 }
 
 // selectFilter builds select/reject/selectattr/rejectattr.

@@ -325,4 +325,6 @@ assistant: yo
 	{name: "unique_unhashable_err", src: `{{ [[1], [1]]|unique|list }}`, err: `TypeError: unhashable type: 'list'`},
 	{name: "int_literal_bases", src: `{{ 0x1F }} {{ 0o17 }} {{ 0b101 }} {{ 0x_ff }} {{ 1_0 }}`, want: `31 15 5 255 10`},
 	{name: "select_operator_tests", src: `{{ xs|select('>', 1)|list }} {{ xs|reject('<=', 2)|list }} {{ xs|select('==', 3)|list }} {{ xs|select('!=', 3)|list }}`, want: `[2, 3] [3] [3] [1, 2]`},
+	{name: "groupby", src: `{% for role, items in msgs|groupby('role') %}{{ role }}:{{ items|length }};{% endfor %} {% for g in words|groupby('0') %}{{ g.grouper }}{{ g.list }}{% endfor %} {{ msgs|groupby('role')|first }}`, want: `assistant:1;system:1;user:1; A['A', 'a']b['b']c['c'] ('assistant', [{'role': 'assistant', 'content': 'yo', 'tool_calls': [{'function': {'name': 'f', 'arguments': {'x': 1, 'y': "ü<&>'"}}}]}])`},
+	{name: "groupby_default", src: `{% for g in msgs|groupby('name', default='anon') %}{{ g.grouper }}={{ g.list|length }}{% endfor %}`, want: `anon=3`},
 }

@@ -32,6 +32,9 @@ func (u Undefined) err() error {
 type List struct {
 	Items []any
 	Tuple bool
+	// fields names the items of a named tuple (groupby's (grouper, list)),
+	// which templates may read as attributes.
+	fields []string
 }
 
 // NewList wraps items in a List.

@@ -255,6 +255,9 @@ c("unique_unhashable_err", "{{ [[1], [1]]|unique|list }}")
 c("int_literal_bases", "{{ 0x1F }} {{ 0o17 }} {{ 0b101 }} {{ 0x_ff }} {{ 1_0 }}")
 c("select_operator_tests", "{{ xs|select('>', 1)|list }} {{ xs|reject('<=', 2)|list }} {{ xs|select('==', 3)|list }} {{ xs|select('!=', 3)|list }}")
 
+c("groupby", "{% for role, items in msgs|groupby('role') %}{{ role }}:{{ items|length }};{% endfor %} {% for g in words|groupby('0') %}{{ g.grouper }}{{ g.list }}{% endfor %} {{ msgs|groupby('role')|first }}")
+c("groupby_default", "{% for g in msgs|groupby('name', default='anon') %}{{ g.grouper }}={{ g.list|length }}{% endfor %}")
+
 
 env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
 
