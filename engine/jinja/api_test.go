@@ -84,3 +84,17 @@ func TestConcurrentRender(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestIntegerOverflowIsAnError(t *testing.T) {
+	for _, src := range []string{
+		"{{ 9223372036854775807 + 1 }}", "{{ -9223372036854775807 - 2 }}", "{{ 4611686018427387904 * 2 }}", "{{ 3 ** 40 }}",
+	} {
+		tmpl, err := Parse(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := tmpl.Render(nil); err == nil {
+			t.Errorf("%s rendered %q, want an overflow error", src, out)
+		}
+	}
+}

@@ -275,7 +275,7 @@ func binaryOp(op string, a, b any) (any, error) {
 	case "+":
 		switch {
 		case bothInt:
-			return ia + ib, nil
+			return checkedInt(ia+ib, (ib > 0 && ia > math.MaxInt64-ib) || (ib < 0 && ia < math.MinInt64-ib))
 		case aNum && bNum:
 			return fa + fb, nil
 		}
@@ -297,14 +297,14 @@ func binaryOp(op string, a, b any) (any, error) {
 	case "-":
 		switch {
 		case bothInt:
-			return ia - ib, nil
+			return checkedInt(ia-ib, (ib < 0 && ia > math.MaxInt64+ib) || (ib > 0 && ia < math.MinInt64+ib))
 		case aNum && bNum:
 			return fa - fb, nil
 		}
 	case "*":
 		switch {
 		case bothInt:
-			return ia * ib, nil
+			return checkedInt(ia*ib, ia != 0 && ((ia*ib)/ia != ib || (ia == -1 && ib == math.MinInt64) || (ib == -1 && ia == math.MinInt64)))
 		case aNum && bNum:
 			return fa * fb, nil
 		}
@@ -437,4 +437,13 @@ func intPow(base, exp int64) (any, error) {
 		}
 	}
 	return result, nil
+}
+
+// checkedInt returns n unless the operation overflowed int64: Python would
+// switch to a big integer, which templates never need, so that is an error.
+func checkedInt(n int64, overflow bool) (any, error) {
+	if overflow {
+		return nil, fmt.Errorf("integer result out of range")
+	}
+	return n, nil
 }
