@@ -177,6 +177,14 @@ func newModel(lm *llamacpp.Model, path string, size int64, opts LoadOptions) (*M
 		FlashAttn: map[string]int{"auto": -1, "off": 0, "on": 1}[opts.FlashAttention],
 		TypeKV:    opts.KVCacheType,
 		Pooling:   llamacpp.PoolingUnspecified,
+		// One KV buffer for all sequences. With one buffer per sequence,
+		// llama.cpp splits a batch into a micro-batch per run of
+		// consecutive sequence ids (split_equal), so decoding slots 0, 2
+		// and 5 together would cost three forward passes. The scheduler
+		// caps each sequence at ContextLength, so the shared buffer
+		// (ContextLength × Parallel cells) never runs out, and copying a
+		// prompt to n > 1 choices is a metadata update.
+		KVUnified: true,
 	}
 	if opts.Embeddings {
 		// A non-causal embedding model must see a whole input in one
