@@ -53,6 +53,7 @@ func main() {
 	summarize := flag.String("summarize", "", "instead of generating load, read the *.json reports in this folder and print a comparison table")
 	compare := flag.String("compare", "ggufd,ollama", "with -summarize: the two labels to compare, subject first")
 	engineRate := flag.Float64("engine-tok-s", 0, "with -summarize: the engine's in-process single-stream decode tok/s, to state what HTTP costs")
+	flag.IntVar(&cfg.cpuPGID, "cpu-pgid", 0, "process group of the server (Linux): report the CPU time it and the rest of the machine spent during the run")
 	timeout := flag.Duration("timeout", 10*time.Minute, "bound on the whole run")
 	flag.Parse()
 
@@ -104,6 +105,7 @@ func fatalf(format string, args ...any) {
 type config struct {
 	url, api, model, prompt string
 	label                   string
+	cpuPGID                 int
 	round                   int
 	concurrency, requests   int
 	maxTokens               int
@@ -144,6 +146,10 @@ func run(ctx context.Context, cfg config) Report {
 		// work on a machine whose cores the server needs.
 		DisableCompression: true,
 	}}
+	var before cpuSample
+	if cfg.cpuPGID > 0 {
+		before = sampleCPU(cfg.cpuPGID)
+	}
 	jobs := make(chan int)
 	results := make([]result, cfg.requests)
 	var wg sync.WaitGroup
@@ -163,6 +169,9 @@ func run(ctx context.Context, cfg config) Report {
 	wg.Wait()
 
 	rep := aggregate(results, cfg.maxTokens)
+	if cfg.cpuPGID > 0 {
+		rep.addCPU(before, sampleCPU(cfg.cpuPGID))
+	}
 	rep.API, rep.URL, rep.Model, rep.Concurrency = cfg.api, cfg.url, cfg.model, cfg.concurrency
 	rep.Label, rep.Round = cfg.label, cfg.round
 	return rep

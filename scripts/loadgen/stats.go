@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"runtime"
 	"sort"
 	"time"
 )
@@ -105,6 +106,30 @@ type Report struct {
 	// ServerGenTokPerSec is each request's rate by the server's own
 	// generation clock, where the API reports one (Ollama's eval_duration).
 	ServerGenTokPerSec *Distribution `json:"server_gen_tok_s,omitempty"`
+	// With -cpu-pgid: the server's CPU seconds during the run, per
+	// generated token, and the share of the machine's CPU capacity that
+	// other processes (neither the server nor loadgen) used meanwhile,
+	// the measure of how noisy the run was.
+	ServerCPUSeconds float64  `json:"server_cpu_s,omitempty"`
+	CPUmsPerToken    float64  `json:"server_cpu_ms_per_token,omitempty"`
+	OtherCPUShare    *float64 `json:"other_cpu_share,omitempty"`
+}
+
+// addCPU fills the CPU figures from samples taken around the run.
+func (rep *Report) addCPU(before, after cpuSample) {
+	if before.server < 0 || after.server < 0 {
+		return
+	}
+	rep.ServerCPUSeconds = after.server - before.server
+	if rep.CompletionTokens > 0 {
+		rep.CPUmsPerToken = 1000 * rep.ServerCPUSeconds / float64(rep.CompletionTokens)
+	}
+	if before.machine < 0 || before.self < 0 || rep.WallSeconds <= 0 {
+		return
+	}
+	other := (after.machine - before.machine) - rep.ServerCPUSeconds - (after.self - before.self)
+	share := max(other, 0) / (rep.WallSeconds * float64(runtime.NumCPU()))
+	rep.OtherCPUShare = &share
 }
 
 // aggregate builds the report over the successful requests; wall time is

@@ -148,3 +148,17 @@ func TestSummarizePairsRounds(t *testing.T) {
 		t.Error("median")
 	}
 }
+
+func TestParseStat(t *testing.T) {
+	line := []byte("4242 (ollama (runner)) S 1 4200 4200 0 -1 4194560 100 0 0 0 250 30 0 0 20 0 9 0 100 0 0\n")
+	g, ticks, ok := parseStat(line)
+	if !ok || g != 4200 || ticks != 280 {
+		t.Errorf("pgid %d ticks %d ok %v", g, ticks, ok)
+	}
+	if _, _, ok := parseStat([]byte("garbage")); ok {
+		t.Error("parsed garbage")
+	}
+	if v := selfCPUSeconds(); v < 0 {
+		t.Skip("no /proc")
+	}
+}

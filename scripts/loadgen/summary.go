@@ -17,6 +17,10 @@ type side struct {
 	errors, short, requests    int
 	promptTokensPerRequest     float64
 	completionTokensPerRequest float64
+	// cpuMsPerToken and otherShare are medians over the runs that
+	// measured them (-cpu-pgid); cpuRuns counts those.
+	cpuMsPerToken, otherShare float64
+	cpuRuns                   int
 }
 
 // row compares the subject with the base at one concurrency.
@@ -46,8 +50,12 @@ func median(v []float64) float64 {
 
 func summarizeSide(reps []Report) side {
 	var s side
-	var agg, stream, p50, p99, prompt, completion []float64
+	var agg, stream, p50, p99, prompt, completion, cpu, other []float64
 	for _, r := range reps {
+		if r.CPUmsPerToken > 0 && r.OtherCPUShare != nil {
+			cpu = append(cpu, r.CPUmsPerToken)
+			other = append(other, *r.OtherCPUShare)
+		}
 		s.runs++
 		s.errors += r.Errors
 		s.short += r.Short
@@ -64,6 +72,7 @@ func summarizeSide(reps []Report) side {
 	s.aggTokS, s.streamTokS = median(agg), median(stream)
 	s.ttftP50, s.ttftP99 = median(p50), median(p99)
 	s.promptTokensPerRequest, s.completionTokensPerRequest = median(prompt), median(completion)
+	s.cpuMsPerToken, s.otherShare, s.cpuRuns = median(cpu), median(other), len(cpu)
 	return s
 }
 
@@ -146,17 +155,30 @@ func printSummary(w io.Writer, dir, subject, base string, engineRate float64) er
 		}
 		return fmt.Sprintf("%.0f / %.0f", s.ttftP50, s.ttftP99)
 	}
-	fmt.Fprintf(w, "| streams | %[1]s tok/s | %[2]s tok/s | %[1]s/%[2]s | %[1]s TTFT p50 / p99 ms | %[2]s TTFT p50 / p99 ms | per-stream tok/s %[1]s / %[2]s |\n", subject, base)
-	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|")
+	cpu := func(s side) string {
+		if s.cpuRuns == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.1f", s.cpuMsPerToken)
+	}
+	other := func(s side) string {
+		if s.cpuRuns == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.0f%%", 100*s.otherShare)
+	}
+	fmt.Fprintf(w, "| streams | %[1]s tok/s | %[2]s tok/s | %[1]s/%[2]s | %[1]s TTFT p50 / p99 ms | %[2]s TTFT p50 / p99 ms | per-stream tok/s %[1]s / %[2]s | server CPU ms/token %[1]s / %[2]s | other load %[1]s / %[2]s |\n", subject, base)
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	var notes []string
 	for _, r := range rows {
 		ratio := "–"
 		if r.pairedRuns > 0 {
 			ratio = fmt.Sprintf("%.2f×", r.ratio)
 		}
-		fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s | %s / %s |\n", r.concurrency,
+		fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s | %s / %s | %s / %s | %s / %s |\n", r.concurrency,
 			num(r.subject.aggTokS, r.subject.runs), num(r.base.aggTokS, r.base.runs), ratio,
-			ms(r.subject), ms(r.base), num(r.subject.streamTokS, r.subject.runs), num(r.base.streamTokS, r.base.runs))
+			ms(r.subject), ms(r.base), num(r.subject.streamTokS, r.subject.runs), num(r.base.streamTokS, r.base.runs),
+			cpu(r.subject), cpu(r.base), other(r.subject), other(r.base))
 		for _, s := range []struct {
 			name string
 			side
@@ -170,7 +192,9 @@ func printSummary(w io.Writer, dir, subject, base string, engineRate float64) er
 	for _, r := range rows {
 		runs = max(runs, r.pairedRuns)
 	}
-	fmt.Fprintf(w, "\nMedians over %d interleaved rounds; ratio is the median of per-round ratios of aggregate tok/s.\n", runs)
+	fmt.Fprintf(w, "\nMedians over %d interleaved rounds; ratio is the median of per-round ratios of aggregate tok/s. "+
+		"Server CPU ms/token: CPU time of the server's processes per generated token. "+
+		"Other load: share of the machine's CPU used by other processes during the runs.\n", runs)
 	for _, r := range rows {
 		if r.subject.runs > 0 && r.base.runs > 0 {
 			fmt.Fprintf(w, "Tokens per request at %d streams: %s %.0f prompt + %.0f generated, %s %.0f + %.0f.\n", r.concurrency,
