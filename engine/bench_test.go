@@ -22,7 +22,7 @@ import (
 // plain single-sequence llama.cpp decode loop, and measures batching:
 //
 //	make bench
-//	GGUFD_BENCH_PRESETS=110m GGUFD_BENCH_ROUNDS=5 make bench
+//	GGUFD_BENCH_PRESETS=110m GGUFD_BENCH_ROUNDS=5 GGUFD_BENCH_THREADS=1 make bench
 //
 // Rounds interleave the plain loop and the engine so that machine noise
 // hits both alike; the figures are medians over rounds.
@@ -87,6 +87,9 @@ type benchRound struct {
 func benchPreset(b *testing.B, path string, rounds int) {
 	ctx := context.Background()
 	threads := physicalCores()
+	if n, err := strconv.Atoi(os.Getenv("GGUFD_BENCH_THREADS")); err == nil && n > 0 {
+		threads = n
+	}
 	plain, err := newPlainLoop(path, threads)
 	if err != nil {
 		b.Fatal(err)
