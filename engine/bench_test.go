@@ -132,6 +132,11 @@ func benchPreset(b *testing.B, path string, rounds int) {
 	b.ReportMetric(ratio, "engine/plain")
 	var lines []string
 	lines = append(lines, fmt.Sprintf("single stream decode: plain %.1f tok/s, engine %.1f tok/s, ratio %.3f (median of %d rounds)", plainTPS, engineTPS, ratio, rounds))
+	var per []string
+	for _, br := range all {
+		per = append(per, fmt.Sprintf("%.1f/%.1f", br.engineTPS, br.plainTPS))
+	}
+	lines = append(lines, "  per round engine/plain tok/s: "+strings.Join(per, ", "))
 	for _, s := range []int{1, 4, 8} {
 		agg := med(func(r benchRound) float64 { return r.aggTPS[s] })
 		var tt []time.Duration

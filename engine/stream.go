@@ -11,6 +11,9 @@ type Stream struct {
 	head   int
 	done   bool // the Done event has been queued
 	read   bool // the Done event has been returned
+	// idle: the reader is parked in Next with nothing to read, i.e. it has
+	// finished with every event it took.
+	idle   bool
 	notify chan struct{}
 }
 
@@ -52,7 +55,19 @@ func (s *Stream) Next() (Event, bool) {
 			s.mu.Unlock()
 			return Event{}, false
 		}
+		s.idle = true
 		s.mu.Unlock()
 		<-s.notify
+		s.mu.Lock()
+		s.idle = false
+		s.mu.Unlock()
 	}
+}
+
+// caughtUp reports whether the reader has taken and finished with every
+// event pushed so far.
+func (s *Stream) caughtUp() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.read || s.idle && s.head == len(s.events)
 }
