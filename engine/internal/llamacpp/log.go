@@ -51,6 +51,12 @@ func ggufdLog(level C.int, text *C.char, _ *C.void) {
 	}
 	line := strings.TrimRight(logLine.String(), "\n")
 	logLine.Reset()
+	if lv == slog.LevelWarn && strings.Contains(line, "possible training context overflow") {
+		// With one KV buffer for all sequences llama.cpp sees the whole
+		// buffer as one sequence's context; the engine caps each sequence
+		// at its configured length, so this warning does not apply.
+		lv = slog.LevelDebug
+	}
 	if line != "" && slog.Default().Enabled(context.Background(), lv) {
 		slog.Default().Log(context.Background(), lv, "llama.cpp: "+line)
 	}
