@@ -67,16 +67,7 @@ type ModelInfo struct {
 }
 
 // SamplingDefaults are a model's configured sampling values; nil: not set.
-type SamplingDefaults struct {
-	Temperature      *float64
-	TopP             *float64
-	TopK             *int
-	MinP             *float64
-	RepeatPenalty    *float64
-	PresencePenalty  *float64
-	FrequencyPenalty *float64
-	Seed             *int64
-}
+type SamplingDefaults = config.SamplingDefaults
 
 // Model states as /v1/models reports them.
 const (
