@@ -58,13 +58,9 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	if err := s.decodeJSON(c, &req); err != nil {
 		return err
 	}
-	stateOf(c).bodyUser = pick(req.User, nil, "")
-	info, err := s.resolveModel(c, req.Model)
+	info, err := s.generativeModel(c, &req.genParams)
 	if err != nil {
 		return err
-	}
-	if info.Embeddings {
-		return apierror.InvalidParam("model", "The model `%s` serves embeddings only; use /v1/embeddings.", info.ID)
 	}
 	base, err := req.toEngine(info)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ggufd/ggufd/engine"
 	"github.com/ggufd/ggufd/server/apierror"
+	"github.com/labstack/echo/v4"
 )
 
 // Limits on request parameters beyond OpenAI's documented ranges.
@@ -281,4 +282,18 @@ func setLogprobs(req *engine.GenerateRequest, want bool, top *int, topParam stri
 	}
 	req.Logprobs = want
 	return nil
+}
+
+// generativeModel records the body's user and resolves the model a chat or
+// completion request names, refusing embedding-only models.
+func (s *Server) generativeModel(c echo.Context, p *genParams) (ModelInfo, error) {
+	stateOf(c).bodyUser = pick(p.User, nil, "")
+	info, err := s.resolveModel(c, p.Model)
+	if err != nil {
+		return ModelInfo{}, err
+	}
+	if info.Embeddings {
+		return ModelInfo{}, apierror.InvalidParam("model", "The model `%s` serves embeddings only; use /v1/embeddings.", info.ID)
+	}
+	return info, nil
 }
