@@ -468,67 +468,36 @@ func decodeSlice(t ValueType, raw []byte, n int) any {
 	case TypeUint8:
 		return raw
 	case TypeInt8:
-		vs := make([]int8, n)
-		for i := range vs {
-			vs[i] = int8(raw[i])
-		}
-		return vs
+		return decodeEach(raw, n, 1, func(b []byte) int8 { return int8(b[0]) })
 	case TypeBool:
-		vs := make([]bool, n)
-		for i := range vs {
-			vs[i] = raw[i] != 0
-		}
-		return vs
+		return decodeEach(raw, n, 1, func(b []byte) bool { return b[0] != 0 })
 	case TypeUint16:
-		vs := make([]uint16, n)
-		for i := range vs {
-			vs[i] = le.Uint16(raw[2*i:])
-		}
-		return vs
+		return decodeEach(raw, n, 2, le.Uint16)
 	case TypeInt16:
-		vs := make([]int16, n)
-		for i := range vs {
-			vs[i] = int16(le.Uint16(raw[2*i:]))
-		}
-		return vs
+		return decodeEach(raw, n, 2, func(b []byte) int16 { return int16(le.Uint16(b)) })
 	case TypeUint32:
-		vs := make([]uint32, n)
-		for i := range vs {
-			vs[i] = le.Uint32(raw[4*i:])
-		}
-		return vs
+		return decodeEach(raw, n, 4, le.Uint32)
 	case TypeInt32:
-		vs := make([]int32, n)
-		for i := range vs {
-			vs[i] = int32(le.Uint32(raw[4*i:]))
-		}
-		return vs
+		return decodeEach(raw, n, 4, func(b []byte) int32 { return int32(le.Uint32(b)) })
 	case TypeFloat32:
-		vs := make([]float32, n)
-		for i := range vs {
-			vs[i] = math.Float32frombits(le.Uint32(raw[4*i:]))
-		}
-		return vs
+		return decodeEach(raw, n, 4, func(b []byte) float32 { return math.Float32frombits(le.Uint32(b)) })
 	case TypeUint64:
-		vs := make([]uint64, n)
-		for i := range vs {
-			vs[i] = le.Uint64(raw[8*i:])
-		}
-		return vs
+		return decodeEach(raw, n, 8, le.Uint64)
 	case TypeInt64:
-		vs := make([]int64, n)
-		for i := range vs {
-			vs[i] = int64(le.Uint64(raw[8*i:]))
-		}
-		return vs
+		return decodeEach(raw, n, 8, func(b []byte) int64 { return int64(le.Uint64(b)) })
 	case TypeFloat64:
-		vs := make([]float64, n)
-		for i := range vs {
-			vs[i] = math.Float64frombits(le.Uint64(raw[8*i:]))
-		}
-		return vs
+		return decodeEach(raw, n, 8, func(b []byte) float64 { return math.Float64frombits(le.Uint64(b)) })
 	}
 	panic("gguf: decodeSlice called with non-scalar type " + t.String())
+}
+
+// decodeEach decodes n values of size bytes each from raw with dec.
+func decodeEach[T any](raw []byte, n, size int, dec func([]byte) T) []T {
+	vs := make([]T, n)
+	for i := range vs {
+		vs[i] = dec(raw[size*i:])
+	}
+	return vs
 }
 
 func alignUp(n, a uint64) uint64 { return (n + a - 1) / a * a }
