@@ -268,7 +268,7 @@ func (p *plainLoop) decode(b *testing.B, prompt []int, n int) float64 {
 	if rc := p.lc.Decode(batch); rc != 0 {
 		b.Fatalf("decode: %d", rc)
 	}
-	tok := smpl.Sample(p.lc, batch.Len()-1)
+	tok, _ := smpl.Sample(p.lc, batch.Len()-1)
 	start := time.Now()
 	for i := 1; i < n; i++ {
 		batch.Clear()
@@ -276,7 +276,7 @@ func (p *plainLoop) decode(b *testing.B, prompt []int, n int) float64 {
 		if rc := p.lc.Decode(batch); rc != 0 {
 			b.Fatalf("decode: %d", rc)
 		}
-		tok = smpl.Sample(p.lc, 0)
+		tok, _ = smpl.Sample(p.lc, 0)
 	}
 	return float64(n-1) / time.Since(start).Seconds()
 }

@@ -117,7 +117,7 @@ func (m *Model) prepare(ctx context.Context, req GenerateRequest) (*request, err
 			return nil, err
 		}
 	} else {
-		prompt, err = m.lm.Tokenize(req.Prompt, true, true)
+		prompt, err = m.tokenizePrompt(req.Prompt)
 		if err != nil {
 			return nil, &InvalidRequestError{Param: "prompt", Message: err.Error()}
 		}
@@ -160,8 +160,56 @@ func (m *Model) prepare(ctx context.Context, req GenerateRequest) (*request, err
 	return r, nil
 }
 
+// maxRepeatLastN bounds the penalty window a request may ask for beyond the
+// context length: llama.cpp allocates a ring buffer of that many tokens per
+// choice, so an unbounded value is an unbounded allocation.
+func (m *Model) repeatLastN(n int) (int, error) {
+	switch {
+	case n < -1:
+		return 0, &InvalidRequestError{Param: "repeat_last_n", Message: fmt.Sprintf("must be -1 (the whole context), 0 (default) or more, got %d", n)}
+	case n == -1 || n > m.info.ContextLength:
+		return m.info.ContextLength, nil
+	}
+	return n, nil
+}
+
+// checkSampling rejects values llama.cpp's samplers would turn into NaN
+// logits or other undefined states. The HTTP layer keeps OpenAI's narrower
+// ranges; the engine only insists on what keeps the process safe.
+func checkSampling(s SamplingParams) error {
+	for _, f := range []struct {
+		name string
+		v    float32
+	}{
+		{"temperature", s.Temperature}, {"top_p", s.TopP}, {"min_p", s.MinP},
+		{"repeat_penalty", s.RepeatPenalty}, {"presence_penalty", s.PresencePenalty},
+		{"frequency_penalty", s.FrequencyPenalty},
+	} {
+		if math.IsNaN(float64(f.v)) || math.IsInf(float64(f.v), 0) {
+			return &InvalidRequestError{Param: f.name, Message: "must be a finite number"}
+		}
+	}
+	if s.TopK < 0 {
+		return &InvalidRequestError{Param: "top_k", Message: "must not be negative"}
+	}
+	for tok, b := range s.LogitBias {
+		if math.IsNaN(float64(b)) || math.IsInf(float64(b), 1) {
+			return &InvalidRequestError{Param: "logit_bias", Message: fmt.Sprintf("the bias of token %d must be a finite number or -inf", tok)}
+		}
+	}
+	return nil
+}
+
 func (m *Model) samplerParams(req GenerateRequest) (llamacpp.SamplerParams, error) {
 	s := req.Sampling
+	if err := checkSampling(s); err != nil {
+		return llamacpp.SamplerParams{}, err
+	}
+	lastN, err := m.repeatLastN(s.RepeatLastN)
+	if err != nil {
+		return llamacpp.SamplerParams{}, err
+	}
+	s.RepeatLastN = lastN
 	sp := llamacpp.SamplerParams{
 		Temperature:      s.Temperature,
 		TopK:             s.TopK,
@@ -192,6 +240,15 @@ func (m *Model) samplerParams(req GenerateRequest) (llamacpp.SamplerParams, erro
 				sp.LogitBias[t] = float32(math.Inf(-1))
 			}
 		}
+		banned := 0
+		for _, b := range sp.LogitBias {
+			if math.IsInf(float64(b), -1) {
+				banned++
+			}
+		}
+		if banned >= n {
+			return sp, &InvalidRequestError{Param: "logit_bias", Message: "logit_bias (with ignore_eos) bans every token of the vocabulary: nothing could be generated"}
+		}
 	}
 	if sp.Grammar == "" && len(req.JSONSchema) > 0 {
 		g, err := schemaToGrammar(req.JSONSchema)
@@ -199,6 +256,15 @@ func (m *Model) samplerParams(req GenerateRequest) (llamacpp.SamplerParams, erro
 			return sp, &InvalidRequestError{Param: "response_format", Message: err.Error()}
 		}
 		sp.Grammar = g
+	}
+	if sp.Grammar != "" {
+		if err := checkGrammar(sp.Grammar); err != nil {
+			param := "grammar"
+			if req.Grammar == "" {
+				param = "response_format"
+			}
+			return sp, &InvalidRequestError{Param: param, Message: err.Error()}
+		}
 	}
 	return sp, nil
 }
@@ -577,7 +643,11 @@ func (s *scheduler) forkChoices(r *request) {
 // the choice goes on.
 func (s *scheduler) sample(r *request, c *choice, idx int) {
 	m := s.m
-	tok := c.sampler.Sample(m.lc, idx)
+	tok, status := c.sampler.Sample(m.lc, idx)
+	if status != llamacpp.Sampled {
+		s.noToken(r, c, status)
+		return
+	}
 	c.count++
 	r.generated++
 	m.tokensOut.Add(1)
@@ -601,6 +671,32 @@ func (s *scheduler) sample(r *request, c *choice, idx int) {
 		s.finishChoice(r, c, FinishLength, true)
 	default:
 		c.next = tok
+	}
+}
+
+// noToken ends a choice whose sampler had nothing to draw. A grammar that
+// is complete but whose end token is banned (ignore_eos, logit_bias) has
+// simply produced everything it can: that is a normal stop. Anything else is
+// the request's own contradiction (its bans cover every token the grammar
+// allows), reported to the caller instead of reaching llama.cpp's assert.
+func (s *scheduler) noToken(r *request, c *choice, status llamacpp.SampleStatus) {
+	if status == llamacpp.NoCandidate && c.sampler.GrammarAcceptsEnd(s.m.eogs) {
+		s.finishChoice(r, c, FinishStop, true)
+		return
+	}
+	if r.err == nil {
+		switch {
+		case status == llamacpp.SampleFailed:
+			r.err = errors.New("sampling failed inside llama.cpp")
+		case c.sampler.HasGrammar():
+			r.err = &InvalidRequestError{Param: "logit_bias", Message: "no token can be generated: logit_bias or ignore_eos bans every token the grammar allows at this point"}
+		default:
+			r.err = &InvalidRequestError{Param: "logit_bias", Message: "no token can be generated: logit_bias or ignore_eos bans every token"}
+		}
+	}
+	// The step flushes r's events after sampling, so only end the choices.
+	for _, other := range r.choices {
+		s.finishChoice(r, other, FinishStop, false)
 	}
 }
 

@@ -3,6 +3,7 @@ package llamacpp
 /*
 #include <stdlib.h>
 #include "llama.h"
+#include "sample.h"
 */
 import "C"
 
@@ -28,11 +29,30 @@ type SamplerParams struct {
 }
 
 // Sampler is a llama.cpp sampler chain: logit bias, penalties, grammar, then
-// top-k / top-p / min-p / temperature and a seeded draw (or greedy).
+// top-k / top-p / min-p / temperature, and apart from the chain the selector:
+// a seeded draw (or greedy). The selector is kept out of the chain so that
+// Sample can check that any token is left to draw before it runs (see
+// sample.cpp: llama.cpp asserts otherwise).
 type Sampler struct {
 	chain     *C.struct_llama_sampler
+	selector  *C.struct_llama_sampler
 	penalties *C.struct_llama_sampler // owned by chain; fed the prompt tail
+	grammar   *C.struct_llama_sampler // owned by chain; nil without a grammar
+	cands     []C.llama_token_data    // one candidate per vocabulary entry, reused
 }
+
+// SampleStatus says how a Sample call ended.
+type SampleStatus int
+
+const (
+	// Sampled: a token was drawn and accepted into the chain.
+	Sampled SampleStatus = iota
+	// NoCandidate: the chain left no token that can be drawn (every token
+	// banned by logit bias, or a grammar whose allowed tokens are all banned).
+	NoCandidate
+	// SampleFailed: llama.cpp failed (no logits for the row, an exception).
+	SampleFailed
+)
 
 // ErrGrammar is a grammar llama.cpp could not parse.
 var ErrGrammar = errors.New("invalid grammar")
@@ -40,7 +60,7 @@ var ErrGrammar = errors.New("invalid grammar")
 // NewSampler builds the chain for m.
 func NewSampler(m *Model, sp SamplerParams) (*Sampler, error) {
 	chain := C.llama_sampler_chain_init(C.llama_sampler_chain_params{no_perf: true})
-	s := &Sampler{chain: chain}
+	s := &Sampler{chain: chain, cands: make([]C.llama_token_data, m.NVocab())}
 	add := func(x *C.struct_llama_sampler) { C.llama_sampler_chain_add(chain, x) }
 
 	if len(sp.LogitBias) > 0 {
@@ -76,10 +96,11 @@ func NewSampler(m *Model, sp SamplerParams) (*Sampler, error) {
 			C.llama_sampler_free(chain)
 			return nil, ErrGrammar
 		}
+		s.grammar = g
 		add(g)
 	}
 	if sp.Temperature <= 0 {
-		add(C.llama_sampler_init_greedy())
+		s.selector = C.llama_sampler_init_greedy()
 		return s, nil
 	}
 	if sp.TopK > 0 {
@@ -92,7 +113,7 @@ func NewSampler(m *Model, sp SamplerParams) (*Sampler, error) {
 		add(C.llama_sampler_init_min_p(C.float(sp.MinP), 1))
 	}
 	add(C.llama_sampler_init_temp(C.float(sp.Temperature)))
-	add(C.llama_sampler_init_dist(C.uint32_t(sp.Seed)))
+	s.selector = C.llama_sampler_init_dist(C.uint32_t(sp.Seed))
 	return s, nil
 }
 
@@ -108,15 +129,39 @@ func (s *Sampler) FeedHistory(tokens []int32) {
 }
 
 // Sample draws the next token from the logits of batch position idx and
-// accepts it into every stage (penalties history, grammar state).
-func (s *Sampler) Sample(c *Context, idx int) int32 {
-	return int32(C.llama_sampler_sample(s.chain, c.p, C.int32_t(idx)))
+// accepts it into every stage (penalties history, grammar state). The token
+// is valid only when the status is Sampled.
+func (s *Sampler) Sample(c *Context, idx int) (int32, SampleStatus) {
+	tok := C.ggufd_sample(s.chain, s.selector, c.p, C.int32_t(idx), &s.cands[0], C.int32_t(len(s.cands)))
+	switch tok {
+	case C.GGUFD_SAMPLE_NONE:
+		return -1, NoCandidate
+	case C.GGUFD_SAMPLE_FAILED:
+		return -1, SampleFailed
+	}
+	return int32(tok), Sampled
 }
 
-// Free releases the chain and its stages.
+// HasGrammar reports whether the chain has a grammar stage.
+func (s *Sampler) HasGrammar() bool { return s.grammar != nil }
+
+// GrammarAcceptsEnd reports whether the grammar is complete: one of the
+// end-of-generation tokens eogs may come next. False without a grammar.
+func (s *Sampler) GrammarAcceptsEnd(eogs []int32) bool {
+	if s.grammar == nil || len(eogs) == 0 {
+		return false
+	}
+	return bool(C.ggufd_grammar_accepts_end(s.grammar, (*C.llama_token)(unsafe.Pointer(&eogs[0])), C.int32_t(len(eogs))))
+}
+
+// Free releases the chain, its stages and the selector.
 func (s *Sampler) Free() {
 	if s.chain != nil {
 		C.llama_sampler_free(s.chain)
 		s.chain = nil
+	}
+	if s.selector != nil {
+		C.llama_sampler_free(s.selector)
+		s.selector = nil
 	}
 }
