@@ -13,6 +13,9 @@ func schemaToGrammar(schema []byte) (string, error) {
 	if !json.Valid(schema) {
 		return "", errors.New("the JSON schema is not valid JSON")
 	}
+	if err := checkSchemaDepth(schema); err != nil {
+		return "", err
+	}
 	g := ollamallama.SchemaToGrammar(schema)
 	if len(g) == 0 {
 		return "", errors.New("the JSON schema could not be turned into a grammar")

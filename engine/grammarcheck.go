@@ -1,0 +1,161 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Limits on grammars a request may bring. llama.cpp's GBNF parser recurses
+// once per nested group, so deep nesting overflows the C stack (measured:
+// 200,000 nested parentheses crash the process), and it expands x{m,n}
+// into copies, so nested repetitions multiply: ("a"{0,1999}){0,1999} runs
+// for minutes and gigabytes. Its own cap (2,000 per repetition) does not
+// bound the product.
+const (
+	maxGrammarBytes    = 256 << 10
+	maxGrammarDepth    = 64
+	maxGrammarExpanded = 200_000 // elements after expanding repetitions
+	maxSchemaDepth     = 64      // JSON nesting of a response_format schema
+)
+
+// checkGrammar estimates what llama.cpp would build from a GBNF grammar and
+// refuses grammars that would exhaust the stack, memory or time. It is a
+// scanner, not a parser: malformed grammars that pass are left to
+// llama.cpp's parser, which reports them as errors.
+func checkGrammar(g string) error {
+	if len(g) > maxGrammarBytes {
+		return fmt.Errorf("the grammar is %d bytes; at most %d are allowed", len(g), maxGrammarBytes)
+	}
+	type group struct{ total, last uint64 }
+	stack := []group{{}}
+	add := func(n uint64) {
+		top := &stack[len(stack)-1]
+		top.last = n
+		top.total = satAdd(top.total, n)
+	}
+	for i := 0; i < len(g); i++ {
+		switch c := g[i]; c {
+		case '"', '[', '<':
+			end := map[byte]byte{'"': '"', '[': ']', '<': '>'}[c]
+			i++
+			for i < len(g) && g[i] != end {
+				if g[i] == '\\' {
+					i++
+				}
+				i++
+			}
+			add(1)
+		case '#':
+			for i < len(g) && g[i] != '\n' {
+				i++
+			}
+		case '(':
+			if len(stack) > maxGrammarDepth {
+				return fmt.Errorf("the grammar nests groups more than %d deep", maxGrammarDepth)
+			}
+			stack = append(stack, group{})
+		case ')':
+			if len(stack) == 1 {
+				continue // unbalanced: llama.cpp's parser will say so
+			}
+			inner := stack[len(stack)-1].total
+			stack = stack[:len(stack)-1]
+			add(max(inner, 1))
+		case '*', '+', '?':
+			top := &stack[len(stack)-1]
+			top.total = satAdd(top.total, top.last)
+		case '{':
+			j := i + 1
+			for j < len(g) && g[j] != '}' {
+				j++
+			}
+			times := repetitionCopies(g[i+1 : min(j, len(g))])
+			top := &stack[len(stack)-1]
+			extra := satMul(top.last, times)
+			top.total = satAdd(top.total, extra)
+			top.last = satAdd(top.last, extra)
+			i = j
+		default:
+			if isRuleChar(c) {
+				for i+1 < len(g) && isRuleChar(g[i+1]) {
+					i++
+				}
+				add(1)
+			}
+		}
+		if stack[0].total > maxGrammarExpanded || (len(stack) > 1 && stack[len(stack)-1].total > maxGrammarExpanded) {
+			return fmt.Errorf("the grammar expands to more than %d elements (nested repetitions multiply)", maxGrammarExpanded)
+		}
+	}
+	total := uint64(0)
+	for _, fr := range stack {
+		total = satAdd(total, fr.total)
+	}
+	if total > maxGrammarExpanded {
+		return fmt.Errorf("the grammar expands to more than %d elements (nested repetitions multiply)", maxGrammarExpanded)
+	}
+	return nil
+}
+
+// repetitionCopies is how many copies of its item x{m,n} adds: n, or m+1
+// for {m,} (m copies and a star), or m for {m}.
+func repetitionCopies(body string) uint64 {
+	lo, hi, comma := body, "", false
+	for k := 0; k < len(body); k++ {
+		if body[k] == ',' {
+			lo, hi, comma = body[:k], body[k+1:], true
+			break
+		}
+	}
+	m, _ := strconv.ParseUint(strings.TrimSpace(lo), 10, 32)
+	if !comma {
+		return m
+	}
+	if n, err := strconv.ParseUint(strings.TrimSpace(hi), 10, 32); err == nil {
+		return max(m, n)
+	}
+	return m + 1
+}
+
+func isRuleChar(c byte) bool {
+	return c == '-' || c == '_' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+func satAdd(a, b uint64) uint64 {
+	if a+b < a {
+		return ^uint64(0)
+	}
+	return a + b
+}
+
+func satMul(a, b uint64) uint64 {
+	if a != 0 && b > ^uint64(0)/a {
+		return ^uint64(0)
+	}
+	return a * b
+}
+
+// checkSchemaDepth refuses JSON schemas nested deeper than maxSchemaDepth:
+// llama.cpp's converter recurses per level (4,000 levels took 3 s).
+func checkSchemaDepth(schema []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(schema))
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // end of input, or invalid JSON reported by the caller
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+			if depth > maxSchemaDepth {
+				return fmt.Errorf("the JSON schema nests more than %d levels deep", maxSchemaDepth)
+			}
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+}
