@@ -18,7 +18,7 @@ func (m *Model) Embed(ctx context.Context, req EmbedRequest) (EmbedResult, error
 	}
 	var inputs [][]int32
 	for _, text := range req.Texts {
-		toks, err := m.lm.Tokenize(text, true, false)
+		toks, err := m.tokenize(text, true, false)
 		if err != nil {
 			return EmbedResult{}, &InvalidRequestError{Param: "input", Message: err.Error()}
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -25,6 +26,9 @@ type Model struct {
 	tmpl   *chatTemplate
 	bosTxt string
 	eogs   []int32 // end-of-generation tokens, banned when IgnoreEOS is set
+	// bosText is the BOS token's text when the model adds BOS to prompts
+	// ("<s>"), "" otherwise.
+	bosText string
 
 	submit chan *request
 	embeds chan *embedJob
@@ -213,6 +217,9 @@ func newModel(lm *llamacpp.Model, path string, size int64, opts LoadOptions) (*M
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
+	if lm.AddBOS() && lm.BOS() >= 0 {
+		m.bosText = lm.TokenText(lm.BOS())
+	}
 	for t := int32(0); t < int32(lm.NVocab()); t++ {
 		if lm.IsEOG(t) {
 			m.eogs = append(m.eogs, t)
@@ -265,11 +272,45 @@ func kvBytesPerElem(t string) uint64 {
 // Info describes the model.
 func (m *Model) Info() Info { return m.info }
 
+// maxTextBytes bounds what one text given to the tokenizer may hold:
+// llama.cpp counts in int32 and a token array is 4 bytes per input byte at
+// worst. Callers keep their own, lower limits (the HTTP body limit).
+const maxTextBytes = 256 << 20
+
+// tokenize is the one way text reaches llama.cpp's tokenizer. With
+// addSpecial, BOS is added when the model wants it, unless the text already
+// starts with BOS: templates such as Llama-2's and Mistral's write <s>
+// themselves, and a doubled BOS degrades answers (llama.cpp warns on every
+// request).
+func (m *Model) tokenize(text string, addSpecial, parseSpecial bool) ([]int32, error) {
+	if len(text) > maxTextBytes {
+		return nil, fmt.Errorf("the text is %d bytes; at most %d can be tokenized", len(text), maxTextBytes)
+	}
+	if addSpecial && parseSpecial && m.bosText != "" && strings.HasPrefix(text, m.bosText) {
+		// The text brings its own BOS: tokenize without adding specials
+		// (which would add a second one), then add the end token the model
+		// wants, if any.
+		toks, err := m.lm.Tokenize(text, false, true)
+		if err != nil {
+			return nil, err
+		}
+		if m.lm.AddEOS() {
+			toks = append(toks, m.lm.EOS())
+		}
+		return toks, nil
+	}
+	return m.lm.Tokenize(text, addSpecial, parseSpecial)
+}
+
+// tokenizePrompt tokenizes a rendered prompt: special tokens parsed, BOS
+// added once.
+func (m *Model) tokenizePrompt(text string) ([]int32, error) { return m.tokenize(text, true, true) }
+
 // Tokenize turns text into token ids.
 func (m *Model) Tokenize(text string, addSpecial, parseSpecial bool) ([]int, error) {
-	toks, err := m.lm.Tokenize(text, addSpecial, parseSpecial)
+	toks, err := m.tokenize(text, addSpecial, parseSpecial)
 	if err != nil {
-		return nil, err
+		return nil, &InvalidRequestError{Param: "content", Message: err.Error()}
 	}
 	out := make([]int, len(toks))
 	for i, t := range toks {

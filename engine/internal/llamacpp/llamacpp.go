@@ -119,6 +119,7 @@ func (m *Model) NVocab() int        { return int(C.llama_vocab_n_tokens(m.vocab)
 func (m *Model) BOS() int32         { return int32(C.llama_vocab_bos(m.vocab)) }
 func (m *Model) EOS() int32         { return int32(C.llama_vocab_eos(m.vocab)) }
 func (m *Model) AddBOS() bool       { return bool(C.llama_vocab_get_add_bos(m.vocab)) }
+func (m *Model) AddEOS() bool       { return bool(C.llama_vocab_get_add_eos(m.vocab)) }
 func (m *Model) HasEncoder() bool   { return bool(C.llama_model_has_encoder(m.p)) }
 func (m *Model) IsEOG(t int32) bool { return bool(C.llama_vocab_is_eog(m.vocab, C.llama_token(t))) }
 
