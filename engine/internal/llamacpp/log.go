@@ -51,13 +51,26 @@ func ggufdLog(level C.int, text *C.char, _ *C.void) {
 	}
 	line := strings.TrimRight(logLine.String(), "\n")
 	logLine.Reset()
-	if lv == slog.LevelWarn && strings.Contains(line, "possible training context overflow") {
-		// With one KV buffer for all sequences llama.cpp sees the whole
-		// buffer as one sequence's context; the engine caps each sequence
-		// at its configured length, so this warning does not apply.
-		lv = slog.LevelDebug
-	}
+	lv = logLevel(line, lv)
 	if line != "" && slog.Default().Enabled(context.Background(), lv) {
 		slog.Default().Log(context.Background(), lv, "llama.cpp: "+line)
 	}
+}
+
+// logLevel re-grades llama.cpp lines whose level misleads an operator of
+// ggufd.
+func logLevel(line string, lv slog.Level) slog.Level {
+	switch {
+	case lv == slog.LevelWarn && strings.Contains(line, "possible training context overflow"):
+		// With one KV buffer for all sequences llama.cpp sees the whole
+		// buffer as one sequence's context; the engine caps each sequence
+		// at its configured length, so this warning does not apply.
+		return slog.LevelDebug
+	case lv == slog.LevelError && (strings.Contains(line, "failed to decode, ret = 2") ||
+		strings.Contains(line, "graph_compute_async failed with error 1")):
+		// Status 2 / GGML_STATUS_ABORTED (1): the engine's abort callback
+		// stopped a decode because its request was cancelled. Expected.
+		return slog.LevelDebug
+	}
+	return lv
 }
