@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"math"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ggufd/ggufd/internal/sharedtest"
 )
 
 func intsOf(toks []int32) []int {
@@ -237,5 +240,40 @@ func TestPromptBOSOnce(t *testing.T) {
 		if r.usage.PromptTokens != len(toks) {
 			t.Errorf("%q: generation saw %d prompt tokens, /tokenize %d", tc.text, r.usage.PromptTokens, len(toks))
 		}
+	}
+}
+
+// TestSharedTemplatesBOSOnce renders the shared Llama-2, Mistral and Mixtral
+// templates (which write <s> themselves) on the Llama-2 vocabulary and
+// checks that the prompt starts with exactly one BOS.
+func TestSharedTemplatesBOSOnce(t *testing.T) {
+	for _, name := range []string{
+		"meta-llama-Llama-2-7b-chat-hf.jinja",
+		"mistralai-Mistral-7B-Instruct-legacy.jinja",
+		"mistralai-Mixtral-8x7B-Instruct-v0.1.jinja",
+	} {
+		t.Run(name, func(t *testing.T) {
+			src, err := readFile(filepath.Join(sharedtest.Dir(t), "chat-templates", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := loadModel(t, "llama-2-tiny-random.gguf", LoadOptions{ContextLength: 256, Parallel: 1, ChatTemplate: string(src)})
+			text, err := m.ApplyChatTemplate(ChatRequest{Messages: []ChatMessage{{"role": "user", "content": "Hello"}}, AddGenerationPrompt: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(text, "<s>") {
+				t.Fatalf("template does not write <s> itself: %q", text)
+			}
+			bos := int(m.lm.BOS())
+			r := generate(t, m, GenerateRequest{Prompt: text, MaxTokens: 1})
+			toks, err := m.Tokenize(text, true, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if toks[0] != bos || toks[1] == bos || r.usage.PromptTokens != len(toks) {
+				t.Fatalf("tokens start %v, generation saw %d of %d", toks[:3], r.usage.PromptTokens, len(toks))
+			}
+		})
 	}
 }
