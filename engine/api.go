@@ -172,6 +172,12 @@ type Stats struct {
 	TokensIn    uint64
 	TokensOut   uint64
 	LastRequest time.Time
+	// Threads is what the last decode step ran on, MaxThreads the most the
+	// model may use; ThreadsReason says why (the tuner lowers the count
+	// while another process competes for the cores).
+	Threads       int
+	MaxThreads    int
+	ThreadsReason string
 }
 
 // Errors callers can test for with errors.Is / errors.As.

@@ -86,16 +86,18 @@ type benchRound struct {
 
 func benchPreset(b *testing.B, path string, rounds int) {
 	ctx := context.Background()
-	threads := physicalCores()
+	// The engine runs its default (adaptive threads) unless a count is
+	// forced; the plain loop runs the physical cores or the forced count.
+	threads, engineThreads := physicalCores(), 0
 	if n, err := strconv.Atoi(os.Getenv("GGUFD_BENCH_THREADS")); err == nil && n > 0 {
-		threads = n
+		threads, engineThreads = n, n
 	}
 	plain, err := newPlainLoop(path, threads)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer plain.close()
-	m, err := Load(ctx, path, LoadOptions{ContextLength: 1024, Parallel: 8, Threads: threads})
+	m, err := Load(ctx, path, LoadOptions{ContextLength: 1024, Parallel: 8, Threads: engineThreads})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -43,6 +43,10 @@ type Model struct {
 	queued  atomic.Int32 // requests waiting for a slot (channel + scheduler's FIFO)
 
 	busy        atomic.Int32
+	threads     atomic.Int32           // threads of the last decode step
+	threadsWhy  atomic.Pointer[string] // the tuner's reason for them
+	maxThreads  int
+	adaptive    bool // threads chosen by the tuner (not fixed in the options)
 	requests    atomic.Uint64
 	tokensIn    atomic.Uint64
 	tokensOut   atomic.Uint64
@@ -172,6 +176,9 @@ func newModel(lm *llamacpp.Model, path string, size int64, opts LoadOptions) (*M
 	if threads <= 0 {
 		threads = defaultThreads(lm.NParams())
 	}
+	// Threads set in the options are the operator's and stay fixed; the
+	// default count is where the tuner starts (see threadTuner).
+	adaptive := opts.Threads <= 0
 	cp := llamacpp.ContextParams{
 		NCtx:      ctxLen * opts.Parallel,
 		NBatch:    opts.BatchSize,
@@ -208,15 +215,24 @@ func newModel(lm *llamacpp.Model, path string, size int64, opts LoadOptions) (*M
 		ctxLen = got
 	}
 	m := &Model{
-		opts:   opts,
-		lm:     lm,
-		lc:     lc,
-		log:    slog.Default().With("model", path),
-		submit: make(chan *request, opts.QueueDepth),
-		embeds: make(chan *embedJob, opts.QueueDepth),
-		quit:   make(chan struct{}),
-		done:   make(chan struct{}),
+		opts:       opts,
+		lm:         lm,
+		lc:         lc,
+		maxThreads: threads,
+		adaptive:   adaptive,
+		log:        slog.Default().With("model", path),
+		submit:     make(chan *request, opts.QueueDepth),
+		embeds:     make(chan *embedJob, opts.QueueDepth),
+		quit:       make(chan struct{}),
+		done:       make(chan struct{}),
 	}
+	why := threadsDefaultReason(threads)
+	if !adaptive {
+		why = fmt.Sprintf("%d threads: set in the model's options", threads)
+	}
+	m.threads.Store(int32(threads))
+	m.threadsWhy.Store(&why)
+
 	if lm.AddBOS() && lm.BOS() >= 0 {
 		m.bosText = lm.TokenText(lm.BOS())
 	}
@@ -349,6 +365,11 @@ func (m *Model) Stats() Stats {
 		Requests:   m.requests.Load(),
 		TokensIn:   m.tokensIn.Load(),
 		TokensOut:  m.tokensOut.Load(),
+		Threads:    int(m.threads.Load()),
+		MaxThreads: m.maxThreads,
+	}
+	if why := m.threadsWhy.Load(); why != nil {
+		s.ThreadsReason = *why
 	}
 	if ns := m.lastRequest.Load(); ns != 0 {
 		s.LastRequest = unixNano(ns)

@@ -277,6 +277,8 @@ type scheduler struct {
 	active  []*request // admission order
 	batch   *llamacpp.Batch
 	piece   []byte
+	tuner   *threadTuner // nil when the thread count is fixed
+	threads int          // the llama context's current thread count
 }
 
 // run is the scheduler goroutine: every step it admits waiting requests,
@@ -288,6 +290,10 @@ func (m *Model) run() {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	s := &scheduler{m: m, batch: llamacpp.NewBatch(max(m.opts.BatchSize, m.opts.Parallel), m.opts.Parallel)}
+	s.threads = m.maxThreads
+	if m.adaptive {
+		s.tuner = newThreadTuner(m.maxThreads)
+	}
 	for i := 0; i < m.opts.Parallel; i++ {
 		s.slots = append(s.slots, &slot{seq: i})
 	}
@@ -608,6 +614,31 @@ type prefillChunk struct {
 // a long prompt on a slow machine takes seconds per chunk, and a client
 // that left should not keep the model busy for that long.
 func (s *scheduler) decode(watch bool, chunks []prefillChunk) int {
+	n := s.batch.Len()
+	th := s.threads
+	if s.tuner != nil {
+		th = s.tuner.threads(n)
+	}
+	if th != s.threads {
+		s.m.lc.SetThreads(th)
+		s.threads = th
+	}
+	start := time.Now()
+	rc := s.decodeBatch(watch, chunks)
+	if rc == 0 && s.tuner != nil {
+		s.tuner.observe(n, th, time.Since(start))
+		last, why := s.tuner.snapshot()
+		s.m.threads.Store(int32(last))
+		if cur := s.m.threadsWhy.Load(); cur == nil || *cur != why {
+			s.m.threadsWhy.Store(&why)
+		}
+	}
+	return rc
+}
+
+// decodeBatch runs one llama_decode; with watch, cancelling the first
+// chunk's request aborts it mid-graph.
+func (s *scheduler) decodeBatch(watch bool, chunks []prefillChunk) int {
 	if !watch {
 		return s.m.lc.Decode(s.batch)
 	}

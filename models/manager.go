@@ -49,8 +49,13 @@ type Status struct {
 	MemoryBytes uint64  // held while loaded; the estimate while loading
 	BusySlots   int
 	QueueDepth  int
-	LoadedAt    time.Time
-	ExpiresAt   time.Time // when it unloads if it stays idle; zero: not scheduled
+	// Threads the model's last decode step ran on, of MaxThreads, and why
+	// (the engine lowers the count while other processes compete for cores).
+	Threads       int
+	MaxThreads    int
+	ThreadsReason string
+	LoadedAt      time.Time
+	ExpiresAt     time.Time // when it unloads if it stays idle; zero: not scheduled
 }
 
 // Manager serves the models of a configuration. Create it with New, call
@@ -518,6 +523,7 @@ func finishSnapshots(snaps []snapshot) []Status {
 		if s.model != nil {
 			st := s.model.Stats()
 			s.BusySlots, s.QueueDepth = st.BusySlots, st.QueueDepth
+			s.Threads, s.MaxThreads, s.ThreadsReason = st.Threads, st.MaxThreads, st.ThreadsReason
 		}
 		out[i] = s.Status
 	}

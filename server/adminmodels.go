@@ -53,6 +53,9 @@ type adminModel struct {
 	MemoryBytes   uint64     `json:"memory_bytes"`
 	BusySlots     int        `json:"busy_slots"`
 	QueueDepth    int        `json:"queue_depth"`
+	Threads       int        `json:"threads,omitempty"`
+	MaxThreads    int        `json:"max_threads,omitempty"`
+	ThreadsReason string     `json:"threads_reason,omitempty"`
 	LoadedAt      *time.Time `json:"loaded_at,omitempty"`
 	ExpiresAt     *time.Time `json:"expires_at,omitempty"`
 }
@@ -63,6 +66,7 @@ func toAdminModel(st models.Status) adminModel {
 		Embeddings: st.Embeddings, ContextLength: st.ContextLength, Parallel: st.Model.Parallel,
 		State: string(st.State), Progress: st.Progress, Error: st.Error, MemoryBytes: st.MemoryBytes,
 		BusySlots: st.BusySlots, QueueDepth: st.QueueDepth,
+		Threads: st.Threads, MaxThreads: st.MaxThreads, ThreadsReason: st.ThreadsReason,
 	}
 	if !st.LoadedAt.IsZero() {
 		t := st.LoadedAt
@@ -144,6 +148,12 @@ func (a modelAdmin) metrics(c echo.Context) error {
 	})
 	gauge("ggufd_model_queue_depth", "Requests waiting for a slot.", func(st models.Status) float64 {
 		return float64(st.QueueDepth)
+	})
+	gauge("ggufd_model_threads", "CPU threads of the model's last decode step (lowered automatically while other processes compete for the cores).", func(st models.Status) float64 {
+		return float64(st.Threads)
+	})
+	gauge("ggufd_model_max_threads", "CPU threads the model may use.", func(st models.Status) float64 {
+		return float64(st.MaxThreads)
 	})
 	if vm, err := mem.VirtualMemoryWithContext(c.Request().Context()); err == nil {
 		fmt.Fprintf(&b, "# HELP ggufd_memory_available_bytes Memory the system reports available.\n# TYPE ggufd_memory_available_bytes gauge\nggufd_memory_available_bytes %d\n", vm.Available)

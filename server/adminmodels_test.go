@@ -90,8 +90,12 @@ func TestAdminModelsAndMetrics(t *testing.T) {
 	if loaded.MemoryBytes == 0 || loaded.LoadedAt == nil {
 		t.Fatalf("loaded model without memory or time: %s", body)
 	}
+	if loaded.Threads < 1 || loaded.MaxThreads < loaded.Threads || loaded.ThreadsReason == "" {
+		t.Fatalf("loaded model without its threads and why: %s", body)
+	}
 	code, body = call("GET", "/metrics", key)
-	if code != 200 || !strings.Contains(body, `ggufd_model_loaded{model="tiny"} 1`) || !strings.Contains(body, "# TYPE ggufd_model_busy_slots gauge") {
+	if code != 200 || !strings.Contains(body, `ggufd_model_loaded{model="tiny"} 1`) || !strings.Contains(body, "# TYPE ggufd_model_busy_slots gauge") ||
+		!strings.Contains(body, `ggufd_model_threads{model="tiny"} `) {
 		t.Fatalf("metrics: %d %s", code, body)
 	}
 	code, body = call("POST", "/admin/models/tiny/unload", key)

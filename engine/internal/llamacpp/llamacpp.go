@@ -100,6 +100,11 @@ func LoadModel(path string, mp ModelParams) (*Model, error) {
 	return &Model{p: m, vocab: C.llama_model_get_vocab(m)}, nil
 }
 
+// SetThreads changes the CPU threads of the following decodes (single-token
+// and batch alike). ggml creates its thread pool per graph, so this costs
+// nothing by itself.
+func (c *Context) SetThreads(n int) { C.llama_set_n_threads(c.p, C.int32_t(n), C.int32_t(n)) }
+
 // Free releases the model's memory.
 func (m *Model) Free() {
 	if m.p != nil {

@@ -1,0 +1,111 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// BenchmarkContention measures how decode speed holds up when other
+// processes want the cores: the engine's default (adaptive threads) against
+// fixed counts, each quiet and beside GGUFD_BENCH_HOG busy-loop processes,
+// in interleaved rounds:
+//
+//	GGUFD_BENCH_HOG=1 GGUFD_BENCH_ROUNDS=5 go test -run '^$' -bench Contention -benchtime 1x ./engine/
+//
+// Each configuration keeps one loaded model for the whole run, so the
+// adaptive one lives through every quiet→busy→quiet change as a server
+// would. The serving comparison with Ollama is scripts/bench-serve HOG=N.
+func BenchmarkContention(b *testing.B) {
+	preset := envOr("GGUFD_BENCH_PRESETS", "110m")
+	rounds, _ := strconv.Atoi(envOr("GGUFD_BENCH_ROUNDS", "3"))
+	hogs, _ := strconv.Atoi(envOr("GGUFD_BENCH_HOG", "1"))
+	path := synthModel(b, strings.Split(preset, ",")[0])
+	cores := physicalCores()
+	configs := []struct {
+		name    string
+		threads int
+	}{{"adaptive", 0}, {fmt.Sprintf("fixed-%d", cores), cores}, {"fixed-1", 1}}
+	models := make([]*Model, len(configs))
+	for i, c := range configs {
+		m, err := Load(context.Background(), path, LoadOptions{ContextLength: 1024, Parallel: 8, Threads: c.threads})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer m.Close()
+		models[i] = m
+	}
+	prompt, _ := models[0].Tokenize(benchPromptText, true, true)
+	type key struct {
+		config, streams int
+		busy            bool
+	}
+	results := map[key][]float64{}
+	for i := 0; i < b.N; i++ {
+		for r := 0; r < max(rounds, 1); r++ {
+			for _, busy := range []bool{false, true} {
+				var stop func()
+				if busy {
+					stop = startHogs(b, hogs)
+				}
+				for ci, m := range models {
+					for _, streams := range []int{1, 8} {
+						var tps float64
+						if streams == 1 {
+							tps = engineSingle(b, m, prompt)
+						} else {
+							tps, _ = engineConcurrent(b, m, prompt, streams, r*10+ci)
+						}
+						k := key{ci, streams, busy}
+						results[k] = append(results[k], tps)
+					}
+				}
+				if stop != nil {
+					stop()
+				}
+			}
+		}
+	}
+	med := func(v []float64) float64 {
+		v = append([]float64(nil), v...)
+		sort.Float64s(v)
+		return v[len(v)/2]
+	}
+	lines := []string{fmt.Sprintf("%s, %d busy process(es), medians of %d rounds (tok/s; busy/quiet):", preset, hogs, rounds)}
+	for ci, c := range configs {
+		for _, streams := range []int{1, 8} {
+			q, h := med(results[key{ci, streams, false}]), med(results[key{ci, streams, true}])
+			lines = append(lines, fmt.Sprintf("  %-9s %d stream(s): quiet %6.1f  busy %6.1f  (%.2f)", c.name, streams, q, h, h/q))
+			if ci == 0 {
+				b.ReportMetric(h/q, fmt.Sprintf("adaptive_busy/quiet_%d", streams))
+			}
+		}
+		st := models[ci].Stats()
+		lines = append(lines, fmt.Sprintf("  %-9s last step on %d of %d threads: %s", c.name, st.Threads, st.MaxThreads, st.ThreadsReason))
+	}
+	b.Log(strings.Join(lines, "\n"))
+}
+
+// startHogs starts n busy-loop processes (another user of the machine) and
+// returns a function that stops them.
+func startHogs(b *testing.B, n int) func() {
+	var cmds []*exec.Cmd
+	for range n {
+		cmd := exec.Command("sh", "-c", "while :; do :; done")
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	return func() {
+		for _, c := range cmds {
+			_ = c.Process.Signal(syscall.SIGKILL)
+			_ = c.Wait()
+		}
+	}
+}

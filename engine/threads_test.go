@@ -1,0 +1,132 @@
+package engine
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// machine simulates step times: ms per step by thread count, quiet and with
+// another process busy, from the figures measured on the 2-core machine
+// (110M model, one stream: 76 / 52 tok/s quiet at 2 / 1 threads, 15 / 51
+// tok/s beside one busy process), with ±15% noise.
+type machine struct {
+	quiet, busy map[int]float64
+	rng         *rand.Rand
+}
+
+func (m machine) step(threads int, contended bool) time.Duration {
+	ms := m.quiet[threads]
+	if contended {
+		ms = m.busy[threads]
+	}
+	ms *= 0.85 + 0.3*m.rng.Float64()
+	return time.Duration(ms * float64(time.Millisecond))
+}
+
+func TestThreadTuner(t *testing.T) {
+	oneStream := machine{
+		quiet: map[int]float64{1: 1000 / 52.0, 2: 1000 / 76.0},
+		busy:  map[int]float64{1: 1000 / 51.0, 2: 1000 / 15.0},
+	}
+	for _, tc := range []struct {
+		name string
+		// phases of steps: contended or not
+		phases []struct {
+			steps     int
+			contended bool
+		}
+		// minimum throughput of each phase relative to the best fixed count
+		// for that phase
+		minRatio []float64
+		// threads in use at the end of each phase
+		endThreads []int
+	}{
+		{
+			name: "quiet stays at 2 threads, trials cost under 3%",
+			phases: []struct {
+				steps     int
+				contended bool
+			}{{4000, false}},
+			minRatio:   []float64{0.97},
+			endThreads: []int{2},
+		},
+		{
+			name: "contention: drops to 1 thread, back to 2 when quiet",
+			phases: []struct {
+				steps     int
+				contended bool
+			}{{500, false}, {3000, true}, {1500, false}},
+			minRatio:   []float64{0.95, 0.90, 0.85},
+			endThreads: []int{2, 1, 2},
+		},
+		{
+			name: "busy from the start",
+			phases: []struct {
+				steps     int
+				contended bool
+			}{{3000, true}},
+			minRatio:   []float64{0.90},
+			endThreads: []int{1},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := oneStream
+			m.rng = rand.New(rand.NewPCG(1, 2))
+			tuner := newThreadTuner(2)
+			for i, ph := range tc.phases {
+				var spent, best time.Duration
+				for range ph.steps {
+					th := tuner.threads(1)
+					d := m.step(th, ph.contended)
+					tuner.observe(1, th, d)
+					spent += d
+					bestMs := min(m.quiet[1], m.quiet[2])
+					if ph.contended {
+						bestMs = min(m.busy[1], m.busy[2])
+					}
+					best += time.Duration(bestMs * float64(time.Millisecond))
+				}
+				ratio := best.Seconds() / spent.Seconds()
+				t.Logf("phase %d (contended=%v): %.3f of the best fixed count", i, ph.contended, ratio)
+				if ratio < tc.minRatio[i] {
+					t.Errorf("phase %d: throughput %.3f of the best fixed count, want ≥ %.2f", i, ratio, tc.minRatio[i])
+				}
+				if got, reason := tuner.snapshot(); got != tc.endThreads[i] && tuner.classes[0].cur != tc.endThreads[i] {
+					t.Errorf("phase %d: ends at %d threads (%s), want %d", i, got, reason, tc.endThreads[i])
+				}
+			}
+		})
+	}
+}
+
+// TestThreadTunerClassesIndependent: prompt chunks, where more threads keep
+// paying under contention, keep their count while single-token steps drop.
+func TestThreadTunerClassesIndependent(t *testing.T) {
+	tuner := newThreadTuner(2)
+	for range 2000 {
+		th := tuner.threads(1)
+		tuner.observe(1, th, map[int]time.Duration{1: 20 * time.Millisecond, 2: 66 * time.Millisecond}[th])
+		th = tuner.threads(512)
+		tuner.observe(512, th, map[int]time.Duration{1: 900 * time.Millisecond, 2: 600 * time.Millisecond}[th])
+	}
+	if got := tuner.classes[stepClass(1)].cur; got != 1 {
+		t.Errorf("single-token steps at %d threads, want 1", got)
+	}
+	if got := tuner.classes[stepClass(512)].cur; got != 2 {
+		t.Errorf("prompt chunks at %d threads, want 2", got)
+	}
+	if _, reason := tuner.snapshot(); reason == "" {
+		t.Error("no reason reported")
+	}
+}
+
+func TestThreadTunerOneThread(t *testing.T) {
+	tuner := newThreadTuner(1)
+	for range 100 {
+		if th := tuner.threads(1); th != 1 {
+			t.Fatalf("threads %d with a maximum of 1", th)
+		}
+		tuner.observe(1, 1, time.Millisecond)
+	}
+}
