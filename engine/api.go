@@ -45,6 +45,8 @@ type Info struct {
 	ChatTemplate   string // the template in use (override or the file's), "" if none
 	FileSize       int64
 	Embeddings     bool
+	// WarmupDuration is the warm-up decode at load (part of load time).
+	WarmupDuration time.Duration
 	// MemoryBytes is what the model holds now: weights plus KV cache and
 	// compute buffers, as llama.cpp reports them.
 	MemoryBytes uint64
@@ -118,11 +120,18 @@ type Usage struct {
 	GenerationDuration time.Duration
 	// QueueDuration is the time spent waiting for a slot (not processing).
 	QueueDuration time.Duration
+	// ComputeDuration is this request's share of the model's decode time:
+	// each decode step's time divided among the sequences in it in
+	// proportion to the tokens each contributed, plus its own sampling. It
+	// does not grow when other requests share the batch, and over all
+	// requests it adds up to the model's busy time.
+	ComputeDuration time.Duration
 }
 
-// ProcessingDuration is what per-second pricing bills: prompt processing plus
-// generation, never queueing or model loading.
-func (u Usage) ProcessingDuration() time.Duration { return u.PromptDuration + u.GenerationDuration }
+// ProcessingDuration is what per-second pricing bills: the request's share
+// of compute (prompt processing, image encoding and generation), never
+// queueing, other requests' work or model loading.
+func (u Usage) ProcessingDuration() time.Duration { return u.ComputeDuration }
 
 // Event is one step of a generation stream. A stream delivers any number of
 // deltas; each choice ends with an event whose FinishReason is set; the last
@@ -178,6 +187,15 @@ type Stats struct {
 	Threads       int
 	MaxThreads    int
 	ThreadsReason string
+	// Busy is the model's decode time since it loaded: the sum of every
+	// request's ComputeDuration.
+	Busy time.Duration
+	// PromptTokenCost and GenTokenCost are measured compute per prompt
+	// token and per generated token of a sequence decoding alone (the most
+	// a generated token is billed); zero until measured. Per-second
+	// billing reserves from them.
+	PromptTokenCost time.Duration
+	GenTokenCost    time.Duration
 }
 
 // Errors callers can test for with errors.Is / errors.As.

@@ -118,6 +118,7 @@ func (s *scheduler) embedAll(j *embedJob) (EmbedResult, error) {
 	m.tokensIn.Add(uint64(out.PromptTokens))
 	m.lastRequest.Store(time.Now().UnixNano())
 	out.Duration = time.Since(start)
+	s.m.busyNanos.Add(int64(out.Duration))
 	return out, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/ggufd/ggufd/engine/internal/llamacpp"
@@ -26,8 +27,10 @@ type request struct {
 	cached    int   // of those, reused from an earlier request
 	started   time.Time
 	promptEnd time.Time
-	generated int // completion tokens over all choices
-	live      int // choices still running
+	generated int           // completion tokens over all choices
+	compute   time.Duration // share of decode time (see Usage.ComputeDuration)
+	stepToks  int           // tokens this request put in the current step
+	live      int           // choices still running
 	err       error
 }
 
@@ -470,10 +473,12 @@ func commonPrefix(a, b []int32) int {
 // token budget. While others are generating, prompt chunks are kept small
 // so that a long prompt delays running streams by a bounded amount.
 func (s *scheduler) step() {
+	stepStart := time.Now()
 	b := s.batch
 	b.Clear()
 	generating := 0
 	for _, r := range s.active {
+		r.stepToks = 0
 		if r.prefilled < len(r.prompt) {
 			continue
 		}
@@ -483,6 +488,7 @@ func (s *scheduler) step() {
 			}
 			c.outIdx = b.Add(c.next, len(c.slot.cache), c.slot.seq, true)
 			generating++
+			r.stepToks++
 		}
 	}
 	budget := b.Cap() - b.Len()
@@ -509,6 +515,7 @@ func (s *scheduler) step() {
 			}
 		}
 		budget -= n
+		r.stepToks += n
 		chunks = append(chunks, ch)
 	}
 
@@ -521,6 +528,7 @@ func (s *scheduler) step() {
 		// the prompt that made it into the KV cache; reap ends the request.
 		r := chunks[0].r
 		s.m.lc.SeqRm(r.primary.seq, r.prefilled, -1)
+		s.charge(r, time.Since(stepStart))
 		return
 	}
 	if rc != 0 {
@@ -528,6 +536,7 @@ func (s *scheduler) step() {
 		return
 	}
 	now := time.Now()
+	s.shareStep(now.Sub(stepStart), b.Len(), generating, len(chunks) > 0)
 	// Generated tokens that were fed are now in the KV cache.
 	for _, r := range s.active {
 		if r.prefilled < len(r.prompt) {
@@ -563,7 +572,9 @@ func (s *scheduler) step() {
 			}
 			idx := c.outIdx
 			c.outIdx = -1
+			t0 := time.Now()
 			s.sample(r, c, idx)
+			s.charge(r, time.Since(t0)) // sampling (grammars) is the choice's own cost
 		}
 		s.flushEvents(r)
 	}
@@ -705,6 +716,52 @@ func (s *scheduler) sample(r *request, c *choice, idx int) {
 	}
 }
 
+// shareStep divides a decode step's time among the requests in it in
+// proportion to the tokens each contributed, and keeps the measured cost per
+// token that per-second reservations use.
+func (s *scheduler) shareStep(d time.Duration, tokens, generating int, prefill bool) {
+	if tokens == 0 {
+		return
+	}
+	left := d
+	var last *request
+	for _, r := range s.active {
+		if r.stepToks == 0 {
+			continue
+		}
+		share := d * time.Duration(r.stepToks) / time.Duration(tokens)
+		s.charge(r, share)
+		left -= share
+		last = r
+	}
+	if last != nil {
+		s.charge(last, left) // rounding, so that the shares add up to d
+	}
+	switch {
+	case !prefill && generating == 1:
+		ewmaStore(&s.m.genCost, d)
+	case prefill && generating == 0 && tokens >= 16:
+		ewmaStore(&s.m.promptCost, d/time.Duration(tokens))
+	}
+}
+
+// charge bills d of compute to r and counts it as model busy time.
+func (s *scheduler) charge(r *request, d time.Duration) {
+	r.compute += d
+	s.m.busyNanos.Add(int64(d))
+}
+
+// ewmaStore folds d into an exponentially weighted average (weight 1/8).
+// Only the scheduler goroutine writes it.
+func ewmaStore(v *atomic.Int64, d time.Duration) {
+	old := v.Load()
+	if old == 0 {
+		v.Store(int64(d))
+		return
+	}
+	v.Store(old + (int64(d)-old)/8)
+}
+
 // noToken ends a choice whose sampler had nothing to draw. A grammar that
 // is complete but whose end token is banned (ignore_eos, logit_bias) has
 // simply produced everything it can: that is a normal stop. Anything else is
@@ -769,7 +826,7 @@ func (s *scheduler) flushEvents(r *request) {
 
 func (r *request) usage() Usage {
 	now := time.Now()
-	u := Usage{CachedTokens: r.cached, CompletionTokens: r.generated}
+	u := Usage{CachedTokens: r.cached, CompletionTokens: r.generated, ComputeDuration: r.compute}
 	if r.started.IsZero() {
 		// Never left the queue.
 		u.QueueDuration = now.Sub(r.enqueued)

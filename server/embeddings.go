@@ -105,7 +105,7 @@ func (s *Server) embeddings(c echo.Context) error {
 	if err != nil {
 		return blamePrompt(err, "input")
 	}
-	usage = engine.Usage{PromptTokens: res.PromptTokens, PromptDuration: res.Duration}
+	usage = engine.Usage{PromptTokens: res.PromptTokens, PromptDuration: res.Duration, ComputeDuration: res.Duration}
 	stateOf(c).usage = usage
 
 	if req.Dimensions != nil && len(res.Vectors) > 0 && *req.Dimensions != len(res.Vectors[0]) {

@@ -361,6 +361,7 @@ func addUsage(a, b engine.Usage) engine.Usage {
 	a.CompletionTokens += b.CompletionTokens
 	a.PromptDuration += b.PromptDuration
 	a.GenerationDuration += b.GenerationDuration
+	a.ComputeDuration += b.ComputeDuration
 	a.QueueDuration = max(a.QueueDuration, b.QueueDuration)
 	return a
 }

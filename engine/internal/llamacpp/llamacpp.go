@@ -105,6 +105,10 @@ func LoadModel(path string, mp ModelParams) (*Model, error) {
 // nothing by itself.
 func (c *Context) SetThreads(n int) { C.llama_set_n_threads(c.p, C.int32_t(n), C.int32_t(n)) }
 
+// SetWarmup marks decodes as warm-up (llama.cpp then runs every expert of a
+// mixture-of-experts model, so all weights are touched).
+func (c *Context) SetWarmup(on bool) { C.llama_set_warmup(c.p, C.bool(on)) }
+
 // Free releases the model's memory.
 func (m *Model) Free() {
 	if m.p != nil {
