@@ -20,7 +20,9 @@ import (
 //
 // Each configuration keeps one loaded model for the whole run, so the
 // adaptive one lives through every quiet→busy→quiet change as a server
-// would. The serving comparison with Ollama is scripts/bench-serve HOG=N.
+// would; each phase starts with a short settling run, so the figures are
+// steady state. The serving comparison with Ollama is scripts/bench-serve
+// HOG=N.
 func BenchmarkContention(b *testing.B) {
 	preset := envOr("GGUFD_BENCH_PRESETS", "110m")
 	rounds, _ := strconv.Atoi(envOr("GGUFD_BENCH_ROUNDS", "3"))
@@ -54,6 +56,10 @@ func BenchmarkContention(b *testing.B) {
 					stop = startHogs(b, hogs)
 				}
 				for ci, m := range models {
+					// Settle first: the figures are the steady state beside
+					// (or without) the busy process, as a server sees it;
+					// how fast the tuner reacts is TestThreadTuner's.
+					engineConcurrent(b, m, prompt, 8, 1000+r*10+ci)
 					for _, streams := range []int{1, 8} {
 						var tps float64
 						if streams == 1 {

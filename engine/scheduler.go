@@ -281,7 +281,8 @@ type scheduler struct {
 	batch   *llamacpp.Batch
 	piece   []byte
 	tuner   *threadTuner // nil when the thread count is fixed
-	threads int          // the llama context's current thread count
+	idle    *idleMeter
+	threads int // the llama context's current thread count
 }
 
 // run is the scheduler goroutine: every step it admits waiting requests,
@@ -296,6 +297,7 @@ func (m *Model) run() {
 	s.threads = m.maxThreads
 	if m.adaptive {
 		s.tuner = newThreadTuner(m.maxThreads)
+		s.idle = newIdleMeter()
 	}
 	for i := 0; i < m.opts.Parallel; i++ {
 		s.slots = append(s.slots, &slot{seq: i})
@@ -637,7 +639,11 @@ func (s *scheduler) decode(watch bool, chunks []prefillChunk) int {
 	start := time.Now()
 	rc := s.decodeBatch(watch, chunks)
 	if rc == 0 && s.tuner != nil {
-		s.tuner.observe(n, th, time.Since(start))
+		now := time.Now()
+		s.tuner.observe(n, th, now.Sub(start))
+		if cores, ok := s.idle.sample(now); ok {
+			s.tuner.idle(cores)
+		}
 		last, why := s.tuner.snapshot()
 		s.m.threads.Store(int32(last))
 		if cur := s.m.threadsWhy.Load(); cur == nil || *cur != why {

@@ -2,7 +2,10 @@ package engine
 
 import (
 	"fmt"
+	"runtime"
 	"time"
+
+	"github.com/shirou/gopsutil/v4/cpu"
 )
 
 // threadTuner chooses how many CPU threads each decode step uses.
@@ -16,7 +19,10 @@ import (
 // the tuner measures: it runs the current count, now and then tries the
 // neighbouring count for a step or two, and switches when that is clearly
 // faster for steps of the same shape. A step far slower than usual
-// (contention starting) triggers a trial at once instead of waiting.
+// (contention starting) triggers a trial at once instead of waiting, and so
+// do idle cores seen while running fewer threads than the maximum
+// (contention over): the machine's idle time is what a trial of more
+// threads would use, and reading it costs nothing.
 //
 // Step shapes differ in cost by orders of magnitude (one token vs a
 // 512-token prompt chunk), and the best count differs too (long prompt
@@ -58,7 +64,9 @@ const (
 	tunerMaxGap     = 1024 // so a quiet machine spends <0.5% of its steps on trials
 	tunerMaxGapUp   = 256  // trials of more threads: sooner back to speed once quiet
 	tunerTrialSteps = 2    // steps a trial lasts
-	tunerSwitch     = 0.88 // a trial must be this much faster (ratio) to switch
+	tunerSwitch     = 0.92 // a trial must be this much faster (ratio) to switch
+	tunerIdleCores  = 0.5  // idle cores per missing thread that start a trial of more
+	tunerIdleGap    = 8    // steps between idle-started trials; doubles after each failure
 	tunerSpike      = 1.8  // a step this much slower than usual starts a trial
 )
 
@@ -68,6 +76,8 @@ type classTuner struct {
 	usual   float64 // EWMA seconds per step at cur
 	samples int
 	gap     int // steps between trials now
+	idleGap int  // steps between trials started by idle cores
+	byIdle  bool // the coming or running trial was started by idle cores
 	since   int // steps since the last trial
 	trial   int // threads being tried, 0 when none
 	trialN  int
@@ -79,7 +89,7 @@ func newThreadTuner(max int) *threadTuner {
 	why := threadsDefaultReason(max)
 	t := &threadTuner{max: max, last: max, reason: why}
 	for i := range t.classes {
-		t.classes[i] = classTuner{cur: max, gap: tunerFirstGap, reason: why}
+		t.classes[i] = classTuner{cur: max, gap: tunerFirstGap, idleGap: tunerIdleGap, reason: why}
 	}
 	return t
 }
@@ -148,21 +158,96 @@ func (t *threadTuner) observe(n, threads int, d time.Duration) {
 }
 
 func (t *threadTuner) conclude(c *classTuner) {
+	if c.trialN == 0 {
+		c.trial = 0
+		return
+	}
 	mean := c.trialT / float64(c.trialN)
 	if mean < c.usual*tunerSwitch {
+		// What made this count better (another process arriving or
+		// leaving) holds for every step shape: the classes still at the old
+		// count try the new one at their next step.
+		for i := range t.classes {
+			o := &t.classes[i]
+			if o != c && o.cur == c.cur && o.trial == 0 && o.samples >= tunerMinSamples {
+				o.since = max(o.since, o.gap)
+			}
+		}
 		c.reason = fmt.Sprintf("%d threads: %.2f ms per step against %.2f ms at %d", c.trial, mean*1e3, c.usual*1e3, c.cur)
 		if c.trial < c.cur {
 			c.reason += " (another process is competing for the cores)"
 		}
 		c.cur, c.usual, c.samples = c.trial, mean, 1
 		c.gap = tunerFirstGap
+		c.idleGap = tunerIdleGap
+	} else if c.byIdle {
+		c.idleGap = min(c.idleGap*2, tunerMaxGapUp)
 	} else if c.trial > c.cur {
 		c.gap = min(c.gap*2, tunerMaxGapUp)
 	} else {
 		c.gap = min(c.gap*2, tunerMaxGap)
 	}
-	c.trial, c.since = 0, 0
+	c.trial, c.since, c.byIdle = 0, 0, false
+}
+
+// idle reports how many cores the machine left idle lately (from the
+// kernel's CPU times). Classes running fewer threads than the maximum try
+// more at their next step when enough cores are free.
+func (t *threadTuner) idle(cores float64) {
+	for i := range t.classes {
+		c := &t.classes[i]
+		if c.cur >= t.max || c.trial != 0 || c.samples < tunerMinSamples || c.since < c.idleGap {
+			continue
+		}
+		if cores >= tunerIdleCores*float64(t.alternative(c.cur)-c.cur) {
+			c.since = max(c.since, c.gap)
+			c.byIdle = true
+		}
+	}
 }
 
 // snapshot reports the threads of the last step and why.
 func (t *threadTuner) snapshot() (int, string) { return t.last, t.reason }
+
+// idleMeter turns the kernel's cumulative CPU times into idle cores over
+// the time since its last reading, at most every idleEvery.
+type idleMeter struct {
+	read      func() (idle, total float64, err error) // cumulative seconds over all CPUs
+	cpus      float64
+	last      time.Time
+	idle, tot float64
+}
+
+const idleEvery = 100 * time.Millisecond
+
+func newIdleMeter() *idleMeter {
+	return &idleMeter{read: readCPUTimes, cpus: float64(runtime.NumCPU())}
+}
+
+// sample returns the idle cores since the previous sample, false when it is
+// too early or the times cannot be read.
+func (m *idleMeter) sample(now time.Time) (float64, bool) {
+	if now.Sub(m.last) < idleEvery {
+		return 0, false
+	}
+	idle, tot, err := m.read()
+	if err != nil {
+		return 0, false
+	}
+	first := m.last.IsZero()
+	dIdle, dTot := idle-m.idle, tot-m.tot
+	m.last, m.idle, m.tot = now, idle, tot
+	if first || dTot <= 0 {
+		return 0, false
+	}
+	return dIdle / dTot * m.cpus, true
+}
+
+func readCPUTimes() (idle, total float64, err error) {
+	ts, err := cpu.Times(false)
+	if err != nil || len(ts) == 0 {
+		return 0, 0, fmt.Errorf("cpu times: %w", err)
+	}
+	t := ts[0]
+	return t.Idle + t.Iowait, t.Total(), nil
+}
