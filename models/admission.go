@@ -262,7 +262,7 @@ func (m *Manager) plan(r *runner) (placement.Plan, []*runner, verdict, error) {
 	all := slices.Concat(idle, busy)
 	p, err := place(all)
 	if err != nil {
-		return placement.Plan{}, nil, never, m.noFit(r, err)
+		return placement.Plan{}, nil, never, noFit(r.name(), err)
 	}
 	if need, free := ramOf(p), b.ramWith(all); float64(need) > free {
 		return placement.Plan{}, nil, never, &InsufficientMemoryError{Model: r.name(), Needed: need, Available: uint64(max(free, 0))}
@@ -271,12 +271,12 @@ func (m *Manager) plan(r *runner) (placement.Plan, []*runner, verdict, error) {
 }
 
 // noFit words a placement error as the manager's memory error.
-func (m *Manager) noFit(r *runner, err error) error {
+func noFit(model string, err error) error {
 	var nf *placement.NoFitError
 	if !errors.As(err, &nf) {
-		return &LoadFailedError{Model: r.name(), Err: err}
+		return &LoadFailedError{Model: model, Err: err}
 	}
-	return &InsufficientMemoryError{Model: r.name(), Device: nf.Device.ID, DeviceName: nf.Device.Name,
+	return &InsufficientMemoryError{Model: model, Device: nf.Device.ID, DeviceName: nf.Device.Name,
 		GPULayers: nf.Layers, Needed: nf.Needed, Available: nf.Free}
 }
 
