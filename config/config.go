@@ -31,11 +31,15 @@ type Config struct {
 	MaxKeepAlive Duration `yaml:"max_keep_alive"`
 	// MaxLoadedModels is the most models loaded at once; 0 means no limit.
 	MaxLoadedModels int `yaml:"max_loaded_models"`
-	// MemoryHeadroom is kept free for the rest of the system when a load
-	// is admitted.
+	// MemoryHeadroom is system memory kept free for the rest of the system
+	// when a load is admitted.
 	MemoryHeadroom ByteSize `yaml:"memory_headroom"`
-	// MemoryLimit is a budget for all loaded models together; 0 means the
-	// memory the system reports available.
+	// GPUMemoryHeadroom is kept free on each GPU: the driver, other
+	// programs and allocations llama.cpp makes beyond its buffers.
+	GPUMemoryHeadroom ByteSize `yaml:"gpu_memory_headroom"`
+	// MemoryLimit is a system-memory budget for all loaded models together
+	// (GPU memory is not counted); 0 means the memory the system reports
+	// available.
 	MemoryLimit ByteSize `yaml:"memory_limit"`
 	// QueueDepth is how many requests may wait for a slot, per model.
 	QueueDepth int `yaml:"queue_depth"`
@@ -75,12 +79,12 @@ type Auth struct {
 
 // ModelDefaults are the load settings of models that do not set their own.
 type ModelDefaults struct {
-	Context        int    `yaml:"context"`
-	Parallel       int    `yaml:"parallel"`
-	Threads        int    `yaml:"threads"`
-	GPULayers      *int   `yaml:"gpu_layers"`
-	KVCacheType    string `yaml:"kv_cache_type"`
-	FlashAttention string `yaml:"flash_attention"`
+	Context        int        `yaml:"context"`
+	Parallel       int        `yaml:"parallel"`
+	Threads        int        `yaml:"threads"`
+	GPULayers      *GPULayers `yaml:"gpu_layers"` // nil: auto
+	KVCacheType    string     `yaml:"kv_cache_type"`
+	FlashAttention string     `yaml:"flash_attention"`
 }
 
 // Model is one served model.
@@ -95,15 +99,15 @@ type Model struct {
 	Description string   `yaml:"description"`
 	// Context is tokens per sequence; 0: the file's trained length capped
 	// at defaults.context (see ContextFor).
-	Context        int       `yaml:"context"`
-	Parallel       int       `yaml:"parallel"`
-	Threads        int       `yaml:"threads"`
-	GPULayers      *int      `yaml:"gpu_layers"`
-	KVCacheType    string    `yaml:"kv_cache_type"`
-	FlashAttention string    `yaml:"flash_attention"`
-	KeepAlive      *Duration `yaml:"keep_alive"`
-	Preload        bool      `yaml:"preload"`
-	Embeddings     bool      `yaml:"embeddings"`
+	Context        int        `yaml:"context"`
+	Parallel       int        `yaml:"parallel"`
+	Threads        int        `yaml:"threads"`
+	GPULayers      *GPULayers `yaml:"gpu_layers"`
+	KVCacheType    string     `yaml:"kv_cache_type"`
+	FlashAttention string     `yaml:"flash_attention"`
+	KeepAlive      *Duration  `yaml:"keep_alive"`
+	Preload        bool       `yaml:"preload"`
+	Embeddings     bool       `yaml:"embeddings"`
 	// ChatTemplate is inline Jinja or the path of a .jinja file; see
 	// ChatTemplateSource.
 	ChatTemplate string           `yaml:"chat_template"`
@@ -148,14 +152,18 @@ func (p Pricing) IsZero() bool { return p == Pricing{} }
 
 // Built-in defaults.
 const (
-	DefaultListen          = "127.0.0.1:8080"
-	DefaultModelsDir       = "./data/models"
-	DefaultDataDir         = "./data"
-	DefaultKeepAlive       = Duration(5 * time.Minute)
-	DefaultMemoryHeadroom  = ByteSize(1 << 30)
-	DefaultQueueDepth      = 64
-	DefaultBodyLimit       = ByteSize(16 << 20)
-	DefaultShutdownTimeout = Duration(30 * time.Second)
+	DefaultListen         = "127.0.0.1:8080"
+	DefaultModelsDir      = "./data/models"
+	DefaultDataDir        = "./data"
+	DefaultKeepAlive      = Duration(5 * time.Minute)
+	DefaultMemoryHeadroom = ByteSize(1 << 30)
+	// DefaultGPUMemoryHeadroom is about what Ollama reserves per CUDA
+	// device beyond its estimate (457MiB) plus a margin for cuBLAS
+	// workspaces, which are allocated outside the compute buffers.
+	DefaultGPUMemoryHeadroom = ByteSize(512 << 20)
+	DefaultQueueDepth        = 64
+	DefaultBodyLimit         = ByteSize(16 << 20)
+	DefaultShutdownTimeout   = Duration(30 * time.Second)
 	// DefaultContext caps the context of models that do not set one: a
 	// model trained on 128k tokens would otherwise reserve a huge KV cache.
 	DefaultContext  = 4096
@@ -167,33 +175,52 @@ const (
 // working directory.
 func Default() *Config {
 	return &Config{
-		Listen:          DefaultListen,
-		ModelsDir:       DefaultModelsDir,
-		DataDir:         DefaultDataDir,
-		KeepAlive:       DefaultKeepAlive,
-		MemoryHeadroom:  DefaultMemoryHeadroom,
-		QueueDepth:      DefaultQueueDepth,
-		BodyLimit:       DefaultBodyLimit,
-		ShutdownTimeout: DefaultShutdownTimeout,
-		Auth:            Auth{Mode: "none"},
+		Listen:            DefaultListen,
+		ModelsDir:         DefaultModelsDir,
+		DataDir:           DefaultDataDir,
+		KeepAlive:         DefaultKeepAlive,
+		MemoryHeadroom:    DefaultMemoryHeadroom,
+		GPUMemoryHeadroom: DefaultGPUMemoryHeadroom,
+		QueueDepth:        DefaultQueueDepth,
+		BodyLimit:         DefaultBodyLimit,
+		ShutdownTimeout:   DefaultShutdownTimeout,
+		Auth:              Auth{Mode: "none"},
 	}
 }
 
 // Load reads and validates the file at path. A missing file returns an error
 // that matches fs.ErrNotExist, so callers can fall back to Default.
-func Load(path string) (*Config, error) {
+func Load(path string, opts ...LoadOption) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(data, path)
+	return Parse(data, path, opts...)
 }
 
 // Parse parses and validates a configuration. name is the file it came
 // from: errors cite it, and relative paths resolve against its folder (the
 // working directory when name is "").
-func Parse(data []byte, name string) (*Config, error) {
-	return parse(data, name, defaultChecker())
+func Parse(data []byte, name string, opts ...LoadOption) (*Config, error) {
+	var o loadOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return parse(data, name, ggufChecker{gpuTotal: o.gpuTotal})
+}
+
+// LoadOption tells Load and Parse about the machine.
+type LoadOption func(*loadOptions)
+
+type loadOptions struct {
+	gpuTotal uint64
+}
+
+// WithGPUMemory gives the total memory of the GPUs a model may be offloaded
+// to. Without it the memory check knows only system memory and refuses a
+// model larger than that even when GPUs would hold most of it.
+func WithGPUMemory(total uint64) LoadOption {
+	return func(o *loadOptions) { o.gpuTotal = total }
 }
 
 // Model returns the configured model called name, or false.
@@ -227,6 +254,7 @@ func (c *Config) CapKeepAlive(d Duration) Duration {
 
 // WithDefaults returns m with every unset load setting taken from
 // c.Defaults (parallel, threads, gpu layers, KV type, flash attention).
+// GPULayers is never nil afterwards: unset everywhere, it is auto.
 // Context stays as set: defaults.context is a cap on the trained length,
 // applied by ContextFor.
 func (c *Config) WithDefaults(m Model) Model {
@@ -240,8 +268,11 @@ func (c *Config) WithDefaults(m Model) Model {
 	if m.Threads == 0 {
 		m.Threads = d.Threads
 	}
-	if m.GPULayers == nil && d.GPULayers != nil {
-		v := *d.GPULayers
+	if m.GPULayers == nil {
+		v := GPULayersAuto
+		if d.GPULayers != nil {
+			v = *d.GPULayers
+		}
 		m.GPULayers = &v
 	}
 	if m.KVCacheType == "" {

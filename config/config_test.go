@@ -140,6 +140,12 @@ func TestParseErrors(t *testing.T) {
 		{"syntax", "listen: [\n", []string{"ggufd.yaml"}},
 		{"missing template", "models_dir: models\nmodels:\n  a:\n    chat_template: t.jinja\n",
 			[]string{"models.a.chat_template: template file"}},
+		{"gpu_layers below -1", "models_dir: models\nmodels:\n  a:\n    gpu_layers: -2\n",
+			[]string{":4:17: models.a.gpu_layers: want auto, -1 (all) or a number of layers, got \"-2\""}},
+		{"gpu_layers word", "defaults:\n  gpu_layers: most\n",
+			[]string{":2:15: defaults.gpu_layers: want auto, -1 (all) or a number of layers, got \"most\""}},
+		{"gpu_layers list", "defaults:\n  gpu_layers: [1]\n",
+			[]string{":2:15: defaults.gpu_layers: want auto, -1 (all) or a number of layers, got a list"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,6 +162,53 @@ func TestParseErrors(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
+			}
+		})
+	}
+}
+
+// TestGPULayers checks what gpu_layers becomes for each model: its own
+// value, else defaults', else auto.
+func TestGPULayers(t *testing.T) {
+	tests := []struct {
+		name     string
+		defaults string // the defaults.gpu_layers line, "" for none
+		own      string // model a's gpu_layers, "" for none
+		want     GPULayers
+	}{
+		{"unset everywhere", "", "", GPULayersAuto},
+		{"auto", "", "auto", GPULayersAuto},
+		{"AUTO", "", "AUTO", GPULayersAuto},
+		{"all", "", "-1", GPULayersAll},
+		{"cpu only", "", "0", 0},
+		{"count", "", "20", 20},
+		{"from defaults", "gpu_layers: 0", "", 0},
+		{"own wins over defaults", "gpu_layers: 0", "auto", GPULayersAuto},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := "models_dir: models\ndefaults:\n  " + tt.defaults + "\nmodels:\n  a:\n"
+			if tt.own != "" {
+				body += "    gpu_layers: " + tt.own + "\n"
+			} else {
+				body += "    parallel: 1\n"
+			}
+			c, err := Load(writeConfig(t, body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := c.WithDefaults(c.Models[0])
+			if m.GPULayers == nil || *m.GPULayers != tt.want {
+				t.Fatalf("gpu_layers = %v, want %v", m.GPULayers, tt.want)
+			}
+			// A model found in models_dir takes the defaults too.
+			d := c.DiscoveredModel(filepath.Join(c.ModelsDir, "b.gguf"))
+			want := GPULayersAuto
+			if c.Defaults.GPULayers != nil {
+				want = *c.Defaults.GPULayers
+			}
+			if d.GPULayers == nil || *d.GPULayers != want {
+				t.Errorf("discovered model gpu_layers = %v, want %v", d.GPULayers, want)
 			}
 		})
 	}
@@ -238,22 +291,51 @@ func TestUnits(t *testing.T) {
 	}
 }
 
-type fakeChecker struct{ need, total, avail uint64 }
+type fakeChecker struct{ need, total, avail, gpu uint64 }
 
 func (f fakeChecker) Need(*Config, Model) (uint64, error) { return f.need, nil }
 func (f fakeChecker) Memory() (uint64, uint64, error)     { return f.total, f.avail, nil }
+func (f fakeChecker) GPUMemory() uint64                   { return f.gpu }
 
 func TestMemoryCheck(t *testing.T) {
-	body := "models_dir: models\nmemory_headroom: 0\nmodels:\n  a:\n    parallel: 8\n"
-	path := writeConfig(t, body)
-	data, _ := os.ReadFile(path)
-	if _, err := parse(data, path, fakeChecker{need: 10 << 30, total: 8 << 30, avail: 8 << 30}); err == nil ||
-		!strings.Contains(err.Error(), "models.a: needs about 10GiB loaded (context default × parallel 8)") {
-		t.Errorf("too big: %v", err)
+	const gib = 1 << 30
+	tests := []struct {
+		name    string
+		gpu     string // model a's gpu_layers line
+		chk     fakeChecker
+		err     string // substring of the error; "" for none
+		warning string // substring of the only warning; "" for none
+	}{
+		{"too big", "", fakeChecker{need: 10 * gib, total: 8 * gib, avail: 8 * gib},
+			"models.a: needs about 10GiB loaded (context default × parallel 8), more than the machine's memory (8GiB)", ""},
+		{"not available now", "", fakeChecker{need: 4 * gib, total: 8 * gib, avail: 2 * gib}, "", "only 2GiB is available"},
+		{"fits with the GPUs", "", fakeChecker{need: 10 * gib, total: 8 * gib, avail: 8 * gib, gpu: 24 * gib}, "", ""},
+		{"too big for both", "gpu_layers: -1", fakeChecker{need: 40 * gib, total: 8 * gib, avail: 8 * gib, gpu: 24 * gib},
+			"more than the machine's memory plus the GPUs' (32GiB)", ""},
+		{"cpu only ignores the GPUs", "gpu_layers: 0", fakeChecker{need: 10 * gib, total: 8 * gib, avail: 8 * gib, gpu: 24 * gib},
+			"more than the machine's memory (8GiB)", ""},
 	}
-	c, err := parse(data, path, fakeChecker{need: 4 << 30, total: 8 << 30, avail: 2 << 30})
-	if err != nil || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0].Error(), "only 2GiB is available") {
-		t.Errorf("warning: %v %v", err, c)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeConfig(t, "models_dir: models\nmemory_headroom: 0\nmodels:\n  a:\n    parallel: 8\n    "+tt.gpu+"\n")
+			data, _ := os.ReadFile(path)
+			c, err := parse(data, path, tt.chk)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tt.warning == "" && len(c.Warnings) != 0:
+				t.Errorf("warnings %v, want none", c.Warnings)
+			case tt.warning != "" && (len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0].Error(), tt.warning)):
+				t.Errorf("warnings %v, want one with %q", c.Warnings, tt.warning)
+			}
+		})
 	}
 }
 
@@ -287,6 +369,9 @@ func TestExampleConfig(t *testing.T) {
 		len(q.Tags) != 2 || c.Auth.Currency != "元" || c.KeepAliveFor(q) != Duration(30*time.Minute) {
 		t.Errorf("example parsed as %+v", q)
 	}
+	if g := c.Defaults.GPULayers; g == nil || *g != GPULayersAuto || c.GPUMemoryHeadroom != 512<<20 {
+		t.Errorf("defaults.gpu_layers %v, gpu_memory_headroom %v; want auto, 512MiB", g, c.GPUMemoryHeadroom)
+	}
 	if e, _ := c.Model("nomic-embed"); !e.Embeddings || !c.KeepAliveFor(e).IsNever() {
 		t.Errorf("embedding model %+v", e)
 	}
@@ -319,5 +404,10 @@ func TestMemoryCheckRealFile(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "ggufd.yaml:4:3: models.stories: needs about") ||
 		!strings.Contains(err.Error(), "more than memory_limit (64MiB)") {
 		t.Errorf("err = %v", err)
+	}
+	// With GPUs that can hold the rest, the same model is accepted; the
+	// load decides the split.
+	if _, err := Load(path, WithGPUMemory(80<<30)); err != nil {
+		t.Errorf("with 80GiB of GPU memory: %v", err)
 	}
 }

@@ -16,24 +16,36 @@ type memoryChecker interface {
 	Need(c *Config, m Model) (uint64, error)
 	// Memory returns the machine's total and currently available memory.
 	Memory() (total, available uint64, err error)
+	// GPUMemory is the total memory of the GPUs models may be offloaded
+	// to (0: none known).
+	GPUMemory() uint64
 }
 
 // memory flags models that can never fit (an error: the operator asked for
 // more context × parallel than the machine has) and models that do not fit
-// in what is available right now (a warning: other programs may exit).
+// in what is available right now (a warning: other programs may exit). A
+// model that may be offloaded (gpu_layers other than 0) can use the GPUs'
+// memory as well; how it splits is decided when it loads.
 func (p *parser) memory(c *Config, chk memoryChecker) {
 	total, avail, err := chk.Memory()
 	if err != nil {
 		return // no numbers, nothing to compare against
 	}
-	budget := total
-	what := "the machine's memory"
-	if c.MemoryLimit > 0 && uint64(c.MemoryLimit) < budget {
-		budget = uint64(c.MemoryLimit)
-		what = "memory_limit"
+	ramBudget := total
+	ramWhat := "the machine's memory"
+	if c.MemoryLimit > 0 && uint64(c.MemoryLimit) < ramBudget {
+		ramBudget = uint64(c.MemoryLimit)
+		ramWhat = "memory_limit"
 	}
+	gpu := chk.GPUMemory()
 	for _, m := range c.Models {
 		mm := c.WithDefaults(m)
+		budget, what, avail := ramBudget, ramWhat, avail
+		if gpu > 0 && *mm.GPULayers != 0 {
+			budget += gpu
+			what += " plus the GPUs'"
+			avail += gpu
+		}
 		f := "models." + m.Name
 		need, err := chk.Need(c, mm)
 		if err != nil {
@@ -70,11 +82,12 @@ func ctxString(n int) string {
 	return fmt.Sprint(n)
 }
 
-// defaultChecker estimates with the GGUF metadata of each file and reads
-// the machine's memory from the OS.
-func defaultChecker() memoryChecker { return ggufChecker{} }
+// ggufChecker estimates with the GGUF metadata of each file and reads the
+// machine's memory from the OS.
 
-type ggufChecker struct{}
+type ggufChecker struct{ gpuTotal uint64 }
+
+func (g ggufChecker) GPUMemory() uint64 { return g.gpuTotal }
 
 func (ggufChecker) Need(c *Config, m Model) (uint64, error) {
 	f, err := gguf.Open(m.File)

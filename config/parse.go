@@ -397,7 +397,7 @@ func (p *parser) validate(c *Config, chk memoryChecker) {
 	}
 
 	d := c.Defaults
-	p.loadSettings("defaults", d.Context, d.Parallel, d.Threads, d.GPULayers, d.KVCacheType, d.FlashAttention)
+	p.loadSettings("defaults", d.Context, d.Parallel, d.Threads, d.KVCacheType, d.FlashAttention)
 
 	// names maps every name and alias to the field that introduced it.
 	names := map[string]string{}
@@ -459,7 +459,9 @@ func (p *parser) dir(base, dir, field string) string {
 	return dir
 }
 
-func (p *parser) loadSettings(f string, ctx, parallel, threads int, gpu *int, kv, fa string) {
+// loadSettings checks the load settings a model shares with defaults.
+// gpu_layers needs no check here: its YAML type accepts only valid values.
+func (p *parser) loadSettings(f string, ctx, parallel, threads int, kv, fa string) {
 	if ctx < 0 {
 		p.fieldErr(f+".context", "must not be negative, got %d", ctx)
 	}
@@ -468,9 +470,6 @@ func (p *parser) loadSettings(f string, ctx, parallel, threads int, gpu *int, kv
 	}
 	if threads < 0 {
 		p.fieldErr(f+".threads", "must not be negative, got %d", threads)
-	}
-	if gpu != nil && *gpu < -1 {
-		p.fieldErr(f+".gpu_layers", "want -1 (all) or a number of layers, got %d", *gpu)
 	}
 	switch kv {
 	case "", "f16", "q8_0", "q4_0":
@@ -485,7 +484,7 @@ func (p *parser) loadSettings(f string, ctx, parallel, threads int, gpu *int, kv
 }
 
 func (p *parser) model(c *Config, m *Model, f string) {
-	p.loadSettings(f, m.Context, m.Parallel, m.Threads, m.GPULayers, m.KVCacheType, m.FlashAttention)
+	p.loadSettings(f, m.Context, m.Parallel, m.Threads, m.KVCacheType, m.FlashAttention)
 	if m.File == "" {
 		m.File = m.Name + ".gguf"
 	}

@@ -178,3 +178,59 @@ func kindName(n *yaml.Node) string {
 	}
 	return "node"
 }
+
+// GPULayers is the gpu_layers setting: how many of a model's layers run on
+// GPUs. In YAML it is "auto" (as many as fit in the GPUs' free memory, the
+// rest on the CPU), -1 (every layer; a load that does not fit fails) or a
+// number of layers (0: CPU only). Layers count as llama.cpp counts them: the
+// repeating layers from the last one down, then the output layer as one
+// more, so a model of N blocks has N+1.
+type GPULayers int
+
+const (
+	// GPULayersAuto offloads what fits; it is the default.
+	GPULayersAuto GPULayers = -2
+	// GPULayersAll puts every layer on GPUs.
+	GPULayersAll GPULayers = -1
+)
+
+// ParseGPULayers parses the forms GPULayers accepts in YAML.
+func ParseGPULayers(s string) (GPULayers, error) {
+	s = strings.TrimSpace(s)
+	if strings.EqualFold(s, "auto") {
+		return GPULayersAuto, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < -1 {
+		return 0, fmt.Errorf("want auto, -1 (all) or a number of layers, got %q", s)
+	}
+	return GPULayers(n), nil
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (g *GPULayers) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("want auto, -1 (all) or a number of layers, got a %s", kindName(n))
+	}
+	v, err := ParseGPULayers(n.Value)
+	if err != nil {
+		return err
+	}
+	*g = v
+	return nil
+}
+
+// MarshalYAML implements yaml.Marshaler.
+func (g GPULayers) MarshalYAML() (any, error) {
+	if g == GPULayersAuto {
+		return "auto", nil
+	}
+	return int(g), nil
+}
+
+func (g GPULayers) String() string {
+	if g == GPULayersAuto {
+		return "auto"
+	}
+	return strconv.Itoa(int(g))
+}

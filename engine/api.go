@@ -16,10 +16,13 @@ import (
 // LoadOptions configures one loaded model. Zero values pick sensible defaults
 // (see withDefaults).
 type LoadOptions struct {
-	ContextLength  int    // tokens per sequence; 0: min(trained length, 4096)
-	Parallel       int    // sequence slots decoded together; 0: 4
-	Threads        int    // CPU threads; 0: the physical cores (1 for models under 32M parameters)
-	GPULayers      int    // layers offloaded to a GPU; 0 on CPU, -1 all
+	ContextLength int // tokens per sequence; 0: min(trained length, 4096)
+	Parallel      int // sequence slots decoded together; 0: 4
+	Threads       int // CPU threads; 0: the physical cores (1 for models under 32M parameters)
+	GPULayers     int // layers offloaded to GPUs (llama.cpp's n_gpu_layers); 0: CPU only, -1: all
+	// TensorSplit is the share of the offloaded layers each GPU takes, in
+	// the order llama.cpp lists its GPUs; nil: split by free memory.
+	TensorSplit    []float32
 	NoMmap         bool   // read the file into memory instead of mapping it
 	KVCacheType    string // "f16" (default), "q8_0" or "q4_0"
 	FlashAttention string // "auto" (default), "on" or "off"

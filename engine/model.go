@@ -142,8 +142,9 @@ func Load(ctx context.Context, path string, opts LoadOptions) (*Model, error) {
 		return nil, &LoadError{Path: path, Err: err}
 	}
 	lm, err := llamacpp.LoadModel(path, llamacpp.ModelParams{
-		GPULayers: opts.GPULayers,
-		UseMmap:   !opts.NoMmap,
+		GPULayers:   opts.GPULayers,
+		TensorSplit: opts.TensorSplit,
+		UseMmap:     !opts.NoMmap,
 		Progress: func(p float32) bool {
 			if opts.Progress != nil {
 				opts.Progress(p)

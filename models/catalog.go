@@ -38,11 +38,12 @@ const DemoName = "demo-random"
 // outside the manager goroutine because it reads files.
 type item struct {
 	Entry
-	spec    loadSpec
-	opts    engine.LoadOptions // Progress is set per load
-	est     gguf.Estimate
-	estErr  error // the estimate could not be made; the loader reports why
-	prepErr error // the load cannot even be attempted (chat template unreadable)
+	spec      loadSpec
+	opts      engine.LoadOptions // GPULayers, TensorSplit and Progress are set per load
+	gpuLayers config.GPULayers   // as configured; placed per load
+	est       gguf.Estimate
+	estErr    error // the estimate could not be made; the loader reports why
+	prepErr   error // the load cannot even be attempted (chat template unreadable)
 }
 
 // loadSpec is everything that, when it changes, needs the model reloaded.
@@ -54,7 +55,7 @@ type loadSpec struct {
 	Context        int
 	Parallel       int
 	Threads        int
-	GPULayers      int
+	GPULayers      config.GPULayers
 	KVCacheType    string
 	FlashAttention string
 	Embeddings     bool
@@ -165,15 +166,14 @@ func (b *catalogBuilder) item(cfg *config.Config, m config.Model, discovered boo
 	if err != nil {
 		it.prepErr = err
 	}
-	gpu := 0
+	it.gpuLayers = config.GPULayersAuto
 	if m.GPULayers != nil {
-		gpu = *m.GPULayers
+		it.gpuLayers = *m.GPULayers
 	}
 	it.opts = engine.LoadOptions{
 		ContextLength:  it.ContextLength,
 		Parallel:       m.Parallel,
 		Threads:        m.Threads,
-		GPULayers:      gpu,
 		KVCacheType:    m.KVCacheType,
 		FlashAttention: m.FlashAttention,
 		Embeddings:     m.Embeddings,
@@ -182,7 +182,7 @@ func (b *catalogBuilder) item(cfg *config.Config, m config.Model, discovered boo
 	}
 	it.spec = loadSpec{
 		Path: m.File, Size: size, ModTime: mod,
-		Context: it.ContextLength, Parallel: m.Parallel, Threads: m.Threads, GPULayers: gpu,
+		Context: it.ContextLength, Parallel: m.Parallel, Threads: m.Threads, GPULayers: it.gpuLayers,
 		KVCacheType: m.KVCacheType, FlashAttention: m.FlashAttention, Embeddings: m.Embeddings,
 		ChatTemplate: tmpl, QueueDepth: cfg.QueueDepth,
 	}

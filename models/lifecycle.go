@@ -3,11 +3,11 @@ package models
 import (
 	"math"
 	"slices"
-	"sort"
 	"sync/atomic"
 	"time"
 
 	"github.com/ggufd/ggufd/config"
+	"github.com/ggufd/ggufd/models/placement"
 )
 
 // runner is one model's lifecycle state. Every field except progress is
@@ -31,10 +31,9 @@ type runner struct {
 	timerSeq  uint64           // invalidates keep-alive timers that fired late
 	keepAlive *config.Duration // a client's keep_alive, until unloaded
 
-	gen     uint64        // bumped on every load and unload
-	mem     uint64        // memory committed to this model
-	weights uint64        // of which model weights (file-backed when mapped)
-	closing chan struct{} // closed when an unload's Close has returned
+	gen     uint64         // bumped on every load and unload
+	place   placement.Plan // where the model is (or goes, while loading): memory committed per device
+	closing chan struct{}  // closed when an unload's Close has returned
 
 	drain      bool // unload once the last lease is released
 	removed    bool // gone from the catalog; unload and forget
@@ -140,11 +139,11 @@ const (
 // admit loads r now if it fits, queues it until busy models finish if that
 // would make room, or fails its waiters.
 func (m *Manager) admit(r *runner) {
-	evict, v, err := m.plan(r)
+	p, evict, v, err := m.plan(r)
 	switch v {
 	case fits:
 		m.removePending(r)
-		m.launch(r, evict)
+		m.launch(r, p, evict)
 	case wait:
 		if !r.admitting {
 			r.admitting = true
@@ -157,103 +156,23 @@ func (m *Manager) admit(r *runner) {
 	}
 }
 
-// plan decides whether r fits, evicting least recently used idle models as
-// needed (memory and max_loaded_models alike).
-func (m *Manager) plan(r *runner) ([]*runner, verdict, error) {
-	cfg := m.st.cfg
-	need := r.item.est.Total
-	free := m.freeMemory()
-	count := 0
-	var idle, busy []*runner
-	for _, o := range m.allRunners() {
-		if o == r || o.admitting {
-			continue // other queued loads hold nothing yet
-		}
-		switch o.state {
-		case StateLoading:
-			count++
-			busy = append(busy, o)
-		case StateLoaded:
-			count++
-			if o.leases == 0 && len(o.waiters) == 0 {
-				idle = append(idle, o)
-			} else {
-				busy = append(busy, o)
-			}
-		}
-	}
-	sort.Slice(idle, func(i, j int) bool { return idle[i].lastUsed.Before(idle[j].lastUsed) })
-	limit := cfg.MaxLoadedModels
-	ok := func() bool { return float64(need) <= free && (limit == 0 || count < limit) }
-	var evict []*runner
-	for !ok() && len(idle) > 0 {
-		v := idle[0]
-		idle = idle[1:]
-		evict = append(evict, v)
-		free += float64(v.mem)
-		count--
-	}
-	if ok() {
-		return evict, fits, nil
-	}
-	for _, b := range busy {
-		free += float64(b.mem)
-	}
-	if float64(need) <= free {
-		return nil, wait, nil
-	}
-	return nil, never, &InsufficientMemoryError{Model: r.name(), Needed: need, Available: uint64(max(free, 0))}
-}
-
-// freeMemory is what a new load may use now: the OS's available memory
-// minus headroom and minus what admitted models will still take, and within
-// memory_limit when one is set.
-func (m *Manager) freeMemory() float64 {
-	cfg := m.st.cfg
-	sys := math.Inf(1)
-	if avail, err := m.opts.probe(); err != nil {
-		m.log.Warn("cannot read available memory; admitting loads without a memory check", "err", err)
-	} else {
-		sys = float64(avail) - float64(cfg.MemoryHeadroom)
-	}
-	var committed float64
-	for _, o := range m.allRunners() {
-		if o.admitting {
-			continue
-		}
-		switch o.state {
-		case StateLoading:
-			// Not allocated yet (or only partly): reserve all of it.
-			sys -= float64(o.mem)
-			committed += float64(o.mem)
-		case StateLoaded, StateUnloading:
-			// Mapped weights are page cache, which the OS counts as
-			// available; the KV cache and buffers are not.
-			sys -= float64(o.weights)
-			committed += float64(o.mem)
-		}
-	}
-	if cfg.MemoryLimit == 0 {
-		return sys
-	}
-	return min(sys, float64(cfg.MemoryLimit)-committed)
-}
-
-// launch evicts, then loads r in its own goroutine once the evicted models
-// have closed.
-func (m *Manager) launch(r *runner, evict []*runner) {
+// launch evicts, then loads r as placed in its own goroutine once the
+// evicted models have closed.
+func (m *Manager) launch(r *runner, p placement.Plan, evict []*runner) {
 	var waits []chan struct{}
 	for _, v := range evict {
 		m.log.Info("unloading least recently used idle model to make room", "model", v.name(), "for", r.name())
 		m.beginUnload(v)
 		waits = append(waits, v.closing)
 	}
-	r.mem, r.weights = r.item.est.Total, r.item.est.Weights
+	r.place = p
 	gen, it := r.gen, r.item
 	opts := it.opts
+	opts.GPULayers, opts.TensorSplit = p.GPULayers, p.TensorSplit
 	opts.Progress = func(p float32) { r.progress.Store(math.Float32bits(p)) }
 	m.log.Info("loading model", "model", r.name(), "path", it.Path, "context", it.ContextLength,
-		"parallel", it.Model.Parallel, "estimate", config.FormatBytes(it.est.Total))
+		"parallel", it.Model.Parallel, "estimate", config.FormatBytes(it.est.Total),
+		"gpu_layers", it.gpuLayers.String(), "placement", placementString(p))
 	go func() {
 		for _, c := range waits {
 			select {
@@ -289,8 +208,13 @@ func (m *Manager) loaded(r *runner, gen uint64, lm LoadedModel, err error, took 
 	r.progress.Store(math.Float32bits(1))
 	// Account the larger of estimate and actual: the estimate is what was
 	// admitted, and a lazily mapped file may report less than it will use.
-	r.mem = max(r.mem, lm.Info().MemoryBytes)
-	m.log.Info("model loaded", "model", r.name(), "took", took.Round(time.Millisecond), "memory", config.FormatBytes(r.mem))
+	// The engine reports one figure for all devices, so this holds only
+	// for a model wholly on the CPU.
+	if r.place.GPULayers == 0 {
+		r.place.CPU.Bytes = max(r.place.CPU.Bytes, lm.Info().MemoryBytes)
+	}
+	m.log.Info("model loaded", "model", r.name(), "took", took.Round(time.Millisecond),
+		"memory", config.FormatBytes(total(r.place)), "placement", placementString(r.place))
 	if m.st.closed {
 		m.beginUnload(r)
 		return
@@ -310,7 +234,7 @@ func (m *Manager) loadFailed(r *runner, err error) {
 	r.state = StateFailed
 	r.err = err
 	r.model = nil
-	r.mem, r.weights = 0, 0
+	r.place = placement.Plan{}
 	m.log.Error("model failed to load", "model", r.name(), "err", err)
 	for _, w := range r.waiters {
 		w.ch <- acquireResult{err: err}
@@ -401,7 +325,7 @@ func (m *Manager) unloaded(r *runner, gen uint64, err error) {
 	}
 	r.state = StateUnloaded
 	r.model = nil
-	r.mem, r.weights = 0, 0
+	r.place = placement.Plan{}
 	r.loadedAt, r.expiresAt = time.Time{}, time.Time{}
 	r.keepAlive = nil // a client's keep_alive lasts one load
 	r.progress.Store(0)
@@ -599,7 +523,8 @@ func (m *Manager) snapshots(name string) []snapshot {
 		s := snapshot{Status: Status{
 			Entry:       e,
 			State:       r.state,
-			MemoryBytes: r.mem,
+			MemoryBytes: total(r.place),
+			Placement:   usage(r.place),
 			LoadedAt:    r.loadedAt,
 			ExpiresAt:   r.expiresAt,
 		}}

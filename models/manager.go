@@ -46,9 +46,12 @@ type Status struct {
 	State       State
 	Progress    float32 // load progress in [0,1] while loading
 	Error       string  // why the last load failed (state failed)
-	MemoryBytes uint64  // held while loaded; the estimate while loading
-	BusySlots   int
-	QueueDepth  int
+	MemoryBytes uint64  // held while loaded (all devices); the estimate while loading
+	// Placement is where the model is (planned, while loading): layers and
+	// bytes on the CPU and on each GPU that holds part of it.
+	Placement  []DeviceUsage
+	BusySlots  int
+	QueueDepth int
 	// Threads the model's last decode step ran on, of MaxThreads, and why
 	// (the engine lowers the count while other processes compete for cores).
 	Threads       int
@@ -135,7 +138,7 @@ func New(cfg *config.Config, configPath string, logger *slog.Logger, opts ...Opt
 	// (--models-dir); reloads of the file must keep it.
 	var modelsDirOverride string
 	if configPath != "" {
-		if fc, err := config.Load(configPath); err == nil && fc.ModelsDir != cfg.ModelsDir {
+		if fc, err := config.Load(configPath, o.configOptions()...); err == nil && fc.ModelsDir != cfg.ModelsDir {
 			modelsDirOverride = cfg.ModelsDir
 		}
 	}
@@ -314,7 +317,7 @@ func (m *Manager) Reload(ctx context.Context) error {
 	}
 	cfg := m.baseCfg
 	if m.configPath != "" {
-		c, err := config.Load(m.configPath)
+		c, err := config.Load(m.configPath, m.opts.configOptions()...)
 		if err != nil {
 			// Keep the last good config, but still pick up GGUF files
 			// added to or removed from models_dir.

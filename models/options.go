@@ -42,6 +42,22 @@ func SystemMemory() (uint64, error) {
 	return vm.Available, nil
 }
 
+// DeviceMemory is an accelerator as ggml reports it (engine.Devices gives
+// the same fields).
+type DeviceMemory struct {
+	ID          string // e.g. "CUDA0"
+	Name        string
+	Description string // e.g. "NVIDIA H200"
+	Kind        string // "cpu", "gpu" or "igpu"
+	TotalBytes  uint64
+	FreeBytes   uint64
+}
+
+// DeviceProbe lists the devices with their free memory now, in ggml's
+// order (the order llama.cpp offloads to). CPU devices are ignored: system
+// memory comes from the MemoryProbe.
+type DeviceProbe func() []DeviceMemory
+
 // Estimator estimates the memory a model file takes loaded.
 type Estimator func(path string, p gguf.EstimateParams) (gguf.Estimate, error)
 
@@ -65,6 +81,7 @@ type DemoGenerator func(path string) error
 type options struct {
 	loader   Loader
 	probe    MemoryProbe
+	devices  DeviceProbe
 	estimate Estimator
 	clock    Clock
 	demo     DemoGenerator
@@ -79,6 +96,10 @@ func WithLoader(l Loader) Option { return func(o *options) { o.loader = l } }
 
 // WithMemoryProbe replaces the OS's available-memory figure.
 func WithMemoryProbe(p MemoryProbe) Option { return func(o *options) { o.probe = p } }
+
+// WithDevices gives the GPUs models may be placed on. Without it every
+// model runs on the CPU.
+func WithDevices(p DeviceProbe) Option { return func(o *options) { o.devices = p } }
 
 // WithEstimator replaces the GGUF-metadata memory estimate.
 func WithEstimator(e Estimator) Option { return func(o *options) { o.estimate = e } }

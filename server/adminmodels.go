@@ -17,7 +17,7 @@ import (
 // The operator's view of the model manager, next to the accounts admin API
 // and behind the same admin key:
 //
-//	GET  /admin/models              every model with state, memory, slots, queue, expiry
+//	GET  /admin/models              every model with state, memory and placement, slots, queue, expiry
 //	POST /admin/models/:name/load   load now (waits for the load)
 //	POST /admin/models/:name/unload unload once its requests finish
 //	POST /admin/reload              re-read the config file now
@@ -40,24 +40,26 @@ type modelAdmin struct{ m *models.Manager }
 
 // adminModel is one model as the admin API shows it.
 type adminModel struct {
-	Name          string     `json:"name"`
-	Aliases       []string   `json:"aliases,omitempty"`
-	File          string     `json:"file"`
-	Discovered    bool       `json:"discovered"`
-	Embeddings    bool       `json:"embeddings"`
-	ContextLength int        `json:"context_length"`
-	Parallel      int        `json:"parallel"`
-	State         string     `json:"state"`
-	Progress      float32    `json:"progress"`
-	Error         string     `json:"error,omitempty"`
-	MemoryBytes   uint64     `json:"memory_bytes"`
-	BusySlots     int        `json:"busy_slots"`
-	QueueDepth    int        `json:"queue_depth"`
-	Threads       int        `json:"threads,omitempty"`
-	MaxThreads    int        `json:"max_threads,omitempty"`
-	ThreadsReason string     `json:"threads_reason,omitempty"`
-	LoadedAt      *time.Time `json:"loaded_at,omitempty"`
-	ExpiresAt     *time.Time `json:"expires_at,omitempty"`
+	Name          string   `json:"name"`
+	Aliases       []string `json:"aliases,omitempty"`
+	File          string   `json:"file"`
+	Discovered    bool     `json:"discovered"`
+	Embeddings    bool     `json:"embeddings"`
+	ContextLength int      `json:"context_length"`
+	Parallel      int      `json:"parallel"`
+	State         string   `json:"state"`
+	Progress      float32  `json:"progress"`
+	Error         string   `json:"error,omitempty"`
+	MemoryBytes   uint64   `json:"memory_bytes"`
+	// Placement is layers and bytes per device while loaded or loading.
+	Placement     []DevicePlacement `json:"placement,omitempty"`
+	BusySlots     int               `json:"busy_slots"`
+	QueueDepth    int               `json:"queue_depth"`
+	Threads       int               `json:"threads,omitempty"`
+	MaxThreads    int               `json:"max_threads,omitempty"`
+	ThreadsReason string            `json:"threads_reason,omitempty"`
+	LoadedAt      *time.Time        `json:"loaded_at,omitempty"`
+	ExpiresAt     *time.Time        `json:"expires_at,omitempty"`
 }
 
 func toAdminModel(st models.Status) adminModel {
@@ -65,7 +67,7 @@ func toAdminModel(st models.Status) adminModel {
 		Name: st.Name, Aliases: st.Model.Aliases, File: st.Path, Discovered: st.Discovered,
 		Embeddings: st.Embeddings, ContextLength: st.ContextLength, Parallel: st.Model.Parallel,
 		State: string(st.State), Progress: st.Progress, Error: st.Error, MemoryBytes: st.MemoryBytes,
-		BusySlots: st.BusySlots, QueueDepth: st.QueueDepth,
+		BusySlots: st.BusySlots, QueueDepth: st.QueueDepth, Placement: placementOf(st),
 		Threads: st.Threads, MaxThreads: st.MaxThreads, ThreadsReason: st.ThreadsReason,
 	}
 	if !st.LoadedAt.IsZero() {
@@ -155,6 +157,18 @@ func (a modelAdmin) metrics(c echo.Context) error {
 	gauge("ggufd_model_max_threads", "CPU threads the model may use.", func(st models.Status) float64 {
 		return float64(st.MaxThreads)
 	})
+	devGauge := func(name, help string, value func(DevicePlacement) float64) {
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
+		for _, st := range sts {
+			for _, p := range placementOf(st) {
+				fmt.Fprintf(&b, "%s{model=%q,device=%q} %g\n", name, st.Name, p.Device, value(p))
+			}
+		}
+	}
+	devGauge("ggufd_model_device_layers", "Layers of the loaded model on each device (the output layer counts as one).",
+		func(p DevicePlacement) float64 { return float64(p.Layers) })
+	devGauge("ggufd_model_device_memory_bytes", "Memory the loaded model holds on each device (CPU: system memory).",
+		func(p DevicePlacement) float64 { return float64(p.Bytes) })
 	if vm, err := mem.VirtualMemoryWithContext(c.Request().Context()); err == nil {
 		fmt.Fprintf(&b, "# HELP ggufd_memory_available_bytes Memory the system reports available.\n# TYPE ggufd_memory_available_bytes gauge\nggufd_memory_available_bytes %d\n", vm.Available)
 	}

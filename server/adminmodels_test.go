@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -93,13 +94,29 @@ func TestAdminModelsAndMetrics(t *testing.T) {
 	if loaded.Threads < 1 || loaded.MaxThreads < loaded.Threads || loaded.ThreadsReason == "" {
 		t.Fatalf("loaded model without its threads and why: %s", body)
 	}
+	// No GPU here: stories260K's 5 blocks and output layer are on the CPU.
+	cpuOnly := []DevicePlacement{{Device: "CPU", Kind: "cpu", Layers: 6, Bytes: loaded.MemoryBytes}}
+	if len(loaded.Placement) != 1 || loaded.Placement[0] != cpuOnly[0] {
+		t.Errorf("admin placement %+v, want %+v", loaded.Placement, cpuOnly)
+	}
+	code, body = call("GET", "/v1/models/tiny", fundedKey(t, svc, "o1", 1))
+	var obj modelObject
+	if err := json.Unmarshal([]byte(body), &obj); code != 200 || err != nil || len(obj.Placement) != 1 || obj.Placement[0] != cpuOnly[0] {
+		t.Errorf("/v1/models placement: %d %s", code, body)
+	}
 	code, body = call("GET", "/metrics", key)
 	if code != 200 || !strings.Contains(body, `ggufd_model_loaded{model="tiny"} 1`) || !strings.Contains(body, "# TYPE ggufd_model_busy_slots gauge") ||
 		!strings.Contains(body, `ggufd_model_threads{model="tiny"} `) {
 		t.Fatalf("metrics: %d %s", code, body)
 	}
+	for _, want := range []string{`ggufd_model_device_layers{model="tiny",device="CPU"} 6`,
+		fmt.Sprintf(`ggufd_model_device_memory_bytes{model="tiny",device="CPU"} %g`, float64(loaded.MemoryBytes))} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 	code, body = call("POST", "/admin/models/tiny/unload", key)
-	if code != 200 || state(body) != "unloaded" {
+	if code != 200 || state(body) != "unloaded" || strings.Contains(body, "placement") {
 		t.Fatalf("unload: %d %s", code, body)
 	}
 	if code, body = call("POST", "/admin/models/nope/load", key); code != http.StatusNotFound || !strings.Contains(body, "model_not_found") {

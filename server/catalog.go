@@ -80,9 +80,18 @@ const (
 // ModelStatus is a model with its runtime state.
 type ModelStatus struct {
 	ModelInfo
-	State    string
-	Progress float64 // 0..1 while loading
-	Error    string  // why the last load failed
+	State     string
+	Progress  float64 // 0..1 while loading
+	Error     string  // why the last load failed
+	Placement []DevicePlacement
+}
+
+// DevicePlacement is what a loaded (or loading) model holds on one device.
+type DevicePlacement struct {
+	Device string `json:"device"` // "CPU", "CUDA0", ...
+	Kind   string `json:"kind"`   // "cpu", "gpu" or "igpu"
+	Layers int    `json:"layers"`
+	Bytes  uint64 `json:"bytes"`
 }
 
 // UnknownModelError is a model name that matches no configured model.

@@ -85,7 +85,20 @@ func (c *managerCatalog) statusOf(st models.Status) ModelStatus {
 	if st.State == models.StateUnloading {
 		state = StateUnloaded
 	}
-	return ModelStatus{ModelInfo: c.infoOf(st.Entry), State: state, Progress: float64(st.Progress), Error: st.Error}
+	return ModelStatus{ModelInfo: c.infoOf(st.Entry), State: state, Progress: float64(st.Progress), Error: st.Error,
+		Placement: placementOf(st)}
+}
+
+// placementOf is where a loaded or loading model is; nil otherwise.
+func placementOf(st models.Status) []DevicePlacement {
+	if st.State != models.StateLoaded && st.State != models.StateLoading {
+		return nil
+	}
+	var out []DevicePlacement
+	for _, u := range st.Placement {
+		out = append(out, DevicePlacement{Device: u.Device, Kind: u.Kind, Layers: u.Layers, Bytes: u.Bytes})
+	}
+	return out
 }
 
 func (c *managerCatalog) infoOf(e models.Entry) ModelInfo {

@@ -25,6 +25,8 @@ type modelObject struct {
 	Aliases       []string `json:"aliases,omitempty"`
 	Tags          []string `json:"tags,omitempty"`
 	Pricing       any      `json:"pricing,omitempty"`
+	// Placement is where a loaded model runs: layers and bytes per device.
+	Placement []DevicePlacement `json:"placement,omitempty"`
 }
 
 type modelList struct {
@@ -49,6 +51,7 @@ func toModelObject(st ModelStatus, currency string) modelObject {
 		ID: st.ID, Object: "model", Created: st.Created.Unix(), OwnedBy: st.OwnedBy,
 		Type: "chat", Status: st.State, StatusError: st.Error, ContextLength: st.ContextLength,
 		DisplayName: st.DisplayName, Description: st.Description, Aliases: st.Aliases, Tags: st.Tags,
+		Placement: st.Placement,
 	}
 	if p := st.Pricing; !p.IsZero() {
 		o.Pricing = pricingJSON{Currency: currency, InputPer1K: p.InputPer1K, OutputPer1K: p.OutputPer1K,

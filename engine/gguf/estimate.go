@@ -1,6 +1,9 @@
 package gguf
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // EstimateParams describes how a model will be loaded.
 type EstimateParams struct {
@@ -23,7 +26,47 @@ type Estimate struct {
 	KVCache uint64 // K and V for every layer and every cell
 	Compute uint64 // compute graph buffer plus the logits/embeddings output buffer
 	Total   uint64
+
+	// The same bytes by where llama.cpp can put them, for placing a model
+	// on GPUs. llama.cpp offloads the last repeating layers first, the
+	// output layer only once every repeating layer is offloaded, and keeps
+	// the input layer on the CPU.
+	//
+	//	Weights = InputWeights + Σ Layers[i].Weights + OutputWeights - TiedOutput
+	//	KVCache = Σ Layers[i].KVCache
+	//	Compute = Graph + OutputBuffer
+	Layers []LayerEstimate // the repeating layers (blk.N), in order
+	// InputWeights are the token embeddings and every tensor outside the
+	// repeating and output layers: always on the CPU.
+	InputWeights uint64
+	// OutputWeights are the output norm and head, counted as one more
+	// layer when offloaded.
+	OutputWeights uint64
+	// TiedOutput is the part of OutputWeights that is the token embedding
+	// matrix reused as the head (no output.weight in the file): free on the
+	// CPU, where it shares the input's mapping, a copy on a GPU.
+	TiedOutput uint64
+	// Graph is the compute buffer of a device that runs layers of the
+	// graph; every such device (the CPU included) reserves one.
+	Graph uint64
+	// HostGraph is what the CPU reserves instead when every layer runs on
+	// GPUs: the input embeddings of one batch. Not measured on a GPU here;
+	// sized generously (three batch × embedding f32 tensors plus 1 MiB).
+	HostGraph uint64
+	// OutputBuffer holds the logits (and embeddings) handed back per
+	// sequence. It is always in system memory.
+	OutputBuffer uint64
 }
+
+// LayerEstimate is one repeating layer: its weights and its share of the KV
+// cache, which lives on the same device as the layer.
+type LayerEstimate struct {
+	Weights uint64
+	KVCache uint64
+}
+
+// Bytes is what the layer takes on the device that holds it.
+func (l LayerEstimate) Bytes() uint64 { return l.Weights + l.KVCache }
 
 // kvBytesPerElement gives the cache element size as a fraction num/den
 // (quantized caches store blocks of 32 values).
@@ -109,10 +152,15 @@ func (f *File) Estimate(p EstimateParams) Estimate {
 
 	var e Estimate
 	e.Weights = f.TensorBytes()
+	f.splitWeights(&e, int(layers))
 
 	num, den := kvBytesPerElement(p.KVCacheType)
 	cells := ctx * par
-	e.KVCache = layers * cells * headsKV * (headK + headV) * num / den
+	layerKV := cells * headsKV * (headK + headV) * num / den
+	for i := range e.Layers {
+		e.Layers[i].KVCache = layerKV
+		e.KVCache += layerKV
+	}
 
 	const f32 = 4
 	var attn uint64
@@ -127,8 +175,44 @@ func (f *File) Estimate(p EstimateParams) Estimate {
 	if p.Embeddings {
 		outBuf += par * embd * f32
 	}
-	e.Compute = max(attn, output, ffnPeak) + 6*batch*embd*f32 + 1<<20 + outBuf
+	e.Graph = max(attn, output, ffnPeak) + 6*batch*embd*f32 + 1<<20
+	e.HostGraph = 3*batch*embd*f32 + 1<<20
+	e.OutputBuffer = outBuf
+	e.Compute = e.Graph + e.OutputBuffer
 
 	e.Total = e.Weights + e.KVCache + e.Compute
 	return e
+}
+
+// splitWeights sorts the tensors into the layers llama.cpp places: blk.N.*
+// into repeating layer N, output.* and output_norm.* into the output layer,
+// everything else into the input layer (which stays on the CPU; small
+// per-layer extras such as rope_freqs are counted there too).
+func (f *File) splitWeights(e *Estimate, layers int) {
+	e.Layers = make([]LayerEstimate, layers)
+	head := false
+	for _, t := range f.Tensors {
+		switch {
+		case strings.HasPrefix(t.Name, "blk."):
+			rest := t.Name[len("blk."):]
+			dot := strings.IndexByte(rest, '.')
+			if n, err := strconv.Atoi(rest[:max(dot, 0)]); err == nil && n >= 0 && n < layers {
+				e.Layers[n].Weights += t.Size
+				continue
+			}
+			e.InputWeights += t.Size
+		case strings.HasPrefix(t.Name, "output.") || strings.HasPrefix(t.Name, "output_norm."):
+			head = head || t.Name == "output.weight"
+			e.OutputWeights += t.Size
+		default:
+			e.InputWeights += t.Size
+		}
+	}
+	if !head {
+		// No head of its own: llama.cpp reuses the token embeddings.
+		if t, ok := f.Tensor("token_embd.weight"); ok {
+			e.TiedOutput = t.Size
+			e.OutputWeights += t.Size
+		}
+	}
 }

@@ -73,3 +73,79 @@ func checkCompute(t *testing.T, model string, p EstimateParams, got, measured ui
 			model, p, float64(got)/mib, float64(measured)/mib, float64(lo)/mib, float64(hi)/mib)
 	}
 }
+
+// TestEstimateLayers checks the split of weights into the layers llama.cpp
+// places: each tensor counted once, in the layer its name puts it in, and a
+// head tied to the token embeddings counted as a copy only for the output.
+func TestEstimateLayers(t *testing.T) {
+	f32 := func(name string, dims ...uint64) WriteTensor {
+		n := uint64(4)
+		for _, d := range dims {
+			n *= d
+		}
+		return WriteTensor{Name: name, Dims: dims, Type: GGMLTypeF32, Fill: zeros(int(n))}
+	}
+	meta := []KV{
+		{"general.architecture", TypeString, "llama"},
+		{"llama.block_count", TypeUint32, uint32(2)},
+		{"llama.embedding_length", TypeUint32, uint32(8)},
+		{"llama.attention.head_count", TypeUint32, uint32(2)},
+		{"llama.context_length", TypeUint32, uint32(64)},
+	}
+	tied := writeFile(t, meta, []WriteTensor{
+		f32("token_embd.weight", 8, 16), // 512 bytes
+		f32("blk.0.attn_q.weight", 8, 8),
+		f32("blk.0.attn_norm.weight", 8),
+		f32("blk.1.attn_q.weight", 8, 8),
+		f32("blk.1.ffn_up.weight", 8, 4),
+		f32("blk.9.attn_q.weight", 8, 8), // beyond block_count: not a layer llama.cpp builds
+		f32("rope_freqs.weight", 4),
+		f32("output_norm.weight", 8),
+	})
+	tests := []struct {
+		name                  string
+		path                  string
+		layers                []uint64 // weights per layer
+		input, output, tiedTo uint64
+	}{
+		{"tied head", tied, []uint64{256 + 32, 256 + 128}, 512 + 256 + 16, 32 + 512, 512},
+		// The shared models have a head of their own (output.weight).
+		{"stories260K", sharedModel(t, "stories260K.gguf"), nil, 131072, 131072 + 256, 0},
+		{"llama-2-tiny", sharedModel(t, "llama-2-tiny-random.gguf"), nil, 512000, 512000 + 32, 0},
+	}
+	for _, tt := range tests {
+		f, err := Open(tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := f.Estimate(EstimateParams{ContextLength: 64, Parallel: 2})
+		if len(e.Layers) != f.BlockCount() {
+			t.Fatalf("%s: %d layers, file has %d", tt.name, len(e.Layers), f.BlockCount())
+		}
+		var sumW, sumKV uint64
+		for i, l := range e.Layers {
+			if tt.layers != nil && l.Weights != tt.layers[i] {
+				t.Errorf("%s: layer %d weights %d, want %d", tt.name, i, l.Weights, tt.layers[i])
+			}
+			if l.Weights == 0 || l.KVCache == 0 {
+				t.Errorf("%s: layer %d is empty: %+v", tt.name, i, l)
+			}
+			if i > 0 && tt.layers == nil && l != e.Layers[0] {
+				t.Errorf("%s: layer %d %+v differs from layer 0 %+v in a uniform model", tt.name, i, l, e.Layers[0])
+			}
+			sumW += l.Weights
+			sumKV += l.KVCache
+		}
+		if e.InputWeights != tt.input || e.OutputWeights != tt.output || e.TiedOutput != tt.tiedTo {
+			t.Errorf("%s: input %d output %d tied %d, want %d %d %d", tt.name,
+				e.InputWeights, e.OutputWeights, e.TiedOutput, tt.input, tt.output, tt.tiedTo)
+		}
+		if got := e.InputWeights + sumW + e.OutputWeights - e.TiedOutput; got != e.Weights || e.Weights != f.TensorBytes() {
+			t.Errorf("%s: layers add up to %d, weights %d, file %d", tt.name, got, e.Weights, f.TensorBytes())
+		}
+		if sumKV != e.KVCache || e.Compute != e.Graph+e.OutputBuffer || e.HostGraph == 0 || e.HostGraph >= e.Graph {
+			t.Errorf("%s: KV %d vs %d, compute %d vs graph %d + output %d, host graph %d", tt.name,
+				sumKV, e.KVCache, e.Compute, e.Graph, e.OutputBuffer, e.HostGraph)
+		}
+	}
+}

@@ -41,6 +41,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"math"
 	"runtime/cgo"
 	"sync"
 	"sync/atomic"
@@ -67,8 +68,13 @@ func ggufdLoadProgress(progress C.float, userData unsafe.Pointer) C.bool {
 
 // ModelParams configures a model load.
 type ModelParams struct {
+	// GPULayers is n_gpu_layers: 0 keeps everything on the CPU, negative
+	// offloads every layer.
 	GPULayers int
-	UseMmap   bool
+	// TensorSplit is each GPU's share of the offloaded layers, in the
+	// order of llama.cpp's device list; nil splits by free memory.
+	TensorSplit []float32
+	UseMmap     bool
 	// Progress is called during the load; returning false aborts it.
 	Progress func(float32) bool
 }
@@ -84,7 +90,33 @@ type Model struct {
 func LoadModel(path string, mp ModelParams) (*Model, error) {
 	Init()
 	p := C.llama_model_default_params()
-	p.n_gpu_layers = C.int32_t(mp.GPULayers)
+	switch {
+	case mp.GPULayers < 0:
+		p.n_gpu_layers = C.int32_t(math.MaxInt32) // llama.cpp caps it at the model's layers + output
+	case mp.GPULayers == 0:
+		// No GPU at all, not just no layers: with a GPU in the device
+		// list, llama.cpp still reserves a compute buffer on it and sends
+		// large CPU matrix products there.
+		p.n_gpu_layers = 0
+		p.split_mode = C.LLAMA_SPLIT_MODE_NONE
+		p.main_gpu = -1
+	default:
+		p.n_gpu_layers = C.int32_t(mp.GPULayers)
+	}
+	if len(mp.TensorSplit) > 0 {
+		maxDev := int(C.llama_max_devices())
+		if len(mp.TensorSplit) > maxDev {
+			return nil, fmt.Errorf("tensor split over %d devices; llama.cpp supports %d", len(mp.TensorSplit), maxDev)
+		}
+		// llama.cpp reads llama_max_devices() floats; C memory, since the
+		// params struct holding the pointer is passed by value.
+		split := unsafe.Slice((*C.float)(C.calloc(C.size_t(maxDev), C.sizeof_float)), maxDev)
+		defer C.free(unsafe.Pointer(&split[0]))
+		for i, v := range mp.TensorSplit {
+			split[i] = C.float(v)
+		}
+		p.tensor_split = &split[0]
+	}
 	p.use_mmap = C.bool(mp.UseMmap)
 	var h cgo.Handle
 	if mp.Progress != nil {
