@@ -75,11 +75,11 @@ type classTuner struct {
 	cur     int
 	usual   float64 // EWMA seconds per step at cur
 	samples int
-	gap     int // steps between trials now
+	gap     int  // steps between trials now
 	idleGap int  // steps between trials started by idle cores
 	byIdle  bool // the coming or running trial was started by idle cores
-	since   int // steps since the last trial
-	trial   int // threads being tried, 0 when none
+	since   int  // steps since the last trial
+	trial   int  // threads being tried, 0 when none
 	trialN  int
 	trialT  float64
 	reason  string
