@@ -29,6 +29,7 @@ type request struct {
 	generated int // completion tokens over all choices
 	live      int // choices still running
 	err       error
+	preserved map[int32]bool // special tokens printed anyway (GenerateRequest.PreservedTokens)
 }
 
 // choice is one of a request's n sequences.
@@ -38,6 +39,7 @@ type choice struct {
 	sampler  *llamacpp.Sampler
 	filter   textFilter
 	count    int // tokens generated
+	unsent   int // tokens generated since the last event
 	next     int32
 	outIdx   int // batch row of this choice's logits in the current step, -1 none
 	text     []byte
@@ -133,7 +135,8 @@ func (m *Model) prepare(ctx context.Context, req GenerateRequest) (*request, err
 	if err != nil {
 		return nil, err
 	}
-	r := &request{ctx: ctx, prompt: prompt, req: req, sampler: sp, stream: newStream(), enqueued: time.Now()}
+	r := &request{ctx: ctx, prompt: prompt, req: req, sampler: sp, stream: newStream(), enqueued: time.Now(),
+		preserved: m.specialTokens(req.PreservedTokens)}
 	// Build the samplers now: a bad grammar is the caller's error, and the
 	// scheduler goroutine should not spend its time parsing grammars.
 	for i := 0; i < req.N; i++ {
@@ -194,7 +197,7 @@ func (m *Model) samplerParams(req GenerateRequest) (llamacpp.SamplerParams, erro
 		}
 	}
 	if sp.Grammar == "" && len(req.JSONSchema) > 0 {
-		g, err := schemaToGrammar(req.JSONSchema)
+		g, err := SchemaToGrammar(req.JSONSchema)
 		if err != nil {
 			return sp, &InvalidRequestError{Param: "response_format", Message: err.Error()}
 		}
@@ -579,16 +582,18 @@ func (s *scheduler) sample(r *request, c *choice, idx int) {
 	m := s.m
 	tok := c.sampler.Sample(m.lc, idx)
 	c.count++
+	c.unsent++
 	r.generated++
 	m.tokensOut.Add(1)
+	special := r.req.ShowSpecial || r.preserved[tok]
 	if r.req.Logprobs {
-		c.logprobs = append(c.logprobs, tokenLogprob(m.lm, m.lc.Logits(idx), tok, r.req.TopLogprobs, r.req.ShowSpecial))
+		c.logprobs = append(c.logprobs, tokenLogprob(m.lm, m.lc.Logits(idx), tok, r.req.TopLogprobs, special))
 	}
 	if !r.req.IgnoreEOS && m.lm.IsEOG(tok) {
 		s.finishChoice(r, c, FinishStop, true)
 		return
 	}
-	s.piece = m.lm.AppendPiece(s.piece[:0], tok, r.req.ShowSpecial)
+	s.piece = m.lm.AppendPiece(s.piece[:0], tok, special)
 	text, stopped := c.filter.push(s.piece)
 	c.text = append(c.text, text...)
 	switch {
@@ -627,7 +632,8 @@ func (s *scheduler) flushEvents(r *request) {
 		if len(c.text) == 0 && len(c.logprobs) == 0 && (c.finish == "" || c.reported) {
 			continue
 		}
-		ev := Event{Index: c.index, Text: string(c.text), Logprobs: c.logprobs}
+		ev := Event{Index: c.index, Text: string(c.text), Logprobs: c.logprobs, Tokens: c.unsent}
+		c.unsent = 0
 		if c.finish != "" && !c.reported {
 			ev.FinishReason = c.finish
 			c.reported = true
@@ -719,4 +725,21 @@ func (s *scheduler) shutdown() {
 		s.finishRequest(r, FinishCancelled)
 	}
 	s.active = nil
+}
+
+// specialTokens resolves marker strings to the control tokens that spell
+// them; markers that are plain text in this vocabulary print anyway.
+func (m *Model) specialTokens(markers []string) map[int32]bool {
+	var set map[int32]bool
+	for _, s := range markers {
+		toks, err := m.lm.Tokenize(s, false, true)
+		if err != nil || len(toks) != 1 || !m.lm.IsControl(toks[0]) {
+			continue
+		}
+		if set == nil {
+			set = make(map[int32]bool, len(markers))
+		}
+		set[toks[0]] = true
+	}
+	return set
 }
