@@ -52,6 +52,7 @@ models:
     context: 2048
     gpu_layers: -1
     chat_template: tmpl.jinja
+    tool_format: deepseek3.1
     sampling: {temperature: 0, seed: 7}
     pricing: {input_per_1k: 0.5, output_per_1k: 1.5}
     tags: [Chinese ability]
@@ -82,6 +83,9 @@ models:
 	}
 	if a.Sampling.Temperature == nil || *a.Sampling.Temperature != 0 || a.Sampling.TopP != nil || *a.Sampling.Seed != 7 {
 		t.Errorf("sampling = %+v", a.Sampling)
+	}
+	if a.ToolFormat != "deepseek3.1" {
+		t.Errorf("tool_format = %q", a.ToolFormat)
 	}
 	if src, err := a.ChatTemplateSource(); err != nil || src != "x" {
 		t.Errorf("ChatTemplateSource = %q, %v", src, err)
@@ -140,6 +144,8 @@ func TestParseErrors(t *testing.T) {
 		{"syntax", "listen: [\n", []string{"ggufd.yaml"}},
 		{"missing template", "models_dir: models\nmodels:\n  a:\n    chat_template: t.jinja\n",
 			[]string{"models.a.chat_template: template file"}},
+		{"unknown tool format", "models_dir: models\nmodels:\n  a:\n    tool_format: qwen\n",
+			[]string{"models.a.tool_format: want one of", "hermes", `got "qwen"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
