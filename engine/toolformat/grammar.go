@@ -172,9 +172,36 @@ func glmArgs(g *gbnf, prefix string, t Tool) (string, error) {
 	parts := make([]string, 0, len(props))
 	for i, p := range props {
 		var value string
-		if propertyType(t.Parameters, p.name) == "string" && !hasKey(p.schema, "enum") {
-			value = g.add(fmt.Sprintf("%sv%d", prefix, i), `[^<]*`)
-		} else {
+		var enum []string
+		isString := propertyType(t.Parameters, p.name) == "string"
+		if isString && hasKey(p.schema, "enum") {
+			var e struct {
+				Enum []string `json:"enum"`
+			}
+			if err := json.Unmarshal(p.schema, &e); err != nil || len(e.Enum) == 0 {
+				return "", fmt.Errorf("property %q: a string enum must list strings", p.name)
+			}
+			enum = e.Enum
+		}
+		switch {
+		case enum != nil: // written as they are, unquoted
+			alts := make([]string, len(enum))
+			for j, v := range enum {
+				alts[j] = lit(v)
+			}
+			value = g.add(fmt.Sprintf("%sv%d", prefix, i), strings.Join(alts, " | "))
+		case isString:
+			// Plain text up to the closing tag, as long as the schema
+			// allows.
+			text := `[^<]*`
+			var limits struct {
+				MaxLength *int `json:"maxLength"`
+			}
+			if json.Unmarshal(p.schema, &limits) == nil && limits.MaxLength != nil {
+				text = fmt.Sprintf(`[^<]{0,%d}`, *limits.MaxLength)
+			}
+			value = g.add(fmt.Sprintf("%sv%d", prefix, i), text)
+		default:
 			v, err := g.schema(fmt.Sprintf("%sv%d-", prefix, i), p.schema)
 			if err != nil {
 				return "", fmt.Errorf("property %q: %w", p.name, err)

@@ -153,6 +153,18 @@ func (p *Parser) step(final bool) bool {
 		return true
 
 	case stReasoning:
+		if p.reasoning.lead {
+			// Some models repeat the opening tag the prompt ended with.
+			s := strings.TrimLeft(p.buf, spaces)
+			if strings.HasPrefix(s, p.think.open) {
+				p.buf = s[len(p.think.open):]
+			} else if s != "" && strings.HasPrefix(p.think.open, s) {
+				if final {
+					p.buf = ""
+				}
+				return false
+			}
+		}
 		if i := strings.Index(p.buf, p.think.close); i >= 0 {
 			p.emit(Reasoning, p.reasoning.add(p.buf[:i]))
 			p.reasoning.held = ""
