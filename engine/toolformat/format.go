@@ -37,10 +37,6 @@ var (
 // Name is the tool-call family's name, as configured with tool_format.
 func (f Format) Name() string { return f.family.name }
 
-// Reasons reports whether the model writes reasoning in tags that the
-// parser separates from the answer.
-func (f Format) Reasons() bool { return f.think != nil }
-
 // Detect picks the format a chat template implies: the family whose markup
 // the template renders for past tool calls (Hermes when none does), and
 // reasoning tags when the template handles them.

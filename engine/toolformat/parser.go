@@ -109,9 +109,6 @@ func (p *Parser) Finish() []Delta {
 // InReasoning reports whether the parser is inside a reasoning block now.
 func (p *Parser) InReasoning() bool { return p.state == stReasoning }
 
-// Calls is how many tool calls have started.
-func (p *Parser) Calls() int { return p.calls }
-
 func (p *Parser) take() []Delta {
 	out := p.out
 	p.out = nil
