@@ -110,9 +110,12 @@ type Model struct {
 	Embeddings     bool       `yaml:"embeddings"`
 	// ChatTemplate is inline Jinja or the path of a .jinja file; see
 	// ChatTemplateSource.
-	ChatTemplate string           `yaml:"chat_template"`
-	Sampling     SamplingDefaults `yaml:"sampling"`
-	Stop         []string         `yaml:"stop"`
+	ChatTemplate string `yaml:"chat_template"`
+	// ToolFormat names how the model writes tool calls (see
+	// toolformat.Names); empty: detected from the chat template.
+	ToolFormat string           `yaml:"tool_format"`
+	Sampling   SamplingDefaults `yaml:"sampling"`
+	Stop       []string         `yaml:"stop"`
 	// MaxTokens caps a request's max_tokens; 0: no cap.
 	MaxTokens int     `yaml:"max_tokens"`
 	Pricing   Pricing `yaml:"pricing"`

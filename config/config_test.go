@@ -52,6 +52,7 @@ models:
     context: 2048
     gpu_layers: -1
     chat_template: tmpl.jinja
+    tool_format: deepseek3.1
     sampling: {temperature: 0, seed: 7}
     pricing: {input_per_1k: 0.5, output_per_1k: 1.5}
     tags: [Chinese ability]
@@ -82,6 +83,9 @@ models:
 	}
 	if a.Sampling.Temperature == nil || *a.Sampling.Temperature != 0 || a.Sampling.TopP != nil || *a.Sampling.Seed != 7 {
 		t.Errorf("sampling = %+v", a.Sampling)
+	}
+	if a.ToolFormat != "deepseek3.1" {
+		t.Errorf("tool_format = %q", a.ToolFormat)
 	}
 	if src, err := a.ChatTemplateSource(); err != nil || src != "x" {
 		t.Errorf("ChatTemplateSource = %q, %v", src, err)
@@ -146,6 +150,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{":2:15: defaults.gpu_layers: want auto, -1 (all) or a number of layers, got \"most\""}},
 		{"gpu_layers list", "defaults:\n  gpu_layers: [1]\n",
 			[]string{":2:15: defaults.gpu_layers: want auto, -1 (all) or a number of layers, got a list"}},
+		{"unknown tool format", "models_dir: models\nmodels:\n  a:\n    tool_format: qwen\n",
+			[]string{"models.a.tool_format: want one of", "hermes", `got "qwen"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/ggufd/ggufd/engine/toolformat"
 	"gopkg.in/yaml.v3"
 )
 
@@ -555,6 +556,10 @@ func (p *parser) model(c *Config, m *Model, f string) {
 	}
 	if m.Embeddings && m.ChatTemplate != "" {
 		p.fieldErr(f+".chat_template", "an embedding model has no chat template")
+	}
+	if !toolformat.Valid(m.ToolFormat) {
+		p.fieldErr(f+".tool_format", "want one of %s (or nothing: detect it from the chat template), got %q",
+			strings.Join(toolformat.Names(), ", "), m.ToolFormat)
 	}
 }
 

@@ -85,6 +85,12 @@ type GenerateRequest struct {
 	Logprobs     bool
 	TopLogprobs  int  // 0..20 alternatives per token (needs Logprobs)
 	ShowSpecial  bool // print special/control tokens in the text
+	// PreservedTokens are special tokens printed in the text even without
+	// ShowSpecial: tool-call and reasoning markers some vocabularies hold
+	// as control tokens ([TOOL_CALLS], <|python_tag|>...), which the
+	// caller must see to parse the output. Strings that are not one
+	// special token of the model are ignored.
+	PreservedTokens []string
 }
 
 // FinishReason says why a choice ended.
@@ -141,8 +147,13 @@ func (u Usage) ProcessingDuration() time.Duration { return u.ComputeDuration }
 // event of the stream has Done set and carries Usage (and Err if the
 // generation failed inside the engine).
 type Event struct {
-	Index        int    // choice index, 0..N-1
-	Text         string // valid UTF-8, possibly empty
+	Index int    // choice index, 0..N-1
+	Text  string // valid UTF-8, possibly empty
+	// Tokens is how many tokens the choice generated since its previous
+	// event (Text may hold fewer when a stop string or an incomplete
+	// character is held back); they add up to the choice's share of
+	// Usage.CompletionTokens.
+	Tokens       int
 	Logprobs     []TokenLogprob
 	FinishReason FinishReason // set on the choice's last event
 	Done         bool
@@ -173,6 +184,10 @@ type ChatRequest struct {
 	Messages            []ChatMessage
 	Tools               []any // OpenAI tool definitions, as decoded JSON; nil: none
 	AddGenerationPrompt bool
+	// Extra are further template variables (a request's
+	// chat_template_kwargs, e.g. enable_thinking); they cannot replace the
+	// ones above.
+	Extra map[string]any
 }
 
 // Stats is a snapshot of the scheduler.

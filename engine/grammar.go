@@ -7,9 +7,9 @@ import (
 	ollamallama "github.com/ollama/ollama/llama"
 )
 
-// schemaToGrammar converts a JSON schema into a GBNF grammar with llama.cpp's
-// converter (common/json-schema-to-grammar).
-func schemaToGrammar(schema []byte) (string, error) {
+// SchemaToGrammar converts a JSON schema into a GBNF grammar (rule "root")
+// with llama.cpp's converter (common/json-schema-to-grammar).
+func SchemaToGrammar(schema []byte) (string, error) {
 	if !json.Valid(schema) {
 		return "", errors.New("the JSON schema is not valid JSON")
 	}

@@ -43,18 +43,21 @@ type Model struct {
 	closed  bool
 	queued  atomic.Int32 // requests waiting for a slot (channel + scheduler's FIFO)
 
-	busy        atomic.Int32
-	busyNanos   atomic.Int64           // decode time over all requests (conservation of billed time)
-	promptCost  atomic.Int64           // ns of compute per prompt token, prompt-only steps (EWMA); 0: not measured
-	genCost     atomic.Int64           // ns per generated token of a sequence decoding alone (EWMA); 0: not measured
-	threads     atomic.Int32           // threads of the last decode step
-	threadsWhy  atomic.Pointer[string] // the tuner's reason for them
-	maxThreads  int
-	adaptive    bool // threads chosen by the tuner (not fixed in the options)
-	requests    atomic.Uint64
-	tokensIn    atomic.Uint64
-	tokensOut   atomic.Uint64
-	lastRequest atomic.Int64 // unix nanos
+	busy atomic.Int32
+	// computeClock times decode steps and sampling for billing; tests
+	// replace it to check the attribution arithmetic deterministically.
+	computeClock func() time.Time
+	busyNanos    atomic.Int64           // decode time over all requests (conservation of billed time)
+	promptCost   atomic.Int64           // ns of compute per prompt token, prompt-only steps (EWMA); 0: not measured
+	genCost      atomic.Int64           // ns per generated token of a sequence decoding alone (EWMA); 0: not measured
+	threads      atomic.Int32           // threads of the last decode step
+	threadsWhy   atomic.Pointer[string] // the tuner's reason for them
+	maxThreads   int
+	adaptive     bool // threads chosen by the tuner (not fixed in the options)
+	requests     atomic.Uint64
+	tokensIn     atomic.Uint64
+	tokensOut    atomic.Uint64
+	lastRequest  atomic.Int64 // unix nanos
 }
 
 const (
@@ -253,16 +256,17 @@ func newModel(lm *llamacpp.Model, path string, size int64, opts LoadOptions) (*M
 		ctxLen = got
 	}
 	m := &Model{
-		opts:       opts,
-		lm:         lm,
-		lc:         lc,
-		maxThreads: threads,
-		adaptive:   adaptive,
-		log:        slog.Default().With("model", path),
-		submit:     make(chan *request, opts.QueueDepth),
-		embeds:     make(chan *embedJob, opts.QueueDepth),
-		quit:       make(chan struct{}),
-		done:       make(chan struct{}),
+		opts:         opts,
+		lm:           lm,
+		lc:           lc,
+		maxThreads:   threads,
+		computeClock: time.Now,
+		adaptive:     adaptive,
+		log:          slog.Default().With("model", path),
+		submit:       make(chan *request, opts.QueueDepth),
+		embeds:       make(chan *embedJob, opts.QueueDepth),
+		quit:         make(chan struct{}),
+		done:         make(chan struct{}),
 	}
 	why := threadsDefaultReason(threads)
 	if !adaptive {

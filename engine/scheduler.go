@@ -32,6 +32,7 @@ type request struct {
 	stepToks  int           // tokens this request put in the current step
 	live      int           // choices still running
 	err       error
+	preserved map[int32]bool // special tokens printed anyway (GenerateRequest.PreservedTokens)
 }
 
 // choice is one of a request's n sequences.
@@ -41,6 +42,7 @@ type choice struct {
 	sampler  *llamacpp.Sampler
 	filter   textFilter
 	count    int // tokens generated
+	unsent   int // tokens generated since the last event
 	next     int32
 	outIdx   int // batch row of this choice's logits in the current step, -1 none
 	text     []byte
@@ -136,7 +138,8 @@ func (m *Model) prepare(ctx context.Context, req GenerateRequest) (*request, err
 	if err != nil {
 		return nil, err
 	}
-	r := &request{ctx: ctx, prompt: prompt, req: req, sampler: sp, stream: newStream(), enqueued: time.Now()}
+	r := &request{ctx: ctx, prompt: prompt, req: req, sampler: sp, stream: newStream(), enqueued: time.Now(),
+		preserved: m.specialTokens(req.PreservedTokens)}
 	// Build the samplers now: a bad grammar is the caller's error, and the
 	// scheduler goroutine should not spend its time parsing grammars.
 	for i := 0; i < req.N; i++ {
@@ -254,7 +257,7 @@ func (m *Model) samplerParams(req GenerateRequest) (llamacpp.SamplerParams, erro
 		}
 	}
 	if sp.Grammar == "" && len(req.JSONSchema) > 0 {
-		g, err := schemaToGrammar(req.JSONSchema)
+		g, err := SchemaToGrammar(req.JSONSchema)
 		if err != nil {
 			return sp, &InvalidRequestError{Param: "response_format", Message: err.Error()}
 		}
@@ -475,7 +478,7 @@ func commonPrefix(a, b []int32) int {
 // token budget. While others are generating, prompt chunks are kept small
 // so that a long prompt delays running streams by a bounded amount.
 func (s *scheduler) step() {
-	stepStart := time.Now()
+	stepStart := s.m.computeClock()
 	b := s.batch
 	b.Clear()
 	generating := 0
@@ -530,14 +533,14 @@ func (s *scheduler) step() {
 		// the prompt that made it into the KV cache; reap ends the request.
 		r := chunks[0].r
 		s.m.lc.SeqRm(r.primary.seq, r.prefilled, -1)
-		s.charge(r, time.Since(stepStart))
+		s.charge(r, s.m.computeClock().Sub(stepStart))
 		return
 	}
 	if rc != 0 {
 		s.failBatch(fmt.Errorf("llama_decode failed with status %d", rc))
 		return
 	}
-	now := time.Now()
+	now := s.m.computeClock()
 	s.shareStep(now.Sub(stepStart), b.Len(), generating, len(chunks) > 0)
 	// Generated tokens that were fed are now in the KV cache.
 	for _, r := range s.active {
@@ -574,9 +577,9 @@ func (s *scheduler) step() {
 			}
 			idx := c.outIdx
 			c.outIdx = -1
-			t0 := time.Now()
+			t0 := s.m.computeClock()
 			s.sample(r, c, idx)
-			s.charge(r, time.Since(t0)) // sampling (grammars) is the choice's own cost
+			s.charge(r, s.m.computeClock().Sub(t0)) // sampling (grammars) is the choice's own cost
 		}
 		s.flushEvents(r)
 	}
@@ -697,16 +700,18 @@ func (s *scheduler) sample(r *request, c *choice, idx int) {
 		return
 	}
 	c.count++
+	c.unsent++
 	r.generated++
 	m.tokensOut.Add(1)
+	special := r.req.ShowSpecial || r.preserved[tok]
 	if r.req.Logprobs {
-		c.logprobs = append(c.logprobs, tokenLogprob(m.lm, m.lc.Logits(idx), tok, r.req.TopLogprobs, r.req.ShowSpecial))
+		c.logprobs = append(c.logprobs, tokenLogprob(m.lm, m.lc.Logits(idx), tok, r.req.TopLogprobs, special))
 	}
 	if !r.req.IgnoreEOS && m.lm.IsEOG(tok) {
 		s.finishChoice(r, c, FinishStop, true)
 		return
 	}
-	s.piece = m.lm.AppendPiece(s.piece[:0], tok, r.req.ShowSpecial)
+	s.piece = m.lm.AppendPiece(s.piece[:0], tok, special)
 	text, stopped := c.filter.push(s.piece)
 	c.text = append(c.text, text...)
 	switch {
@@ -817,7 +822,8 @@ func (s *scheduler) flushEvents(r *request) {
 		if len(c.text) == 0 && len(c.logprobs) == 0 && (c.finish == "" || c.reported) {
 			continue
 		}
-		ev := Event{Index: c.index, Text: string(c.text), Logprobs: c.logprobs}
+		ev := Event{Index: c.index, Text: string(c.text), Logprobs: c.logprobs, Tokens: c.unsent}
+		c.unsent = 0
 		if c.finish != "" && !c.reported {
 			ev.FinishReason = c.finish
 			c.reported = true
@@ -909,4 +915,21 @@ func (s *scheduler) shutdown() {
 		s.finishRequest(r, FinishCancelled)
 	}
 	s.active = nil
+}
+
+// specialTokens resolves marker strings to the control tokens that spell
+// them; markers that are plain text in this vocabulary print anyway.
+func (m *Model) specialTokens(markers []string) map[int32]bool {
+	var set map[int32]bool
+	for _, s := range markers {
+		toks, err := m.lm.Tokenize(s, false, true)
+		if err != nil || len(toks) != 1 || !m.lm.IsControl(toks[0]) {
+			continue
+		}
+		if set == nil {
+			set = make(map[int32]bool, len(markers))
+		}
+		set[toks[0]] = true
+	}
+	return set
 }

@@ -17,13 +17,16 @@ type chatTemplate struct {
 	jinja    *chattemplate.Template // nil: the Jinja engine could not parse it
 	bos, eos string
 	log      *slog.Logger
+	// keepsNull: the template tells null content from "" (see
+	// chattemplate.EmptyContent); others get "".
+	keepsNull bool
 }
 
 func newChatTemplate(source, bos, eos string, log *slog.Logger) *chatTemplate {
 	if source == "" {
 		return nil
 	}
-	t := &chatTemplate{source: source, bos: bos, eos: eos, log: log}
+	t := &chatTemplate{source: source, bos: bos, eos: eos, log: log, keepsNull: chattemplate.TestsNullContent(source)}
 	j, err := chattemplate.Parse(source)
 	if err != nil {
 		log.Warn("chat template: the Jinja engine cannot parse it; using llama.cpp's built-in template detection", "err", err)
@@ -45,14 +48,23 @@ func (t *chatTemplate) render(req ChatRequest) (string, error) {
 	if t.jinja == nil {
 		return t.renderBuiltin(req)
 	}
-	out, err := t.jinja.Render(chattemplate.Context{
-		Messages:            req.Messages,
+	msgs := req.Messages
+	if !t.keepsNull {
+		msgs, _ = chattemplate.EmptyContent(msgs)
+	}
+	ctx := chattemplate.Context{
+		Messages:            msgs,
 		Tools:               req.Tools,
 		AddGenerationPrompt: req.AddGenerationPrompt,
 		BOSToken:            t.bos,
 		EOSToken:            t.eos,
-	})
+		Extra:               req.Extra,
+	}
+	out, err := t.jinja.Render(ctx)
 	if err == nil {
+		return out, nil
+	}
+	if out, ok := t.retryToolMessages(ctx); ok {
 		return out, nil
 	}
 	// raise_exception is the template refusing this conversation (e.g. "System
@@ -67,6 +79,38 @@ func (t *chatTemplate) render(req ChatRequest) (string, error) {
 		return "", fmt.Errorf("%w (built-in fallback: %v)", err, ferr)
 	}
 	return out, nil
+}
+
+// retryToolMessages renders again with the tool-call messages in the forms
+// other templates want, for templates that failed on transformers' own:
+// null content as "" (Qwen 3 calls None.startswith) and arguments as JSON
+// text (DeepSeek's concatenate them as strings).
+func (t *chatTemplate) retryToolMessages(ctx chattemplate.Context) (string, bool) {
+	empty, emptied := chattemplate.EmptyContent(ctx.Messages)
+	text, texted, err := chattemplate.StringArguments(ctx.Messages)
+	if err != nil {
+		texted = false
+	}
+	// Text arguments first: they keep a null content, which templates that
+	// test for it render differently (DeepSeek V2.5 writes the calls only
+	// then).
+	var tries [][]map[string]any
+	if texted {
+		tries = append(tries, text)
+	}
+	if emptied {
+		tries = append(tries, empty)
+	}
+	if both, _ := chattemplate.EmptyContent(text); texted && emptied {
+		tries = append(tries, both)
+	}
+	for _, msgs := range tries {
+		ctx.Messages = msgs
+		if out, err := t.jinja.Render(ctx); err == nil {
+			return out, true
+		}
+	}
+	return "", false
 }
 
 // renderBuiltin uses llama.cpp's template detection, which knows the common

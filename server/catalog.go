@@ -64,6 +64,7 @@ type ModelInfo struct {
 	Defaults      SamplingDefaults
 	Stop          []string // default stop strings
 	MaxTokens     int      // cap on max_tokens; 0: no cap
+	ToolFormat    string   // tool-call family; "": detected from the chat template
 }
 
 // SamplingDefaults are a model's configured sampling values; nil: not set.

@@ -2,10 +2,10 @@ package server
 
 import (
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/ggufd/ggufd/engine"
+	"github.com/ggufd/ggufd/engine/toolformat"
 	"github.com/ggufd/ggufd/server/apierror"
 	"github.com/labstack/echo/v4"
 )
@@ -18,39 +18,38 @@ type chatRequest struct {
 	TopLogprobs         *int            `json:"top_logprobs"`
 	Tools               json.RawMessage `json:"tools"`
 	ToolChoice          json.RawMessage `json:"tool_choice"`
+	ParallelToolCalls   *bool           `json:"parallel_tool_calls"`
+	// ReasoningFormat and ChatTemplateKwargs are llama-server's extensions.
+	ReasoningFormat    *string                    `json:"reasoning_format"`
+	ChatTemplateKwargs map[string]json.RawMessage `json:"chat_template_kwargs"`
 }
 
-// templateInput validates messages and tools into the chat template's input;
-// /v1/chat/completions and /apply-template share it so the latter shows
-// exactly the prompt the model sees.
-func templateInput(msgs []wireMessage, tools, toolChoice json.RawMessage, addGenerationPrompt bool) (engine.ChatRequest, error) {
+// templateInput validates messages and template variables into the chat
+// template's input; /v1/chat/completions and /apply-template share it so
+// the latter shows exactly the prompt the model sees. Tools are offered
+// unless tool_choice is "none".
+func templateInput(msgs []wireMessage, tools chatTools, kwargs map[string]json.RawMessage, addGenerationPrompt bool) (engine.ChatRequest, error) {
 	messages, err := toTemplateMessages(msgs)
 	if err != nil {
 		return engine.ChatRequest{}, err
 	}
-	req := engine.ChatRequest{Messages: messages, AddGenerationPrompt: addGenerationPrompt}
-	if isNull(tools) || noneToolChoice(toolChoice) {
-		return req, nil
+	extra, err := templateKwargs(kwargs)
+	if err != nil {
+		return engine.ChatRequest{}, err
 	}
-	var list []json.RawMessage
-	if err := json.Unmarshal(tools, &list); err != nil {
-		return req, apierror.New(400, apierror.TypeInvalidRequest, "invalid_type", "tools",
-			"Invalid type for 'tools': expected an array of tool definitions.")
-	}
-	for i, raw := range list {
-		v, err := decodeJSONValue(raw)
-		if err != nil {
-			return req, apierror.InvalidParam(fmt.Sprintf("tools[%d]", i), "Invalid 'tools[%d]': %v.", i, err)
-		}
-		req.Tools = append(req.Tools, v)
+	req := engine.ChatRequest{Messages: messages, AddGenerationPrompt: addGenerationPrompt, Extra: extra}
+	if tools.offered() {
+		req.Tools = tools.defs
 	}
 	return req, nil
 }
 
-// noneToolChoice reports tool_choice "none": the model must not see tools.
-func noneToolChoice(raw json.RawMessage) bool {
-	var s string
-	return !isNull(raw) && json.Unmarshal(raw, &s) == nil && s == "none"
+// renderPrompt renders the conversation for a loaded model in its
+// family's conventions; it returns the prompt and the family.
+func renderPrompt(m Model, info ModelInfo, tmpl engine.ChatRequest) (string, toolformat.Format, error) {
+	f := chatFormat(info, m)
+	prompt, err := m.ApplyChatTemplate(withTemplateIDs(tmpl, f))
+	return prompt, f, err
 }
 
 func (s *Server) chatCompletions(c echo.Context) error {
@@ -76,23 +75,50 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	if err := setLogprobs(&base, req.Logprobs != nil && *req.Logprobs, req.TopLogprobs, "top_logprobs"); err != nil {
 		return err
 	}
-	tmpl, err := templateInput(req.Messages, req.Tools, req.ToolChoice, true)
+	tools, err := parseChatTools(req.Tools, req.ToolChoice, req.ParallelToolCalls)
 	if err != nil {
 		return err
 	}
+	separateReasoning, err := reasoningFormat(req.ReasoningFormat)
+	if err != nil {
+		return err
+	}
+	tmpl, err := templateInput(req.Messages, tools, req.ChatTemplateKwargs, true)
+	if err != nil {
+		return err
+	}
+	var spec *outputSpec // set once the model is loaded
 	return s.serveGeneration(c, &generation{
 		endpoint: "chat.completions", promptParam: "messages", params: &req.genParams, info: info, maxTokens: base.MaxTokens,
 		build: func(m Model) ([]engine.GenerateRequest, error) {
-			prompt, err := m.ApplyChatTemplate(tmpl)
+			prompt, f, err := renderPrompt(m, info, tmpl)
 			if err != nil {
 				return nil, err
 			}
 			r := base
 			r.Prompt = prompt
+			spec = &outputSpec{format: f, opts: toolformat.Options{Reasoning: separateReasoning, InReasoning: f.OpensReasoning(prompt)}}
+			if tools.offered() {
+				spec.opts.Tools = tools.tools
+				if !tools.parallel {
+					spec.maxCalls = 1
+				}
+			}
+			r.PreservedTokens = f.PreservedTokens()
+			if forced := tools.forced(); forced != nil {
+				g, err := f.Grammar(toolformat.GrammarOptions{Tools: forced, Parallel: tools.parallel && tools.choice == "required",
+					InReasoning: spec.opts.InReasoning}, engine.SchemaToGrammar)
+				if err != nil {
+					return nil, apierror.InvalidParam("tools", "Invalid 'tools': %v.", err)
+				}
+				// The forced call wins over response_format, which shapes
+				// text answers.
+				r.Grammar, r.JSONSchema = g, nil
+			}
 			return []engine.GenerateRequest{r}, nil
 		},
 		renderer: func(Model) renderer {
-			return newChatRenderer(info.ID, base.N, base.Logprobs, len(tmpl.Tools) > 0)
+			return newChatRenderer(info.ID, base.N, base.Logprobs, spec)
 		},
 	})
 }
@@ -102,21 +128,21 @@ type chatRenderer struct {
 	id, model string
 	created   int64
 	logprobs  bool
-	tools     bool // the request offered tools: parse tool calls out of the text
-	text      []string
+	out       []*choiceOutput
 	lps       [][]chatTokenLogprob
 	finish    []string
-	filters   []toolStreamFilter // per choice, when tools
 }
 
-func newChatRenderer(model string, n int, logprobs, tools bool) *chatRenderer {
+// newChatRenderer renders n choices; spec says how to parse them (nil:
+// the text is the content).
+func newChatRenderer(model string, n int, logprobs bool, spec *outputSpec) *chatRenderer {
 	n = max(n, 1)
 	r := &chatRenderer{
-		id: "chatcmpl-" + newID(), model: model, created: time.Now().Unix(), logprobs: logprobs, tools: tools,
-		text: make([]string, n), lps: make([][]chatTokenLogprob, n), finish: make([]string, n),
+		id: "chatcmpl-" + newID(), model: model, created: time.Now().Unix(), logprobs: logprobs,
+		out: make([]*choiceOutput, n), lps: make([][]chatTokenLogprob, n), finish: make([]string, n),
 	}
-	if tools {
-		r.filters = make([]toolStreamFilter, n)
+	for i := range r.out {
+		r.out[i] = newChoiceOutput(spec)
 	}
 	return r
 }
@@ -127,80 +153,70 @@ func (r *chatRenderer) newChunk(choices []chatChunkChoice) *chatChunk {
 }
 
 func (r *chatRenderer) opening() []any {
-	out := make([]any, 0, len(r.text))
+	out := make([]any, 0, len(r.out))
 	empty := ""
-	for i := range r.text {
+	for i := range r.out {
 		out = append(out, r.newChunk([]chatChunkChoice{{Index: i, Delta: chatDelta{Role: "assistant", Content: &empty}}}))
 	}
 	return out
 }
 
 func (r *chatRenderer) chunk(ev engine.Event) any {
-	if ev.Index < 0 || ev.Index >= len(r.text) {
+	if ev.Index < 0 || ev.Index >= len(r.out) {
 		return nil
 	}
-	ch := chatChunkChoice{Index: ev.Index}
-	text := ev.Text
-	if r.tools {
-		text = r.filters[ev.Index].push(text)
+	o := r.out[ev.Index]
+	p := o.push(ev.Text, ev.Tokens, ev.FinishReason != "")
+	ch := chatChunkChoice{Index: ev.Index, Delta: chatDelta{ToolCalls: p.calls}}
+	if p.content != "" {
+		ch.Delta.Content = &p.content
+	}
+	if p.reasoning != "" {
+		ch.Delta.ReasoningContent = &p.reasoning
 	}
 	if r.logprobs && len(ev.Logprobs) > 0 {
 		ch.Logprobs = &chatLogprobs{Content: toChatLogprobs(ev.Logprobs)}
 	}
 	if ev.FinishReason != "" {
-		fr := finishReason(ev.FinishReason)
-		if r.tools {
-			rest, calls := r.filters[ev.Index].finish(fr == "stop")
-			text += rest
-			if len(calls) > 0 {
-				for i := range calls {
-					calls[i].Index = &i
-				}
-				ch.Delta.ToolCalls = calls
-				fr = "tool_calls"
-			}
-		}
+		fr := o.finish(ev.FinishReason)
 		ch.FinishReason = &fr
 	}
-	if text != "" {
-		ch.Delta.Content = &text
-	}
-	if text == "" && ch.Logprobs == nil && ch.FinishReason == nil {
-		return nil // held back: may be the start of a tool call
+	if ch.Delta.Content == nil && ch.Delta.ReasoningContent == nil && ch.Delta.ToolCalls == nil &&
+		ch.Logprobs == nil && ch.FinishReason == nil {
+		return nil // held back: may be the start of markup
 	}
 	return r.newChunk([]chatChunkChoice{ch})
 }
 
 func (r *chatRenderer) add(ev engine.Event) {
-	if ev.Index < 0 || ev.Index >= len(r.text) {
+	if ev.Index < 0 || ev.Index >= len(r.out) {
 		return
 	}
-	r.text[ev.Index] += ev.Text
+	o := r.out[ev.Index]
+	o.add(o.push(ev.Text, ev.Tokens, ev.FinishReason != ""))
 	if r.logprobs {
 		r.lps[ev.Index] = append(r.lps[ev.Index], toChatLogprobs(ev.Logprobs)...)
 	}
 	if ev.FinishReason != "" {
-		r.finish[ev.Index] = finishReason(ev.FinishReason)
+		r.finish[ev.Index] = o.finish(ev.FinishReason)
 	}
 }
 
 func (r *chatRenderer) response(u engine.Usage) any {
 	resp := &chatCompletion{ID: r.id, Object: "chat.completion", Created: r.created, Model: r.model,
-		SystemFingerprint: systemFingerprint, Usage: usageOf(u), Choices: make([]chatChoice, len(r.text))}
-	for i := range r.text {
-		content := r.text[i]
-		ch := chatChoice{Index: i, Message: chatMessage{Role: "assistant", Content: &content}, FinishReason: r.finish[i]}
+		SystemFingerprint: systemFingerprint, Usage: r.usage(u), Choices: make([]chatChoice, len(r.out))}
+	for i, o := range r.out {
+		content := o.content.String()
+		ch := chatChoice{Index: i, Message: chatMessage{Role: "assistant", Content: &content, ToolCalls: o.calls},
+			FinishReason: r.finish[i]}
+		if content == "" && len(o.calls) > 0 {
+			ch.Message.Content = nil // only tool calls
+		}
+		if reasoning := o.reasoning.String(); reasoning != "" {
+			ch.Message.ReasoningContent = &reasoning
+		}
 		if ch.FinishReason == "" {
 			ch.FinishReason = "stop"
-		}
-		if r.tools && ch.FinishReason == "stop" {
-			if rest, calls, ok := splitToolCalls(content); ok {
-				ch.Message.ToolCalls, ch.FinishReason = calls, "tool_calls"
-				ch.Message.Content = nil
-				if rest != "" {
-					ch.Message.Content = &rest
-				}
-			}
 		}
 		if r.logprobs {
 			ch.Logprobs = &chatLogprobs{Content: r.lps[i]}
@@ -213,10 +229,21 @@ func (r *chatRenderer) response(u engine.Usage) any {
 	return resp
 }
 
-func (r *chatRenderer) choices() int { return len(r.text) }
+// usage adds the reasoning tokens, which are billed as completion tokens.
+func (r *chatRenderer) usage(u engine.Usage) *usageJSON {
+	out := usageOf(u)
+	reasoning := 0
+	for _, o := range r.out {
+		reasoning += o.reasoningTokens
+	}
+	out.CompletionTokensDetails = &completionTokenDetail{ReasoningTokens: reasoning}
+	return out
+}
+
+func (r *chatRenderer) choices() int { return len(r.out) }
 
 func (r *chatRenderer) usageChunk(u engine.Usage) any {
 	ch := r.newChunk([]chatChunkChoice{})
-	ch.Usage = usageOf(u)
+	ch.Usage = r.usage(u)
 	return ch
 }

@@ -89,6 +89,17 @@ models:
 `
 
 func startLive(t *testing.T) *liveServer {
+	return startLiveWith(t, liveConfig, map[string]string{
+		"chat.gguf": "stories260K-chatml.gguf",
+		"raw.gguf":  "stories260K.gguf",
+		"emb.gguf":  "stories260K.gguf",
+		"long.gguf": "llama-2-tiny-random.gguf",
+	})
+}
+
+// startLiveWith serves config over copies of the shared models (file name
+// in models_dir → shared model).
+func startLiveWith(t *testing.T, configText string, files map[string]string) *liveServer {
 	t.Helper()
 	src := sharedModels(t)
 	dir := t.TempDir()
@@ -98,12 +109,7 @@ func startLive(t *testing.T) *liveServer {
 	}
 	// Copies, not links: the config refuses one file served twice, and
 	// emb and raw use the same weights.
-	for dst, from := range map[string]string{
-		"chat.gguf": "stories260K-chatml.gguf",
-		"raw.gguf":  "stories260K.gguf",
-		"emb.gguf":  "stories260K.gguf",
-		"long.gguf": "llama-2-tiny-random.gguf",
-	} {
+	for dst, from := range files {
 		b, err := os.ReadFile(filepath.Join(src, from))
 		if err != nil {
 			t.Fatal(err)
@@ -113,7 +119,7 @@ func startLive(t *testing.T) *liveServer {
 		}
 	}
 	cfgPath := filepath.Join(dir, "ggufd.yaml")
-	if err := os.WriteFile(cfgPath, []byte(liveConfig), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(configText), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load(cfgPath)

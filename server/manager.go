@@ -106,7 +106,7 @@ func (c *managerCatalog) infoOf(e models.Entry) ModelInfo {
 	info := ModelInfo{
 		ID: e.Name, DisplayName: m.DisplayName, Description: m.Description, Aliases: m.Aliases, Tags: m.Tags,
 		OwnedBy: defaultOwner, Created: e.Created, ContextLength: e.ContextLength, Embeddings: e.Embeddings,
-		Defaults: m.Sampling, Stop: m.Stop, MaxTokens: m.MaxTokens,
+		Defaults: m.Sampling, Stop: m.Stop, MaxTokens: m.MaxTokens, ToolFormat: m.ToolFormat,
 		Pricing: m.Pricing, RateLimit: m.RateLimit,
 	}
 	return info

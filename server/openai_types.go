@@ -8,14 +8,21 @@ import "github.com/ggufd/ggufd/engine"
 const systemFingerprint = "fp_ggufd"
 
 type usageJSON struct {
-	PromptTokens        int                `json:"prompt_tokens"`
-	CompletionTokens    int                `json:"completion_tokens"`
-	TotalTokens         int                `json:"total_tokens"`
-	PromptTokensDetails *promptTokenDetail `json:"prompt_tokens_details,omitempty"`
+	PromptTokens            int                    `json:"prompt_tokens"`
+	CompletionTokens        int                    `json:"completion_tokens"`
+	TotalTokens             int                    `json:"total_tokens"`
+	PromptTokensDetails     *promptTokenDetail     `json:"prompt_tokens_details,omitempty"`
+	CompletionTokensDetails *completionTokenDetail `json:"completion_tokens_details,omitempty"`
 }
 
 type promptTokenDetail struct {
 	CachedTokens int `json:"cached_tokens"`
+}
+
+// completionTokenDetail splits completion tokens; reasoning tokens are
+// part of CompletionTokens (and billed as such).
+type completionTokenDetail struct {
+	ReasoningTokens int `json:"reasoning_tokens"`
 }
 
 func usageOf(u engine.Usage) *usageJSON {
@@ -45,10 +52,12 @@ type chatChoice struct {
 }
 
 type chatMessage struct {
-	Role      string         `json:"role"`
-	Content   *string        `json:"content"` // null when the answer is only tool calls
-	Refusal   *string        `json:"refusal"`
-	ToolCalls []toolCallJSON `json:"tool_calls,omitempty"`
+	Role    string  `json:"role"`
+	Content *string `json:"content"` // null when the answer is only tool calls
+	// ReasoningContent is the model's thinking (DeepSeek's field).
+	ReasoningContent *string        `json:"reasoning_content,omitempty"`
+	Refusal          *string        `json:"refusal"`
+	ToolCalls        []toolCallJSON `json:"tool_calls,omitempty"`
 }
 
 type chatChunk struct {
@@ -69,9 +78,10 @@ type chatChunkChoice struct {
 }
 
 type chatDelta struct {
-	Role      string         `json:"role,omitempty"`
-	Content   *string        `json:"content,omitempty"`
-	ToolCalls []toolCallJSON `json:"tool_calls,omitempty"`
+	Role             string          `json:"role,omitempty"`
+	Content          *string         `json:"content,omitempty"`
+	ReasoningContent *string         `json:"reasoning_content,omitempty"`
+	ToolCalls        []toolCallDelta `json:"tool_calls,omitempty"`
 }
 
 type chatLogprobs struct {

@@ -33,15 +33,16 @@ type detokenizeRequest struct {
 }
 
 type applyTemplateRequest struct {
-	Model               string          `json:"model"`
-	Messages            []wireMessage   `json:"messages"`
-	Tools               json.RawMessage `json:"tools"`
-	ToolChoice          json.RawMessage `json:"tool_choice"`
-	AddGenerationPrompt *bool           `json:"add_generation_prompt"`
+	Model               string                     `json:"model"`
+	Messages            []wireMessage              `json:"messages"`
+	Tools               json.RawMessage            `json:"tools"`
+	ToolChoice          json.RawMessage            `json:"tool_choice"`
+	AddGenerationPrompt *bool                      `json:"add_generation_prompt"`
+	ChatTemplateKwargs  map[string]json.RawMessage `json:"chat_template_kwargs"`
 }
 
 // withModel acquires the request's model for a short utility call.
-func (s *Server) withModel(c echo.Context, endpoint, bodyModel string, fn func(m Model) error) error {
+func (s *Server) withModel(c echo.Context, endpoint, bodyModel string, fn func(info ModelInfo, m Model) error) error {
 	info, err := s.resolveModel(c, bodyModel)
 	if err != nil {
 		return err
@@ -56,7 +57,7 @@ func (s *Server) withModel(c echo.Context, endpoint, bodyModel string, fn func(m
 		return err
 	}
 	defer lease.Release()
-	return fn(lease.Model())
+	return fn(info, lease.Model())
 }
 
 func (s *Server) tokenize(c echo.Context) error {
@@ -67,7 +68,7 @@ func (s *Server) tokenize(c echo.Context) error {
 	if req.Content == nil {
 		return apierror.InvalidParam("content", "Missing required parameter: 'content'.")
 	}
-	return s.withModel(c, "tokenize", req.Model, func(m Model) error {
+	return s.withModel(c, "tokenize", req.Model, func(_ ModelInfo, m Model) error {
 		toks, err := m.Tokenize(*req.Content, pick(req.AddSpecial, nil, false), pick(req.ParseSpecial, nil, true))
 		if err != nil {
 			return err
@@ -99,7 +100,7 @@ func (s *Server) detokenize(c echo.Context) error {
 	if err := s.decodeJSON(c, &req); err != nil {
 		return err
 	}
-	return s.withModel(c, "detokenize", req.Model, func(m Model) error {
+	return s.withModel(c, "detokenize", req.Model, func(_ ModelInfo, m Model) error {
 		vocab := m.Info().VocabSize
 		for i, t := range req.Tokens {
 			if t < 0 || (vocab > 0 && t >= vocab) {
@@ -119,12 +120,16 @@ func (s *Server) applyTemplate(c echo.Context) error {
 	if err := s.decodeJSON(c, &req); err != nil {
 		return err
 	}
-	tmpl, err := templateInput(req.Messages, req.Tools, req.ToolChoice, pick(req.AddGenerationPrompt, nil, true))
+	tools, err := parseChatTools(req.Tools, req.ToolChoice, nil)
 	if err != nil {
 		return err
 	}
-	return s.withModel(c, "apply-template", req.Model, func(m Model) error {
-		prompt, err := m.ApplyChatTemplate(tmpl)
+	tmpl, err := templateInput(req.Messages, tools, req.ChatTemplateKwargs, pick(req.AddGenerationPrompt, nil, true))
+	if err != nil {
+		return err
+	}
+	return s.withModel(c, "apply-template", req.Model, func(info ModelInfo, m Model) error {
+		prompt, _, err := renderPrompt(m, info, tmpl)
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ package chattemplate
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"time"
 
@@ -169,3 +170,115 @@ type Map = jinja.Dict
 
 // NewMap returns an empty ordered map.
 func NewMap() *Map { return jinja.NewDict() }
+
+// StringArguments returns msgs with every tool call's arguments as JSON
+// text instead of an object. Transformers passes objects, and most
+// templates print them with tojson, but some (DeepSeek's) concatenate them
+// as strings; a render that fails with objects is retried this way.
+// changed is false when no call had object arguments. msgs is not modified.
+func StringArguments(msgs []map[string]any) (out []map[string]any, changed bool, err error) {
+	out = make([]map[string]any, len(msgs))
+	for i, m := range msgs {
+		out[i] = m
+		calls, ok := m["tool_calls"].([]any)
+		if !ok {
+			continue
+		}
+		newCalls := make([]any, len(calls))
+		for j, c := range calls {
+			nc, ch, err := stringCallArguments(c)
+			if err != nil {
+				return nil, false, fmt.Errorf("messages[%d].tool_calls[%d]: %w", i, j, err)
+			}
+			newCalls[j] = nc
+			changed = changed || ch
+		}
+		cp := make(map[string]any, len(m))
+		for k, v := range m {
+			cp[k] = v
+		}
+		cp["tool_calls"] = newCalls
+		out[i] = cp
+	}
+	return out, changed, nil
+}
+
+// stringCallArguments copies one call ({"function": {"arguments": …}})
+// with its arguments as JSON text.
+func stringCallArguments(call any) (any, bool, error) {
+	fn, ok := lookup(call, "function")
+	if !ok {
+		return call, false, nil
+	}
+	args, ok := lookup(fn, "arguments")
+	if _, isText := args.(string); !ok || isText {
+		return call, false, nil
+	}
+	text, err := jinja.ToJSON(toValue(args))
+	if err != nil {
+		return nil, false, err
+	}
+	return replace(call, "function", replace(fn, "arguments", text)), true, nil
+}
+
+func lookup(v any, key string) (any, bool) {
+	switch x := v.(type) {
+	case *Map:
+		return x.Get(key)
+	case map[string]any:
+		val, ok := x[key]
+		return val, ok
+	}
+	return nil, false
+}
+
+// replace copies a map with key set to val, keeping the key order.
+func replace(v any, key string, val any) any {
+	switch x := v.(type) {
+	case *Map:
+		cp := jinja.NewDictSize(x.Len())
+		for i, k := range x.Keys() {
+			cp.Set(k, x.Values()[i])
+		}
+		cp.Set(key, val)
+		return cp
+	case map[string]any:
+		cp := make(map[string]any, len(x))
+		for k, v := range x {
+			cp[k] = v
+		}
+		cp[key] = val
+		return cp
+	}
+	return v
+}
+
+// EmptyContent returns msgs with null content (an assistant turn that only
+// calls tools) as "". Transformers passes None, but many templates then
+// fail (Qwen 3: None.startswith) or print "None" (GLM-4.5); the reference
+// renderings of tool calls use "". changed is false when no content was
+// null. msgs is not modified.
+func EmptyContent(msgs []map[string]any) (out []map[string]any, changed bool) {
+	out = make([]map[string]any, len(msgs))
+	for i, m := range msgs {
+		out[i] = m
+		if v, ok := m["content"]; ok && v == nil {
+			cp := make(map[string]any, len(m))
+			for k, v := range m {
+				cp[k] = v
+			}
+			cp["content"] = ""
+			out[i] = cp
+			changed = true
+		}
+	}
+	return out, changed
+}
+
+// noneContentTest finds templates that tell null content from "" (DeepSeek's
+// render tool calls only when content is none).
+var noneContentTest = regexp.MustCompile(`content(?:'\]|"\])? is (?:not )?none`)
+
+// TestsNullContent reports whether a template source tells null content
+// from "" itself; others get "" (see EmptyContent).
+func TestsNullContent(source string) bool { return noneContentTest.MatchString(source) }

@@ -67,7 +67,8 @@ func logLevel(line string, lv slog.Level) slog.Level {
 		// at its configured length, so this warning does not apply.
 		return slog.LevelDebug
 	case lv == slog.LevelError && (strings.Contains(line, "failed to decode, ret = 2") ||
-		strings.Contains(line, "graph_compute_async failed with error 1")):
+		strings.Contains(line, "graph_compute_async failed with error 1") ||
+		strings.Contains(line, "failed to compute graph, compute status: 1")):
 		// Status 2 / GGML_STATUS_ABORTED (1): the engine's abort callback
 		// stopped a decode because its request was cancelled. Expected.
 		return slog.LevelDebug

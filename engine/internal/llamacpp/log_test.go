@@ -13,6 +13,7 @@ func TestLogLevel(t *testing.T) {
 	}{
 		{"llama_decode: failed to decode, ret = 2", slog.LevelError, slog.LevelDebug},
 		{"graph_compute: ggml_backend_sched_graph_compute_async failed with error 1", slog.LevelError, slog.LevelDebug},
+		{"process_ubatch: failed to compute graph, compute status: 1", slog.LevelError, slog.LevelDebug},
 		{"llama_decode: failed to decode, ret = -1", slog.LevelError, slog.LevelError},
 		{"graph_compute: ggml_backend_sched_graph_compute_async failed with error -1", slog.LevelError, slog.LevelError},
 		{"init: possible training context overflow", slog.LevelWarn, slog.LevelDebug},

@@ -1,0 +1,166 @@
+package toolformat
+
+import "strings"
+
+// DeepSeek R1 and V3 (0324) write the type, the name and fenced JSON;
+// V3.1 writes the name and the JSON:
+//
+//	<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather
+//	```json
+//	{"city": "Paris"}
+//	```<｜tool▁call▁end｜><｜tool▁calls▁end｜>
+//
+//	<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{"city": "Paris"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>
+const (
+	dsCallsBegin = "<｜tool▁calls▁begin｜>"
+	dsCallsEnd   = "<｜tool▁calls▁end｜>"
+	dsCallBegin  = "<｜tool▁call▁begin｜>"
+	dsCallEnd    = "<｜tool▁call▁end｜>"
+	dsSep        = "<｜tool▁sep｜>"
+)
+
+var (
+	deepseek   = deepseekFamily("deepseek", deepseekGrammar)
+	deepseek31 = deepseekFamily("deepseek3.1", deepseek31Grammar)
+)
+
+func deepseekFamily(name string, g grammarStyle) *family {
+	return &family{
+		name:      name,
+		markers:   []string{dsCallsBegin, dsCallBegin},
+		preserved: []string{dsCallsBegin, dsCallsEnd, dsCallBegin, dsCallEnd, dsSep},
+		think:     thinkTags,
+		section: func(_ *Parser, marker string) section {
+			return &deepseekSection{inCall: marker == dsCallBegin}
+		},
+		grammar: g,
+	}
+}
+
+type deepseekSection struct {
+	inCall bool // the marker was a call's begin
+	st     int
+	off    int
+	calls  int
+	index  int
+	val    valueScan
+	valAt  int
+	sent   int
+}
+
+func (d *deepseekSection) feed(p *Parser, s string, final bool) (int, result) {
+	if d.inCall {
+		d.inCall, d.st = false, 1
+	}
+	for {
+		switch d.st {
+		case 0: // between calls
+			i := skipSpace(s, d.off)
+			rest := s[i:]
+			switch {
+			case strings.HasPrefix(rest, dsCallsEnd):
+				return i + len(dsCallsEnd), done
+			case strings.HasPrefix(rest, dsCallBegin):
+				d.off, d.st = i+len(dsCallBegin), 1
+			case strings.HasPrefix(dsCallsEnd, rest) || strings.HasPrefix(dsCallBegin, rest):
+				return d.wait(s, final)
+			default:
+				return d.end(i)
+			}
+		case 1: // the head: type or name, then the separator
+			sep := strings.Index(s[d.off:], dsSep)
+			if sep < 0 {
+				if strings.ContainsAny(s[d.off:], "\n{") || len(s)-d.off > 256 {
+					return d.end(d.off)
+				}
+				return d.wait(s, final)
+			}
+			head := strings.TrimSpace(s[d.off : d.off+sep])
+			after := d.off + sep + len(dsSep)
+			if after == len(s) {
+				return d.wait(s, final)
+			}
+			if c := s[after]; c == '{' || c == ' ' || c == '\n' {
+				// V3.1: the head was the name.
+				if !validName(head) || head == "" {
+					return d.end(d.off)
+				}
+				d.index, d.calls = p.startCall(head), d.calls+1
+				d.off, d.st = after, 3
+				continue
+			}
+			nl := strings.IndexAny(s[after:], "\n`{")
+			if nl < 0 {
+				return d.wait(s, final)
+			}
+			name := strings.TrimSpace(s[after : after+nl])
+			if name == "" || !validName(name) {
+				return d.end(d.off)
+			}
+			d.index, d.calls = p.startCall(name), d.calls+1
+			d.off, d.st = after+nl, 2
+		case 2: // an optional ```json fence
+			i := skipSpace(s, d.off)
+			rest := s[i:]
+			switch {
+			case strings.HasPrefix(rest, "```json"):
+				i += len("```json")
+			case strings.HasPrefix("```json", rest):
+				return d.wait(s, final)
+			case strings.HasPrefix(rest, "```"):
+				i += len("```")
+			}
+			d.off, d.st = i, 3
+		case 3: // the arguments
+			d.off = skipSpace(s, d.off)
+			if d.off == len(s) {
+				return d.wait(s, final)
+			}
+			d.valAt, d.sent, d.val, d.st = d.off, d.off, valueScan{}, 4
+		case 4:
+			isDone, bad := d.val.scan(s[d.valAt:], final)
+			if bad {
+				p.args(d.index, "{}")
+				return d.end(d.valAt)
+			}
+			end := d.valAt + d.val.off
+			p.args(d.index, s[d.sent:end])
+			d.sent = end
+			if !isDone {
+				return d.wait(s, final)
+			}
+			d.off, d.st = end, 5
+		case 5: // closing fence and the call's end
+			i := skipSpace(s, d.off)
+			if rest := s[i:]; strings.HasPrefix(rest, "```") {
+				i = skipSpace(s, i+len("```"))
+			} else if rest != "" && strings.HasPrefix("```", rest) {
+				return d.wait(s, final)
+			}
+			rest := s[i:]
+			switch {
+			case strings.HasPrefix(rest, dsCallEnd):
+				d.off = i + len(dsCallEnd)
+			case strings.HasPrefix(dsCallEnd, rest):
+				return d.wait(s, final)
+			default:
+				d.off = i
+			}
+			d.st = 0
+		}
+	}
+}
+
+func (d *deepseekSection) wait(s string, final bool) (int, result) {
+	if final && d.calls > 0 {
+		return len(s), done
+	}
+	return 0, more
+}
+
+func (d *deepseekSection) end(at int) (int, result) {
+	if d.calls == 0 {
+		return 0, notCall
+	}
+	return at, done
+}

@@ -1,0 +1,108 @@
+package toolformat
+
+import "strings"
+
+// Mistral: [TOOL_CALLS] then a JSON list (Mistral 7B v0.3, Nemo, Small 3.1)
+// or, from Small 3.2, Devstral and Magistral on, the name and [ARGS] per
+// call. Both are parsed; the names differ in what forced calls are written
+// as.
+//
+//	[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris"}, "id": "abcdef123"}]
+//	[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}
+var (
+	mistral  = mistralFamily("mistral", mistralGrammar)
+	devstral = mistralFamily("devstral", devstralGrammar)
+)
+
+func mistralFamily(name string, g grammarStyle) *family {
+	return &family{
+		name:      name,
+		markers:   []string{"[TOOL_CALLS]"},
+		preserved: []string{"[TOOL_CALLS]", "[ARGS]", "[CALL_ID]"},
+		shortIDs:  true,
+		section:   func(*Parser, string) section { return &mistralSection{} },
+		grammar:   g,
+	}
+}
+
+type mistralSection struct {
+	list  *callList
+	st    int
+	off   int
+	index int
+	val   valueScan
+	sent  int
+}
+
+func (m *mistralSection) feed(p *Parser, s string, final bool) (int, result) {
+	if m.list != nil {
+		return m.list.feed(p, s, final)
+	}
+	for {
+		switch m.st {
+		case 0:
+			i := skipSpace(s, 0)
+			if i == len(s) {
+				return 0, more
+			}
+			if s[i] == '[' {
+				m.list = &callList{newItem: func() *callObject { return newCallObject(nameKeys, argumentsKeys) }}
+				return m.list.feed(p, s, final)
+			}
+			end := strings.IndexByte(s[i:], '[')
+			if end < 0 {
+				if !validName(s[i:]) {
+					return 0, notCall
+				}
+				return 0, more
+			}
+			name := strings.TrimSpace(s[i : i+end])
+			if name == "" || !validName(name) {
+				return 0, notCall
+			}
+			rest := s[i+end:]
+			switch {
+			case strings.HasPrefix(rest, "[ARGS]"):
+				m.off = i + end + len("[ARGS]")
+			case strings.HasPrefix(rest, "[CALL_ID]"):
+				a := strings.Index(rest, "[ARGS]")
+				if a < 0 {
+					return 0, more
+				}
+				m.off = i + end + a + len("[ARGS]")
+			case strings.HasPrefix("[CALL_ID]", rest) || strings.HasPrefix("[ARGS]", rest):
+				return 0, more
+			default:
+				return 0, notCall
+			}
+			m.index = p.startCall(name)
+			m.st = 1
+		case 1:
+			m.off = skipSpace(s, m.off)
+			if m.off == len(s) {
+				return m.cut(p, s, final)
+			}
+			m.sent, m.st = m.off, 2
+		case 2:
+			isDone, bad := m.val.scan(s[m.sent:], final)
+			if bad {
+				p.args(m.index, "{}")
+				return m.sent, done
+			}
+			end := m.sent + m.val.off
+			p.args(m.index, s[m.off:end])
+			m.off = end
+			if isDone {
+				return end, done
+			}
+			return m.cut(p, s, final)
+		}
+	}
+}
+
+func (m *mistralSection) cut(p *Parser, s string, final bool) (int, result) {
+	if final {
+		return len(s), done
+	}
+	return 0, more
+}
