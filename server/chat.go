@@ -76,12 +76,16 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	if err := setLogprobs(&base, req.Logprobs != nil && *req.Logprobs, req.TopLogprobs, "top_logprobs"); err != nil {
 		return err
 	}
+	if err := s.checkPromptSize("messages", messagesSize(req.Messages, req.Tools)); err != nil {
+		return err
+	}
 	tmpl, err := templateInput(req.Messages, req.Tools, req.ToolChoice, true)
 	if err != nil {
 		return err
 	}
 	return s.serveGeneration(c, &generation{
-		endpoint: "chat.completions", promptParam: "messages", params: &req.genParams, info: info, maxTokens: base.MaxTokens,
+		endpoint: "chat.completions", promptParam: "messages", params: &req.genParams, info: info,
+		maxTokens: base.MaxTokens, prompts: 1,
 		build: func(m Model) ([]engine.GenerateRequest, error) {
 			prompt, err := m.ApplyChatTemplate(tmpl)
 			if err != nil {

@@ -46,7 +46,7 @@ func (s *Server) withModel(c echo.Context, endpoint, bodyModel string, fn func(m
 	if err != nil {
 		return err
 	}
-	ctx, ticket, err := s.admit(c, endpoint, info.ID, 0)
+	ctx, ticket, err := s.admit(c, Call{Endpoint: endpoint, Model: info.ID, ModelAliases: info.Aliases})
 	if err != nil {
 		return err
 	}
@@ -66,6 +66,9 @@ func (s *Server) tokenize(c echo.Context) error {
 	}
 	if req.Content == nil {
 		return apierror.InvalidParam("content", "Missing required parameter: 'content'.")
+	}
+	if err := s.checkPromptSize("content", len(*req.Content)); err != nil {
+		return err
 	}
 	return s.withModel(c, "tokenize", req.Model, func(m Model) error {
 		toks, err := m.Tokenize(*req.Content, pick(req.AddSpecial, nil, false), pick(req.ParseSpecial, nil, true))
@@ -117,6 +120,9 @@ func (s *Server) detokenize(c echo.Context) error {
 func (s *Server) applyTemplate(c echo.Context) error {
 	var req applyTemplateRequest
 	if err := s.decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := s.checkPromptSize("messages", messagesSize(req.Messages, req.Tools)); err != nil {
 		return err
 	}
 	tmpl, err := templateInput(req.Messages, req.Tools, req.ToolChoice, pick(req.AddGenerationPrompt, nil, true))
