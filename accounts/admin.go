@@ -30,6 +30,9 @@ func (s *Service) CreateAccount(ctx context.Context, a Account) (Account, error)
 	if a.Balance < 0 {
 		return Account{}, fmt.Errorf("%w: opening balance must not be negative", ErrInvalidArgument)
 	}
+	if a.Balance > MaxBalance {
+		return Account{}, ErrBalanceLimit
+	}
 	if err := validLimits(a.Limits); err != nil {
 		return Account{}, err
 	}
@@ -43,13 +46,17 @@ func (s *Service) CreateAccount(ctx context.Context, a Account) (Account, error)
 // TopUp credits amount to openid and returns the new balance. A negative
 // amount is an adjustment (a refund taken back, a correction) and must say
 // why in note; it goes through the same top-ups table, so the invariant
-// balance = top-ups − ledger costs keeps holding.
+// balance = top-ups − ledger costs keeps holding. A top-up that would take
+// the balance beyond ±MaxBalance is refused with ErrBalanceLimit.
 func (s *Service) TopUp(ctx context.Context, openid string, amount Money, note string) (Money, error) {
 	if amount == 0 {
 		return 0, fmt.Errorf("%w: top-up amount must not be zero", ErrInvalidArgument)
 	}
 	if amount < 0 && strings.TrimSpace(note) == "" {
 		return 0, fmt.Errorf("%w: a negative adjustment needs a note", ErrInvalidArgument)
+	}
+	if amount > MaxBalance || amount < -MaxBalance {
+		return 0, ErrBalanceLimit
 	}
 	return s.store.AddTopUp(ctx, TopUp{OpenID: openid, Amount: amount, Note: note, CreatedAt: s.now()})
 }

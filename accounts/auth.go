@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -17,8 +18,11 @@ type AuthInput struct {
 	// PathUserID, so end users are recorded in every mode.
 	PathOpenID string
 	PathUserID string
-	// Model, when set, is checked against the key's allow-list.
-	Model string
+	// Model, when set, is checked against the key's allow-list, together
+	// with ModelAliases, its other names: a key allow-listed for any name
+	// of a model may use it under every name.
+	Model        string
+	ModelAliases []string
 }
 
 // Identity is an authenticated caller.
@@ -28,6 +32,22 @@ type Identity struct {
 	KeyID     string // "" when no key was used
 	Unmetered bool
 	Limits    Limits
+	// Models is the key's model allow-list; empty allows every model.
+	Models []string
+}
+
+// CheckModel returns ErrModelNotAllowed unless the identity's allow-list
+// admits the model known by names (its canonical name and aliases).
+func (id Identity) CheckModel(names ...string) error {
+	if len(id.Models) == 0 {
+		return nil
+	}
+	for _, n := range names {
+		if slices.Contains(id.Models, n) {
+			return nil
+		}
+	}
+	return ErrModelNotAllowed
 }
 
 // Authenticate decides who is calling. Errors wrap ErrUnauthenticated (401
@@ -35,6 +55,19 @@ type Identity struct {
 // or ErrForbidden (403: key of another account, model outside the key's
 // allow-list), or are internal failures.
 func (s *Service) Authenticate(ctx context.Context, in AuthInput) (Identity, error) {
+	id, err := s.authenticate(ctx, in)
+	if err != nil {
+		return Identity{}, err
+	}
+	if in.Model != "" {
+		if err := id.CheckModel(append([]string{in.Model}, in.ModelAliases...)...); err != nil {
+			return Identity{}, err
+		}
+	}
+	return id, nil
+}
+
+func (s *Service) authenticate(ctx context.Context, in AuthInput) (Identity, error) {
 	mode := in.Mode
 	if mode == "" {
 		mode = s.cfg.Mode
@@ -46,47 +79,47 @@ func (s *Service) Authenticate(ctx context.Context, in AuthInput) (Identity, err
 		if err != nil {
 			return Identity{}, err
 		}
-		return identity(acc, in.PathUserID, ""), nil
+		return identity(acc, in.PathUserID, APIKey{}), nil
 	case ModeKey:
-		key, err := s.checkKey(ctx, in.BearerKey, in.Model)
+		key, err := s.checkKey(ctx, in.BearerKey)
 		if err != nil {
 			return Identity{}, err
 		}
 		if in.PathOpenID != "" && in.PathOpenID != key.OpenID {
 			return Identity{}, ErrAccountMismatch
 		}
-		return s.identityOf(ctx, key.OpenID, in.PathUserID, key.ID)
+		return s.identityOf(ctx, key.OpenID, in.PathUserID, key)
 	case ModeOpenID:
 		if in.PathOpenID == "" {
 			// Plain /v1/... routes carry no openid; the key must decide.
-			key, err := s.checkKey(ctx, in.BearerKey, in.Model)
+			key, err := s.checkKey(ctx, in.BearerKey)
 			if err != nil {
 				return Identity{}, err
 			}
-			return s.identityOf(ctx, key.OpenID, in.PathUserID, key.ID)
+			return s.identityOf(ctx, key.OpenID, in.PathUserID, key)
 		}
-		keyID := ""
+		var key APIKey
 		if in.BearerKey != "" {
-			key, err := s.checkKey(ctx, in.BearerKey, in.Model)
-			if err != nil {
+			var err error
+			if key, err = s.checkKey(ctx, in.BearerKey); err != nil {
 				return Identity{}, err
 			}
 			if key.OpenID != in.PathOpenID {
 				return Identity{}, ErrAccountMismatch
 			}
-			keyID = key.ID
 		}
-		return s.identityOf(ctx, in.PathOpenID, in.PathUserID, keyID)
+		return s.identityOf(ctx, in.PathOpenID, in.PathUserID, key)
 	default:
 		return Identity{}, fmt.Errorf("authenticate: unknown auth mode %q", mode)
 	}
 }
 
-func identity(acc Account, userid, keyID string) Identity {
-	return Identity{OpenID: acc.OpenID, UserID: userid, KeyID: keyID, Unmetered: acc.Unmetered, Limits: acc.Limits}
+// identity is the caller of acc, through key (zero when none was used).
+func identity(acc Account, userid string, key APIKey) Identity {
+	return Identity{OpenID: acc.OpenID, UserID: userid, KeyID: key.ID, Unmetered: acc.Unmetered, Limits: acc.Limits, Models: key.Models}
 }
 
-func (s *Service) identityOf(ctx context.Context, openid, userid, keyID string) (Identity, error) {
+func (s *Service) identityOf(ctx context.Context, openid, userid string, key APIKey) (Identity, error) {
 	acc, err := s.store.GetAccount(ctx, openid)
 	if errors.Is(err, ErrAccountNotFound) {
 		return Identity{}, ErrUnknownOwner
@@ -94,11 +127,12 @@ func (s *Service) identityOf(ctx context.Context, openid, userid, keyID string) 
 	if err != nil {
 		return Identity{}, fmt.Errorf("authenticate: %w", err)
 	}
-	return identity(acc, userid, keyID), nil
+	return identity(acc, userid, key), nil
 }
 
-// checkKey validates a presented key and its allow-list.
-func (s *Service) checkKey(ctx context.Context, presented, model string) (APIKey, error) {
+// checkKey validates a presented key (its allow-list is checked once the
+// model is known: see Identity.CheckModel).
+func (s *Service) checkKey(ctx context.Context, presented string) (APIKey, error) {
 	presented = strings.TrimSpace(presented)
 	if presented == "" {
 		return APIKey{}, ErrKeyMissing
@@ -117,9 +151,6 @@ func (s *Service) checkKey(ctx context.Context, presented, model string) (APIKey
 	}
 	if key.ExpiresAt != nil && !key.ExpiresAt.After(now) {
 		return APIKey{}, ErrKeyExpired
-	}
-	if model != "" && !key.AllowsModel(model) {
-		return APIKey{}, ErrModelNotAllowed
 	}
 	return key, nil
 }

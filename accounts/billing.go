@@ -17,7 +17,9 @@ type Reservation struct {
 	Identity  Identity
 	Model     string
 	Pricing   Pricing
-	// Amount is the reserved worst case; Settle never charges more.
+	// Amount is the reserved worst case. Settle charges the real cost,
+	// which the server keeps within it by enforcing the limits it
+	// reserved for.
 	Amount  Money
 	Started time.Time
 
@@ -57,10 +59,8 @@ func (s *Service) Reserve(ctx context.Context, id Identity, model string, pricin
 	return res, nil
 }
 
-// Settle charges the exact cost of usage (never more than the reservation,
-// which the server guarantees by enforcing maxTokens and MaxSeconds), writes
-// one ledger row and releases the reservation, the charge and the row being
-// one transaction. It runs even if ctx is cancelled (the client went away or
+// Settle charges the exact cost of usage, writes one ledger row and releases
+// the reservation, the charge and the row being one transaction. It runs even if ctx is cancelled (the client went away or
 // the account suspended the request: what was done is still billed).
 // Unmetered accounts get a row with cost 0.
 func (s *Service) Settle(ctx context.Context, res *Reservation, u Usage) (LedgerEntry, error) {
@@ -75,15 +75,15 @@ func (s *Service) Settle(ctx context.Context, res *Reservation, u Usage) (Ledger
 func (s *Service) settle(ctx context.Context, res *Reservation, u Usage) (LedgerEntry, error) {
 	// Drop the reservation only after the charge is stored; see Reserve.
 	defer s.unreserve(res)
+	// The charge is exactly what usage cost, never capped at the
+	// reservation: a cap would give away whatever a mistaken reservation
+	// left out (it once covered one choice of an n-choice request). If the
+	// work did exceed the reservation, the balance may go below zero, but
+	// only by what was really used; Reserve refuses the account's next
+	// request until it is topped up.
 	cost := res.Pricing.Cost(u)
 	if res.Identity.Unmetered {
 		cost = 0
-	}
-	if cost > res.Amount && res.Amount > 0 {
-		cost = res.Amount
-	}
-	if res.Amount == 0 && !res.Identity.Unmetered && !res.Pricing.IsFree() {
-		cost = 0 // unreachable by Reserve; kept so a hand-made Reservation cannot overdraw
 	}
 	entry := LedgerEntry{
 		Time:             s.now(),

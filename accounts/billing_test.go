@@ -3,6 +3,7 @@ package accounts
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -106,18 +107,30 @@ func TestSettleChargesExactlyAndOnce(t *testing.T) {
 	checkInvariant(t, f.store, "acme")
 }
 
-func TestSettleNeverExceedsReservation(t *testing.T) {
+// TestSettleChargesWhatWasUsed: a request that did more than its
+// reservation covered pays for all of it; the balance goes negative by
+// exactly the difference and the next request is refused until a top-up.
+func TestSettleChargesWhatWasUsed(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, ModeKey)
 	f.account(t, "acme", "1")
-	res, err := f.svc.Reserve(ctx, Identity{OpenID: "acme"}, "m", Pricing{OutputPer1K: MicrosPerUnit}, 0, 100)
+	id := Identity{OpenID: "acme"}
+	price := Pricing{OutputPer1K: MicrosPerUnit}
+	res, err := f.svc.Reserve(ctx, id, "m", price, 0, 100) // reserves 0.1
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The server overran max_tokens: the account pays the quoted worst case.
 	e, err := f.svc.Settle(ctx, res, Usage{CompletionTokens: 5000})
-	if err != nil || e.Cost != mustMoney(t, "0.1") {
-		t.Fatalf("settle = %+v, %v", e, err)
+	if err != nil || e.Cost != mustMoney(t, "5") {
+		t.Fatalf("settle = %+v, %v; want the 5000 tokens used billed: 5", e, err)
+	}
+	acc, err := f.svc.GetAccount(ctx, "acme")
+	if err != nil || acc.Balance != mustMoney(t, "-4") || f.svc.Reserved("acme") != 0 {
+		t.Fatalf("balance %s reserved %s, %v; want -4 and 0", acc.Balance, f.svc.Reserved("acme"), err)
+	}
+	checkInvariant(t, f.store, "acme")
+	if _, err := f.svc.Reserve(ctx, id, "m", price, 0, 1); !errors.Is(err, ErrInsufficientBalance) {
+		t.Fatalf("reserve on a negative balance: %v", err)
 	}
 }
 
@@ -220,10 +233,48 @@ func TestCreateAccountValidation(t *testing.T) {
 		{"space", Account{OpenID: "a b"}, ErrInvalidArgument},
 		{"negative balance", Account{OpenID: "neg", Balance: -1}, ErrInvalidArgument},
 		{"negative limits", Account{OpenID: "lim", Limits: Limits{MaxConcurrent: -1}}, ErrInvalidArgument},
+		{"opening balance beyond the limit", Account{OpenID: "rich", Balance: MaxBalance + 1}, ErrBalanceLimit},
 	}
 	for _, tt := range tests {
 		if _, err := f.svc.CreateAccount(ctx, tt.a); !errors.Is(err, tt.want) {
 			t.Errorf("%s: err = %v, want %v", tt.name, err, tt.want)
 		}
 	}
+}
+
+// TestTopUpLimit: top-ups that would take a balance beyond ±MaxBalance are
+// refused as invalid arguments (a 400 naming the limit), change nothing, and
+// never reach int64 overflow in the store.
+func TestTopUpLimit(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, ModeKey)
+	f.account(t, "acme", "0")
+	huge := mustMoney(t, "9223372036853") // the largest amount ParseMoney reads
+	half := MaxBalance/2 + 1
+	tests := []struct {
+		name   string
+		amount Money
+		note   string
+		want   error // nil: accepted
+	}{
+		{"beyond the limit at once", huge, "", ErrBalanceLimit},
+		{"negative beyond the limit", -huge, "correction", ErrBalanceLimit},
+		{"half the limit", half, "", nil},
+		{"half again would exceed it", half, "", ErrBalanceLimit},
+		{"taking it back", -half, "correction", nil},
+		{"owing more than the limit", -MaxBalance - 1, "correction", ErrBalanceLimit},
+	}
+	for _, tt := range tests {
+		_, err := f.svc.TopUp(ctx, "acme", tt.amount, tt.note)
+		if !errors.Is(err, tt.want) || (tt.want != nil && !errors.Is(err, ErrInvalidArgument)) {
+			t.Errorf("%s: err = %v, want %v", tt.name, err, tt.want)
+		}
+		if err != nil && !strings.Contains(err.Error(), MaxBalance.String()) {
+			t.Errorf("%s: %q does not name the limit %s", tt.name, err, MaxBalance)
+		}
+	}
+	if acc, _ := f.svc.GetAccount(ctx, "acme"); acc.Balance != 0 {
+		t.Errorf("balance %s after refused top-ups, want 0", acc.Balance)
+	}
+	checkInvariant(t, f.store, "acme")
 }

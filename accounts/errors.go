@@ -44,6 +44,11 @@ var (
 	ErrInvalidArgument = errors.New("invalid argument")
 )
 
+// ErrBalanceLimit refuses a top-up (or opening balance) that would take a
+// balance beyond ±MaxBalance (→ 400).
+var ErrBalanceLimit = fmt.Errorf("%w: a balance must stay within ±%s (the limit of one account); this top-up would exceed it",
+	ErrInvalidArgument, MaxBalance)
+
 // QuotaError is ErrInsufficientBalance with the figures, for the message.
 type QuotaError struct {
 	Needed, Available Money

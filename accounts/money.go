@@ -14,6 +14,12 @@ type Money int64
 // MicrosPerUnit is how many Money make one currency unit.
 const MicrosPerUnit = 1_000_000
 
+// MaxBalance is the most an account may hold, and the most a top-up may
+// add or take away: a trillion currency units. It keeps balances, and the
+// sums of top-ups and costs behind them, far inside Money's int64 range, so
+// no arithmetic on them can overflow.
+const MaxBalance = Money(1_000_000_000_000 * MicrosPerUnit)
+
 // ParseMoney reads a decimal amount such as "12", "-0.5" or "0.000125" exactly,
 // without passing through a float. More than six decimals is an error rather
 // than a silent rounding.

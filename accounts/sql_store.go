@@ -138,14 +138,24 @@ func (s *sqlStore) AddTopUp(ctx context.Context, t TopUp) (Money, error) {
 }
 
 // addTopUp writes the balance first: the UPDATE both takes the write lock and
-// tells whether the account exists.
+// tells whether the account exists and stays within ±MaxBalance.
 func addTopUp(ctx context.Context, tx *sql.Tx, t TopUp) (Money, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE accounts SET balance = balance + ? WHERE openid = ?`, t.Amount, t.OpenID)
+	res, err := tx.ExecContext(ctx, `UPDATE accounts SET balance = balance + ? WHERE openid = ? AND balance + ? BETWEEN ? AND ?`,
+		t.Amount, t.OpenID, t.Amount, -MaxBalance, MaxBalance)
 	if err != nil {
 		return 0, err
 	}
-	if err := mustAffect(res, ErrAccountNotFound); err != nil {
+	if n, err := res.RowsAffected(); err != nil {
 		return 0, err
+	} else if n == 0 {
+		var exists int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE openid = ?`, t.OpenID).Scan(&exists); err != nil {
+			return 0, err
+		}
+		if exists > 0 {
+			return 0, ErrBalanceLimit
+		}
+		return 0, ErrAccountNotFound
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO topups (openid, amount, note, created_at) VALUES (?, ?, ?, ?)`,
 		t.OpenID, t.Amount, t.Note, ms(t.CreatedAt)); err != nil {

@@ -18,7 +18,8 @@ type Store interface {
 	SetUnmetered(ctx context.Context, openid string, unmetered bool) error
 
 	// AddTopUp records t and adds its amount to the balance; it returns the
-	// new balance.
+	// new balance. It returns ErrBalanceLimit, and changes nothing, when the
+	// balance would leave ±MaxBalance.
 	AddTopUp(ctx context.Context, t TopUp) (Money, error)
 	// Charge appends e to the ledger and subtracts e.Cost from the balance;
 	// it returns the stored entry (with its ID) and the new balance.

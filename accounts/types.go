@@ -39,19 +39,6 @@ type APIKey struct {
 	CreatedAt time.Time  `json:"created_at"`
 }
 
-// AllowsModel reports whether the key's allow-list admits model.
-func (k APIKey) AllowsModel(model string) bool {
-	if len(k.Models) == 0 {
-		return true
-	}
-	for _, m := range k.Models {
-		if m == model {
-			return true
-		}
-	}
-	return false
-}
-
 // TopUp is a credit (positive) or an adjustment (negative) of a balance.
 type TopUp struct {
 	ID        int64     `json:"id"`

@@ -45,6 +45,19 @@ type Config struct {
 	QueueDepth int `yaml:"queue_depth"`
 	// BodyLimit caps the size of a request body.
 	BodyLimit ByteSize `yaml:"body_limit"`
+	// BodyTimeout bounds the time a client may take to send a request
+	// body; a client that trickles or goes silent gets a 408 and its
+	// connection is closed.
+	BodyTimeout Duration `yaml:"body_timeout"`
+	// PromptLimit caps the text one request asks the server to tokenize:
+	// a completion's prompts, a chat's messages and tools, embedding
+	// inputs, /tokenize content. Tokenizing costs tens of bytes of memory
+	// per byte of text, so this bounds a request's memory far below
+	// BodyLimit allows.
+	PromptLimit ByteSize `yaml:"prompt_limit"`
+	// MaxConnections caps open client connections; one more is answered
+	// with a 503 and closed. 0 means no limit.
+	MaxConnections int `yaml:"max_connections"`
 	// ShutdownTimeout is how long shutdown waits for in-flight requests.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 	Auth            Auth     `yaml:"auth"`
@@ -166,7 +179,16 @@ const (
 	DefaultGPUMemoryHeadroom = ByteSize(512 << 20)
 	DefaultQueueDepth        = 64
 	DefaultBodyLimit         = ByteSize(16 << 20)
-	DefaultShutdownTimeout   = Duration(30 * time.Second)
+	DefaultBodyTimeout       = Duration(60 * time.Second)
+	// DefaultPromptLimit holds a 128k-token context at 8 bytes a token;
+	// tokenizing it peaks at about 65 MB (measured with the Llama-2
+	// vocabulary: ~50 bytes of memory per byte of text).
+	DefaultPromptLimit = ByteSize(1 << 20)
+	// DefaultMaxConnections stays far below the file descriptors a
+	// process gets while leaving room for many streams and idle
+	// keep-alive connections.
+	DefaultMaxConnections  = 1024
+	DefaultShutdownTimeout = Duration(30 * time.Second)
 	// DefaultContext caps the context of models that do not set one: a
 	// model trained on 128k tokens would otherwise reserve a huge KV cache.
 	DefaultContext  = 4096
@@ -186,6 +208,9 @@ func Default() *Config {
 		GPUMemoryHeadroom: DefaultGPUMemoryHeadroom,
 		QueueDepth:        DefaultQueueDepth,
 		BodyLimit:         DefaultBodyLimit,
+		BodyTimeout:       DefaultBodyTimeout,
+		PromptLimit:       DefaultPromptLimit,
+		MaxConnections:    DefaultMaxConnections,
 		ShutdownTimeout:   DefaultShutdownTimeout,
 		Auth:              Auth{Mode: "none"},
 	}

@@ -152,6 +152,10 @@ func TestParseErrors(t *testing.T) {
 			[]string{":2:15: defaults.gpu_layers: want auto, -1 (all) or a number of layers, got a list"}},
 		{"unknown tool format", "models_dir: models\nmodels:\n  a:\n    tool_format: qwen\n",
 			[]string{"models.a.tool_format: want one of", "hermes", `got "qwen"`}},
+		{"empty file", "", []string{"ggufd.yaml: the file is empty"}},
+		{"whitespace only", " \n\t\n\n", []string{"ggufd.yaml: the file is empty"}},
+		{"request limits", "body_timeout: 0\nprompt_limit: 10\nmax_connections: -1\n",
+			[]string{"body_timeout: must be positive", "prompt_limit: must be at least 1KiB", "max_connections: must not be negative"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -248,13 +252,14 @@ func TestAuthModeDefault(t *testing.T) {
 	}
 }
 
-func TestEmptyAndMissing(t *testing.T) {
-	c, err := Parse(nil, "")
+func TestCommentsOnlyAndMissing(t *testing.T) {
+	c, err := Parse([]byte("# every setting at its default\n"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != DefaultListen || c.QueueDepth != DefaultQueueDepth || !filepath.IsAbs(c.ModelsDir) {
-		t.Errorf("empty config: %+v", c)
+	if c.Listen != DefaultListen || c.QueueDepth != DefaultQueueDepth || !filepath.IsAbs(c.ModelsDir) ||
+		c.BodyTimeout != DefaultBodyTimeout || c.PromptLimit != DefaultPromptLimit || c.MaxConnections != DefaultMaxConnections {
+		t.Errorf("comment-only config: %+v", c)
 	}
 	_, err = Load(filepath.Join(t.TempDir(), "none.yaml"))
 	if !errors.Is(err, fs.ErrNotExist) {

@@ -76,6 +76,14 @@ func parse(data []byte, name string, chk memoryChecker) (*Config, error) {
 		cfg.Dir = wd
 	}
 
+	if len(bytes.TrimSpace(data)) == 0 {
+		// Editors that truncate a file before writing it leave it empty for
+		// a moment, and applying that would drop every model. An empty file is refused (a reload keeps the last
+		// good configuration); a file of comments only still means "all
+		// defaults", since someone wrote it on purpose.
+		return nil, &ValidationError{Errors: []*Error{{File: name,
+			Msg: "the file is empty; write at least one setting (or a comment) to run on the defaults"}}}
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
@@ -88,7 +96,7 @@ func parse(data []byte, name string, chk memoryChecker) (*Config, error) {
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
 		root := doc.Content[0]
 		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
-			// An empty or comment-only file: all defaults.
+			// A comment-only file: all defaults.
 		} else if p.check(root, reflect.TypeOf(Config{}), "") {
 			if err := root.Decode(cfg); err != nil {
 				// check accepted every node, so this is unexpected;
@@ -375,6 +383,15 @@ func (p *parser) validate(c *Config, chk memoryChecker) {
 	}
 	if c.BodyLimit < 1024 {
 		p.fieldErr("body_limit", "must be at least 1KiB, got %s", c.BodyLimit)
+	}
+	if c.BodyTimeout <= 0 {
+		p.fieldErr("body_timeout", "must be positive (a slow client must not hold a connection forever), got %s", c.BodyTimeout)
+	}
+	if c.PromptLimit < 1024 {
+		p.fieldErr("prompt_limit", "must be at least 1KiB, got %s", c.PromptLimit)
+	}
+	if c.MaxConnections < 0 {
+		p.fieldErr("max_connections", "must not be negative (0 means no limit)")
 	}
 	if c.ShutdownTimeout < 0 {
 		p.fieldErr("shutdown_timeout", "must not be negative")

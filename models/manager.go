@@ -83,6 +83,9 @@ type Manager struct {
 	builder  *catalogBuilder
 	baseCfg  *config.Config // the config used when there is no config file
 
+	watchersMu sync.Mutex
+	watchers   []func(*config.Config) // see OnConfig
+
 	watchCancel context.CancelFunc
 	watchDone   chan struct{}
 	watchReady  chan struct{}
@@ -334,7 +337,27 @@ func (m *Manager) Reload(ctx context.Context) error {
 		}
 		cfg = c
 	}
-	return m.apply(cfg)
+	if err := m.apply(cfg); err != nil {
+		return err
+	}
+	m.watchersMu.Lock()
+	watchers := m.watchers
+	m.watchersMu.Unlock()
+	for _, f := range watchers {
+		f(cfg)
+	}
+	return nil
+}
+
+// OnConfig registers f to be called with every configuration a reload
+// applies, so the parts of the daemon that own other settings (the HTTP
+// server's limits) follow edits of the file too. A config that fails
+// validation is never passed. f runs on the reloading goroutine and must
+// not block.
+func (m *Manager) OnConfig(f func(*config.Config)) {
+	m.watchersMu.Lock()
+	defer m.watchersMu.Unlock()
+	m.watchers = append(m.watchers, f)
 }
 
 func (m *Manager) apply(cfg *config.Config) error {

@@ -55,14 +55,30 @@ type accountsGate struct {
 	currency string
 }
 
-func (g *accountsGate) Admit(ctx context.Context, call Call) (context.Context, Ticket, error) {
-	gctx, t, err := g.gate.Admit(ctx, accountsapi.Request{
-		RequestID: call.RequestID, Endpoint: call.Endpoint, Model: call.Model,
-		OpenID: call.OpenID, UserID: call.UserID, Header: call.Header,
-		MaxTokens: call.MaxTokens, BodyBytes: call.BodyBytes,
+func (g *accountsGate) Authenticate(ctx context.Context, call Call) (Pass, error) {
+	id, err := g.gate.Authenticate(ctx, accountsapi.Request{
+		RequestID: call.RequestID, OpenID: call.OpenID, UserID: call.UserID, Header: call.Header,
 	})
 	if err != nil {
-		return nil, nil, accountsapi.APIError(err, g.currency)
+		return nil, accountsapi.APIError(err, g.currency)
+	}
+	return accountsPass{g: g, id: id}, nil
+}
+
+// accountsPass admits the requests of an authenticated identity.
+type accountsPass struct {
+	g  *accountsGate
+	id accounts.Identity
+}
+
+func (p accountsPass) Admit(ctx context.Context, call Call) (context.Context, Ticket, error) {
+	gctx, t, err := p.g.gate.Admit(ctx, accountsapi.Request{
+		RequestID: call.RequestID, Endpoint: call.Endpoint, Model: call.Model, ModelAliases: call.ModelAliases,
+		Identity: &p.id, OpenID: call.OpenID, UserID: call.UserID, Header: call.Header,
+		MaxTokens: call.MaxTokens, Prompts: call.Prompts, Choices: call.Choices, BodyBytes: call.BodyBytes,
+	})
+	if err != nil {
+		return nil, nil, accountsapi.APIError(err, p.g.currency)
 	}
 	return gctx, accountsTicket{t}, nil
 }

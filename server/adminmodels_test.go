@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -49,17 +48,7 @@ func TestAdminModelsAndMetrics(t *testing.T) {
 
 	call := func(method, path, key string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, hs.URL+path, nil)
-		if key != "" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
+		return send(t, method, hs.URL+path, key, "")
 	}
 	state := func(body string) string {
 		var m adminModel

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -75,4 +76,73 @@ func TestPerSecondBillingExcludesLoadTime(t *testing.T) {
 		t.Fatalf("cost %v for %d ms at 1/s", e.Cost, e.ProcessingMS)
 	}
 	t.Logf("request took %v (load %v); billed %d ms = %v", wall.Round(time.Millisecond), loadDelay, e.ProcessingMS, e.Cost)
+}
+
+const tokenPricedConfig = `listen: 127.0.0.1:0
+models_dir: models
+auth: {mode: key}
+models:
+  priced:
+    file: priced.gguf
+    context: 256
+    parallel: 4
+    threads: 1
+    pricing: {input_per_1k: 0.001, output_per_1k: 10}
+`
+
+// TestEveryChoiceIsReservedAndBilled: a request's reservation covers
+// max_tokens for every choice of every prompt, and settlement bills exactly
+// the tokens generated. Each case generates max_tokens per choice
+// (ignore_eos), so the reservation is used to the last token.
+func TestEveryChoiceIsReservedAndBilled(t *testing.T) {
+	cfg, _, mgr := startManager(t, tokenPricedConfig, map[string]string{"priced.gguf": "stories260K-chatml.gguf"})
+	svc := newAccounts(t)
+	ctx := context.Background()
+	srv, err := New(cfg, mgr, slog.New(slog.DiscardHandler), WithAccounts(svc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	price := accounts.NewPricing(0.001, 10, 0, 0, 0)
+
+	tests := []struct {
+		name, path, body string
+		completion       int
+	}{
+		{"chat n=4", "/v1/chat/completions",
+			`{"model":"priced","messages":[{"role":"user","content":"Tell me a story"}],"n":4,"max_tokens":10,"ignore_eos":true}`, 40},
+		{"4 prompts × n=4", "/v1/completions",
+			`{"model":"priced","prompt":["Once","Once upon","Once upon a","Once upon a time"],"n":4,"max_tokens":10,"ignore_eos":true}`, 160},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			openid := fmt.Sprintf("o%d", i)
+			secret := fundedKey(t, svc, openid, 100)
+			req, _ := http.NewRequest("POST", hs.URL+tt.path, strings.NewReader(tt.body))
+			req.Header.Set("Authorization", "Bearer "+secret)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d: %s", resp.StatusCode, b)
+			}
+			rows, err := svc.Ledger(ctx, accounts.LedgerFilter{OpenID: openid})
+			if err != nil || len(rows) != 1 {
+				t.Fatalf("ledger: %v %v", rows, err)
+			}
+			e := rows[0]
+			want := price.Cost(accounts.Usage{PromptTokens: e.PromptTokens, CachedTokens: e.CachedTokens, CompletionTokens: e.CompletionTokens})
+			if e.CompletionTokens != tt.completion || e.Cost != want {
+				t.Fatalf("billed %s for %d completion tokens; want %s for %d", e.Cost, e.CompletionTokens, want, tt.completion)
+			}
+			acc, err := svc.GetAccount(ctx, openid)
+			if err != nil || acc.Balance != accounts.MoneyFromFloat(100)-want || svc.Reserved(openid) != 0 {
+				t.Fatalf("balance %s, reserved %s, %v; want %s and 0", acc.Balance, svc.Reserved(openid), err, accounts.MoneyFromFloat(100)-want)
+			}
+		})
+	}
 }

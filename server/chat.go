@@ -75,6 +75,9 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	if err := setLogprobs(&base, req.Logprobs != nil && *req.Logprobs, req.TopLogprobs, "top_logprobs"); err != nil {
 		return err
 	}
+	if err := s.checkPromptSize("messages", messagesSize(req.Messages, req.Tools)); err != nil {
+		return err
+	}
 	tools, err := parseChatTools(req.Tools, req.ToolChoice, req.ParallelToolCalls)
 	if err != nil {
 		return err
@@ -89,7 +92,8 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	}
 	var spec *outputSpec // set once the model is loaded
 	return s.serveGeneration(c, &generation{
-		endpoint: "chat.completions", promptParam: "messages", params: &req.genParams, info: info, maxTokens: base.MaxTokens,
+		endpoint: "chat.completions", promptParam: "messages", params: &req.genParams, info: info,
+		maxTokens: base.MaxTokens, prompts: 1,
 		build: func(m Model) ([]engine.GenerateRequest, error) {
 			prompt, f, err := renderPrompt(m, info, tmpl)
 			if err != nil {

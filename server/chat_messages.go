@@ -43,6 +43,23 @@ var chatRoles = map[string]string{
 	"function":  "tool",
 }
 
+// messagesSize is the bytes a chat request gives the template to render and
+// the tokenizer to read: message contents, reasoning and tool-call
+// arguments as sent, and the tool definitions.
+func messagesSize(msgs []wireMessage, tools json.RawMessage) int {
+	n := len(tools)
+	for _, m := range msgs {
+		n += len(m.Content)
+		if m.ReasoningContent != nil {
+			n += len(*m.ReasoningContent)
+		}
+		for _, tc := range m.ToolCalls {
+			n += len(tc.Function.Arguments)
+		}
+	}
+	return n
+}
+
 // toTemplateMessages converts OpenAI messages into what chat templates read:
 // content as one string, tool-call arguments as JSON objects.
 func toTemplateMessages(msgs []wireMessage) ([]engine.ChatMessage, error) {

@@ -24,6 +24,16 @@ type prompt struct {
 	tokens []int
 }
 
+// textSize is the bytes of text in prompts (token-id prompts need no
+// tokenizing; the body limit and the context bound them).
+func textSize(prompts []prompt) int {
+	n := 0
+	for _, p := range prompts {
+		n += len(p.text)
+	}
+	return n
+}
+
 // parsePrompts accepts every form OpenAI does: a string, an array of
 // strings, an array of token ids, or an array of token-id arrays.
 func parsePrompts(raw json.RawMessage, param string) ([]prompt, error) {
@@ -74,6 +84,9 @@ func (s *Server) completions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.checkPromptSize("prompt", textSize(prompts)); err != nil {
+		return err
+	}
 	if req.Suffix != nil && *req.Suffix != "" {
 		// Fill-in-the-middle needs FIM tokens the engine does not expose.
 		return apierror.InvalidParam("suffix", "The model `%s` does not support 'suffix' (fill-in-the-middle).", info.ID)
@@ -93,7 +106,8 @@ func (s *Server) completions(c echo.Context) error {
 	}
 	echoPrompt := req.Echo != nil && *req.Echo
 	return s.serveGeneration(c, &generation{
-		endpoint: "completions", promptParam: "prompt", params: &req.genParams, info: info, maxTokens: base.MaxTokens,
+		endpoint: "completions", promptParam: "prompt", params: &req.genParams, info: info,
+		maxTokens: base.MaxTokens, prompts: len(prompts),
 		build: func(m Model) ([]engine.GenerateRequest, error) {
 			reqs := make([]engine.GenerateRequest, len(prompts))
 			for i, p := range prompts {

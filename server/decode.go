@@ -7,32 +7,33 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"reflect"
 	"strings"
-	"time"
 
 	"github.com/ggufd/ggufd/server/apierror"
 	"github.com/labstack/echo/v4"
 )
 
-// readBody reads the request body under the size limit. The read deadline
-// is set here rather than with http.Server.ReadTimeout: that timeout would
-// also fire during a long streaming response and cancel its context.
+// readBody reads the request body under the size limit, in the time
+// guardBody allows.
 func (s *Server) readBody(c echo.Context) ([]byte, error) {
 	req := c.Request()
-	if req.ContentLength > s.settings.BodyLimit {
-		return nil, &http.MaxBytesError{Limit: s.settings.BodyLimit}
+	lim := s.currentLimits()
+	if req.ContentLength > lim.BodyLimit {
+		return nil, &http.MaxBytesError{Limit: lim.BodyLimit}
 	}
-	rc := http.NewResponseController(c.Response())
-	if s.settings.ReadTimeout > 0 {
-		_ = rc.SetReadDeadline(time.Now().Add(s.settings.ReadTimeout))
-		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, s.settings.BodyLimit))
+	// The writer net/http gave us, which MaxBytesReader tells to close the
+	// connection once the limit is hit.
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response().Writer, req.Body, lim.BodyLimit))
 	if err != nil {
 		var mb *http.MaxBytesError
-		if errors.As(err, &mb) {
+		switch {
+		case errors.As(err, &mb):
 			return nil, mb
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return nil, apierror.New(http.StatusRequestTimeout, apierror.TypeInvalidRequest, "request_timeout", "",
+				"The request body did not arrive within %s (body_timeout).", lim.BodyTimeout)
 		}
 		return nil, apierror.BadRequest("invalid_request", "Could not read the request body: %v", err)
 	}

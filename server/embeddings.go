@@ -65,6 +65,9 @@ func (s *Server) embeddings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.checkPromptSize("input", textSize(inputs)); err != nil {
+		return err
+	}
 	var ereq engine.EmbedRequest
 	for i, in := range inputs {
 		if in.tokens != nil {
@@ -79,7 +82,7 @@ func (s *Server) embeddings(c echo.Context) error {
 		return apierror.InvalidParam("input", "Invalid 'input': mixing text and token inputs is not supported.")
 	}
 
-	ctx, ticket, err := s.admit(c, "embeddings", info.ID, 0)
+	ctx, ticket, err := s.admit(c, Call{Endpoint: "embeddings", Model: info.ID, ModelAliases: info.Aliases})
 	if err != nil {
 		return err
 	}

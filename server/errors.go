@@ -18,9 +18,6 @@ import (
 // slots free up within seconds at typical generation lengths.
 const queueFullRetryAfter = 2 * time.Second
 
-// statusClientClosed is nginx's 499: the client closed the connection.
-const statusClientClosed = 499
-
 // toAPIError maps any error a handler meets to the OpenAI error object. The
 // second result is false for errors that are faults of ours (500s), which the
 // caller logs.
@@ -69,8 +66,7 @@ func toAPIError(err error) (*apierror.Error, bool) {
 	case errors.Is(err, context.Canceled):
 		// The client went away (or the server is shutting down); the
 		// answer is logged, rarely read.
-		return apierror.New(statusClientClosed, apierror.TypeInvalidRequest, "request_cancelled", "",
-			"The request was cancelled."), true
+		return apierror.ClientClosed(), true
 	case errors.Is(err, context.DeadlineExceeded):
 		return apierror.New(http.StatusGatewayTimeout, apierror.TypeServer, "timeout", "",
 			"The request timed out."), true

@@ -211,7 +211,12 @@ func (l *fakeLease) Release()     { l.c.released <- l.name }
 // newTestServer serves a fake catalog on 127.0.0.1 and stops with the test.
 func newTestServer(t *testing.T, cat *fakeCatalog, opts ...Option) (*Server, string) {
 	t.Helper()
-	s, err := NewWithCatalog(Settings{BodyLimit: 1 << 16}, cat, nil, opts...)
+	return newTestServerWith(t, Settings{Limits: Limits{BodyLimit: 1 << 16}}, cat, opts...)
+}
+
+func newTestServerWith(t *testing.T, st Settings, cat *fakeCatalog, opts ...Option) (*Server, string) {
+	t.Helper()
+	s, err := NewWithCatalog(st, cat, nil, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

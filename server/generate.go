@@ -34,7 +34,8 @@ type generation struct {
 	promptParam string // the field a too-long prompt is blamed on
 	params      *genParams
 	info        ModelInfo
-	maxTokens   int // after capping, for the gatekeeper's reservation
+	maxTokens   int // one choice's, after capping, for the gatekeeper's reservation
+	prompts     int // engine requests build returns (each with params.choices() choices)
 	// build renders the prompt(s) once the model is loaded: one engine
 	// request per prompt, each with params.choices() choices.
 	build    func(m Model) ([]engine.GenerateRequest, error)
@@ -44,7 +45,8 @@ type generation struct {
 // serveGeneration runs a generation from admission to the last byte.
 func (s *Server) serveGeneration(c echo.Context, g *generation) (err error) {
 	rs := stateOf(c)
-	ctx, ticket, err := s.admit(c, g.endpoint, g.info.ID, g.maxTokens)
+	ctx, ticket, err := s.admit(c, Call{Endpoint: g.endpoint, Model: g.info.ID, ModelAliases: g.info.Aliases,
+		MaxTokens: g.maxTokens, Prompts: g.prompts, Choices: g.params.choices()})
 	if err != nil {
 		return err
 	}
@@ -131,7 +133,7 @@ func (s *Server) serveGeneration(c echo.Context, g *generation) (err error) {
 	}
 	if ctx.Err() != nil && !ticket.Suspended() && c.Request().Context().Err() != nil {
 		// The client disconnected: nobody to answer.
-		rs.status, rs.errCode = statusClientClosed, "client_closed"
+		rs.status, rs.errCode = apierror.StatusClientClosed, "client_closed"
 		return nil
 	}
 	settle(http.StatusOK)
@@ -227,29 +229,6 @@ func (s *Server) answerEmpty(c echo.Context, g *generation, sse *sseWriter) erro
 		_ = sse.send(r.usageChunk(u))
 	}
 	return sse.finish()
-}
-
-// admit asks the gatekeeper; its context replaces the request's.
-func (s *Server) admit(c echo.Context, endpoint, model string, maxTokens int) (context.Context, Ticket, error) {
-	rs := stateOf(c)
-	req := c.Request()
-	user := rs.userID
-	if user == "" {
-		user = rs.bodyUser
-	}
-	ctx, t, err := s.gate.Admit(req.Context(), Call{
-		RequestID: rs.id, Endpoint: endpoint, Model: model, OpenID: rs.openID, UserID: user,
-		MaxTokens: maxTokens, BodyBytes: req.ContentLength, Header: req.Header,
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	if rh, ok := t.(rateLimitHeaderer); ok {
-		for k, v := range rh.RateLimitHeaders() {
-			c.Response().Header().Set(k, v)
-		}
-	}
-	return ctx, t, nil
 }
 
 // blamePrompt names the request's prompt field in a context-length error.

@@ -285,6 +285,8 @@ type suspendTicket struct{ suspended bool }
 func (t *suspendTicket) Finish(engine.Usage) {}
 func (t *suspendTicket) Suspended() bool     { return t.suspended }
 
+func (g *recordingGate) Authenticate(context.Context, Call) (Pass, error) { return g, nil }
+
 func (g *recordingGate) Admit(ctx context.Context, call Call) (context.Context, Ticket, error) {
 	g.calls <- call
 	if g.reject != nil {

@@ -22,15 +22,19 @@ func New(cfg *config.Config, catalog *models.Manager, logger *slog.Logger, opts 
 	}
 	settings := Settings{
 		Listen:          cfg.Listen,
-		BodyLimit:       int64(cfg.BodyLimit),
+		Limits:          limitsOf(cfg),
 		ShutdownTimeout: cfg.ShutdownTimeout.Std(),
+		Currency:        cfg.Auth.Currency,
 	}
-	settings.Currency = cfg.Auth.Currency
 	s, err := NewWithCatalog(settings, &managerCatalog{m: catalog}, logger, opts...)
 	if err != nil {
 		return nil, err
 	}
 	s.registerModelAdmin(catalog)
+	// Edits of body_limit, body_timeout, prompt_limit and max_connections
+	// apply from the next request; listen and shutdown_timeout keep their
+	// values until a restart.
+	catalog.OnConfig(func(c *config.Config) { s.SetLimits(limitsOf(c)) })
 	return s, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ggufd/ggufd/models"
+	"github.com/ggufd/ggufd/server/apierror"
 )
 
 func TestFromModelsError(t *testing.T) {
@@ -19,7 +20,7 @@ func TestFromModelsError(t *testing.T) {
 		{&models.InsufficientMemoryError{Model: "x", Needed: 8 << 30, Available: 1 << 30}, http.StatusServiceUnavailable, "model_unavailable"},
 		{&models.LoadFailedError{Model: "x", Err: errors.New("truncated file")}, http.StatusServiceUnavailable, "model_unavailable"},
 		{models.ErrClosed, http.StatusServiceUnavailable, "model_unavailable"},
-		{context.Canceled, statusClientClosed, "request_cancelled"},
+		{context.Canceled, apierror.StatusClientClosed, "request_cancelled"},
 		{errors.New("boom"), http.StatusInternalServerError, "internal_error"},
 	}
 	for _, tc := range tests {

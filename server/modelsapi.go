@@ -77,7 +77,7 @@ func toModelObject(st ModelStatus, currency string) modelObject {
 }
 
 func (s *Server) listModels(c echo.Context) error {
-	_, t, err := s.admit(c, "models", "", 0)
+	_, t, err := s.admit(c, Call{Endpoint: "models"})
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func (s *Server) getModel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	_, t, err := s.admit(c, "models", info.ID, 0)
+	_, t, err := s.admit(c, Call{Endpoint: "models", Model: info.ID, ModelAliases: info.Aliases})
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,7 @@ type requestState struct {
 	usage    engine.Usage
 	ttft     time.Duration // time to the first generated text
 	sse      *sseWriter
+	pass     Pass // the authenticated caller (see Gatekeeper)
 }
 
 const stateKey = "ggufd.request"

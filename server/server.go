@@ -20,24 +20,19 @@ import (
 
 // Settings are the HTTP server's knobs (from the config file).
 type Settings struct {
-	Listen            string        // address for ListenAndServe
-	BodyLimit         int64         // bytes; 0: 8 MiB
+	Listen string // address for ListenAndServe
+	// Limits are the request limits; SetLimits changes them while serving.
+	Limits
 	ReadHeaderTimeout time.Duration // 0: 10s
-	ReadTimeout       time.Duration // reading a request body; 0: 60s
 	IdleTimeout       time.Duration // keep-alive; 0: 120s
 	ShutdownTimeout   time.Duration // used by callers of Shutdown; 0: 30s
 	Currency          string        // unit of prices shown in /v1/models
 }
 
 func (st Settings) withDefaults() Settings {
-	if st.BodyLimit <= 0 {
-		st.BodyLimit = 8 << 20
-	}
+	st.Limits = st.Limits.withDefaults()
 	if st.ReadHeaderTimeout <= 0 {
 		st.ReadHeaderTimeout = 10 * time.Second
-	}
-	if st.ReadTimeout <= 0 {
-		st.ReadTimeout = 60 * time.Second
 	}
 	if st.IdleTimeout <= 0 {
 		st.IdleTimeout = 120 * time.Second
@@ -47,6 +42,11 @@ func (st Settings) withDefaults() Settings {
 	}
 	return st
 }
+
+// maxHeaderBytes bounds the request line and headers, all a request may
+// cost before its caller is authenticated (Go's default is 1 MiB; keys,
+// cookies and the longest /llm_api/ paths fit in a few KiB).
+const maxHeaderBytes = 64 << 10
 
 // Option customises a Server.
 type Option func(*Server)
@@ -74,6 +74,8 @@ type Server struct {
 	extraRoutes []func(*echo.Echo)
 	accounts    *accounts.Service
 
+	limits     atomic.Pointer[Limits] // settings.Limits, or those of the last reload
+	conns      *connLimiter
 	echo       *echo.Echo
 	http       *http.Server
 	baseCtx    context.Context
@@ -101,6 +103,8 @@ func NewWithCatalog(settings Settings, catalog Catalog, logger *slog.Logger, opt
 	for _, o := range opts {
 		o(s)
 	}
+	s.SetLimits(s.settings.Limits)
+	s.conns = &connLimiter{max: func() int { return s.currentLimits().MaxConnections }, logger: logger}
 	if s.accounts != nil {
 		s.installAccounts()
 	}
@@ -110,8 +114,9 @@ func NewWithCatalog(settings Settings, catalog Catalog, logger *slog.Logger, opt
 		Addr:              s.settings.Listen,
 		Handler:           s.echo,
 		ReadHeaderTimeout: s.settings.ReadHeaderTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		// No ReadTimeout/WriteTimeout: both would cut long streaming
-		// responses. The body read deadline is set per request (readBody).
+		// responses. The body read deadline is set per request (guardBody).
 		IdleTimeout: s.settings.IdleTimeout,
 		BaseContext: func(net.Listener) context.Context { return s.baseCtx },
 		ErrorLog:    slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -123,18 +128,19 @@ func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.Pre(s.track, s.observe, s.recoverPanics, cors, s.rewriteLLMAPI)
+	e.Pre(s.track, s.observe, s.recoverPanics, s.guardBody, cors, s.rewriteLLMAPI)
 
 	e.GET("/health", s.health)
-	e.POST("/v1/chat/completions", s.chatCompletions)
-	e.POST("/v1/completions", s.completions)
-	e.POST("/v1/embeddings", s.embeddings)
-	e.GET("/v1/models", s.listModels)
-	e.GET("/v1/models/*", s.getModel)
+	// The API routes authenticate before their handlers read the body.
+	e.POST("/v1/chat/completions", s.chatCompletions, s.authenticate)
+	e.POST("/v1/completions", s.completions, s.authenticate)
+	e.POST("/v1/embeddings", s.embeddings, s.authenticate)
+	e.GET("/v1/models", s.listModels, s.authenticate)
+	e.GET("/v1/models/*", s.getModel, s.authenticate)
 	for _, p := range []string{"", "/v1"} {
-		e.POST(p+"/tokenize", s.tokenize)
-		e.POST(p+"/detokenize", s.detokenize)
-		e.POST(p+"/apply-template", s.applyTemplate)
+		e.POST(p+"/tokenize", s.tokenize, s.authenticate)
+		e.POST(p+"/detokenize", s.detokenize, s.authenticate)
+		e.POST(p+"/apply-template", s.applyTemplate, s.authenticate)
 	}
 	for _, r := range s.extraRoutes {
 		r(e)
@@ -167,9 +173,10 @@ func (s *Server) health(c echo.Context) error {
 func (s *Server) Handler() http.Handler { return s.echo }
 
 // Start serves on ln until Shutdown; it returns nil after a clean shutdown.
+// Connections beyond Limits.MaxConnections are refused with a 503.
 func (s *Server) Start(ln net.Listener) error {
 	s.logger.Info("http server listening", "addr", ln.Addr().String())
-	if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := s.http.Serve(s.conns.wrap(ln)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve http: %w", err)
 	}
 	return nil

@@ -47,7 +47,7 @@ func (s *Server) withModel(c echo.Context, endpoint, bodyModel string, fn func(i
 	if err != nil {
 		return err
 	}
-	ctx, ticket, err := s.admit(c, endpoint, info.ID, 0)
+	ctx, ticket, err := s.admit(c, Call{Endpoint: endpoint, Model: info.ID, ModelAliases: info.Aliases})
 	if err != nil {
 		return err
 	}
@@ -67,6 +67,9 @@ func (s *Server) tokenize(c echo.Context) error {
 	}
 	if req.Content == nil {
 		return apierror.InvalidParam("content", "Missing required parameter: 'content'.")
+	}
+	if err := s.checkPromptSize("content", len(*req.Content)); err != nil {
+		return err
 	}
 	return s.withModel(c, "tokenize", req.Model, func(_ ModelInfo, m Model) error {
 		toks, err := m.Tokenize(*req.Content, pick(req.AddSpecial, nil, false), pick(req.ParseSpecial, nil, true))
@@ -118,6 +121,9 @@ func (s *Server) detokenize(c echo.Context) error {
 func (s *Server) applyTemplate(c echo.Context) error {
 	var req applyTemplateRequest
 	if err := s.decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := s.checkPromptSize("messages", messagesSize(req.Messages, req.Tools)); err != nil {
 		return err
 	}
 	tools, err := parseChatTools(req.Tools, req.ToolChoice, nil)

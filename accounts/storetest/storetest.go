@@ -112,6 +112,9 @@ func testMoney(t *testing.T, s accounts.Store) {
 	if _, err := s.AddTopUp(ctx, accounts.TopUp{OpenID: "zz", Amount: 1, CreatedAt: t0}); !errors.Is(err, accounts.ErrAccountNotFound) {
 		t.Fatalf("top up missing: %v", err)
 	}
+	if _, err := s.AddTopUp(ctx, accounts.TopUp{OpenID: "a", Amount: accounts.MaxBalance, CreatedAt: t0}); !errors.Is(err, accounts.ErrBalanceLimit) {
+		t.Fatalf("top up beyond MaxBalance: %v", err)
+	}
 	e, bal, err := s.Charge(ctx, accounts.LedgerEntry{Time: t0, OpenID: "a", Model: "m", Cost: 300_001, PromptTokens: 3})
 	if err != nil || bal != 949_999 || e.ID == 0 {
 		t.Fatalf("charge: %+v %s %v", e, bal, err)

@@ -57,6 +57,24 @@ func TestCheckOpenListen(t *testing.T) {
 	}
 }
 
+// TestServeRefusesEmptyConfig: an empty config file (an editor caught
+// between truncating and writing it) stops the daemon at startup with the
+// reason, rather than serving no models.
+func TestServeRefusesEmptyConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ggufd.yaml")
+	if err := os.WriteFile(path, []byte("\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Bounded only in case it starts after all; it should return at once.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var stderr bytes.Buffer
+	err := serve(ctx, []string{"--config", path, "--listen", "127.0.0.1:0", "--models-dir", t.TempDir()}, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "the file is empty") {
+		t.Fatalf("serve with an empty config: %v", err)
+	}
+}
+
 func TestDevSynth(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "demo.gguf")
 	var stdout, stderr bytes.Buffer

@@ -69,10 +69,6 @@ func RequireAdmin(svc *accounts.Service) echo.MiddlewareFunc {
 	}
 }
 
-func (h *handlers) fail(c echo.Context, err error) error {
-	return writeError(c, APIError(err, h.svc.Currency()))
-}
-
 // decode reads a JSON body strictly: unknown fields are mistakes in an
 // admin call, better refused than ignored.
 func decode(c echo.Context, v any) error {

@@ -1,16 +1,20 @@
 package accountsapi
 
 import (
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ggufd/ggufd/accounts"
+	"github.com/labstack/echo/v4"
 )
 
 func TestSuspendStopsRunningGeneration(t *testing.T) {
@@ -166,6 +170,12 @@ func TestAdminAPI(t *testing.T) {
 		{"POST", "/admin/accounts/acme/topup", `{"amount":"2.25","note":"invoice"}`, 200, `"balance":7.25`},
 		{"POST", "/admin/accounts/acme/topup", `{"amount":-1}`, 400, "needs a note"},
 		{"POST", "/admin/accounts/ghost/topup", `{"amount":1}`, 404, "account_not_found"},
+		// Beyond the balance limit: a 400 that names it (it was an overflow
+		// and a 500).
+		{"POST", "/admin/accounts/acme/topup", `{"amount":9223372036853}`, 400, "within ±1000000000000"},
+		{"POST", "/admin/accounts/acme/topup", `{"amount":600000000000}`, 200, `"balance":600000000007.25`},
+		{"POST", "/admin/accounts/acme/topup", `{"amount":600000000000}`, 400, "within ±1000000000000"},
+		{"POST", "/admin/accounts/acme/topup", `{"amount":-600000000000,"note":"test done"}`, 200, `"balance":7.25`},
 		{"PUT", "/admin/accounts/acme/limits", `{"requests_per_minute":10,"tokens_per_minute":1000,"max_concurrent":2}`, 200, `"max_concurrent":2`},
 		{"PUT", "/admin/accounts/acme/metering", `{"metered":false}`, 200, `"metered":false`},
 		{"PUT", "/admin/accounts/acme/metering", `{"metered":true}`, 200, `"metered":true`},
@@ -232,5 +242,37 @@ func TestAdminLedgerCSV(t *testing.T) {
 	rec = en.admin("GET", "/admin/ledger?limit=1&offset=2", "")
 	if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil || len(page.Data) != 1 || page.Data[0].UserID != "carol" {
 		t.Fatalf("paging: %s", rec.Body)
+	}
+}
+
+// TestServiceFailureLogged: a 500 of the accounts layer tells the client
+// nothing internal and logs its cause with the request id.
+func TestServiceFailureLogged(t *testing.T) {
+	store, err := accounts.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ak, _ := accounts.NewAdminKey(adminKey)
+	svc := accounts.NewService(store, accounts.Config{Mode: accounts.ModeKey, AdminKey: ak})
+	var logs bytes.Buffer
+	e := echo.New()
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc { // the server's request-id middleware
+		return func(c echo.Context) error {
+			c.Response().Header().Set(echo.HeaderXRequestID, "req-7")
+			return next(c)
+		}
+	})
+	Register(e, svc, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	store.Close() // every query fails from now on
+
+	req := httptest.NewRequest("GET", "/admin/accounts", nil)
+	req.Header.Set("X-Admin-Key", adminKey)
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	if rec.Code != 500 || strings.Contains(rec.Body.String(), "closed") {
+		t.Fatalf("answer %d %s", rec.Code, rec.Body)
+	}
+	if l := logs.String(); !strings.Contains(l, "request_id=req-7") || !strings.Contains(l, "database is closed") {
+		t.Fatalf("log: %q", l)
 	}
 }

@@ -1,8 +1,10 @@
 package accountsapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 
 	"github.com/ggufd/ggufd/accounts"
@@ -11,7 +13,8 @@ import (
 )
 
 // APIError maps an accounts error to the OpenAI error the client gets.
-// Unknown errors become a 500 whose message reveals nothing internal.
+// Unknown errors become a 500 whose message reveals nothing internal; the
+// error is its Cause, for the log (see logFailure).
 func APIError(err error, currency string) *apierror.Error {
 	var ae *apierror.Error
 	var quota *accounts.QuotaError
@@ -21,6 +24,10 @@ func APIError(err error, currency string) *apierror.Error {
 		return nil
 	case errors.As(err, &ae):
 		return ae
+	case errors.Is(err, context.Canceled):
+		// The client went away while its request was being admitted
+		// (e.g. during the key lookup): not a fault of the service.
+		return apierror.ClientClosed()
 	case errors.Is(err, accounts.ErrAdminKey):
 		return apierror.New(http.StatusUnauthorized, apierror.TypeAuthentication, "invalid_admin_key", "",
 			"This endpoint needs the admin key (Authorization: Bearer or X-Admin-Key).")
@@ -51,7 +58,17 @@ func APIError(err error, currency string) *apierror.Error {
 	case errors.Is(err, accounts.ErrInvalidArgument):
 		return apierror.BadRequest("invalid_value", "%s", capitalize(reason(err, accounts.ErrInvalidArgument)))
 	default:
-		return apierror.Internal("The accounts service failed; try again later.")
+		ae := apierror.Internal("The accounts service failed; try again later.")
+		ae.Cause = err
+		return ae
+	}
+}
+
+// logFailure logs the cause of a 500 with the request id, so an operator
+// can match the client's report (X-Request-Id) to what went wrong.
+func logFailure(logger *slog.Logger, requestID string, ae *apierror.Error) {
+	if ae != nil && ae.Status >= http.StatusInternalServerError {
+		logger.Error("accounts service failed", "request_id", requestID, "err", ae.Cause)
 	}
 }
 
@@ -80,6 +97,13 @@ func capitalize(s string) string {
 func writeError(c echo.Context, ae *apierror.Error) error {
 	ae.WriteHeaders(c.Response().Header())
 	return c.JSON(ae.Status, apierror.Body{Error: ae})
+}
+
+// fail answers with err's API error, logging the cause of a 500.
+func (h *handlers) fail(c echo.Context, err error) error {
+	ae := APIError(err, h.svc.Currency())
+	logFailure(h.opts.logger(), c.Response().Header().Get(echo.HeaderXRequestID), ae)
+	return writeError(c, ae)
 }
 
 func badRequest(c echo.Context, param, format string, args ...any) error {

@@ -35,11 +35,22 @@ type Request struct {
 	OpenID    string // from /llm_api/{openid}/{userid}/…; "" otherwise
 	UserID    string // from the path, or OpenAI's "user" field
 	Header    http.Header
+	// ModelAliases are Model's other names: a key allow-listed for any of
+	// them may use the model.
+	ModelAliases []string
+	// Identity is the caller that Authenticate already found, before the
+	// body named the model; nil: Admit authenticates.
+	Identity *accounts.Identity
 	// PromptTokens is the prompt's size when known; 0: bounded by BodyBytes
 	// and the model's context.
 	PromptTokens int
-	// MaxTokens is the completion budget after capping; 0: the context.
+	// MaxTokens is the completion budget of one choice after capping; 0:
+	// the context.
 	MaxTokens int
+	// Prompts is how many prompts the request holds (/v1/completions takes
+	// a batch) and Choices how many completions each gets (n); 0 means 1.
+	// Every one of the Prompts × Choices completions may use MaxTokens.
+	Prompts, Choices int
 	// BodyBytes is the request body size (Content-Length); a prompt has
 	// fewer tokens than its JSON body has bytes. 0: unknown.
 	BodyBytes int64
@@ -53,11 +64,14 @@ const promptSlack = 256
 // bounds returns the prompt and completion sizes to reserve (the worst case)
 // and the token estimate for tokens-per-minute limits (OpenAI's: about four
 // bytes a token plus max_tokens), corrected to the real count at Finish.
+// The completion covers every choice of every prompt; the prompt is
+// evaluated once per prompt, whatever n is, and each fits the context.
 func (r Request) bounds(ctxLen int) (prompt, completion, tpmEstimate int) {
+	prompts, seqs := max(r.Prompts, 1), max(r.Prompts, 1)*max(r.Choices, 1)
 	prompt = r.PromptTokens
 	if prompt <= 0 {
-		prompt = ctxLen
-		if r.BodyBytes > 0 && r.BodyBytes+promptSlack < int64(ctxLen) {
+		prompt = prompts * ctxLen
+		if r.BodyBytes > 0 && r.BodyBytes+promptSlack < int64(prompt) {
 			prompt = int(r.BodyBytes) + promptSlack
 		}
 	}
@@ -65,25 +79,35 @@ func (r Request) bounds(ctxLen int) (prompt, completion, tpmEstimate int) {
 	if r.MaxTokens > 0 && r.MaxTokens < ctxLen {
 		completion = r.MaxTokens
 	}
+	completion *= seqs
 	est := r.PromptTokens
 	if est <= 0 {
 		est = int(r.BodyBytes / 4)
 	}
 	if r.MaxTokens > 0 {
-		est += r.MaxTokens
+		est += r.MaxTokens * seqs
 	}
 	return prompt, completion, est
 }
 
-// Admit authenticates and, for billed endpoints, rate-limits, reserves the
-// worst-case cost and tracks the request for suspension. Use the returned
-// context for the work: Suspend cancels it with cause accounts.ErrSuspended.
-// Errors map to OpenAI errors with APIError. On success Finish must be
-// called exactly once.
-func (g *Gate) Admit(ctx context.Context, r Request) (context.Context, *Ticket, error) {
-	id, err := g.svc.Authenticate(ctx, accounts.AuthInput{
-		BearerKey: bearer(r.Header), PathOpenID: r.OpenID, PathUserID: r.UserID, Model: r.Model,
+// Authenticate decides who is calling from the request's key and path
+// alone, before its body is read: a caller who cannot be authenticated is
+// refused before it costs more than its headers. Pass the identity to
+// Admit in Request.Identity.
+func (g *Gate) Authenticate(ctx context.Context, r Request) (accounts.Identity, error) {
+	return g.svc.Authenticate(ctx, accounts.AuthInput{
+		BearerKey: bearer(r.Header), PathOpenID: r.OpenID, PathUserID: r.UserID,
 	})
+}
+
+// Admit authenticates (unless r.Identity is set), checks the key's model
+// allow-list and, for billed endpoints, rate-limits, reserves the worst-case
+// cost and tracks the request for suspension. Use the returned context for
+// the work: Suspend cancels it with cause accounts.ErrSuspended. Errors map
+// to OpenAI errors with APIError. On success Finish must be called exactly
+// once.
+func (g *Gate) Admit(ctx context.Context, r Request) (context.Context, *Ticket, error) {
+	id, err := g.identity(ctx, r)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -118,6 +142,26 @@ func (g *Gate) Admit(ctx context.Context, r Request) (context.Context, *Ticket, 
 	return gctx, t, nil
 }
 
+// identity is r's caller, allowed to use r.Model.
+func (g *Gate) identity(ctx context.Context, r Request) (accounts.Identity, error) {
+	if r.Identity == nil {
+		return g.svc.Authenticate(ctx, accounts.AuthInput{
+			BearerKey: bearer(r.Header), PathOpenID: r.OpenID, PathUserID: r.UserID,
+			Model: r.Model, ModelAliases: r.ModelAliases,
+		})
+	}
+	id := *r.Identity
+	if r.UserID != "" {
+		id.UserID = r.UserID // e.g. OpenAI's "user" field, read from the body after authentication
+	}
+	if r.Model != "" {
+		if err := id.CheckModel(append([]string{r.Model}, r.ModelAliases...)...); err != nil {
+			return accounts.Identity{}, err
+		}
+	}
+	return id, nil
+}
+
 // AdmitEcho is Admit for an Echo handler: it reads the key and the body size
 // from the request, sets the x-ratelimit-* headers, and replaces the
 // request's context with the ticket's. On error it returns the API error to
@@ -132,7 +176,9 @@ func (g *Gate) AdmitEcho(c echo.Context, r Request) (*Ticket, *apierror.Error) {
 	}
 	ctx, t, err := g.Admit(req.Context(), r)
 	if err != nil {
-		return nil, APIError(err, g.svc.Currency())
+		ae := APIError(err, g.svc.Currency())
+		logFailure(g.opts.logger(), r.RequestID, ae)
+		return nil, ae
 	}
 	for k, v := range t.RateHeaders.Fields() {
 		c.Response().Header().Set(k, v)

@@ -1,12 +1,14 @@
 package accountsapi
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ggufd/ggufd/accounts"
+	"github.com/ggufd/ggufd/server/apierror"
 )
 
 func TestGateErrorsKeyMode(t *testing.T) {
@@ -150,6 +152,9 @@ func TestRequestBounds(t *testing.T) {
 		{"nothing known", Request{}, 4096, 4096, 0},
 		{"max tokens beyond context", Request{PromptTokens: 10, MaxTokens: 10000}, 10, 4096, 10010},
 		{"huge body", Request{BodyBytes: 1 << 20}, 4096, 4096, 1 << 18},
+		{"n choices each get max_tokens", Request{PromptTokens: 100, MaxTokens: 10, Choices: 4}, 100, 40, 140},
+		{"every prompt × n", Request{BodyBytes: 1000, MaxTokens: 10, Prompts: 4, Choices: 4}, 1256, 160, 250 + 160},
+		{"prompts × n up to the context", Request{BodyBytes: 1 << 20, Prompts: 2, Choices: 3}, 2 * 4096, 6 * 4096, 1 << 18},
 	}
 	for _, tt := range tests {
 		p, c, e := tt.r.bounds(4096)
@@ -177,5 +182,19 @@ func TestTicketMaxProcessing(t *testing.T) {
 	defer free.Finish(accounts.Usage{})
 	if free.MaxProcessing() != 0 {
 		t.Fatalf("free model cap = %s", free.MaxProcessing())
+	}
+}
+
+// TestClientGoneIsNotAServiceFailure: a request whose client went away
+// while it was being admitted maps to 499, not to a 500.
+func TestClientGoneIsNotAServiceFailure(t *testing.T) {
+	en := newEnv(t, accounts.ModeKey)
+	key := en.setup("acme", "10")
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, _, err := en.gate.Admit(ctx, Request{Endpoint: "chat.completions", Model: "paid", MaxTokens: 5,
+		Header: http.Header{"Authorization": {"Bearer " + key}}})
+	if ae := APIError(err, "元"); err == nil || ae.Status != apierror.StatusClientClosed {
+		t.Fatalf("admit with the client gone: %v → %v", err, ae)
 	}
 }

@@ -25,7 +25,7 @@ func (h *handlers) info(c echo.Context) error {
 	case h.svc.Mode() == accounts.ModeNone:
 		id, err := h.svc.Authenticate(ctx, accounts.AuthInput{})
 		if err != nil {
-			return writeError(c, APIError(err, h.svc.Currency()))
+			return h.fail(c, err)
 		}
 		openid = id.OpenID
 	default:
@@ -33,13 +33,13 @@ func (h *handlers) info(c echo.Context) error {
 		// even in openid mode.
 		id, err := h.svc.Authenticate(ctx, accounts.AuthInput{Mode: accounts.ModeKey, BearerKey: key, PathOpenID: openid})
 		if err != nil {
-			return writeError(c, APIError(err, h.svc.Currency()))
+			return h.fail(c, err)
 		}
 		openid = id.OpenID
 	}
 	info, err := h.svc.Info(ctx, openid)
 	if err != nil {
-		return writeError(c, APIError(err, h.svc.Currency()))
+		return h.fail(c, err)
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	if c.QueryParam("type") == "json" {
@@ -47,7 +47,7 @@ func (h *handlers) info(c echo.Context) error {
 	}
 	var buf bytes.Buffer
 	if err := infoPage.Execute(&buf, info); err != nil {
-		return writeError(c, APIError(err, h.svc.Currency()))
+		return h.fail(c, err)
 	}
 	return c.HTMLBlob(http.StatusOK, buf.Bytes())
 }

@@ -31,7 +31,7 @@ func (h *handlers) suspend(c echo.Context) error {
 		BearerKey: bearer(c.Request().Header), PathOpenID: openid,
 	})
 	if err != nil {
-		return writeError(c, APIError(err, h.svc.Currency()))
+		return h.fail(c, err)
 	}
 	n := h.svc.Suspend(id.OpenID, userid)
 	return c.JSON(http.StatusOK, SuspendResult{OpenID: id.OpenID, UserID: userid, Stopped: n})

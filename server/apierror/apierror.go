@@ -32,9 +32,20 @@ type Error struct {
 	RetryAfter time.Duration `json:"-"`
 	// Header holds extra response headers (e.g. x-ratelimit-*).
 	Header http.Header `json:"-"`
+	// Cause is the internal error behind a 500, for the log only: the
+	// client sees Message, which must not reveal it.
+	Cause error `json:"-"`
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Type, e.Message) }
+func (e *Error) Error() string {
+	if e.Cause != nil {
+		return fmt.Sprintf("%d %s: %s: %v", e.Status, e.Type, e.Message, e.Cause)
+	}
+	return fmt.Sprintf("%d %s: %s", e.Status, e.Type, e.Message)
+}
+
+// Unwrap returns the cause, so errors.Is and errors.As see through to it.
+func (e *Error) Unwrap() error { return e.Cause }
 
 // Body is the JSON document sent to the client.
 type Body struct {
@@ -101,6 +112,16 @@ func Unavailable(code string, retryAfter time.Duration, format string, args ...a
 // request content.
 func Internal(format string, args ...any) *Error {
 	return New(http.StatusInternalServerError, TypeServer, "internal_error", "", format, args...)
+}
+
+// StatusClientClosed is nginx's 499: the client closed the connection
+// before the answer. Nobody reads the response; the status is for logs and
+// the ledger.
+const StatusClientClosed = 499
+
+// ClientClosed is the error of a request whose client went away.
+func ClientClosed() *Error {
+	return New(StatusClientClosed, TypeInvalidRequest, "request_cancelled", "", "The request was cancelled.")
 }
 
 // WriteHeaders sets Retry-After and the extra headers of e on h.
