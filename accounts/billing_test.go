@@ -55,7 +55,7 @@ func TestConcurrentReserveNeverOverdraws(t *testing.T) {
 	if acc.Balance < 0 {
 		t.Fatalf("overdrawn: %s", acc.Balance)
 	}
-	if r := f.svc.Reserved("acme"); r != 0 {
+	if r, err := f.svc.Reserved(ctx, "acme"); err != nil || r != 0 {
 		t.Fatalf("reservations left: %s", r)
 	}
 	rows, _ := f.svc.Ledger(ctx, LedgerFilter{OpenID: "acme"})

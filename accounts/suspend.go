@@ -69,6 +69,23 @@ func (t *Tracker) Suspend(openid, userid string) int {
 	return len(cancels)
 }
 
+// StopAll cancels every tracked generation with cause and returns how many.
+func (t *Tracker) StopAll(cause error) int {
+	t.mu.Lock()
+	var cancels []context.CancelCauseFunc
+	for k, m := range t.byUser {
+		for _, c := range m {
+			cancels = append(cancels, c)
+		}
+		delete(t.byUser, k)
+	}
+	t.mu.Unlock()
+	for _, c := range cancels {
+		c(cause)
+	}
+	return len(cancels)
+}
+
 // Running counts the tracked generations of openid (all users).
 func (t *Tracker) Running(openid string) int {
 	t.mu.Lock()

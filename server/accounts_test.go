@@ -84,7 +84,7 @@ func TestWithAccounts(t *testing.T) {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
 		deadline := time.Now().Add(10 * time.Second)
-		for svc.Suspend("o1", "u1") == 0 {
+		for n, _ := svc.Suspend(context.Background(), "o1", "u1"); n == 0; n, _ = svc.Suspend(context.Background(), "o1", "u1") {
 			if time.Now().After(deadline) {
 				t.Fatal("generation never tracked for suspension")
 			}
