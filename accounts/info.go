@@ -13,15 +13,15 @@ type AccountInfo struct {
 	Balance  Money  `json:"balance"`
 	// Reserved is held by requests in flight on every daemon; Available =
 	// Balance − Reserved.
-	Reserved   Money        `json:"reserved"`
-	Available  Money        `json:"available"`
-	TotalSpent Money        `json:"total_spent"`
-	TotalTopUp Money        `json:"total_top_up"`
-	Unmetered  bool         `json:"unmetered"`
+	Reserved   Money `json:"reserved"`
+	Available  Money `json:"available"`
+	TotalSpent Money `json:"total_spent"`
+	TotalTopUp Money `json:"total_top_up"`
+	Unmetered  bool  `json:"unmetered"`
 	// Running counts the account's requests in flight on every daemon.
-	Running    int          `json:"running"`
-	Limits     Limits       `json:"limits"`
-	Usage      []ModelUsage `json:"usage"`
+	Running int          `json:"running"`
+	Limits  Limits       `json:"limits"`
+	Usage   []ModelUsage `json:"usage"`
 }
 
 // Info gathers an account's balance, totals, usage by model and limits.
