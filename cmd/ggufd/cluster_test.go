@@ -34,19 +34,26 @@ database: '%s'
 reservation_ttl: %s
 auth: {mode: key, admin_key: e2e-admin, currency: 元}
 models:
+`
+
+var clusterModels = map[string]string{
+	"tiny": `
   tiny:
     file: tiny.gguf
     context: 256
     parallel: 4
     threads: 1
     rate_limit: %d
+`,
+	"rand": `
   rand:
     file: rand.gguf
     context: 16384
     parallel: 4
     threads: 1
     pricing: {output_per_1k: 1}
-`
+`,
+}
 
 type cluster struct {
 	dsn     string
@@ -60,28 +67,34 @@ type clusterOptions struct {
 	balance   string
 	ttl       time.Duration
 	rateLimit int
+	// serves lists the models of each daemon; nil: all serve tiny and rand.
+	serves [][]string
 }
 
 func newCluster(t *testing.T, o clusterOptions) *cluster {
 	t.Helper()
 	c := &cluster{dsn: pgtest.DSN(t)}
 	dir := t.TempDir()
-	models := filepath.Join(dir, "models")
-	if err := os.MkdirAll(models, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for dst, src := range map[string]string{"tiny.gguf": "stories260K-chatml.gguf", "rand.gguf": "llama-2-tiny-random-chat.gguf"} {
-		if err := os.Symlink(sharedtest.Model(t, src), filepath.Join(models, dst)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	files := map[string]string{"tiny": "stories260K-chatml.gguf", "rand": "llama-2-tiny-random-chat.gguf"}
 	for i := range o.daemons {
 		node := &billingEnv{dir: filepath.Join(dir, fmt.Sprintf("d%d", i)), addr: freePort(t)}
 		node.cfg = filepath.Join(node.dir, "ggufd.yaml")
-		if err := os.MkdirAll(node.dir, 0o755); err != nil {
+		// Each daemon has its own models folder: it serves every GGUF in it.
+		models := filepath.Join(node.dir, "models")
+		if err := os.MkdirAll(models, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		body := fmt.Sprintf(clusterConfig, node.addr, models, filepath.Join(node.dir, "data"), c.dsn, o.ttl, o.rateLimit)
+		body := fmt.Sprintf(clusterConfig, node.addr, models, filepath.Join(node.dir, "data"), c.dsn, o.ttl)
+		serves := []string{"tiny", "rand"}
+		if o.serves != nil {
+			serves = o.serves[i]
+		}
+		for _, m := range serves {
+			if err := os.Symlink(sharedtest.Model(t, files[m]), filepath.Join(models, m+".gguf")); err != nil {
+				t.Fatal(err)
+			}
+			body += strings.ReplaceAll(clusterModels[m], "%d", fmt.Sprint(o.rateLimit))
+		}
 		if err := os.WriteFile(node.cfg, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -166,8 +179,13 @@ func drain(sc *bufio.Scanner) (last string, done bool) {
 }
 
 func chatModel(env *billingEnv, model string, maxTokens int) (chatResult, error) {
+	return chatAt(env, "/v1/chat/completions", model, maxTokens)
+}
+
+// chatAt posts a chat completion to path (a /v1 or /llm_api/ route).
+func chatAt(env *billingEnv, path, model string, maxTokens int) (chatResult, error) {
 	body := fmt.Sprintf(`{"model":%q,"messages":[{"role":"user","content":"Once upon a time"}],"max_tokens":%d}`, model, maxTokens)
-	req, _ := http.NewRequest("POST", "http://"+env.addr+"/v1/chat/completions", strings.NewReader(body))
+	req, _ := http.NewRequest("POST", "http://"+env.addr+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+env.key)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
