@@ -37,19 +37,34 @@ type RateEvent struct {
 	N     int64
 }
 
+// RateSummary sums one scope's events in the window.
+type RateSummary struct {
+	Sum   int64
+	Count int
+	Last  time.Time // the newest event
+}
+
+// RateWindows are an account's rate windows at an admission: a summary per
+// scope, and a scope's events (oldest first) on demand, which only a
+// refusal needs, to say when to retry.
+type RateWindows struct {
+	Summaries map[string]RateSummary
+	Events    func(scope string) ([]RateEvent, error)
+}
+
 // RateAdmission asks the store to admit a request against the account's
 // rate windows and running requests, atomically across daemons.
 type RateAdmission struct {
 	// Run is the HoldRun to insert when the request is admitted.
 	Run Hold
 	// Now is the admission time: holds expired by then are not counted, and
-	// only events after Now−RateWindow are passed to Decide.
+	// only events after Now−RateWindow are in the windows.
 	Now time.Time
 	// Decide runs inside the store's transaction, with the account locked,
-	// given the account's events in the window (oldest first) and its live
-	// running requests. It returns the events to record, or an error that
-	// refuses the request (nothing is then written).
-	Decide func(events []RateEvent, running int) ([]RateEvent, error)
+	// given its rate windows and its live running requests. It returns the
+	// events to record, or an error that refuses the request (nothing is
+	// then written).
+	Decide func(w RateWindows, running int) ([]RateEvent, error)
 }
 
 // SuspendNotice asks every daemon to stop openid's generations (userid's

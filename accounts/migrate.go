@@ -181,7 +181,7 @@ func holdTables(serialKey string) []string {
 			at      BIGINT NOT NULL,
 			n       BIGINT NOT NULL
 		)`,
-		`CREATE INDEX rate_events_openid ON rate_events(openid, at)`,
+		`CREATE INDEX rate_events_scope ON rate_events(openid, scope, at)`,
 		`CREATE INDEX rate_events_hold ON rate_events(hold_id)`,
 		`CREATE INDEX rate_events_at ON rate_events(at)`,
 	}

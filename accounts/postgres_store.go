@@ -46,7 +46,8 @@ func openPostgres(ctx context.Context, dsn string, opts OpenOptions) (*PostgresS
 	db.SetMaxOpenConns(poolSize)
 	db.SetMaxIdleConns(poolSize)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &PostgresStore{sqlStore: sqlStore{db: &sqlDB{db: db, d: postgresDialect}}, conn: cfg}
+	pool := &sqlDB{db: db, d: postgresDialect}
+	s := &PostgresStore{sqlStore: sqlStore{db: pool, holds: pool}, conn: cfg}
 	if err := s.Ping(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("accounts database %s: %w", where, err)

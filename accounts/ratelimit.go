@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -45,53 +46,43 @@ func formatReset(d time.Duration) string {
 	return d.Round(time.Millisecond).String()
 }
 
-// event is one admitted request's weight in a sliding window; n of a token
-// event is corrected to the real count when the request ends.
-type event struct {
-	at time.Time
-	n  int64
-}
-
-// window is a sliding log of the last RateWindow of events. A log, unlike a
-// token bucket, gives exact Retry-After values: the moment enough old events
-// leave the window. The log lives in the database (rate_events), so every
-// daemon counts the same requests.
+// window is one scope of an account's sliding log of the last RateWindow of
+// events. A log, unlike a token bucket, gives exact Retry-After values: the
+// moment enough old events leave the window. The log lives in the database
+// (rate_events), so every daemon counts the same requests; admission reads
+// its summary, and the events themselves only to time a refusal.
 type window struct {
-	events []*event
-}
-
-func (w *window) sum() int64 {
-	var s int64
-	for _, e := range w.events {
-		s += e.n
-	}
-	return s
+	RateSummary
+	events func() ([]RateEvent, error) // oldest first
 }
 
 // check reports whether n more fits under limit and, if not, how long until
 // it would. A request heavier than the whole limit fits only into an empty
 // window, so it is slow rather than impossible.
-func (w *window) check(now time.Time, n, limit int64) (ok bool, retry time.Duration) {
-	used := w.sum()
-	if used+n <= limit || len(w.events) == 0 {
-		return true, 0
+func (w window) check(now time.Time, n, limit int64) (ok bool, retry time.Duration, err error) {
+	if w.Sum+n <= limit || w.Count == 0 {
+		return true, 0, nil
+	}
+	events, err := w.events()
+	if err != nil {
+		return false, 0, err
 	}
 	freed := int64(0)
-	for _, e := range w.events {
-		freed += e.n
-		if used-freed+n <= limit {
-			return false, e.at.Add(RateWindow).Sub(now)
+	for _, e := range events {
+		freed += e.N
+		if w.Sum-freed+n <= limit {
+			return false, e.At.Add(RateWindow).Sub(now), nil
 		}
 	}
-	return false, w.events[len(w.events)-1].at.Add(RateWindow).Sub(now)
+	return false, w.reset(now), nil
 }
 
 // reset is how long until the window is empty again.
-func (w *window) reset(now time.Time) time.Duration {
-	if len(w.events) == 0 {
+func (w window) reset(now time.Time) time.Duration {
+	if w.Count == 0 {
 		return 0
 	}
-	return w.events[len(w.events)-1].at.Add(RateWindow).Sub(now)
+	return w.Last.Add(RateWindow).Sub(now)
 }
 
 // Rate-window scopes as stored in RateEvent.Scope.
@@ -136,46 +127,51 @@ func (r LimitRequest) checks() []limitCheck {
 }
 
 // windows are an account's rate windows by scope.
-type windows map[string]*window
-
-func newWindows(events []RateEvent) windows {
-	ws := windows{}
-	for _, ev := range events {
-		ws.get(ev.Scope).events = append(ws.get(ev.Scope).events, &event{at: ev.At, n: ev.N})
-	}
-	return ws
+type windows struct {
+	RateWindows
 }
 
-func (ws windows) get(scope string) *window {
-	w, ok := ws[scope]
-	if !ok {
-		w = &window{}
-		ws[scope] = w
-	}
-	return w
+func (ws windows) get(scope string) window {
+	return window{RateSummary: ws.Summaries[scope], events: func() ([]RateEvent, error) { return ws.Events(scope) }}
+}
+
+// add counts an admitted event, for the headers that follow it.
+func (ws windows) add(ev RateEvent) {
+	sum := ws.Summaries[ev.Scope]
+	sum.Sum += ev.N
+	sum.Count++
+	sum.Last = ev.At
+	ws.Summaries[ev.Scope] = sum
 }
 
 // decideRate is the admission rule. It runs inside the store's transaction
-// with the account's events of the last RateWindow and its running
-// requests, on every daemon alike: it checks every applicable limit and,
-// only if all pass, returns the events that count the request against
-// them, so a refused request costs nothing.
-func decideRate(r LimitRequest, now time.Time, events []RateEvent, running int) ([]RateEvent, RateHeaders, error) {
-	ws := newWindows(events)
+// with the account's rate windows and its running requests, on every daemon
+// alike: it checks every applicable limit and, only if all pass, returns the
+// events that count the request against them, so a refused request costs
+// nothing.
+func decideRate(r LimitRequest, now time.Time, rw RateWindows, running int) ([]RateEvent, RateHeaders, error) {
+	if rw.Summaries == nil {
+		rw.Summaries = map[string]RateSummary{}
+	}
+	ws := windows{rw}
 	if c := r.Limits.MaxConcurrent; c > 0 && running >= c {
 		return nil, RateHeaders{}, &RateLimitError{Scope: ScopeConcurrency, Limit: c, RetryAfter: time.Second, Headers: ws.headers(now, r)}
 	}
 	checks := r.checks()
 	for _, c := range checks {
-		if ok, retry := ws.get(c.key).check(now, c.n, int64(c.limit)); !ok {
+		ok, retry, err := ws.get(c.key).check(now, c.n, int64(c.limit))
+		if err != nil {
+			return nil, RateHeaders{}, fmt.Errorf("rate window %s: %w", c.key, err)
+		}
+		if !ok {
 			return nil, RateHeaders{}, &RateLimitError{Scope: c.scope, Limit: c.limit, RetryAfter: retry, Headers: ws.headers(now, r)}
 		}
 	}
 	var add []RateEvent
 	for _, c := range checks {
-		add = append(add, RateEvent{Scope: c.key, At: now, N: c.n})
-		w := ws.get(c.key)
-		w.events = append(w.events, &event{at: now, n: c.n})
+		ev := RateEvent{Scope: c.key, At: now, N: c.n}
+		add = append(add, ev)
+		ws.add(ev)
 	}
 	return add, ws.headers(now, r), nil
 }
@@ -189,7 +185,7 @@ func (ws windows) headers(now time.Time, r LimitRequest) RateHeaders {
 			return
 		}
 		w := ws.get(key)
-		remaining := limit - int(w.sum())
+		remaining := limit - int(w.Sum)
 		if h.LimitRequests == 0 || remaining < h.RemainingRequests {
 			h.LimitRequests, h.RemainingRequests, h.ResetRequests = limit, remaining, w.reset(now)
 		}
@@ -198,7 +194,7 @@ func (ws windows) headers(now time.Time, r LimitRequest) RateHeaders {
 	consider(scopeRequests, r.Limits.RequestsPerMinute)
 	if t := r.Limits.TokensPerMinute; t > 0 {
 		w := ws.get(scopeTokens)
-		h.LimitTokens, h.RemainingTokens, h.ResetTokens = t, t-int(w.sum()), w.reset(now)
+		h.LimitTokens, h.RemainingTokens, h.ResetTokens = t, t-int(w.Sum), w.reset(now)
 	}
 	return h
 }

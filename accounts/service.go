@@ -148,8 +148,8 @@ func (s *Service) Admit(ctx context.Context, id Identity, model string, modelRPM
 	r := LimitRequest{OpenID: id.OpenID, Model: model, ModelRPM: modelRPM, Limits: id.Limits, Tokens: tokens}
 	run := s.newHold(HoldRun, id, 0, now)
 	var headers RateHeaders
-	err := s.store.AdmitRate(ctx, RateAdmission{Run: run, Now: now, Decide: func(events []RateEvent, running int) ([]RateEvent, error) {
-		add, h, err := decideRate(r, now, events, running)
+	err := s.store.AdmitRate(ctx, RateAdmission{Run: run, Now: now, Decide: func(w RateWindows, running int) ([]RateEvent, error) {
+		add, h, err := decideRate(r, now, w, running)
 		headers = h
 		return add, err
 	}})

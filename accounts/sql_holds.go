@@ -11,6 +11,21 @@ import (
 // account (sqlTx.lockAccount), so the check and the write it leads to see
 // every other daemon's committed holds and none can slip in between.
 
+// beginHolds starts a transaction that writes admission state only.
+func (s *sqlStore) beginHolds(ctx context.Context) (*sqlTx, error) {
+	tx, err := s.holds.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if q := s.holds.d.relaxCommit; q != "" {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			tx.Rollback()
+			return nil, err
+		}
+	}
+	return tx, nil
+}
+
 func (s *sqlStore) Charge(ctx context.Context, e LedgerEntry) (LedgerEntry, Money, error) {
 	return s.charge(ctx, e, "", false)
 }
@@ -106,7 +121,7 @@ func uniqueRequestID(ctx context.Context, tx *sqlTx, openid, rid, holdID string)
 
 func (s *sqlStore) Reserve(ctx context.Context, h Hold, now time.Time) error {
 	fail := func(err error) error { return fmt.Errorf("reserve for %q: %w", h.OpenID, err) }
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.beginHolds(ctx)
 	if err != nil {
 		return fail(err)
 	}
@@ -142,7 +157,7 @@ func insertHold(ctx context.Context, tx *sqlTx, h Hold) error {
 func (s *sqlStore) AdmitRate(ctx context.Context, a RateAdmission) error {
 	openid := a.Run.OpenID
 	fail := func(err error) error { return fmt.Errorf("admit for %q: %w", openid, err) }
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.beginHolds(ctx)
 	if err != nil {
 		return fail(err)
 	}
@@ -155,27 +170,13 @@ func (s *sqlStore) AdmitRate(ctx context.Context, a RateAdmission) error {
 		openid, HoldRun, ms(a.Now)).Scan(&running); err != nil {
 		return fail(err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT scope, at, n FROM rate_events WHERE openid = ? AND at > ? ORDER BY at, id`,
-		openid, ms(a.Now.Add(-RateWindow)))
+	since := ms(a.Now.Add(-RateWindow))
+	w, err := rateSummaries(ctx, tx, openid, since)
 	if err != nil {
 		return fail(err)
 	}
-	var events []RateEvent
-	for rows.Next() {
-		var ev RateEvent
-		var at int64
-		if err := rows.Scan(&ev.Scope, &at, &ev.N); err != nil {
-			rows.Close()
-			return fail(err)
-		}
-		ev.At = fromMS(at)
-		events = append(events, ev)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fail(err)
-	}
-	add, err := a.Decide(events, running)
+	w.Events = func(scope string) ([]RateEvent, error) { return rateEvents(ctx, tx, openid, scope, since) }
+	add, err := a.Decide(w, running)
 	if err != nil {
 		return err // a refusal, not a failure: nothing to wrap
 	}
@@ -194,9 +195,52 @@ func (s *sqlStore) AdmitRate(ctx context.Context, a RateAdmission) error {
 	return nil
 }
 
+// rateSummaries sums openid's events after since, by scope: one row per
+// scope, however many requests the window holds.
+func rateSummaries(ctx context.Context, tx *sqlTx, openid string, since int64) (RateWindows, error) {
+	w := RateWindows{Summaries: map[string]RateSummary{}}
+	rows, err := tx.QueryContext(ctx, `SELECT scope, `+sumInt("n")+`, COUNT(*), MAX(at) FROM rate_events
+		WHERE openid = ? AND at > ? GROUP BY scope`, openid, since)
+	if err != nil {
+		return w, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var scope string
+		var sum RateSummary
+		var last int64
+		if err := rows.Scan(&scope, &sum.Sum, &sum.Count, &last); err != nil {
+			return w, err
+		}
+		sum.Last = fromMS(last)
+		w.Summaries[scope] = sum
+	}
+	return w, rows.Err()
+}
+
+func rateEvents(ctx context.Context, tx *sqlTx, openid, scope string, since int64) ([]RateEvent, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT at, n FROM rate_events WHERE openid = ? AND scope = ? AND at > ? ORDER BY at, id`,
+		openid, scope, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []RateEvent
+	for rows.Next() {
+		ev := RateEvent{Scope: scope}
+		var at int64
+		if err := rows.Scan(&at, &ev.N); err != nil {
+			return nil, err
+		}
+		ev.At = fromMS(at)
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}
+
 func (s *sqlStore) ReleaseHold(ctx context.Context, id string, tokens int64) error {
 	fail := func(err error) error { return fmt.Errorf("release hold %s: %w", id, err) }
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.beginHolds(ctx)
 	if err != nil {
 		return fail(err)
 	}
@@ -228,7 +272,7 @@ func (s *sqlStore) RenewHolds(ctx context.Context, ids []string, until, now time
 		for _, id := range batch {
 			args = append(args, id)
 		}
-		res, err := s.db.ExecContext(ctx, `UPDATE holds SET expires_at = ? WHERE expires_at > ? AND id IN (`+placeholders(len(batch))+`)`, args...)
+		res, err := s.holds.ExecContext(ctx, `UPDATE holds SET expires_at = ? WHERE expires_at > ? AND id IN (`+placeholders(len(batch))+`)`, args...)
 		if err != nil {
 			return total, fmt.Errorf("renew holds: %w", err)
 		}
@@ -263,10 +307,10 @@ func (s *sqlStore) Holds(ctx context.Context, openid string, now time.Time) ([]H
 }
 
 func (s *sqlStore) Sweep(ctx context.Context, now time.Time) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM holds WHERE expires_at <= ?`, ms(now)); err != nil {
+	if _, err := s.holds.ExecContext(ctx, `DELETE FROM holds WHERE expires_at <= ?`, ms(now)); err != nil {
 		return fmt.Errorf("sweep holds: %w", err)
 	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM rate_events WHERE at <= ?`, ms(now.Add(-RateWindow))); err != nil {
+	if _, err := s.holds.ExecContext(ctx, `DELETE FROM rate_events WHERE at <= ?`, ms(now.Add(-RateWindow))); err != nil {
 		return fmt.Errorf("sweep rate events: %w", err)
 	}
 	return nil

@@ -13,6 +13,15 @@ import (
 // that SQLite and PostgreSQL both accept; sqlDB rebinds the ? placeholders.
 type sqlStore struct {
 	db *sqlDB
+	// holds runs the transactions that write admission state alone (holds,
+	// rate events) and commit without waiting for the disk: on SQLite a
+	// second pool with synchronous=NORMAL, on PostgreSQL the same pool with
+	// synchronous_commit off for the transaction. A crash may lose the last
+	// of them, which only releases a hold early (Settle's cap keeps that
+	// from overdrawing), and the next durable commit, a settlement's,
+	// flushes them too. Measured: a durable commit costs ~1.2 ms on the
+	// reference machine, and a request makes three of these to one Settle.
+	holds *sqlDB
 }
 
 const accountCols = `openid, name, balance, unmetered, rpm, tpm, max_concurrent, created_at`

@@ -18,7 +18,8 @@ import (
 // synchronous=FULL fsyncs the WAL at every commit, so a settled request
 // survives SIGKILL and power loss alike (NORMAL would only survive process
 // death, and the cost of FULL is one fsync per request, small next to a
-// generation). busy_timeout makes a second process wait for the write lock
+// generation; admission state commits without fsync, see sqlStore.holds).
+// busy_timeout makes a second process wait for the write lock
 // instead of failing, and _txlock=immediate takes that lock at BEGIN so two
 // read-then-write transactions never deadlock into SQLITE_BUSY.
 //
@@ -36,8 +37,27 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 }
 
 func openSQLite(ctx context.Context, path string, opts OpenOptions) (*SQLiteStore, error) {
+	db, err := openSQLitePool(path, "FULL")
+	if err != nil {
+		return nil, err
+	}
+	holds, err := openSQLitePool(path, "NORMAL")
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := &SQLiteStore{sqlStore: sqlStore{db: &sqlDB{db: db, d: sqliteDialect}, holds: &sqlDB{db: holds, d: sqliteDialect}}, path: path}
+	if err := s.open(ctx, opts); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open accounts database %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// openSQLitePool opens a pool on path whose commits are synchronous as said.
+func openSQLitePool(path, synchronous string) (*sql.DB, error) {
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(" + synchronous + ")", "busy_timeout(10000)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
@@ -48,12 +68,7 @@ func openSQLite(ctx context.Context, path string, opts OpenOptions) (*SQLiteStor
 	// Writers queue on SQLite's single write lock anyway; a few connections
 	// keep readers concurrent without holding a file handle per goroutine.
 	db.SetMaxOpenConns(8)
-	s := &SQLiteStore{sqlStore: sqlStore{db: &sqlDB{db: db, d: sqliteDialect}}, path: path}
-	if err := s.open(ctx, opts); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open accounts database %s: %w", path, err)
-	}
-	return s, nil
+	return db, nil
 }
 
 // Path is the database file.
@@ -71,7 +86,9 @@ func (s *SQLiteStore) ListenSuspend(ctx context.Context, ready func(), _ func(Su
 }
 
 // Close closes the database.
-func (s *SQLiteStore) Close() error { return s.db.Close() }
+func (s *SQLiteStore) Close() error {
+	return errors.Join(s.holds.Close(), s.db.Close())
+}
 
 // errNoRows lets callers of scanOne tell "absent" from a failure.
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

@@ -177,13 +177,18 @@ func testSettleCapped(t *testing.T, s accounts.Store) {
 func testRateAdmission(t *testing.T, s accounts.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, accounts.Account{OpenID: "a"})
-	var seen []accounts.RateEvent
+	var seen map[string]accounts.RateSummary
+	var tokens []accounts.RateEvent
 	var running int
 	admit := func(id string, at time.Time, refuse error) error {
 		return s.AdmitRate(ctx, accounts.RateAdmission{
 			Run: hold(id, accounts.HoldRun, "a", 0, at), Now: at,
-			Decide: func(ev []accounts.RateEvent, r int) ([]accounts.RateEvent, error) {
-				seen, running = ev, r
+			Decide: func(w accounts.RateWindows, r int) ([]accounts.RateEvent, error) {
+				seen, running = w.Summaries, r
+				var err error
+				if tokens, err = w.Events("t"); err != nil {
+					return nil, err
+				}
 				if refuse != nil {
 					return nil, refuse
 				}
@@ -194,15 +199,16 @@ func testRateAdmission(t *testing.T, s accounts.Store) {
 	if err := admit("run1", t0, nil); err != nil {
 		t.Fatal(err)
 	}
-	if len(seen) != 0 || running != 0 {
-		t.Fatalf("first admission saw %+v, %d running", seen, running)
+	if len(seen) != 0 || len(tokens) != 0 || running != 0 {
+		t.Fatalf("first admission saw %+v %+v, %d running", seen, tokens, running)
 	}
 	refusal := errors.New("no")
 	if err := admit("run2", t0.Add(time.Second), refusal); err != refusal {
 		t.Fatalf("refusal: %v", err)
 	}
-	if len(seen) != 2 || running != 1 {
-		t.Fatalf("second admission saw %+v, %d running", seen, running)
+	want := accounts.RateSummary{Sum: 100, Count: 1, Last: t0}
+	if len(seen) != 2 || seen["t"] != want || seen["r"].Sum != 1 || running != 1 || len(tokens) != 1 {
+		t.Fatalf("second admission saw %+v %+v, %d running", seen, tokens, running)
 	}
 	if err := s.ReleaseHold(ctx, "run1", 7); err != nil { // used 7 tokens
 		t.Fatal(err)
@@ -211,8 +217,8 @@ func testRateAdmission(t *testing.T, s accounts.Store) {
 		t.Fatal(err)
 	}
 	// The refused admission wrote nothing; the finished one is corrected.
-	if len(seen) != 2 || running != 0 || seen[0].Scope != "r" || seen[1].N != 7 || !seen[0].At.Equal(t0) {
-		t.Fatalf("after release: %+v, %d running", seen, running)
+	if seen["t"].Sum != 7 || seen["r"].Count != 1 || running != 0 || len(tokens) != 1 || tokens[0].N != 7 || !tokens[0].At.Equal(t0) {
+		t.Fatalf("after release: %+v %+v, %d running", seen, tokens, running)
 	}
 	if _, runs := reservedAt(t, s, "a", t0.Add(2*time.Second)); runs != 1 {
 		t.Fatalf("%d running holds, want 1", runs)
@@ -221,14 +227,14 @@ func testRateAdmission(t *testing.T, s accounts.Store) {
 	if err := admit("run4", t0.Add(accounts.RateWindow), refusal); err != refusal {
 		t.Fatal(err)
 	}
-	if len(seen) != 2 || !seen[0].At.Equal(t0.Add(2*time.Second)) {
-		t.Fatalf("window at +1m: %+v", seen)
+	if seen["t"].Sum != 100 || seen["t"].Count != 1 || !seen["t"].Last.Equal(t0.Add(2*time.Second)) || len(tokens) != 1 {
+		t.Fatalf("window at +1m: %+v %+v", seen, tokens)
 	}
 	if err := s.Sweep(ctx, t0.Add(accounts.RateWindow+3*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.AdmitRate(ctx, accounts.RateAdmission{Run: hold("zz1", accounts.HoldRun, "zz", 0, t0), Now: t0,
-		Decide: func([]accounts.RateEvent, int) ([]accounts.RateEvent, error) { return nil, nil }}); !errors.Is(err, accounts.ErrAccountNotFound) {
+		Decide: func(accounts.RateWindows, int) ([]accounts.RateEvent, error) { return nil, nil }}); !errors.Is(err, accounts.ErrAccountNotFound) {
 		t.Fatalf("admit for a missing account: %v", err)
 	}
 }
