@@ -106,7 +106,7 @@ bench: deps
 # bench-admission measures the accounting cost of one request on SQLite and
 # on PostgreSQL (docs/benchmarks.md).
 bench-admission: deps deps-test
-	GGUFD_REQUIRE_POSTGRES=1 $(GO) test -run '^$$' -bench Admission -benchtime 2s -count 3 ./accounts/
+	GGUFD_REQUIRE_POSTGRES=1 $(GO) test -run '^$$' -bench Admission -benchtime 400x -count 3 ./accounts/
 
 bench-serve: build
 	scripts/bench-serve

@@ -3,17 +3,25 @@ package accounts
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/ggufd/ggufd/internal/pgtest"
 )
 
 // BenchmarkAdmission measures the accounting of one request on each
-// backend: admit (rate windows, concurrency slot), reserve, then at the end
-// release the slot and settle (ledger row, balance, hold deleted): four
-// transactions, each committed durably (SQLite synchronous=FULL; PostgreSQL
-// synchronous_commit=on). "serial" is one request after another; "parallel"
-// runs GOMAXPROCS×4 goroutines on one account, which serialize on its lock.
+// backend, with the account's rate limits on. "admit" is what runs before
+// the model sees the request: admit (rate windows, concurrency slot) and
+// reserve, two transactions that commit without waiting for the disk.
+// "request" adds its end: release the slot and settle (ledger row, balance,
+// hold deleted), the settlement committed durably (SQLite synchronous=FULL,
+// PostgreSQL synchronous_commit=on). "parallel" runs GOMAXPROCS×4
+// goroutines on one account, which take turns on its lock.
+//
+// The clock advances 100 ms per request: an account at 10 requests a
+// second, whose windows hold 600 events each (the rate admission sums them
+// in SQL, so a busier account costs more).
 //
 //	make bench-admission
 func BenchmarkAdmission(b *testing.B) {
@@ -37,53 +45,93 @@ func BenchmarkAdmission(b *testing.B) {
 		}},
 	}
 	for _, be := range backends {
-		for _, parallel := range []bool{false, true} {
-			name := be.name + "/serial"
-			if parallel {
-				name = be.name + "/parallel"
-			}
-			b.Run(name, func(b *testing.B) {
+		for _, mode := range []string{"admit", "request", "request-parallel"} {
+			b.Run(be.name+"/"+mode, func(b *testing.B) {
 				store := be.open(b)
 				defer store.Close()
-				svc := NewService(store, Config{Mode: ModeKey})
+				clock := &stepClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), step: 100 * time.Millisecond}
+				svc := NewService(store, Config{Mode: ModeKey, Now: clock.Now})
 				ctx := context.Background()
-				if _, err := svc.CreateAccount(ctx, Account{OpenID: "acme", Balance: 1 << 50, Limits: Limits{RequestsPerMinute: 1 << 30, TokensPerMinute: 1 << 30, MaxConcurrent: 1 << 20}}); err != nil {
+				lim := Limits{RequestsPerMinute: 1 << 30, TokensPerMinute: 1 << 30, MaxConcurrent: 1 << 20}
+				if _, err := svc.CreateAccount(ctx, Account{OpenID: "acme", Balance: 1 << 50, Limits: lim}); err != nil {
 					b.Fatal(err)
 				}
-				id := Identity{OpenID: "acme", UserID: "u", Limits: Limits{RequestsPerMinute: 1 << 30, TokensPerMinute: 1 << 30, MaxConcurrent: 1 << 20}}
+				id := Identity{OpenID: "acme", UserID: "u", Limits: lim}
 				p := Pricing{InputPer1K: 1000, OutputPer1K: 2000}
-				one := func() error {
+				admit := func() (*Permit, *Reservation, error) {
+					clock.Tick()
 					permit, err := svc.Admit(ctx, id, "m", 1<<30, 1000)
 					if err != nil {
-						return err
+						return nil, nil, err
 					}
 					res, err := svc.Reserve(ctx, id, "m", p, 500, 500)
-					if err != nil {
-						return err
-					}
+					return permit, res, err
+				}
+				finish := func(permit *Permit, res *Reservation) error {
 					permit.Done(600)
-					_, err = svc.Settle(ctx, res, Usage{PromptTokens: 500, CompletionTokens: 100})
+					_, err := svc.Settle(ctx, res, Usage{PromptTokens: 500, CompletionTokens: 100})
 					return err
 				}
 				b.ResetTimer()
-				if !parallel {
-					for b.Loop() {
-						if err := one(); err != nil {
+				switch mode {
+				case "admit":
+					for range b.N {
+						permit, res, err := admit()
+						if err != nil {
+							b.Fatal(err)
+						}
+						b.StopTimer()
+						if err := finish(permit, res); err != nil {
+							b.Fatal(err)
+						}
+						b.StartTimer()
+					}
+				case "request":
+					for range b.N {
+						permit, res, err := admit()
+						if err == nil {
+							err = finish(permit, res)
+						}
+						if err != nil {
 							b.Fatal(err)
 						}
 					}
-					return
-				}
-				b.SetParallelism(4)
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						if err := one(); err != nil {
-							b.Error(err)
-							return
+				case "request-parallel":
+					b.SetParallelism(4)
+					b.RunParallel(func(pb *testing.PB) {
+						for pb.Next() {
+							permit, res, err := admit()
+							if err == nil {
+								err = finish(permit, res)
+							}
+							if err != nil {
+								b.Error(err)
+								return
+							}
 						}
-					}
-				})
+					})
+				}
 			})
 		}
 	}
+}
+
+// stepClock moves on by step at each Tick, so a benchmark sets the request
+// rate its windows see whatever its real speed.
+type stepClock struct {
+	mu   sync.Mutex
+	t    time.Time
+	step time.Duration
+}
+
+func (c *stepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *stepClock) Tick() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(c.step)
 }

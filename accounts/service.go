@@ -117,6 +117,9 @@ func NewService(store Store, cfg Config) *Service {
 	}
 }
 
+// Ping checks that the accounts database answers.
+func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
+
 // DaemonID names this daemon in the holds it stores.
 func (s *Service) DaemonID() string { return s.daemon }
 
