@@ -85,16 +85,3 @@ func (t *Tracker) StopAll(cause error) int {
 	}
 	return len(cancels)
 }
-
-// Running counts the tracked generations of openid (all users).
-func (t *Tracker) Running(openid string) int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	n := 0
-	for k, m := range t.byUser {
-		if k.openid == openid {
-			n += len(m)
-		}
-	}
-	return n
-}
