@@ -32,28 +32,48 @@ endif
 export CGO_ENABLED := 1
 
 DEB_PACKAGES := nlohmann-json3-dev libstb-dev gcc g++ make
+# The tests also run a throwaway PostgreSQL (initdb + postgres from Debian's
+# postgresql package) and check docs/nginx.conf with nginx -t when nginx is
+# there. nginx is optional: its package may fail to configure on a machine
+# where something else holds port 80, and the nginx test then skips.
+TEST_DEB_PACKAGES := postgresql
+TEST_DEB_OPTIONAL := nginx
 BIN := bin/ggufd
 # ARGS are passed to `ggufd serve` by `make run`, e.g. make run ARGS="--config my.yaml".
 ARGS ?=
 
-.PHONY: all deps build run test vet bench bench-serve clean env
+.PHONY: all deps deps-test build run test vet bench bench-serve bench-admission clean env
 
 all: build
 
-# deps checks for the Debian packages the cgo build needs and installs the
-# missing ones (apt-get update first: a fresh machine has no package lists).
-deps: $(COMPAT_HDR)
-	@missing=""; for p in $(DEB_PACKAGES); do \
+# apt_install installs the Debian packages of $(1) that are missing (apt-get
+# update first: a fresh machine has no package lists); with $(2) = optional
+# a failure is reported and ignored.
+define apt_install
+	@missing=""; for p in $(1); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 		echo "ggufd: installing missing packages:$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO=sudo; else \
-			echo "ggufd: not root and no sudo; run as root: apt-get update && apt-get install -y$$missing" >&2; exit 1; fi; \
+			echo "ggufd: not root and no sudo; run as root: apt-get update && apt-get install -y$$missing" >&2; \
+			[ "$(2)" = optional ] || exit 1; exit 0; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq$$missing || { \
-			echo "ggufd: could not install$$missing; install them with apt-get and retry" >&2; exit 1; }; \
+			echo "ggufd: could not install$$missing; install them with apt-get and retry" >&2; [ "$(2)" = optional ] || exit 1; }; \
 	fi
+endef
+
+# deps checks for the Debian packages the cgo build needs and installs the
+# missing ones.
+deps: $(COMPAT_HDR)
+	$(call apt_install,$(DEB_PACKAGES))
 	@test -n "$(OLLAMA_DIR)" || { echo "ggufd: could not download github.com/ollama/ollama (go mod download)" >&2; exit 1; }
+
+# deps-test adds what the tests run besides the build: PostgreSQL's server
+# binaries (required) and nginx (optional).
+deps-test:
+	$(call apt_install,$(TEST_DEB_PACKAGES))
+	$(call apt_install,$(TEST_DEB_OPTIONAL),optional)
 
 $(COMPAT_HDR): third_party/miniaudio-compat/miniaudio/miniaudio.h
 	@install -D -m 0644 $< $@
@@ -75,11 +95,18 @@ run: build
 vet: deps
 	$(GO) vet ./...
 
-test: deps vet
-	$(GO) test -count=1 -timeout 30m ./...
+# GGUFD_REQUIRE_POSTGRES=1 makes the PostgreSQL tests fail, not skip, if
+# its binaries are missing after all.
+test: deps deps-test vet
+	GGUFD_REQUIRE_POSTGRES=1 $(GO) test -count=1 -timeout 30m ./...
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./engine/
+
+# bench-admission measures the accounting cost of one request on SQLite and
+# on PostgreSQL (docs/benchmarks.md).
+bench-admission: deps deps-test
+	GGUFD_REQUIRE_POSTGRES=1 $(GO) test -run '^$$' -bench Admission -benchtime 400x -count 3 ./accounts/
 
 bench-serve: build
 	scripts/bench-serve

@@ -2,14 +2,16 @@ package accounts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 )
 
 // Reservation holds a request's worst-case cost against the balance until
-// Settle or Release. It is in memory only: a crash drops it, which is the
-// same as releasing it, because nothing was charged yet.
+// Settle or Release. It is a HoldMoney in the database, seen by every daemon
+// on it, that this daemon renews while the request runs: a crash lets it
+// lapse, which is the same as releasing it, because nothing was charged yet.
 type Reservation struct {
 	// RequestID goes into the ledger; NewReservation sets a random one, the
 	// server may replace it with its own before Settle.
@@ -23,7 +25,8 @@ type Reservation struct {
 	Amount  Money
 	Started time.Time
 
-	once sync.Once
+	holdID string // "" when nothing was reserved (unmetered, free)
+	once   sync.Once
 }
 
 // Reserve admits a request only if the account's available balance (balance
@@ -41,21 +44,19 @@ func (s *Service) Reserve(ctx context.Context, id Identity, model string, pricin
 		return nil, fmt.Errorf("reserve: %w: maxTokens must bound the completion of a token-priced model", ErrInvalidArgument)
 	}
 	need := pricing.WorstCase(promptTokens, maxTokens)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	// Reading the balance under mu is what makes concurrent Reserves safe:
-	// Settle lowers the stored balance before it drops its reservation, so
-	// any interleaving sees at most the true available amount.
-	acc, err := s.store.GetAccount(ctx, id.OpenID)
-	if err != nil {
+	// The store compares need with the balance minus every daemon's live
+	// reservations and stores the hold in one transaction that locks the
+	// account, so concurrent Reserves anywhere never hold more than there is.
+	hold := s.newHold(HoldMoney, id, need, res.Started)
+	if err := s.store.Reserve(ctx, hold, res.Started); err != nil {
+		var quota *QuotaError
+		if errors.As(err, &quota) {
+			return nil, quota
+		}
 		return nil, fmt.Errorf("reserve: %w", err)
 	}
-	avail := acc.Balance - s.reserved[id.OpenID]
-	if need > avail {
-		return nil, &QuotaError{Needed: need, Available: max(avail, 0)}
-	}
-	s.reserved[id.OpenID] += need
-	res.Amount = need
+	s.leases.add(hold.ID)
+	res.Amount, res.holdID = need, hold.ID
 	return res, nil
 }
 
@@ -73,8 +74,9 @@ func (s *Service) Settle(ctx context.Context, res *Reservation, u Usage) (Ledger
 }
 
 func (s *Service) settle(ctx context.Context, res *Reservation, u Usage) (LedgerEntry, error) {
-	// Drop the reservation only after the charge is stored; see Reserve.
-	defer s.unreserve(res)
+	// The settlement deletes the hold in its own transaction; if it fails
+	// for good, the hold lapses at its expiry instead.
+	defer s.leases.drop(res.holdID)
 	// The charge is exactly what usage cost, never capped at the
 	// reservation: a cap would give away whatever a mistaken reservation
 	// left out (it once covered one choice of an n-choice request). If the
@@ -100,11 +102,32 @@ func (s *Service) settle(ctx context.Context, res *Reservation, u Usage) (Ledger
 		FinishReason:     u.FinishReason,
 		HTTPStatus:       u.HTTPStatus,
 	}
-	stored, _, err := s.store.Charge(ctx, entry)
+	stored, err := s.settleRetrying(ctx, entry, res.holdID)
 	if err != nil {
 		return entry, fmt.Errorf("settle %s: %w", res.RequestID, err)
 	}
 	return stored, nil
+}
+
+// settleBackoff spaces the attempts of a settlement that failed for a reason
+// other than the account (a dropped connection, a failover). The store is
+// idempotent on the request id, so an attempt whose commit succeeded but
+// whose answer was lost is not charged twice.
+var settleBackoff = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second}
+
+func (s *Service) settleRetrying(ctx context.Context, e LedgerEntry, holdID string) (LedgerEntry, error) {
+	for attempt := 0; ; attempt++ {
+		stored, _, err := s.store.Settle(ctx, e, holdID)
+		if err == nil || errors.Is(err, ErrAccountNotFound) || attempt == len(settleBackoff) {
+			return stored, err
+		}
+		s.log.Warn("settle failed, retrying", "request_id", e.RequestID, "attempt", attempt+1, "err", err)
+		select {
+		case <-ctx.Done():
+			return stored, err
+		case <-time.After(settleBackoff[attempt]):
+		}
+	}
 }
 
 // Release drops a reservation without charging, for requests that failed
@@ -112,24 +135,24 @@ func (s *Service) settle(ctx context.Context, res *Reservation, u Usage) (Ledger
 // row: the ledger is a record of billable work, and failed requests belong
 // in the access log. Releasing twice, or after Settle, does nothing.
 func (s *Service) Release(res *Reservation) {
-	res.once.Do(func() { s.unreserve(res) })
+	res.once.Do(func() { s.endHold(res.holdID, -1) })
 }
 
-func (s *Service) unreserve(res *Reservation) {
-	if res.Amount == 0 {
-		return
+// Reserved is what openid's requests in flight hold, on every daemon.
+func (s *Service) Reserved(ctx context.Context, openid string) (Money, error) {
+	holds, err := s.store.Holds(ctx, openid, s.now())
+	if err != nil {
+		return 0, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reserved[res.Identity.OpenID] -= res.Amount
-	if s.reserved[res.Identity.OpenID] <= 0 {
-		delete(s.reserved, res.Identity.OpenID)
-	}
+	return reservedBy(holds), nil
 }
 
-// Reserved is the outstanding reservations of openid.
-func (s *Service) Reserved(openid string) Money {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.reserved[openid]
+func reservedBy(holds []Hold) Money {
+	var sum Money
+	for _, h := range holds {
+		if h.Kind == HoldMoney {
+			sum += h.Amount
+		}
+	}
+	return sum
 }

@@ -56,7 +56,7 @@ func TestConcurrentReserveNeverOverdraws(t *testing.T) {
 	if acc.Balance < 0 {
 		t.Fatalf("overdrawn: %s", acc.Balance)
 	}
-	if r := f.svc.Reserved("acme"); r != 0 {
+	if r, err := f.svc.Reserved(ctx, "acme"); err != nil || r != 0 {
 		t.Fatalf("reservations left: %s", r)
 	}
 	rows, _ := f.svc.Ledger(ctx, LedgerFilter{OpenID: "acme"})
@@ -125,8 +125,9 @@ func TestSettleChargesWhatWasUsed(t *testing.T) {
 		t.Fatalf("settle = %+v, %v; want the 5000 tokens used billed: 5", e, err)
 	}
 	acc, err := f.svc.GetAccount(ctx, "acme")
-	if err != nil || acc.Balance != mustMoney(t, "-4") || f.svc.Reserved("acme") != 0 {
-		t.Fatalf("balance %s reserved %s, %v; want -4 and 0", acc.Balance, f.svc.Reserved("acme"), err)
+	reserved, rerr := f.svc.Reserved(ctx, "acme")
+	if err != nil || rerr != nil || acc.Balance != mustMoney(t, "-4") || reserved != 0 {
+		t.Fatalf("balance %s reserved %s, %v %v; want -4 and 0", acc.Balance, reserved, err, rerr)
 	}
 	checkInvariant(t, f.store, "acme")
 	if _, err := f.svc.Reserve(ctx, id, "m", price, 0, 1); !errors.Is(err, ErrInsufficientBalance) {

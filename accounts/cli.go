@@ -60,10 +60,11 @@ func RunCLI(ctx context.Context, svc *Service, args []string, stdout, stderr io.
 	return err
 }
 
-// RunCLIWithDB opens the SQLite database at dbPath for one command, for
-// callers that have no Service yet (the usual case for the CLI).
-func RunCLIWithDB(ctx context.Context, dbPath string, cfg Config, args []string, stdout, stderr io.Writer) error {
-	store, err := OpenSQLite(ctx, dbPath)
+// RunCLIWithDB opens the database (a SQLite path or a postgres:// URL, see
+// Open) for one command, for callers that have no Service yet (the usual
+// case for the CLI).
+func RunCLIWithDB(ctx context.Context, database string, cfg Config, args []string, stdout, stderr io.Writer) error {
+	store, err := Open(ctx, database, OpenOptions{})
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ggufd/ggufd/internal/pgtest"
 )
 
 // crashChildEnv makes the test binary act as a daemon that settles requests
@@ -20,7 +22,9 @@ func TestMain(m *testing.M) {
 		crashChild(path)
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	pgtest.Stop()
+	os.Exit(code)
 }
 
 // crashChild settles requests forever, printing each settled request id

@@ -8,10 +8,17 @@
 // generation so it can be suspended, and finally Settle the exact cost.
 //
 // Money is an integer count of micro-units of the configured currency, so
-// balances never drift through float rounding. Reservations live in memory
-// only: a crash drops them, which is the same as releasing them. Everything
-// that moves money (top-ups, settled requests) is one SQL transaction that
-// keeps accounts.balance = sum(top-ups) − sum(ledger costs).
+// balances never drift through float rounding. Everything that moves money
+// (top-ups, settled requests) is one SQL transaction that keeps
+// accounts.balance = sum(top-ups) − sum(ledger costs).
+//
+// What requests in flight claim (reservations, concurrency slots) and the
+// per-minute rate windows live in the database too, so several daemons on
+// one PostgreSQL database (or one SQLite file) share them: a claim is a Hold
+// stamped with its daemon and an expiry that the daemon renews while the
+// request runs (Service.Run), so a daemon that dies releases its claims by
+// letting them lapse. Each decision for an account locks its row first, so
+// none interleaves with another daemon's.
 //
 // Content of prompts and completions never reaches this package.
 package accounts

@@ -11,15 +11,17 @@ type AccountInfo struct {
 	Name     string `json:"name,omitempty"`
 	Currency string `json:"currency"`
 	Balance  Money  `json:"balance"`
-	// Reserved is held by requests in flight; Available = Balance − Reserved.
-	Reserved   Money        `json:"reserved"`
-	Available  Money        `json:"available"`
-	TotalSpent Money        `json:"total_spent"`
-	TotalTopUp Money        `json:"total_top_up"`
-	Unmetered  bool         `json:"unmetered"`
-	Running    int          `json:"running"`
-	Limits     Limits       `json:"limits"`
-	Usage      []ModelUsage `json:"usage"`
+	// Reserved is held by requests in flight on every daemon; Available =
+	// Balance − Reserved.
+	Reserved   Money `json:"reserved"`
+	Available  Money `json:"available"`
+	TotalSpent Money `json:"total_spent"`
+	TotalTopUp Money `json:"total_top_up"`
+	Unmetered  bool  `json:"unmetered"`
+	// Running counts the account's requests in flight on every daemon.
+	Running int          `json:"running"`
+	Limits  Limits       `json:"limits"`
+	Usage   []ModelUsage `json:"usage"`
 }
 
 // Info gathers an account's balance, totals, usage by model and limits.
@@ -39,7 +41,16 @@ func (s *Service) Info(ctx context.Context, openid string) (AccountInfo, error) 
 	if usage == nil {
 		usage = []ModelUsage{}
 	}
-	reserved := s.Reserved(openid)
+	holds, err := s.store.Holds(ctx, openid, s.now())
+	if err != nil {
+		return AccountInfo{}, fmt.Errorf("info: %w", err)
+	}
+	reserved, running := reservedBy(holds), 0
+	for _, h := range holds {
+		if h.Kind == HoldRun {
+			running++
+		}
+	}
 	return AccountInfo{
 		OpenID:     acc.OpenID,
 		Name:       acc.Name,
@@ -50,7 +61,7 @@ func (s *Service) Info(ctx context.Context, openid string) (AccountInfo, error) 
 		TotalSpent: totals.Spent,
 		TotalTopUp: totals.TopUps,
 		Unmetered:  acc.Unmetered,
-		Running:    s.tracker.Running(openid),
+		Running:    running,
 		Limits:     acc.Limits,
 		Usage:      usage,
 	}, nil

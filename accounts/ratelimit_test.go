@@ -1,14 +1,30 @@
 package accounts
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
 )
 
+// limiter admits through a Service on a SQLite store: the path of every
+// daemon, with the windows in the database.
+type limiter struct{ f *fixture }
+
+func newLimiter(t *testing.T) (*limiter, *fakeClock) {
+	f := newFixture(t, ModeKey)
+	for _, openid := range []string{"a", "b", "acme", "other"} {
+		f.account(t, openid, "0")
+	}
+	return &limiter{f}, f.clock
+}
+
+func (l *limiter) Admit(r LimitRequest) (*Permit, error) {
+	return l.f.svc.Admit(context.Background(), Identity{OpenID: r.OpenID, Limits: r.Limits}, r.Model, r.ModelRPM, r.Tokens)
+}
+
 func TestModelRateLimitRetryAfter(t *testing.T) {
-	clock := newFakeClock()
-	l := NewLimiter(clock.Now)
+	l, clock := newLimiter(t)
 	r := LimitRequest{OpenID: "acme", Model: "qwen", ModelRPM: 3}
 	for i := range 3 {
 		p, err := l.Admit(r)
@@ -63,8 +79,7 @@ func TestAccountLimits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := newFakeClock()
-			l := NewLimiter(clock.Now)
+			l, clock := newLimiter(t)
 			for i, n := range tt.tokens {
 				_, err := l.Admit(LimitRequest{OpenID: "a", Model: "m", Limits: tt.limits, Tokens: n})
 				if i < tt.refuse {
@@ -86,8 +101,7 @@ func TestAccountLimits(t *testing.T) {
 }
 
 func TestTokenEstimateCorrectedOnDone(t *testing.T) {
-	clock := newFakeClock()
-	l := NewLimiter(clock.Now)
+	l, _ := newLimiter(t)
 	lim := Limits{TokensPerMinute: 1000}
 	p, err := l.Admit(LimitRequest{OpenID: "a", Limits: lim, Tokens: 900}) // prompt + max_tokens
 	if err != nil {
@@ -111,7 +125,7 @@ func TestTokenEstimateCorrectedOnDone(t *testing.T) {
 }
 
 func TestConcurrencyLimit(t *testing.T) {
-	l := NewLimiter(nil)
+	l, _ := newLimiter(t)
 	r := LimitRequest{OpenID: "a", Limits: Limits{MaxConcurrent: 2}}
 	p1, _ := l.Admit(r)
 	p2, _ := l.Admit(r)
@@ -129,32 +143,4 @@ func TestConcurrencyLimit(t *testing.T) {
 		t.Fatal("double Done freed two slots")
 	}
 	p2.Done(0)
-}
-
-func TestSweepForgetsIdleWindows(t *testing.T) {
-	clock := newFakeClock()
-	l := NewLimiter(clock.Now)
-	p, _ := l.Admit(LimitRequest{OpenID: "a", Model: "m", ModelRPM: 5, Limits: Limits{RequestsPerMinute: 5}})
-	p.Done(0)
-	clock.Advance(2 * RateWindow)
-	l.Sweep()
-	if len(l.windows) != 0 {
-		t.Fatalf("%d windows left", len(l.windows))
-	}
-}
-
-func TestAdmitSweepsIdleWindowsItself(t *testing.T) {
-	clock := newFakeClock()
-	l := NewLimiter(clock.Now)
-	for i := range 5 {
-		p, _ := l.Admit(LimitRequest{OpenID: "a" + string(rune('0'+i)), Model: "m", ModelRPM: 5})
-		p.Done(0)
-	}
-	clock.Advance(sweepEvery + time.Second)
-	if _, err := l.Admit(LimitRequest{OpenID: "b", Model: "m", ModelRPM: 5}); err != nil {
-		t.Fatal(err)
-	}
-	if len(l.windows) != 1 {
-		t.Fatalf("%d windows after the lazy sweep, want 1", len(l.windows))
-	}
 }

@@ -3,8 +3,8 @@ package accounts
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -45,24 +45,41 @@ type Config struct {
 	AdminKey AdminKey
 	// LocalOpenID is the account of mode none; "" means DefaultLocalOpenID.
 	LocalOpenID string
-	// Now is the clock (tests inject one); nil means time.Now.
+	// Now is the clock (tests inject one); nil means time.Now. Holds and
+	// rate windows are stamped with it, so daemons sharing a database need
+	// clocks kept in step (NTP): a skew shifts their windows by as much.
 	Now func() time.Time
+	// DaemonID names this daemon's holds; "" picks host-pid-random, unique
+	// per process start.
+	DaemonID string
+	// HoldTTL is how long a hold outlives its last renewal: how long a
+	// daemon that died keeps its requests' reservations and concurrency
+	// slots. 0 means DefaultHoldTTL. Run renews every HoldTTL/3.
+	HoldTTL time.Duration
+	// Logger reports what the service cannot return to a caller (failed
+	// renewals, settlements retried); nil means slog.Default().
+	Logger *slog.Logger
 }
 
+// DefaultHoldTTL keeps a dead daemon's holds for half a minute: long enough
+// that a database hiccup does not drop live holds, short enough that a
+// crashed daemon's reservations come back soon.
+const DefaultHoldTTL = 30 * time.Second
+
 // Service is the accounts API the server and the CLI use. It is safe for
-// concurrent use. Reservations and rate-limit windows live in it, so one
-// daemon must own one Service; the CLI may open its own on the same database
-// because it neither reserves nor rate-limits.
+// concurrent use. Reservations, running requests and rate windows live in
+// the store, shared with every daemon on the database; a daemon's Service
+// renews its own holds while Run runs. The CLI opens its own Service on the
+// same database and never holds anything.
 type Service struct {
 	store   Store
 	cfg     Config
 	now     func() time.Time
-	limiter *Limiter
+	log     *slog.Logger
+	daemon  string
+	ttl     time.Duration
 	tracker *Tracker
-
-	// mu makes "read balance, compare with reservations, reserve" atomic.
-	mu       sync.Mutex
-	reserved map[string]Money // openid → outstanding reservations
+	leases  *leases
 }
 
 // NewService wraps store. The Service does not own the store: close it
@@ -78,15 +95,33 @@ func NewService(store Store, cfg Config) *Service {
 	if now == nil {
 		now = time.Now
 	}
+	if cfg.DaemonID == "" {
+		cfg.DaemonID = defaultDaemonID()
+	}
+	if cfg.HoldTTL <= 0 {
+		cfg.HoldTTL = DefaultHoldTTL
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
 	return &Service{
-		store:    store,
-		cfg:      cfg,
-		now:      now,
-		limiter:  NewLimiter(now),
-		tracker:  NewTracker(),
-		reserved: map[string]Money{},
+		store:   store,
+		cfg:     cfg,
+		now:     now,
+		log:     log,
+		daemon:  cfg.DaemonID,
+		ttl:     cfg.HoldTTL,
+		tracker: NewTracker(),
+		leases:  newLeases(now()),
 	}
 }
+
+// Ping checks that the accounts database answers.
+func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
+
+// DaemonID names this daemon in the holds it stores.
+func (s *Service) DaemonID() string { return s.daemon }
 
 // Mode is the configured auth mode.
 func (s *Service) Mode() AuthMode { return s.cfg.Mode }
@@ -109,10 +144,23 @@ func (s *Service) CheckAdminKey(presented string) error {
 func (s *Service) AdminEnabled() bool { return s.cfg.AdminKey.Enabled() }
 
 // Admit counts a request against the model's rate limit (per account) and
-// the account's own limits. tokens is prompt plus max_tokens. Call
-// Permit.Done when the request ends.
-func (s *Service) Admit(id Identity, model string, modelRPM, tokens int) (*Permit, error) {
-	return s.limiter.Admit(LimitRequest{OpenID: id.OpenID, Model: model, ModelRPM: modelRPM, Limits: id.Limits, Tokens: tokens})
+// the account's own limits, on every daemon sharing the database. tokens is
+// prompt plus max_tokens. Call Permit.Done when the request ends.
+func (s *Service) Admit(ctx context.Context, id Identity, model string, modelRPM, tokens int) (*Permit, error) {
+	now := s.now()
+	r := LimitRequest{OpenID: id.OpenID, Model: model, ModelRPM: modelRPM, Limits: id.Limits, Tokens: tokens}
+	run := s.newHold(HoldRun, id, 0, now)
+	var headers RateHeaders
+	err := s.store.AdmitRate(ctx, RateAdmission{Run: run, Now: now, Decide: func(w RateWindows, running int) ([]RateEvent, error) {
+		add, h, err := decideRate(r, now, w, running)
+		headers = h
+		return add, err
+	}})
+	if err != nil {
+		return nil, err
+	}
+	s.leases.add(run.ID)
+	return &Permit{svc: s, holdID: run.ID, Headers: headers}, nil
 }
 
 // Track registers a generation so Suspend can cancel it.
@@ -121,7 +169,22 @@ func (s *Service) Track(openid, userid string, cancel context.CancelCauseFunc) (
 }
 
 // Suspend cancels the generations of userid in openid (userid "": all of the
-// account's) with cause ErrSuspended and returns how many.
-func (s *Service) Suspend(openid, userid string) int {
-	return s.tracker.Suspend(openid, userid)
+// account's) with cause ErrSuspended, here at once and on the other daemons
+// through the store, and returns how many it stopped: here, plus the running
+// requests the database lists for the other daemons.
+func (s *Service) Suspend(ctx context.Context, openid, userid string) (int, error) {
+	n := s.tracker.Suspend(openid, userid)
+	holds, err := s.store.Holds(ctx, openid, s.now())
+	if err != nil {
+		return n, fmt.Errorf("suspend: %w", err)
+	}
+	for _, h := range holds {
+		if h.Kind == HoldRun && h.Daemon != s.daemon && (userid == "" || h.UserID == userid) {
+			n++
+		}
+	}
+	if err := s.store.PublishSuspend(ctx, SuspendNotice{OpenID: openid, UserID: userid, Origin: s.daemon}); err != nil {
+		return n, fmt.Errorf("suspend: %w", err)
+	}
+	return n, nil
 }

@@ -5,10 +5,11 @@ import (
 	"time"
 )
 
-// Store persists accounts, keys, top-ups and the ledger. The SQLite
-// implementation is the default; a PostgreSQL one can satisfy the same
-// interface. Every method that moves money does so in one transaction that
-// keeps accounts.balance = sum(top-ups) − sum(ledger costs).
+// Store persists accounts, keys, top-ups, the ledger and the admission state
+// of requests in flight (holds and rate windows). SQLiteStore is the default;
+// PostgresStore lets several daemons share one set of accounts. Every method
+// that moves money does so in one transaction that keeps accounts.balance =
+// sum(top-ups) − sum(ledger costs). accounts/storetest checks a Store.
 type Store interface {
 	CreateAccount(ctx context.Context, a Account) error
 	// GetAccount returns ErrAccountNotFound for an unknown openid.
@@ -22,8 +23,51 @@ type Store interface {
 	// balance would leave ±MaxBalance.
 	AddTopUp(ctx context.Context, t TopUp) (Money, error)
 	// Charge appends e to the ledger and subtracts e.Cost from the balance;
-	// it returns the stored entry (with its ID) and the new balance.
+	// it returns the stored entry (with its ID) and the new balance. It is
+	// idempotent on (e.OpenID, e.RequestID) when RequestID is set: a second
+	// call returns the first row and charges nothing.
 	Charge(ctx context.Context, e LedgerEntry) (LedgerEntry, Money, error)
+	// Settle is Charge for a request admitted with holds: in the same
+	// transaction it deletes the HoldMoney holdID (if any) and never takes
+	// the balance below the account's other live reservations, lowering
+	// e.Cost if it must (only possible once holdID has lapsed). Retried
+	// with the same hold it returns the first row; a request id that another
+	// hold already settled (a client reusing X-Request-Id) is stored as
+	// RequestID + "." + holdID, so two requests are never billed as one.
+	Settle(ctx context.Context, e LedgerEntry, holdID string) (LedgerEntry, Money, error)
+
+	// Reserve stores h (a HoldMoney) if the balance minus the account's live
+	// reservations at now covers h.Amount, else returns a *QuotaError.
+	Reserve(ctx context.Context, h Hold, now time.Time) error
+	// AdmitRate runs a.Decide with the account locked and, if it admits,
+	// records its events and the HoldRun a.Run in the same transaction.
+	AdmitRate(ctx context.Context, a RateAdmission) error
+	// ReleaseHold deletes a hold; for a HoldRun, tokens ≥ 0 corrects its
+	// token event ("t") to the tokens really used.
+	ReleaseHold(ctx context.Context, id string, tokens int64) error
+	// RenewHolds moves the expiry of the holds in ids that are still live at
+	// now to until, and returns how many it renewed. A lapsed hold stays
+	// lapsed: others may already have spent what it held.
+	RenewHolds(ctx context.Context, ids []string, until, now time.Time) (int, error)
+	// Holds lists openid's holds live at now, of every daemon.
+	Holds(ctx context.Context, openid string, now time.Time) ([]Hold, error)
+	// Sweep deletes holds lapsed and rate events out of the window at now.
+	Sweep(ctx context.Context, now time.Time) error
+
+	// PublishSuspend delivers n to every daemon listening on the database
+	// (SQLite serves one daemon: it delivers nothing).
+	PublishSuspend(ctx context.Context, n SuspendNotice) error
+	// ListenSuspend calls fn with every notice published on the database
+	// until ctx ends or the connection fails; ready is called once it
+	// listens. It returns nil when ctx ended.
+	ListenSuspend(ctx context.Context, ready func(), fn func(SuspendNotice)) error
+
+	// Migrations lists the schema migrations and which are applied.
+	Migrations(ctx context.Context) ([]Migration, error)
+	// Migrate applies the pending ones and returns them.
+	Migrate(ctx context.Context) ([]Migration, error)
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
 
 	CreateKey(ctx context.Context, k APIKey) error
 	// KeyByHash returns ErrKeyInvalid when no key has that hash.

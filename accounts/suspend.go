@@ -69,15 +69,19 @@ func (t *Tracker) Suspend(openid, userid string) int {
 	return len(cancels)
 }
 
-// Running counts the tracked generations of openid (all users).
-func (t *Tracker) Running(openid string) int {
+// StopAll cancels every tracked generation with cause and returns how many.
+func (t *Tracker) StopAll(cause error) int {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	n := 0
+	var cancels []context.CancelCauseFunc
 	for k, m := range t.byUser {
-		if k.openid == openid {
-			n += len(m)
+		for _, c := range m {
+			cancels = append(cancels, c)
 		}
+		delete(t.byUser, k)
 	}
-	return n
+	t.mu.Unlock()
+	for _, c := range cancels {
+		c(cause)
+	}
+	return len(cancels)
 }

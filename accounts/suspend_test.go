@@ -7,7 +7,7 @@ import (
 )
 
 func TestSuspendCancelsTrackedGenerations(t *testing.T) {
-	svc := NewService(nil, Config{})
+	svc := newFixture(t, ModeKey).svc
 	type gen struct {
 		openid, userid string
 		ctx            context.Context
@@ -33,7 +33,7 @@ func TestSuspendCancelsTrackedGenerations(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if n := svc.Suspend(tt.openid, tt.userid); n != tt.want {
+			if n, err := svc.Suspend(context.Background(), tt.openid, tt.userid); err != nil || n != tt.want {
 				t.Fatalf("Suspend = %d, want %d", n, tt.want)
 			}
 			for i, g := range gens {
@@ -52,7 +52,7 @@ func TestSuspendCancelsTrackedGenerations(t *testing.T) {
 	}
 	gens[3].untrack()
 	gens[3].untrack() // twice is fine
-	if n := svc.Suspend("other", ""); n != 0 {
+	if n, err := svc.Suspend(context.Background(), "other", ""); err != nil || n != 0 {
 		t.Fatalf("untracked generation suspended: %d", n)
 	}
 }

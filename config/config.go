@@ -23,6 +23,14 @@ type Config struct {
 	ModelsDir string `yaml:"models_dir"`
 	// DataDir holds ggufd's own state (SQLite database...).
 	DataDir string `yaml:"data_dir"`
+	// Database is where accounts, keys, balances and the ledger live: ""
+	// for the SQLite file in DataDir, or a postgres:// URL that several
+	// daemons share.
+	Database string `yaml:"database"`
+	// ReservationTTL is how long a daemon's reservations and concurrency
+	// slots outlive it (it renews them every third of this while it runs);
+	// 0 means 30s.
+	ReservationTTL Duration `yaml:"reservation_ttl"`
 	// KeepAlive is how long a model stays loaded after its last request
 	// ends. 0 unloads as soon as it is idle; negative (-1) never unloads.
 	KeepAlive Duration `yaml:"keep_alive"`

@@ -156,6 +156,10 @@ func TestParseErrors(t *testing.T) {
 		{"whitespace only", " \n\t\n\n", []string{"ggufd.yaml: the file is empty"}},
 		{"request limits", "body_timeout: 0\nprompt_limit: 10\nmax_connections: -1\n",
 			[]string{"body_timeout: must be positive", "prompt_limit: must be at least 1KiB", "max_connections: must not be negative"}},
+		{"database not postgres", "database: mysql://db/ggufd\n", []string{":1:1: database: want a postgres:// URL"}},
+		{"database without host", "database: postgres:///ggufd\n", []string{"database: the URL names no host"}},
+		{"database password not echoed", "database: 'mysql://u:s3cret@db/x'\n", []string{"database: want a postgres:// URL"}},
+		{"reservation ttl too short", "reservation_ttl: 100ms\n", []string{"reservation_ttl: must be at least 1s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -172,6 +176,9 @@ func TestParseErrors(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error %q shows the database password", err)
 			}
 		})
 	}
@@ -221,6 +228,18 @@ func TestGPULayers(t *testing.T) {
 				t.Errorf("discovered model gpu_layers = %v, want %v", d.GPULayers, want)
 			}
 		})
+	}
+}
+
+func TestDatabaseURL(t *testing.T) {
+	for _, db := range []string{"postgres://ggufd@db:5432/ggufd", "postgresql://u:p@10.0.0.5/x?sslmode=require", "postgres:///ggufd?host=/run/postgresql"} {
+		c, err := Parse([]byte("database: '"+db+"'\nreservation_ttl: 5s\n"), "")
+		if err != nil {
+			t.Fatalf("%s: %v", db, err)
+		}
+		if c.Database != db || c.ReservationTTL != Duration(5*time.Second) {
+			t.Fatalf("%s: got %q, %v", db, c.Database, c.ReservationTTL)
+		}
 	}
 }
 

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/ggufd/ggufd/engine/toolformat"
@@ -371,6 +373,7 @@ func (p *parser) validate(c *Config, chk memoryChecker) {
 
 	c.ModelsDir = p.dir(c.Dir, c.ModelsDir, "models_dir")
 	c.DataDir = p.dir(c.Dir, c.DataDir, "data_dir")
+	p.database(c)
 
 	if c.MaxKeepAlive < 0 {
 		p.fieldErr("max_keep_alive", "must not be negative (0 means no cap)")
@@ -603,4 +606,23 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// database checks the database URL without connecting: the daemon reports
+// an unreachable server when it starts.
+func (p *parser) database(c *Config) {
+	if c.Database != "" {
+		u, err := url.Parse(c.Database)
+		switch {
+		case err != nil:
+			p.fieldErr("database", "not a URL: want postgres://user@host:5432/dbname")
+		case u.Scheme != "postgres" && u.Scheme != "postgresql":
+			p.fieldErr("database", "want a postgres:// URL (e.g. postgres://ggufd@db:5432/ggufd), or leave it out for the SQLite file in data_dir; got scheme %q", u.Scheme)
+		case u.Host == "" && u.Query().Get("host") == "":
+			p.fieldErr("database", "the URL names no host: want postgres://user@host:5432/dbname")
+		}
+	}
+	if c.ReservationTTL != 0 && c.ReservationTTL < Duration(time.Second) {
+		p.fieldErr("reservation_ttl", "must be at least 1s (0 means 30s), got %s", time.Duration(c.ReservationTTL))
+	}
 }

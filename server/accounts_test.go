@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -84,7 +85,7 @@ func TestWithAccounts(t *testing.T) {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
 		deadline := time.Now().Add(10 * time.Second)
-		for svc.Suspend("o1", "u1") == 0 {
+		for n, _ := svc.Suspend(context.Background(), "o1", "u1"); n == 0; n, _ = svc.Suspend(context.Background(), "o1", "u1") {
 			if time.Now().After(deadline) {
 				t.Fatal("generation never tracked for suspension")
 			}
@@ -96,4 +97,37 @@ func TestWithAccounts(t *testing.T) {
 			t.Errorf("events %q", data)
 		}
 	})
+}
+
+// TestHealthReportsAnUnreachableDatabase: /health answers 503 once the
+// accounts database is gone, so a load balancer stops sending requests
+// that could not be admitted.
+func TestHealthReportsAnUnreachableDatabase(t *testing.T) {
+	store, err := accounts.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "ggufd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := accounts.NewService(store, accounts.Config{Mode: accounts.ModeKey})
+	_, url := newTestServer(t, newFakeCatalog(), WithAccounts(svc))
+	tests := []struct {
+		name   string
+		before func()
+		status int
+		body   string
+	}{
+		{"database up", func() {}, 200, `"status":"ok"`},
+		{"database closed", func() { store.Close() }, 503, `"status":"database_unreachable"`},
+	}
+	for _, tt := range tests {
+		tt.before()
+		resp, err := http.Get(url + "/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status || !strings.Contains(string(body), tt.body) {
+			t.Fatalf("%s: %d %s", tt.name, resp.StatusCode, body)
+		}
+	}
 }

@@ -140,8 +140,9 @@ func TestEveryChoiceIsReservedAndBilled(t *testing.T) {
 				t.Fatalf("billed %s for %d completion tokens; want %s for %d", e.Cost, e.CompletionTokens, want, tt.completion)
 			}
 			acc, err := svc.GetAccount(ctx, openid)
-			if err != nil || acc.Balance != accounts.MoneyFromFloat(100)-want || svc.Reserved(openid) != 0 {
-				t.Fatalf("balance %s, reserved %s, %v; want %s and 0", acc.Balance, svc.Reserved(openid), err, accounts.MoneyFromFloat(100)-want)
+			reserved, rerr := svc.Reserved(ctx, openid)
+			if err != nil || rerr != nil || acc.Balance != accounts.MoneyFromFloat(100)-want || reserved != 0 {
+				t.Fatalf("balance %s, reserved %s, %v %v; want %s and 0", acc.Balance, reserved, err, rerr, accounts.MoneyFromFloat(100)-want)
 			}
 		})
 	}

@@ -158,9 +158,23 @@ func (s *Server) track(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// healthDBTimeout bounds the database check of /health, well under the
+// few seconds balancers allow a health check.
+const healthDBTimeout = time.Second
+
 func (s *Server) health(c echo.Context) error {
 	if s.closing.Load() {
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "shutting_down"})
+	}
+	// A daemon that cannot reach the accounts database admits nothing, so a
+	// load balancer polling /health should send requests elsewhere.
+	if s.accounts != nil {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), healthDBTimeout)
+		defer cancel()
+		if err := s.accounts.Ping(ctx); err != nil {
+			s.logger.Warn("health: accounts database unreachable", "err", err)
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "database_unreachable"})
+		}
 	}
 	counts := map[string]int{}
 	for _, st := range s.catalog.Statuses() {

@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite every accounts.Store must pass,
-// so a PostgreSQL store can be checked against the same expectations as the
-// SQLite one: go test calls Run with a constructor of empty stores.
+// so the PostgreSQL store is checked against the same expectations as the
+// SQLite one: go test calls Run with the backend's constructors.
 package storetest
 
 import (
@@ -13,8 +13,20 @@ import (
 	"github.com/ggufd/ggufd/accounts"
 )
 
-// Run runs the suite; open must return an empty store (closed by Run).
-func Run(t *testing.T, open func(t *testing.T) accounts.Store) {
+// Backend opens the stores of one kind for the suite.
+type Backend struct {
+	// Open returns an empty store on a database of its own (Run closes it).
+	Open func(t *testing.T) accounts.Store
+	// Share opens another handle on s's database, as a second daemon does
+	// (Run closes it).
+	Share func(t *testing.T, s accounts.Store) accounts.Store
+	// Broadcasts: a SuspendNotice published on one handle reaches the
+	// listeners of the others.
+	Broadcasts bool
+}
+
+// Run runs the suite.
+func Run(t *testing.T, b Backend) {
 	tests := []struct {
 		name string
 		fn   func(*testing.T, accounts.Store)
@@ -24,12 +36,37 @@ func Run(t *testing.T, open func(t *testing.T) accounts.Store) {
 		{"ConcurrentCharges", testConcurrentCharges},
 		{"Keys", testKeys},
 		{"LedgerQueries", testLedger},
+		{"Migrations", testMigrations},
+		{"HoldsLapseUnlessRenewed", testHoldsLapse},
+		{"SettleIsWrittenOnce", testSettleOnce},
+		{"SettleChargesExactly", testSettleExact},
+		{"RateAdmission", testRateAdmission},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := open(t)
+			s := b.Open(t)
 			defer s.Close()
 			tt.fn(t, s)
+		})
+	}
+	shared := []struct {
+		name string
+		fn   func(t *testing.T, a, b accounts.Store)
+		skip bool
+	}{
+		{"ConcurrentReservesAcrossHandles", testConcurrentReserves, false},
+		{"SuspendReachesOtherHandles", testSuspendBus, !b.Broadcasts},
+	}
+	for _, tt := range shared {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.skip {
+				t.Skip("this backend serves one daemon: it broadcasts nothing")
+			}
+			s := b.Open(t)
+			defer s.Close()
+			other := b.Share(t, s)
+			defer other.Close()
+			tt.fn(t, s, other)
 		})
 	}
 }

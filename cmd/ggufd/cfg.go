@@ -58,8 +58,12 @@ func accountsConfig(cfg *config.Config) (accounts.Config, error) {
 	return accounts.Config{Mode: mode, Currency: cfg.Auth.Currency, AdminKey: admin}, nil
 }
 
-// accountsDB is the SQLite file in the data folder.
+// accountsDB is the config's database URL, else the SQLite file in the data
+// folder.
 func accountsDB(cfg *config.Config) (string, error) {
+	if cfg.Database != "" {
+		return cfg.Database, nil
+	}
 	dir := cfg.DataDir
 	if dir == "" {
 		dir = config.DefaultDataDir
@@ -90,6 +94,26 @@ func splitConfigFlag(args []string) (string, []string) {
 		}
 	}
 	return path, rest
+}
+
+// dbCLI runs "ggufd db status|migrate" on the daemon's database, opened
+// without migrating so that status shows what is pending.
+func dbCLI(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	flagPath, args := splitConfigFlag(args)
+	cfg, err := loadConfig(resolveConfigPath(flagPath))
+	if err != nil {
+		return err
+	}
+	db, err := accountsDB(cfg)
+	if err != nil {
+		return err
+	}
+	store, err := accounts.Open(ctx, db, accounts.OpenOptions{SkipMigrations: true})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	return accounts.RunDBCLI(ctx, store, accounts.RedactDatabase(db), args, stdout, stderr)
 }
 
 // accountsCLI runs "ggufd accounts|keys|usage ..." on the daemon's database.

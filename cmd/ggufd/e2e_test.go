@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ggufd/ggufd/accounts"
+	"github.com/ggufd/ggufd/internal/pgtest"
 	"github.com/ggufd/ggufd/internal/sharedtest"
 )
 
@@ -37,7 +38,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	pgtest.Stop()
+	os.Exit(code)
 }
 
 // billingEnv is a config dir with two priced models and an account with a

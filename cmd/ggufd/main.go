@@ -4,6 +4,7 @@
 //	ggufd [serve] [--config ggufd.yaml]    run the daemon
 //	ggufd dev synth --preset 110m --out m.gguf
 //	ggufd accounts|keys|usage ...          manage tenants (works while the daemon runs)
+//	ggufd db status|migrate                show and apply schema migrations
 //	ggufd version
 package main
 
@@ -28,6 +29,7 @@ Usage:
   ggufd accounts ...             manage accounts (see 'ggufd accounts help')
   ggufd keys ...                 manage API keys
   ggufd usage ...                query the usage ledger
+  ggufd db status|migrate        show and apply the database's schema migrations
   ggufd dev synth [flags]        write a synthetic GGUF model (random weights)
   ggufd version
 `
@@ -60,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, args, stderr)
 	case "accounts", "account", "keys", "key", "usage":
 		return accountsCLI(ctx, append([]string{cmd}, args...), stdout, stderr)
+	case "db":
+		return dbCLI(ctx, args, stdout, stderr)
 	case "dev":
 		return dev(ctx, args, stdout, stderr)
 	case "version":

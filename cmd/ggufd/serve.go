@@ -59,16 +59,34 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	dbPath, err := accountsDB(cfg)
+	db, err := accountsDB(cfg)
 	if err != nil {
 		return err
 	}
-	store, err := accounts.OpenSQLite(ctx, dbPath)
+	store, err := accounts.Open(ctx, db, accounts.OpenOptions{})
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	acfg.HoldTTL = time.Duration(cfg.ReservationTTL)
+	acfg.Logger = logger
 	svc := accounts.NewService(store, acfg)
+	// The holds of requests in flight are renewed until the last one has
+	// finished, shutdown grace included, so this outlives ctx.
+	holdsCtx, stopHolds := context.WithCancel(context.Background())
+	holdsDone := make(chan struct{})
+	defer func() { stopHolds(); <-holdsDone }()
+	listening := make(chan struct{})
+	go func() {
+		defer close(holdsDone)
+		svc.Run(holdsCtx, func() { close(listening) })
+	}()
+	// Suspends from other daemons must reach this one before it serves.
+	select {
+	case <-listening:
+	case <-ctx.Done():
+		return nil
+	}
 
 	mgr, err := models.New(cfg, cfgPath, logger)
 	if err != nil {
@@ -93,7 +111,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	logger.Info("ggufd listening", "addr", "http://"+ln.Addr().String(), "models_dir", cfg.ModelsDir, "auth", string(svc.Mode()), "config", orDefault(cfgPath, "(built-in defaults)"))
+	logger.Info("ggufd listening", "addr", "http://"+ln.Addr().String(), "models_dir", cfg.ModelsDir, "auth", string(svc.Mode()),
+		"database", accounts.RedactDatabase(db), "daemon_id", svc.DaemonID(), "config", orDefault(cfgPath, "(built-in defaults)"))
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Start(ln) }()

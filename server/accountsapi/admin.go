@@ -287,6 +287,9 @@ func (h *handlers) adminSuspend(c echo.Context) error {
 		return badRequest(c, "openid", "Missing 'openid'.")
 	}
 	userid := c.QueryParam("userid")
-	n := h.svc.Suspend(openid, userid)
+	n, err := h.svc.Suspend(c.Request().Context(), openid, userid)
+	if err != nil {
+		return writeError(c, APIError(err, h.svc.Currency()))
+	}
 	return c.JSON(http.StatusOK, SuspendResult{OpenID: openid, UserID: userid, Stopped: n})
 }

@@ -123,7 +123,7 @@ func (g *Gate) Admit(ctx context.Context, r Request) (context.Context, *Ticket, 
 		}
 	}
 	prompt, completion, est := r.bounds(pol.Context)
-	permit, err := g.svc.Admit(id, r.Model, pol.RateLimit, est)
+	permit, err := g.svc.Admit(ctx, id, r.Model, pol.RateLimit, est)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -120,12 +120,12 @@ func TestTicketWithoutWorkReleases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := en.svc.Reserved("acme"); r == 0 {
+	if r, err := en.svc.Reserved(t.Context(), "acme"); err != nil || r == 0 {
 		t.Fatal("nothing reserved")
 	}
 	ticket.Finish(accounts.Usage{}) // e.g. the model failed to load
 	ticket.Finish(accounts.Usage{PromptTokens: 5})
-	if r := en.svc.Reserved("acme"); r != 0 {
+	if r, err := en.svc.Reserved(t.Context(), "acme"); err != nil || r != 0 {
 		t.Fatalf("reserved after finish: %s", r)
 	}
 	rows, _ := en.svc.Ledger(t.Context(), accounts.LedgerFilter{})

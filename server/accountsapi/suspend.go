@@ -33,6 +33,9 @@ func (h *handlers) suspend(c echo.Context) error {
 	if err != nil {
 		return h.fail(c, err)
 	}
-	n := h.svc.Suspend(id.OpenID, userid)
+	n, err := h.svc.Suspend(c.Request().Context(), id.OpenID, userid)
+	if err != nil {
+		return writeError(c, APIError(err, h.svc.Currency()))
+	}
 	return c.JSON(http.StatusOK, SuspendResult{OpenID: id.OpenID, UserID: userid, Stopped: n})
 }

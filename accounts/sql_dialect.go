@@ -1,0 +1,122 @@
+package accounts
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"strings"
+)
+
+// dialect is what differs between the SQL backends in the queries they share.
+type dialect struct {
+	name string
+	// numbered placeholders: PostgreSQL wants $1, $2… where SQLite takes ?.
+	numbered bool
+	// lockRow is appended to a SELECT of one account row to lock it until the
+	// transaction ends. SQLite needs none: _txlock=immediate already holds
+	// the database's single write lock from BEGIN.
+	lockRow string
+	// tableExists counts the tables named by its one argument.
+	tableExists string
+	// relaxCommit, run first in a transaction, lets it commit without
+	// waiting for its WAL flush ("" when the pool is set up so already).
+	relaxCommit string
+}
+
+var (
+	sqliteDialect = dialect{
+		name:        "sqlite",
+		tableExists: `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?`,
+	}
+	postgresDialect = dialect{
+		name: "postgres", numbered: true, lockRow: " FOR UPDATE",
+		relaxCommit: "SET LOCAL synchronous_commit = off",
+		tableExists: `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?`,
+	}
+)
+
+// rebind rewrites ? placeholders for the dialect. Our queries never hold a
+// literal question mark, so a plain scan is enough.
+func (d dialect) rebind(q string) string {
+	if !d.numbered || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// placeholders returns "?, ?, …" for an IN list of n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// sqlDB is a *sql.DB whose queries are written with ? and rebound for the
+// dialect, so the shared queries read the same for every backend.
+type sqlDB struct {
+	db *sql.DB
+	d  dialect
+}
+
+func (x *sqlDB) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return x.db.ExecContext(ctx, x.d.rebind(q), args...)
+}
+
+func (x *sqlDB) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return x.db.QueryContext(ctx, x.d.rebind(q), args...)
+}
+
+func (x *sqlDB) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return x.db.QueryRowContext(ctx, x.d.rebind(q), args...)
+}
+
+func (x *sqlDB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sqlTx, error) {
+	tx, err := x.db.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &sqlTx{Tx: tx, d: x.d}, nil
+}
+
+func (x *sqlDB) Close() error { return x.db.Close() }
+
+// sqlTx is a *sql.Tx with the same rebinding as sqlDB.
+type sqlTx struct {
+	*sql.Tx
+	d dialect
+}
+
+func (x *sqlTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return x.Tx.ExecContext(ctx, x.d.rebind(q), args...)
+}
+
+func (x *sqlTx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return x.Tx.QueryContext(ctx, x.d.rebind(q), args...)
+}
+
+func (x *sqlTx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return x.Tx.QueryRowContext(ctx, x.d.rebind(q), args...)
+}
+
+// lockAccount reads openid's balance and, on PostgreSQL, locks its row until
+// the transaction ends. Every transaction that admits, reserves or settles
+// for an account starts here, so they run one at a time per account across
+// all daemons: that is what makes "check, then hold" exact.
+func (x *sqlTx) lockAccount(ctx context.Context, openid string) (Money, error) {
+	var bal Money
+	err := x.QueryRowContext(ctx, `SELECT balance FROM accounts WHERE openid = ?`+x.d.lockRow, openid).Scan(&bal)
+	if isNoRows(err) {
+		return 0, ErrAccountNotFound
+	}
+	return bal, err
+}
