@@ -56,6 +56,7 @@ func Init() {
 	backendOnce.Do(func() {
 		ollamallama.BackendInit()
 		installLog()
+		installMtmdLog()
 	})
 }
 
