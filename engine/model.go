@@ -35,6 +35,11 @@ type Model struct {
 	quit   chan struct{}
 	done   chan struct{}
 
+	proj *llamacpp.Projector // image input (vision.go); nil for text-only models
+	// onImageEncoded, when set (tests), runs on the scheduler goroutine
+	// after each image encode.
+	onImageEncoded func()
+
 	// closeMu orders Generate's send against Close: senders hold it for
 	// reading, so once Close holds it for writing no send is in flight and
 	// the scheduler can drain the channel for good.
@@ -46,6 +51,7 @@ type Model struct {
 	requests    atomic.Uint64
 	tokensIn    atomic.Uint64
 	tokensOut   atomic.Uint64
+	imagesIn    atomic.Uint64
 	lastRequest atomic.Int64 // unix nanos
 }
 
@@ -153,6 +159,13 @@ func Load(ctx context.Context, path string, opts LoadOptions) (*Model, error) {
 	if err != nil {
 		lm.Free()
 		return nil, &LoadError{Path: path, Err: err}
+	}
+	if opts.Projector != "" {
+		if err := m.attachProjector(opts.Projector); err != nil {
+			m.lc.Free()
+			lm.Free()
+			return nil, &LoadError{Path: path, Err: err}
+		}
 	}
 	go m.run()
 	return m, nil
@@ -349,6 +362,7 @@ func (m *Model) Stats() Stats {
 		Requests:   m.requests.Load(),
 		TokensIn:   m.tokensIn.Load(),
 		TokensOut:  m.tokensOut.Load(),
+		ImagesIn:   m.imagesIn.Load(),
 	}
 	if ns := m.lastRequest.Load(); ns != 0 {
 		s.LastRequest = unixNano(ns)
