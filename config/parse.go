@@ -396,6 +396,8 @@ func (p *parser) validate(c *Config, chk memoryChecker) {
 		p.fieldErr("auth.mode", "want none, key or openid, got %q", c.Auth.Mode)
 	}
 
+	p.images(c.Images)
+
 	d := c.Defaults
 	p.loadSettings("defaults", d.Context, d.Parallel, d.Threads, d.GPULayers, d.KVCacheType, d.FlashAttention)
 
@@ -557,6 +559,7 @@ func (p *parser) model(c *Config, m *Model, f string) {
 	if m.Embeddings && m.ChatTemplate != "" {
 		p.fieldErr(f+".chat_template", "an embedding model has no chat template")
 	}
+	p.projector(c, m, f)
 }
 
 // validName rejects names that would be awkward in URLs, logs and JSON:
