@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sort"
 	"testing"
+	"time"
 
 	ollamallama "github.com/ollama/ollama/llama"
 	"github.com/ollama/ollama/ml"
@@ -460,5 +461,39 @@ func TestVisionLoadErrors(t *testing.T) {
 				t.Fatalf("err = %v, want a *LoadError", err)
 			}
 		})
+	}
+}
+
+// Image encoding is prompt processing: it happens inside the window that
+// PromptDuration measures, which per-second pricing bills.
+func TestVisionEncodingIsBilledPromptTime(t *testing.T) {
+	m := loadVision(t, visionModel(t), LoadOptions{ContextLength: 256, Parallel: 1})
+	images := make([]Image, 3)
+	for i := range images {
+		images[i], _ = testImage(t, 30, 30, byte(50+i))
+	}
+	var encoded []time.Time // written on the scheduler goroutine, read after Done
+	m.onImageEncoded = func() { encoded = append(encoded, time.Now()) }
+	before := time.Now()
+	st, err := m.Generate(context.Background(), GenerateRequest{Prompt: visionPrompt(len(images)), Images: images, MaxTokens: 2})
+	after := time.Now()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := collect(t, st, 1)
+	if res.err != nil || len(encoded) != len(images) {
+		t.Fatalf("err %v, %d encodes", res.err, len(encoded))
+	}
+	u := res.usage
+	// The prompt window starts QueueDuration after the request was queued
+	// (between before and after) and lasts PromptDuration.
+	if start := before.Add(u.QueueDuration); encoded[0].Before(start) {
+		t.Errorf("the first image was encoded %v before prompt processing began", start.Sub(encoded[0]))
+	}
+	if end := after.Add(u.QueueDuration + u.PromptDuration); encoded[len(encoded)-1].After(end) {
+		t.Errorf("the last image was encoded %v after prompt processing ended", encoded[len(encoded)-1].Sub(end))
+	}
+	if u.ProcessingDuration() < u.PromptDuration || u.PromptDuration <= 0 {
+		t.Errorf("usage %+v", u)
 	}
 }

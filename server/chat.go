@@ -20,31 +20,32 @@ type chatRequest struct {
 	ToolChoice          json.RawMessage `json:"tool_choice"`
 }
 
-// templateInput validates messages and tools into the chat template's input;
-// /v1/chat/completions and /apply-template share it so the latter shows
-// exactly the prompt the model sees.
-func templateInput(msgs []wireMessage, tools, toolChoice json.RawMessage, addGenerationPrompt bool) (engine.ChatRequest, error) {
-	messages, err := toTemplateMessages(msgs)
+// templateInput validates messages and tools into the chat template's input
+// and lists the messages' images (which the input marks with
+// engine.ImageMarker()); /v1/chat/completions and /apply-template share it
+// so the latter shows exactly the prompt the model sees.
+func templateInput(msgs []wireMessage, tools, toolChoice json.RawMessage, addGenerationPrompt bool) (engine.ChatRequest, []imageRef, error) {
+	messages, images, err := toTemplateMessages(msgs)
 	if err != nil {
-		return engine.ChatRequest{}, err
+		return engine.ChatRequest{}, nil, err
 	}
 	req := engine.ChatRequest{Messages: messages, AddGenerationPrompt: addGenerationPrompt}
 	if isNull(tools) || noneToolChoice(toolChoice) {
-		return req, nil
+		return req, images, nil
 	}
 	var list []json.RawMessage
 	if err := json.Unmarshal(tools, &list); err != nil {
-		return req, apierror.New(400, apierror.TypeInvalidRequest, "invalid_type", "tools",
+		return req, nil, apierror.New(400, apierror.TypeInvalidRequest, "invalid_type", "tools",
 			"Invalid type for 'tools': expected an array of tool definitions.")
 	}
 	for i, raw := range list {
 		v, err := decodeJSONValue(raw)
 		if err != nil {
-			return req, apierror.InvalidParam(fmt.Sprintf("tools[%d]", i), "Invalid 'tools[%d]': %v.", i, err)
+			return req, nil, apierror.InvalidParam(fmt.Sprintf("tools[%d]", i), "Invalid 'tools[%d]': %v.", i, err)
 		}
 		req.Tools = append(req.Tools, v)
 	}
-	return req, nil
+	return req, images, nil
 }
 
 // noneToolChoice reports tool_choice "none": the model must not see tools.
@@ -76,7 +77,11 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	if err := setLogprobs(&base, req.Logprobs != nil && *req.Logprobs, req.TopLogprobs, "top_logprobs"); err != nil {
 		return err
 	}
-	tmpl, err := templateInput(req.Messages, req.Tools, req.ToolChoice, true)
+	tmpl, refs, err := templateInput(req.Messages, req.Tools, req.ToolChoice, true)
+	if err != nil {
+		return err
+	}
+	images, err := s.loadImages(c.Request().Context(), info, tmpl, refs)
 	if err != nil {
 		return err
 	}
@@ -89,6 +94,7 @@ func (s *Server) chatCompletions(c echo.Context) error {
 			}
 			r := base
 			r.Prompt = prompt
+			r.Images = images
 			return []engine.GenerateRequest{r}, nil
 		},
 		renderer: func(Model) renderer {

@@ -358,6 +358,7 @@ func drain(st EventStream) {
 func addUsage(a, b engine.Usage) engine.Usage {
 	a.PromptTokens += b.PromptTokens
 	a.CachedTokens += b.CachedTokens
+	a.ImageTokens += b.ImageTokens
 	a.CompletionTokens += b.CompletionTokens
 	a.PromptDuration += b.PromptDuration
 	a.GenerationDuration += b.GenerationDuration

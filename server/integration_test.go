@@ -112,8 +112,15 @@ func startLive(t *testing.T) *liveServer {
 			t.Fatal(err)
 		}
 	}
+	return serveConfig(t, dir, liveConfig)
+}
+
+// serveConfig writes config into dir (whose models/ holds the files) and
+// serves it on 127.0.0.1 until the test ends.
+func serveConfig(t *testing.T, dir, body string) *liveServer {
+	t.Helper()
 	cfgPath := filepath.Join(dir, "ggufd.yaml")
-	if err := os.WriteFile(cfgPath, []byte(liveConfig), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load(cfgPath)

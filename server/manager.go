@@ -24,6 +24,7 @@ func New(cfg *config.Config, catalog *models.Manager, logger *slog.Logger, opts 
 		Listen:          cfg.Listen,
 		BodyLimit:       int64(cfg.BodyLimit),
 		ShutdownTimeout: cfg.ShutdownTimeout.Std(),
+		Images:          cfg.Images,
 	}
 	settings.Currency = cfg.Auth.Currency
 	s, err := NewWithCatalog(settings, &managerCatalog{m: catalog}, logger, opts...)
@@ -94,7 +95,7 @@ func (c *managerCatalog) infoOf(e models.Entry) ModelInfo {
 		ID: e.Name, DisplayName: m.DisplayName, Description: m.Description, Aliases: m.Aliases, Tags: m.Tags,
 		OwnedBy: defaultOwner, Created: e.Created, ContextLength: e.ContextLength, Embeddings: e.Embeddings,
 		Defaults: m.Sampling, Stop: m.Stop, MaxTokens: m.MaxTokens,
-		Pricing: m.Pricing, RateLimit: m.RateLimit,
+		Pricing: m.Pricing, RateLimit: m.RateLimit, Vision: e.Projector != "",
 	}
 	return info
 }

@@ -119,7 +119,7 @@ func (s *Server) applyTemplate(c echo.Context) error {
 	if err := s.decodeJSON(c, &req); err != nil {
 		return err
 	}
-	tmpl, err := templateInput(req.Messages, req.Tools, req.ToolChoice, pick(req.AddGenerationPrompt, nil, true))
+	tmpl, _, err := templateInput(req.Messages, req.Tools, req.ToolChoice, pick(req.AddGenerationPrompt, nil, true))
 	if err != nil {
 		return err
 	}
