@@ -134,6 +134,9 @@ func (b *catalogBuilder) build(cfg *config.Config) (items []*item, warnings []st
 		if m.Name == DemoName && m.Description == "" {
 			m.Description = fmt.Sprintf("Demo model with random weights: its output is gibberish. Put real GGUF files in %s to serve them.", cfg.ModelsDir)
 		}
+		if m.Name == VisionDemoName && m.Description == "" {
+			m.Description = "Vision demo model with random weights: it takes images, and its output is gibberish."
+		}
 		taken[m.Name] = true
 		items = append(items, b.item(cfg, m, true))
 	}
