@@ -74,7 +74,7 @@ func (m *Model) attachProjector(path string) error {
 		// Such models place image embeddings at 2-D positions that do not
 		// advance one per embedding; the scheduler's one-position-per-entry
 		// cache bookkeeping does not model that.
-		return fmt.Errorf("projector %s uses M-RoPE positions (Qwen2-VL family), which ggufd does not support yet", path)
+		return fmt.Errorf("projector %s uses M-RoPE positions (Qwen2-VL, Qwen2.5-VL, Qwen3-VL, GLM-4V), which ggufd does not support yet", path)
 	}
 	m.proj = p
 	m.info.Projector = path
