@@ -813,16 +813,22 @@ func (s *scheduler) finishRequest(r *request, reason FinishReason) {
 func (s *scheduler) failBatch(err error) {
 	s.m.log.Error("decode failed", "err", err)
 	for _, r := range s.active {
-		for _, c := range r.choices {
-			if c.slot != nil {
-				s.m.lc.SeqRm(c.slot.seq, -1, -1)
-				c.slot.cache = c.slot.cache[:0]
-			}
-		}
-		r.err = err
-		s.finishRequest(r, FinishStop)
+		s.endWithError(r, err)
 	}
 	s.compactActive()
+}
+
+// endWithError ends r with an internal error. The KV cache state of its
+// sequences is unknown, so it is dropped.
+func (s *scheduler) endWithError(r *request, err error) {
+	for _, c := range r.choices {
+		if c.slot != nil {
+			s.m.lc.SeqRm(c.slot.seq, -1, -1)
+			c.slot.cache = c.slot.cache[:0]
+		}
+	}
+	r.err = err
+	s.finishRequest(r, FinishStop)
 }
 
 // shutdown cancels everything at Close.

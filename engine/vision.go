@@ -346,16 +346,8 @@ func (s *scheduler) mediaStep(r *request, budget int) {
 	}
 }
 
-// failRequest ends one request with an internal error. Its sequence's KV
-// state is unknown, so it is dropped.
+// failRequest ends one request whose image work failed; the others go on.
 func (s *scheduler) failRequest(r *request, err error) {
 	s.m.log.Error("image processing failed", "err", err)
-	for _, c := range r.choices {
-		if c.slot != nil {
-			s.m.lc.SeqRm(c.slot.seq, -1, -1)
-			c.slot.cache = c.slot.cache[:0]
-		}
-	}
-	r.err = err
-	s.finishRequest(r, FinishStop)
+	s.endWithError(r, err)
 }

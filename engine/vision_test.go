@@ -15,7 +15,6 @@ import (
 	"time"
 
 	ollamallama "github.com/ollama/ollama/llama"
-	"github.com/ollama/ollama/ml"
 
 	"github.com/ggufd/ggufd/engine/gguf"
 )
@@ -83,16 +82,7 @@ func testImage(t *testing.T, w, h int, seed byte) (Image, []byte) {
 // itself) and returns the logits after the last token.
 func referenceLogits(t *testing.T, path, prefix string, pngData []byte, suffix string) []float32 {
 	t.Helper()
-	ollamallama.BackendInit()
-	lm, err := ollamallama.LoadModelFromFile(path, ollamallama.ModelParams{UseMmap: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ollamallama.FreeModel(lm)
-	lc, err := ollamallama.NewContextWithModel(lm, ollamallama.NewContextParams(256, 256, 1, 1, ml.FlashAttentionAuto, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
+	lm, lc := ollamaModel(t, path, 256, 1)
 	mc, err := ollamallama.NewMtmdContext(lc, gguf.ProjectorPath(path))
 	if err != nil {
 		t.Fatal(err)
