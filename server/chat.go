@@ -87,6 +87,7 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	}
 	return s.serveGeneration(c, &generation{
 		endpoint: "chat.completions", promptParam: "messages", params: &req.genParams, info: info, maxTokens: base.MaxTokens,
+		bodyBytes: promptBytes(c.Request().ContentLength, refs),
 		build: func(m Model) ([]engine.GenerateRequest, error) {
 			prompt, err := m.ApplyChatTemplate(tmpl)
 			if err != nil {

@@ -34,7 +34,8 @@ type generation struct {
 	promptParam string // the field a too-long prompt is blamed on
 	params      *genParams
 	info        ModelInfo
-	maxTokens   int // after capping, for the gatekeeper's reservation
+	maxTokens   int   // after capping, for the gatekeeper's reservation
+	bodyBytes   int64 // the prompt's bound in bytes for the gatekeeper; 0: the body's length
 	// build renders the prompt(s) once the model is loaded: one engine
 	// request per prompt, each with params.choices() choices.
 	build    func(m Model) ([]engine.GenerateRequest, error)
@@ -44,7 +45,7 @@ type generation struct {
 // serveGeneration runs a generation from admission to the last byte.
 func (s *Server) serveGeneration(c echo.Context, g *generation) (err error) {
 	rs := stateOf(c)
-	ctx, ticket, err := s.admit(c, g.endpoint, g.info.ID, g.maxTokens)
+	ctx, ticket, err := s.admitSized(c, g.endpoint, g.info.ID, g.maxTokens, g.bodyBytes)
 	if err != nil {
 		return err
 	}
@@ -231,15 +232,24 @@ func (s *Server) answerEmpty(c echo.Context, g *generation, sse *sseWriter) erro
 
 // admit asks the gatekeeper; its context replaces the request's.
 func (s *Server) admit(c echo.Context, endpoint, model string, maxTokens int) (context.Context, Ticket, error) {
+	return s.admitSized(c, endpoint, model, maxTokens, 0)
+}
+
+// admitSized is admit with the prompt's bound in bytes (0: the body's
+// length).
+func (s *Server) admitSized(c echo.Context, endpoint, model string, maxTokens int, bodyBytes int64) (context.Context, Ticket, error) {
 	rs := stateOf(c)
 	req := c.Request()
+	if bodyBytes <= 0 {
+		bodyBytes = req.ContentLength
+	}
 	user := rs.userID
 	if user == "" {
 		user = rs.bodyUser
 	}
 	ctx, t, err := s.gate.Admit(req.Context(), Call{
 		RequestID: rs.id, Endpoint: endpoint, Model: model, OpenID: rs.openID, UserID: user,
-		MaxTokens: maxTokens, BodyBytes: req.ContentLength, Header: req.Header,
+		MaxTokens: maxTokens, BodyBytes: bodyBytes, Header: req.Header,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -17,6 +17,27 @@ type imageRef struct {
 	param, url string
 }
 
+// imageTokenEstimate stands for one image in the gatekeeper's estimate of
+// a prompt's size, made before the projector counts the image's tokens
+// (576 for LLaVA 1.5, 256 for Gemma 3, up to 2880 for LLaVA 1.6): the
+// ledger bills the real count.
+const imageTokenEstimate = 1024
+
+// promptBytes bounds a chat prompt's size in bytes for the gatekeeper
+// (which reckons four bytes a token) when the body holds images: their
+// base64 says nothing of their tokens, and a photo would otherwise count as
+// a million. 0 (no images, or an unknown length): the body's length.
+func promptBytes(contentLength int64, refs []imageRef) int64 {
+	if len(refs) == 0 || contentLength <= 0 {
+		return 0
+	}
+	n := contentLength
+	for _, r := range refs {
+		n += 4*imageTokenEstimate - int64(len(r.url))
+	}
+	return max(n, 1)
+}
+
 // imageSettings fills the image limits the settings leave at zero.
 func imageSettings(im config.Images) config.Images {
 	def := config.DefaultImages()

@@ -264,3 +264,35 @@ func TestVisionLive(t *testing.T) {
 		})
 	}
 }
+
+// The images of a chat request reach the engine decoded, in order, with a
+// marker where each was; the gatekeeper sizes the prompt by its text and a
+// fixed allowance per image, not by the images' base64.
+func TestVisionRequestReachesEngine(t *testing.T) {
+	cat := newFakeCatalog()
+	cat.infos["eyes"] = ModelInfo{ID: "eyes", ContextLength: 256, Vision: true}
+	cat.models["eyes"] = newFakeModel()
+	gate := &recordingGate{calls: make(chan Call, 4)}
+	_, url := newTestServer(t, cat, WithGatekeeper(gate))
+	big, small := pngURL(t, 90, 90, 4, true), pngURL(t, 3, 2, 5, false)
+	body := chatBody("eyes", "", textPart("first"), imagePart(big), textPart("then"), imagePart(small))
+	resp := post(t, url+"/v1/chat/completions", body)
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("status %d: %s", resp.StatusCode, b)
+	}
+	req := cat.models["eyes"].lastRequest(t)
+	if len(req.Images) != 2 || req.Images[0].Width != 90 || req.Images[1].Width != 3 || req.Images[1].Height != 2 ||
+		len(req.Images[1].RGB) != 3*2*3 {
+		t.Fatalf("images reaching the engine: %d", len(req.Images))
+	}
+	marker := engine.ImageMarker()
+	if !strings.Contains(req.Prompt, "first\n"+marker+"\nthen\n"+marker) {
+		t.Errorf("prompt %q does not hold the images where the parts were", req.Prompt)
+	}
+	call := <-gate.calls
+	want := int64(len(body)-len(big)-len(small)) + 2*4*imageTokenEstimate
+	if call.BodyBytes != want {
+		t.Errorf("gatekeeper sized the prompt at %d bytes, want %d (text plus %d tokens an image)", call.BodyBytes, want, imageTokenEstimate)
+	}
+}
