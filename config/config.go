@@ -69,6 +69,8 @@ type Config struct {
 	// ShutdownTimeout is how long shutdown waits for in-flight requests.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 	Auth            Auth     `yaml:"auth"`
+	// Images limits image input to vision models (see vision.go).
+	Images Images `yaml:"images"`
 	// Defaults apply to every model that does not set the field itself,
 	// including the models discovered in ModelsDir.
 	Defaults ModelDefaults `yaml:"defaults"`
@@ -129,6 +131,7 @@ type Model struct {
 	KeepAlive      *Duration  `yaml:"keep_alive"`
 	Preload        bool       `yaml:"preload"`
 	Embeddings     bool       `yaml:"embeddings"`
+	MMProj         string     `yaml:"mmproj"` // vision projector file; see ProjectorFile
 	// ChatTemplate is inline Jinja or the path of a .jinja file; see
 	// ChatTemplateSource.
 	ChatTemplate string `yaml:"chat_template"`
@@ -221,6 +224,7 @@ func Default() *Config {
 		MaxConnections:    DefaultMaxConnections,
 		ShutdownTimeout:   DefaultShutdownTimeout,
 		Auth:              Auth{Mode: "none"},
+		Images:            DefaultImages(),
 	}
 }
 

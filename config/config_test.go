@@ -160,6 +160,14 @@ func TestParseErrors(t *testing.T) {
 		{"database without host", "database: postgres:///ggufd\n", []string{"database: the URL names no host"}},
 		{"database password not echoed", "database: 'mysql://u:s3cret@db/x'\n", []string{"database: want a postgres:// URL"}},
 		{"reservation ttl too short", "reservation_ttl: 100ms\n", []string{"reservation_ttl: must be at least 1s"}},
+		{"missing projector", "models_dir: models\nmodels:\n  a:\n    mmproj: a.mmproj.gguf\n",
+			[]string{":4:5: models.a.mmproj: projector file", "a.mmproj.gguf does not exist"}},
+		{"projector of an embedding model", "models_dir: models\nmodels:\n  a:\n    embeddings: true\n    mmproj: b.gguf\n",
+			[]string{"models.a.mmproj: an embedding model takes no projector"}},
+		{"image limits", "images:\n  max_bytes: 10\n  max_pixels: 0\n  max_per_request: -1\n  fetch_timeout: 0s\n",
+			[]string{"images.max_bytes: must be at least 1KiB", "images.max_pixels", "images.max_per_request", "images.fetch_timeout"}},
+		{"remote host as URL", "images:\n  remote_hosts: [\"http://img.lan/x\", \"*.\", ok.lan, \"ok.lan:8080\"]\n",
+			[]string{"images.remote_hosts[0]: \"http://img.lan/x\": want a host name", "images.remote_hosts[1]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -381,7 +389,8 @@ func TestExampleConfig(t *testing.T) {
 	if err := os.MkdirAll(models, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"Qwen2.5-7B-Instruct-Q4_K_M.gguf", "nomic-embed-text-v1.5.Q8_0.gguf"} {
+	for _, f := range []string{"Qwen2.5-7B-Instruct-Q4_K_M.gguf", "nomic-embed-text-v1.5.Q8_0.gguf",
+		"gemma-3-4b-it-Q4_K_M.gguf", "mmproj-gemma-3-4b-it-f16.gguf"} {
 		if err := os.WriteFile(filepath.Join(models, f), []byte("x"), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -404,6 +413,12 @@ func TestExampleConfig(t *testing.T) {
 	}
 	if e, _ := c.Model("nomic-embed"); !e.Embeddings || !c.KeepAliveFor(e).IsNever() {
 		t.Errorf("embedding model %+v", e)
+	}
+	if v, _ := c.Model("gemma3-vision"); v.ProjectorFile() != filepath.Join(models, "mmproj-gemma-3-4b-it-f16.gguf") || q.ProjectorFile() != "" {
+		t.Errorf("projectors: vision model %q, text model %q", v.ProjectorFile(), q.ProjectorFile())
+	}
+	if c.Images.MaxPerRequest != 8 || c.Images.MaxBytes != 10<<20 || len(c.Images.RemoteHosts) != 0 {
+		t.Errorf("images = %+v", c.Images)
 	}
 }
 
@@ -439,5 +454,54 @@ func TestMemoryCheckRealFile(t *testing.T) {
 	// load decides the split.
 	if _, err := Load(path, WithGPUMemory(80<<30)); err != nil {
 		t.Errorf("with 80GiB of GPU memory: %v", err)
+	}
+}
+
+func TestProjectorFile(t *testing.T) {
+	dir := t.TempDir()
+	touch := func(name string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	llava, both, prefixed := touch("llava.gguf"), touch("both.gguf"), touch("pre.gguf")
+	llavaProj := touch("llava.mmproj.gguf")
+	bothProj := touch("both.mmproj.gguf")
+	touch("mmproj-both.gguf")
+	preProj := touch("mmproj-pre.gguf")
+	explicit := touch("custom-projector.gguf")
+	tests := []struct {
+		name string
+		m    Model
+		want string
+	}{
+		{"NAME.mmproj.gguf beside", Model{File: llava}, llavaProj},
+		{"the first convention wins", Model{File: both}, bothProj},
+		{"mmproj-NAME.gguf beside", Model{File: prefixed}, preProj},
+		{"none beside", Model{File: touch("plain.gguf")}, ""},
+		{"explicit", Model{File: llava, MMProj: explicit}, explicit},
+		{"turned off", Model{File: llava, MMProj: NoProjector}, ""},
+		{"embedding model", Model{File: llava, Embeddings: true}, ""},
+	}
+	for _, tt := range tests {
+		if got := tt.m.ProjectorFile(); got != tt.want {
+			t.Errorf("%s: ProjectorFile() = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	// Parse resolves mmproj against models_dir and keeps the defaults of
+	// the image limits that the file does not set.
+	path := writeConfig(t, "models_dir: models\nimages: {max_per_request: 3, remote_hosts: [img.lan]}\nmodels:\n  a:\n    mmproj: b.gguf\n")
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(filepath.Dir(path), "models", "b.gguf"); c.Models[0].ProjectorFile() != want {
+		t.Errorf("mmproj = %q, want %q", c.Models[0].MMProj, want)
+	}
+	if im := c.Images; im.MaxPerRequest != 3 || im.MaxBytes != DefaultImageMaxBytes || im.MaxPixels != DefaultImageMaxPixels ||
+		im.FetchTimeout != DefaultImageFetchTimeout || len(im.RemoteHosts) != 1 {
+		t.Errorf("images = %+v", im)
 	}
 }

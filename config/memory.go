@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/shirou/gopsutil/v4/mem"
 
@@ -94,7 +95,16 @@ func (ggufChecker) Need(c *Config, m Model) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return f.Estimate(c.EstimateParams(m, f.ContextLength())).Total, nil
+	need := f.Estimate(c.EstimateParams(m, f.ContextLength())).Total
+	if proj := m.ProjectorFile(); proj != "" {
+		// The projector's weights; its compute buffer is small beside them.
+		st, err := os.Stat(proj)
+		if err != nil {
+			return 0, err
+		}
+		need += uint64(st.Size())
+	}
+	return need, nil
 }
 
 func (ggufChecker) Memory() (total, available uint64, err error) {

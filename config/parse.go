@@ -417,6 +417,8 @@ func (p *parser) validate(c *Config, chk memoryChecker) {
 		p.fieldErr("auth.mode", "want none, key or openid, got %q", c.Auth.Mode)
 	}
 
+	p.images(c.Images)
+
 	d := c.Defaults
 	p.loadSettings("defaults", d.Context, d.Parallel, d.Threads, d.KVCacheType, d.FlashAttention)
 
@@ -581,6 +583,7 @@ func (p *parser) model(c *Config, m *Model, f string) {
 		p.fieldErr(f+".tool_format", "want one of %s (or nothing: detect it from the chat template), got %q",
 			strings.Join(toolformat.Names(), ", "), m.ToolFormat)
 	}
+	p.projector(c, m, f)
 }
 
 // validName rejects names that would be awkward in URLs, logs and JSON:

@@ -28,6 +28,7 @@ type LoadOptions struct {
 	FlashAttention string // "auto" (default), "on" or "off"
 	Embeddings     bool   // an embedding model: Embed works, Generate does not
 	ChatTemplate   string // Jinja source that replaces the file's template
+	Projector      string // multimodal projector (mmproj GGUF) for image input; "" none (vision.go)
 	BatchSize      int    // most tokens in one decode step; 0: 512
 	QueueDepth     int    // requests waiting for a slot before ErrQueueFull; 0: 64
 	// Progress is called with values in [0,1] while the weights load.
@@ -50,6 +51,8 @@ type Info struct {
 	Embeddings     bool
 	// WarmupDuration is the warm-up decode at load (part of load time).
 	WarmupDuration time.Duration
+	Projector      string // the mmproj file, "" without one
+	Vision         bool   // Generate accepts images
 	// MemoryBytes is what the model holds now: weights plus KV cache and
 	// compute buffers, as llama.cpp reports them.
 	MemoryBytes uint64
@@ -81,6 +84,7 @@ type GenerateRequest struct {
 	IgnoreEOS    bool     // keep generating past end-of-generation tokens (benchmarks)
 	Grammar      string   // GBNF; constrains the output
 	JSONSchema   []byte   // turned into a grammar; Grammar wins if both are set
+	Images       []Image  // go where Prompt has ImageMarker(), the i-th at the i-th (vision.go)
 	N            int      // choices, each its own sequence; 0: 1
 	Logprobs     bool
 	TopLogprobs  int  // 0..20 alternatives per token (needs Logprobs)
@@ -124,6 +128,7 @@ type TopLogprob struct {
 type Usage struct {
 	PromptTokens       int // prompt tokens of the request (counted once for n > 1)
 	CachedTokens       int // of those, served from a slot's KV cache
+	ImageTokens        int // of those, positions filled by image embeddings
 	CompletionTokens   int // generated tokens over all choices
 	PromptDuration     time.Duration
 	GenerationDuration time.Duration
@@ -198,6 +203,7 @@ type Stats struct {
 	Requests    uint64
 	TokensIn    uint64
 	TokensOut   uint64
+	ImagesIn    uint64 // images run through the vision encoder (not those found in the prompt cache)
 	LastRequest time.Time
 	// Threads is what the last decode step ran on, MaxThreads the most the
 	// model may use; ThreadsReason says why (the tuner lowers the count
@@ -223,6 +229,7 @@ var (
 	ErrNotEmbedding   = errors.New("engine: model was not loaded for embeddings")
 	ErrEmbeddingModel = errors.New("engine: model was loaded for embeddings only")
 	ErrNoChatTemplate = errors.New("engine: model has no chat template")
+	ErrNoVision       = errors.New("engine: model has no vision projector: it cannot take images")
 )
 
 // InvalidRequestError is a request the engine cannot serve as asked (bad

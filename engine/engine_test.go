@@ -81,20 +81,28 @@ func generate(t *testing.T, m *Model, req GenerateRequest) result {
 	return collect(t, st, max(req.N, 1))
 }
 
-// plainGreedy is the reference: a single-sequence llama.cpp decode loop
-// written against Ollama's binding (not our own cgo layer), argmax sampling.
-func plainGreedy(t *testing.T, path, prompt string, n int) string {
+// ollamaModel loads path through Ollama's binding (a reference that does
+// not use our own cgo layer) with a one-sequence context of n tokens.
+func ollamaModel(t *testing.T, path string, n, threads int) (*ollamallama.Model, *ollamallama.Context) {
 	t.Helper()
 	ollamallama.BackendInit()
 	lm, err := ollamallama.LoadModelFromFile(path, ollamallama.ModelParams{UseMmap: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ollamallama.FreeModel(lm)
-	lc, err := ollamallama.NewContextWithModel(lm, ollamallama.NewContextParams(512, 512, 1, physicalCores(), ml.FlashAttentionAuto, ""))
+	t.Cleanup(func() { ollamallama.FreeModel(lm) })
+	lc, err := ollamallama.NewContextWithModel(lm, ollamallama.NewContextParams(n, n, 1, threads, ml.FlashAttentionAuto, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return lm, lc
+}
+
+// plainGreedy is the reference: a single-sequence llama.cpp decode loop
+// written against Ollama's binding (not our own cgo layer), argmax sampling.
+func plainGreedy(t *testing.T, path, prompt string, n int) string {
+	t.Helper()
+	lm, lc := ollamaModel(t, path, 512, physicalCores())
 	toks, err := lm.Tokenize(prompt, true, true)
 	if err != nil {
 		t.Fatal(err)

@@ -36,6 +36,11 @@ type Model struct {
 	quit   chan struct{}
 	done   chan struct{}
 
+	proj *llamacpp.Projector // image input (vision.go); nil for text-only models
+	// onImageEncoded, when set (tests), runs on the scheduler goroutine
+	// after each image encode.
+	onImageEncoded func()
+
 	// closeMu orders Generate's send against Close: senders hold it for
 	// reading, so once Close holds it for writing no send is in flight and
 	// the scheduler can drain the channel for good.
@@ -57,6 +62,7 @@ type Model struct {
 	requests     atomic.Uint64
 	tokensIn     atomic.Uint64
 	tokensOut    atomic.Uint64
+	imagesIn     atomic.Uint64
 	lastRequest  atomic.Int64 // unix nanos
 }
 
@@ -166,7 +172,17 @@ func Load(ctx context.Context, path string, opts LoadOptions) (*Model, error) {
 		lm.Free()
 		return nil, &LoadError{Path: path, Err: err}
 	}
+	if opts.Projector != "" {
+		if err := m.attachProjector(opts.Projector); err != nil {
+			m.lc.Free()
+			lm.Free()
+			return nil, &LoadError{Path: path, Err: err}
+		}
+	}
 	if err := m.warmUp(ctx); err != nil {
+		if m.proj != nil {
+			m.proj.Free()
+		}
 		m.lc.Free()
 		lm.Free()
 		return nil, &LoadError{Path: path, Err: err}
@@ -412,6 +428,7 @@ func (m *Model) Stats() Stats {
 		PromptTokenCost: time.Duration(m.promptCost.Load()),
 		GenTokenCost:    time.Duration(m.genCost.Load()),
 		MaxThreads:      m.maxThreads,
+		ImagesIn:        m.imagesIn.Load(),
 	}
 	if why := m.threadsWhy.Load(); why != nil {
 		s.ThreadsReason = *why

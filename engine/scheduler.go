@@ -17,6 +17,7 @@ import (
 type request struct {
 	ctx       context.Context
 	prompt    []int32
+	media     *promptMedia // the prompt's images (vision.go); nil for text
 	req       GenerateRequest
 	sampler   llamacpp.SamplerParams
 	stream    *Stream
@@ -89,10 +90,12 @@ func (m *Model) Generate(ctx context.Context, req GenerateRequest) (*Stream, err
 	m.closeMu.RLock()
 	defer m.closeMu.RUnlock()
 	if m.closed {
+		r.discard()
 		return nil, ErrClosed
 	}
 	if int(m.queued.Add(1)) > m.opts.QueueDepth {
 		m.queued.Add(-1)
+		r.discard()
 		return nil, ErrQueueFull
 	}
 	m.submit <- r // never blocks: the channel holds QueueDepth requests
@@ -101,7 +104,7 @@ func (m *Model) Generate(ctx context.Context, req GenerateRequest) (*Stream, err
 
 // prepare validates and tokenizes a request on the caller's goroutine, so
 // that the scheduler only ever sees requests it can run.
-func (m *Model) prepare(ctx context.Context, req GenerateRequest) (*request, error) {
+func (m *Model) prepare(ctx context.Context, req GenerateRequest) (r *request, err error) {
 	if req.N <= 0 {
 		req.N = 1
 	}
@@ -115,13 +118,26 @@ func (m *Model) prepare(ctx context.Context, req GenerateRequest) (*request, err
 		return nil, &InvalidRequestError{Param: "top_logprobs", Message: fmt.Sprintf("must be between 0 and %d", maxTopLogprobs)}
 	}
 	var prompt []int32
-	var err error
-	if req.PromptTokens != nil {
+	var media *promptMedia
+	switch {
+	case len(req.Images) > 0 && req.PromptTokens != nil:
+		return nil, &InvalidRequestError{Param: "images", Message: "images need a text prompt with image markers, not token ids"}
+	case len(req.Images) > 0:
+		prompt, media, err = m.tokenizeWithImages(req.Prompt, req.Images)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if r == nil {
+				media.free()
+			}
+		}()
+	case req.PromptTokens != nil:
 		prompt, err = m.checkTokens("prompt", req.PromptTokens)
 		if err != nil {
 			return nil, err
 		}
-	} else {
+	default:
 		prompt, err = m.tokenizePrompt(req.Prompt)
 		if err != nil {
 			return nil, &InvalidRequestError{Param: "prompt", Message: err.Error()}
@@ -138,7 +154,7 @@ func (m *Model) prepare(ctx context.Context, req GenerateRequest) (*request, err
 	if err != nil {
 		return nil, err
 	}
-	r := &request{ctx: ctx, prompt: prompt, req: req, sampler: sp, stream: newStream(), enqueued: time.Now(),
+	r = &request{ctx: ctx, prompt: prompt, media: media, req: req, sampler: sp, stream: newStream(), enqueued: time.Now(),
 		preserved: m.specialTokens(req.PreservedTokens)}
 	// Build the samplers now: a bad grammar is the caller's error, and the
 	// scheduler goroutine should not spend its time parsing grammars.
@@ -286,6 +302,7 @@ type scheduler struct {
 	tuner   *threadTuner // nil when the thread count is fixed
 	idle    *idleMeter
 	threads int // the llama context's current thread count
+	vision  *visionState // image embedding batch, made at the first image
 }
 
 // run is the scheduler goroutine: every step it admits waiting requests,
@@ -308,6 +325,7 @@ func (m *Model) run() {
 	defer func() {
 		s.shutdown()
 		s.batch.Free()
+		s.freeVision()
 		m.lc.Free()
 		m.lm.Free()
 		close(m.done)
@@ -430,7 +448,7 @@ func (s *scheduler) assign(r *request, free []*slot) {
 	primary := free[best]
 	free = append(free[:best:best], free[best+1:]...)
 	// The last prompt token is always evaluated: its logits start generation.
-	reuse := min(bestLen, len(r.prompt)-1)
+	reuse := r.media.alignReuse(min(bestLen, len(r.prompt)-1))
 	if !s.m.lc.SeqRm(primary.seq, reuse, -1) {
 		// Partial removal is not possible for some caches (recurrent
 		// models): start the sequence over.
@@ -501,6 +519,7 @@ func (s *scheduler) step() {
 		budget = min(budget, max(s.m.opts.BatchSize/4, 32))
 	}
 	var chunks []prefillChunk
+	var media *request
 	for _, r := range s.active {
 		if budget <= 0 {
 			break
@@ -510,6 +529,12 @@ func (s *scheduler) step() {
 			continue
 		}
 		n := min(rest, budget)
+		if n = r.media.textBefore(r.prefilled, n); n == 0 {
+			// The prompt goes on with an image: it gets the rest of
+			// the budget, after this step's token batch (vision.go).
+			media = r
+			break
+		}
 		ch := prefillChunk{r: r, n: n, last: -1}
 		for i := 0; i < n; i++ {
 			pos := r.prefilled + i
@@ -523,6 +548,7 @@ func (s *scheduler) step() {
 		r.stepToks += n
 		chunks = append(chunks, ch)
 	}
+	defer s.mediaStep(media, budget)
 
 	if b.Len() == 0 {
 		return
@@ -662,9 +688,14 @@ func (s *scheduler) decodeBatch(watch bool, chunks []prefillChunk) int {
 	if !watch {
 		return s.m.lc.Decode(s.batch)
 	}
+	return s.decodeCancellable(chunks[0].r.ctx, func() int { return s.m.lc.Decode(s.batch) })
+}
+
+// decodeCancellable runs decode; cancelling ctx meanwhile aborts it
+// (llama_decode then returns 2).
+func (s *scheduler) decodeCancellable(ctx context.Context, decode func() int) int {
 	done := make(chan struct{})
 	stopped := make(chan struct{})
-	ctx := chunks[0].r.ctx
 	go func() {
 		defer close(stopped)
 		select {
@@ -673,7 +704,7 @@ func (s *scheduler) decodeBatch(watch bool, chunks []prefillChunk) int {
 		case <-done:
 		}
 	}()
-	rc := s.m.lc.Decode(s.batch)
+	rc := decode()
 	close(done)
 	<-stopped
 	s.m.lc.SetAbort(false)
@@ -832,6 +863,7 @@ func (s *scheduler) flushEvents(r *request) {
 		r.stream.push(ev)
 	}
 	if r.live == 0 {
+		r.media.free()
 		r.stream.push(Event{Done: true, Usage: r.usage(), Err: r.err})
 	}
 }
@@ -847,6 +879,7 @@ func (r *request) usage() Usage {
 	u.QueueDuration = r.started.Sub(r.enqueued)
 	// A request stopped during prompt processing pays for what was processed.
 	u.PromptTokens = r.prefilled
+	u.ImageTokens = r.media.tokensBefore(r.prefilled)
 	if r.promptEnd.IsZero() {
 		u.PromptDuration = now.Sub(r.started)
 	} else {
@@ -880,16 +913,22 @@ func (s *scheduler) finishRequest(r *request, reason FinishReason) {
 func (s *scheduler) failBatch(err error) {
 	s.m.log.Error("decode failed", "err", err)
 	for _, r := range s.active {
-		for _, c := range r.choices {
-			if c.slot != nil {
-				s.m.lc.SeqRm(c.slot.seq, -1, -1)
-				c.slot.cache = c.slot.cache[:0]
-			}
-		}
-		r.err = err
-		s.finishRequest(r, FinishStop)
+		s.endWithError(r, err)
 	}
 	s.compactActive()
+}
+
+// endWithError ends r with an internal error. The KV cache state of its
+// sequences is unknown, so it is dropped.
+func (s *scheduler) endWithError(r *request, err error) {
+	for _, c := range r.choices {
+		if c.slot != nil {
+			s.m.lc.SeqRm(c.slot.seq, -1, -1)
+			c.slot.cache = c.slot.cache[:0]
+		}
+	}
+	r.err = err
+	s.finishRequest(r, FinishStop)
 }
 
 // shutdown cancels everything at Close.

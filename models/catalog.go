@@ -24,6 +24,7 @@ type Entry struct {
 	// ContextLength is tokens per sequence the model loads with.
 	ContextLength int
 	Embeddings    bool
+	Projector     string // the vision projector (mmproj) it loads with, "" none
 	// Discovered is true for a GGUF found in models_dir that the config
 	// file does not name.
 	Discovered bool
@@ -61,6 +62,14 @@ type loadSpec struct {
 	Embeddings     bool
 	ChatTemplate   string
 	QueueDepth     int
+	Projector      fileStamp
+}
+
+// fileStamp identifies a version of a file: a change of any field means the
+// file changed.
+type fileStamp struct {
+	Path          string
+	Size, ModTime int64
 }
 
 // fileMeta caches what a GGUF's metadata says, keyed by path, size and
@@ -69,6 +78,7 @@ type fileMeta struct {
 	size    int64
 	modTime int64
 	trained int
+	arch    string // general.architecture
 	err     error
 }
 
@@ -110,7 +120,11 @@ func (b *catalogBuilder) build(cfg *config.Config) (items []*item, warnings []st
 		items = append(items, b.item(cfg, cfg.WithDefaults(m), false))
 	}
 	for _, path := range findGGUF(cfg.ModelsDir) {
-		if files[path] {
+		if files[path] || gguf.IsProjectorName(path) {
+			continue // projectors pair with the model beside them
+		}
+		if b.metaOf(path).arch == gguf.ProjectorArchitecture {
+			warnings = append(warnings, fmt.Sprintf("%s is a vision projector, not a model: name it NAME.mmproj.gguf beside the model NAME.gguf, or set mmproj on a configured model", path))
 			continue
 		}
 		m := cfg.DiscoveredModel(path)
@@ -120,6 +134,9 @@ func (b *catalogBuilder) build(cfg *config.Config) (items []*item, warnings []st
 		}
 		if m.Name == DemoName && m.Description == "" {
 			m.Description = fmt.Sprintf("Demo model with random weights: its output is gibberish. Put real GGUF files in %s to serve them.", cfg.ModelsDir)
+		}
+		if m.Name == VisionDemoName && m.Description == "" {
+			m.Description = "Vision demo model with random weights: it takes images, and its output is gibberish."
 		}
 		taken[m.Name] = true
 		items = append(items, b.item(cfg, m, true))
@@ -143,22 +160,12 @@ func (b *catalogBuilder) build(cfg *config.Config) (items []*item, warnings []st
 }
 
 func (b *catalogBuilder) item(cfg *config.Config, m config.Model, discovered bool) *item {
-	it := &item{Entry: Entry{Name: m.Name, Path: m.File, Model: m, Embeddings: m.Embeddings, Discovered: discovered}}
-	var size, mod int64
-	st, err := os.Stat(m.File)
-	if err == nil {
-		size, mod = st.Size(), st.ModTime().UnixNano()
-		it.Created = st.ModTime()
-	}
-	meta, ok := b.meta[m.File]
-	if !ok || meta.size != size || meta.modTime != mod {
-		meta = fileMeta{size: size, modTime: mod}
-		if f, err := gguf.Open(m.File); err != nil {
-			meta.err = err
-		} else {
-			meta.trained = f.ContextLength()
-		}
-		b.meta[m.File] = meta
+	it := &item{Entry: Entry{Name: m.Name, Path: m.File, Model: m, Embeddings: m.Embeddings, Discovered: discovered,
+		Projector: m.ProjectorFile()}}
+	meta := b.metaOf(m.File)
+	size, mod := meta.size, meta.modTime
+	if meta.modTime != 0 {
+		it.Created = time.Unix(0, mod)
 	}
 	it.ContextLength = cfg.ContextFor(m, meta.trained)
 
@@ -179,12 +186,13 @@ func (b *catalogBuilder) item(cfg *config.Config, m config.Model, discovered boo
 		Embeddings:     m.Embeddings,
 		ChatTemplate:   tmpl,
 		QueueDepth:     cfg.QueueDepth,
+		Projector:      it.Projector,
 	}
 	it.spec = loadSpec{
 		Path: m.File, Size: size, ModTime: mod,
 		Context: it.ContextLength, Parallel: m.Parallel, Threads: m.Threads, GPULayers: it.gpuLayers,
 		KVCacheType: m.KVCacheType, FlashAttention: m.FlashAttention, Embeddings: m.Embeddings,
-		ChatTemplate: tmpl, QueueDepth: cfg.QueueDepth,
+		ChatTemplate: tmpl, QueueDepth: cfg.QueueDepth, Projector: stampOf(it.Projector),
 	}
 
 	if meta.err != nil {
@@ -198,7 +206,46 @@ func (b *catalogBuilder) item(cfg *config.Config, m config.Model, discovered boo
 		b.ests[key] = res
 	}
 	it.est, it.estErr = res.est, res.err
+	if it.estErr == nil && it.spec.Projector.Size > 0 {
+		// The projector's weights; its compute buffer is small beside them.
+		it.est.Weights += uint64(it.spec.Projector.Size)
+		it.est.Total += uint64(it.spec.Projector.Size)
+	}
 	return it
+}
+
+// metaOf returns what path's GGUF metadata says, read again only when the
+// file changed.
+func (b *catalogBuilder) metaOf(path string) fileMeta {
+	var size, mod int64
+	if st, err := os.Stat(path); err == nil {
+		size, mod = st.Size(), st.ModTime().UnixNano()
+	}
+	meta, ok := b.meta[path]
+	if ok && meta.size == size && meta.modTime == mod {
+		return meta
+	}
+	meta = fileMeta{size: size, modTime: mod}
+	if f, err := gguf.Open(path); err != nil {
+		meta.err = err
+	} else {
+		meta.trained = f.ContextLength()
+		meta.arch = f.Architecture()
+	}
+	b.meta[path] = meta
+	return meta
+}
+
+// stampOf stamps the file at path; "" stamps nothing.
+func stampOf(path string) fileStamp {
+	if path == "" {
+		return fileStamp{}
+	}
+	st := fileStamp{Path: path}
+	if fi, err := os.Stat(path); err == nil {
+		st.Size, st.ModTime = fi.Size(), fi.ModTime().UnixNano()
+	}
+	return st
 }
 
 // findGGUF lists the *.gguf files of dir (not recursive), sorted. Hidden

@@ -162,6 +162,13 @@ func TestDemoModelOnFirstRun(t *testing.T) {
 			if !strings.Contains(en.Model.Description, "gibberish") || !en.Discovered {
 				t.Errorf("demo entry %+v", en)
 			}
+			vis, err := m.Lookup(VisionDemoName)
+			if err != nil || vis.Projector == "" || !strings.Contains(vis.Model.Description, "takes images") {
+				t.Errorf("vision demo entry %+v (%v): want one with its projector", vis, err)
+			}
+			if n := len(m.Entries()); n != 2 {
+				t.Errorf("%d entries, want the two demos (the projector is not a model)", n)
+			}
 			l, err := m.Acquire(context.Background(), DemoName)
 			if err != nil {
 				t.Fatal(err)

@@ -59,6 +59,7 @@ type ModelInfo struct {
 	Created       time.Time
 	ContextLength int            // per sequence; 0 when unknown until loaded
 	Embeddings    bool           // an embedding model (no chat/completions)
+	Vision        bool           // takes images (has a projector)
 	Pricing       config.Pricing // zero: free
 	RateLimit     int            // requests per minute per account; 0: none
 	Defaults      SamplingDefaults

@@ -25,23 +25,24 @@ type chatRequest struct {
 }
 
 // templateInput validates messages and template variables into the chat
-// template's input; /v1/chat/completions and /apply-template share it so
-// the latter shows exactly the prompt the model sees. Tools are offered
-// unless tool_choice is "none".
-func templateInput(msgs []wireMessage, tools chatTools, kwargs map[string]json.RawMessage, addGenerationPrompt bool) (engine.ChatRequest, error) {
-	messages, err := toTemplateMessages(msgs)
+// template's input and lists the messages' images (which the input marks
+// with engine.ImageMarker()); /v1/chat/completions and /apply-template
+// share it so the latter shows exactly the prompt the model sees. Tools are
+// offered unless tool_choice is "none".
+func templateInput(msgs []wireMessage, tools chatTools, kwargs map[string]json.RawMessage, addGenerationPrompt bool) (engine.ChatRequest, []imageRef, error) {
+	messages, images, err := toTemplateMessages(msgs)
 	if err != nil {
-		return engine.ChatRequest{}, err
+		return engine.ChatRequest{}, nil, err
 	}
 	extra, err := templateKwargs(kwargs)
 	if err != nil {
-		return engine.ChatRequest{}, err
+		return engine.ChatRequest{}, nil, err
 	}
 	req := engine.ChatRequest{Messages: messages, AddGenerationPrompt: addGenerationPrompt, Extra: extra}
 	if tools.offered() {
 		req.Tools = tools.defs
 	}
-	return req, nil
+	return req, images, nil
 }
 
 // renderPrompt renders the conversation for a loaded model in its
@@ -86,14 +87,18 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	tmpl, err := templateInput(req.Messages, tools, req.ChatTemplateKwargs, true)
+	tmpl, refs, err := templateInput(req.Messages, tools, req.ChatTemplateKwargs, true)
+	if err != nil {
+		return err
+	}
+	images, err := s.loadImages(c.Request().Context(), info, tmpl, refs)
 	if err != nil {
 		return err
 	}
 	var spec *outputSpec // set once the model is loaded
 	return s.serveGeneration(c, &generation{
 		endpoint: "chat.completions", promptParam: "messages", params: &req.genParams, info: info,
-		maxTokens: base.MaxTokens, prompts: 1,
+		maxTokens: base.MaxTokens, prompts: 1, bodyBytes: promptBytes(c.Request().ContentLength, refs),
 		build: func(m Model) ([]engine.GenerateRequest, error) {
 			prompt, f, err := renderPrompt(m, info, tmpl)
 			if err != nil {
@@ -119,6 +124,7 @@ func (s *Server) chatCompletions(c echo.Context) error {
 				// text answers.
 				r.Grammar, r.JSONSchema = g, nil
 			}
+			r.Images = images
 			return []engine.GenerateRequest{r}, nil
 		},
 		renderer: func(Model) renderer {

@@ -30,8 +30,12 @@ type wireToolCall struct {
 }
 
 type contentPart struct {
-	Type string  `json:"type"`
-	Text *string `json:"text"`
+	Type     string  `json:"type"`
+	Text     *string `json:"text"`
+	ImageURL *struct {
+		URL    string `json:"url"`
+		Detail string `json:"detail"` // accepted; the projector decides the resolution
+	} `json:"image_url"`
 }
 
 var chatRoles = map[string]string{
@@ -49,7 +53,7 @@ var chatRoles = map[string]string{
 func messagesSize(msgs []wireMessage, tools json.RawMessage) int {
 	n := len(tools)
 	for _, m := range msgs {
-		n += len(m.Content)
+		n += contentTextSize(m.Content)
 		if m.ReasoningContent != nil {
 			n += len(*m.ReasoningContent)
 		}
@@ -60,26 +64,48 @@ func messagesSize(msgs []wireMessage, tools json.RawMessage) int {
 	return n
 }
 
-// toTemplateMessages converts OpenAI messages into what chat templates read:
-// content as one string, tool-call arguments as JSON objects.
-func toTemplateMessages(msgs []wireMessage) ([]engine.ChatMessage, error) {
-	if len(msgs) == 0 {
-		return nil, apierror.InvalidParam("messages", "Invalid 'messages': expected an array with at least one message.")
+// contentTextSize is the text a message's content holds: a string's length, or
+// the text parts' of an array. Images count against images.max_bytes, not
+// the prompt limit, and are tokenized into a fixed number of positions.
+func contentTextSize(content json.RawMessage) int {
+	if len(content) == 0 || content[0] != '[' {
+		return len(content)
 	}
+	var parts []struct {
+		Text string `json:"text"`
+	}
+	if err := json.Unmarshal(content, &parts); err != nil {
+		return len(content) // malformed: toTemplateMessages reports it
+	}
+	n := 0
+	for _, p := range parts {
+		n += len(p.Text)
+	}
+	return n
+}
+
+// toTemplateMessages converts OpenAI messages into what chat templates read:
+// content as one string, tool-call arguments as JSON objects. Image parts
+// become engine.ImageMarker() in the content and are returned in order.
+func toTemplateMessages(msgs []wireMessage) ([]engine.ChatMessage, []imageRef, error) {
+	if len(msgs) == 0 {
+		return nil, nil, apierror.InvalidParam("messages", "Invalid 'messages': expected an array with at least one message.")
+	}
+	var images []imageRef
 	out := make([]engine.ChatMessage, 0, len(msgs))
 	for i, m := range msgs {
 		at := fmt.Sprintf("messages[%d]", i)
 		if m.Role == nil {
-			return nil, apierror.InvalidParam(at+".role", "Missing required parameter: '%s.role'.", at)
+			return nil, nil, apierror.InvalidParam(at+".role", "Missing required parameter: '%s.role'.", at)
 		}
 		role, ok := chatRoles[*m.Role]
 		if !ok {
-			return nil, apierror.InvalidParam(at+".role",
+			return nil, nil, apierror.InvalidParam(at+".role",
 				"Invalid value for '%s.role': %q; expected one of system, developer, user, assistant, tool.", at, *m.Role)
 		}
-		content, err := messageText(m.Content, at+".content")
+		content, err := messageText(m.Content, at+".content", &images)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		msg := engine.ChatMessage{"role": role, "content": content}
 		if isNull(m.Content) {
@@ -99,18 +125,19 @@ func toTemplateMessages(msgs []wireMessage) ([]engine.ChatMessage, error) {
 		if len(m.ToolCalls) > 0 {
 			calls, err := templateToolCalls(m.ToolCalls, at+".tool_calls")
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			msg["tool_calls"] = calls
 		}
 		out = append(out, msg)
 	}
-	return out, nil
+	return out, images, nil
 }
 
-// messageText flattens content: a string, null, or an array of parts whose
-// text parts are joined. Other part types need a multimodal model.
-func messageText(raw json.RawMessage, at string) (string, error) {
+// messageText flattens content: a string, null, or an array of parts joined
+// with newlines, where an image_url part stands as engine.ImageMarker() and
+// is appended to images. Other part types are not supported.
+func messageText(raw json.RawMessage, at string, images *[]imageRef) (string, error) {
 	if isNull(raw) {
 		return "", nil
 	}
@@ -131,9 +158,16 @@ func messageText(raw json.RawMessage, at string) (string, error) {
 				return "", apierror.InvalidParam(fmt.Sprintf("%s[%d].text", at, j), "Missing required parameter: '%s[%d].text'.", at, j)
 			}
 			texts = append(texts, *p.Text)
+		case "image_url":
+			param := fmt.Sprintf("%s[%d].image_url", at, j)
+			if p.ImageURL == nil || p.ImageURL.URL == "" {
+				return "", apierror.InvalidParam(param+".url", "Missing required parameter: '%s.url'.", param)
+			}
+			*images = append(*images, imageRef{param: param, url: p.ImageURL.URL})
+			texts = append(texts, engine.ImageMarker())
 		default:
 			return "", apierror.New(400, apierror.TypeInvalidRequest, "unsupported_content", fmt.Sprintf("%s[%d].type", at, j),
-				"Content parts of type %q are not supported by this model; only text is.", p.Type)
+				"Content parts of type %q are not supported; only text and image_url are.", p.Type)
 		}
 	}
 	return strings.Join(texts, "\n"), nil

@@ -47,6 +47,9 @@ func toAPIError(err error) (*apierror.Error, bool) {
 	case errors.Is(err, engine.ErrNoChatTemplate):
 		return apierror.BadRequest("no_chat_template",
 			"This model has no chat template; use /v1/completions with a raw prompt instead."), true
+	case errors.Is(err, engine.ErrNoVision):
+		return apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest, "unsupported_content", "messages",
+			"This model does not take images: it has no vision projector."), true
 	case errors.Is(err, engine.ErrEmbeddingModel):
 		return apierror.InvalidParam("model", "This model serves embeddings only; use /v1/embeddings."), true
 	case errors.Is(err, engine.ErrNotEmbedding):

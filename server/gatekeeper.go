@@ -137,7 +137,10 @@ func (s *Server) admit(c echo.Context, call Call) (context.Context, Ticket, erro
 	if call.UserID == "" {
 		call.UserID = rs.bodyUser
 	}
-	call.BodyBytes, call.Header = req.ContentLength, req.Header
+	if call.BodyBytes <= 0 {
+		call.BodyBytes = req.ContentLength // the body bounds the prompt's tokens
+	}
+	call.Header = req.Header
 	ctx, t, err := pass.Admit(req.Context(), call)
 	if err != nil {
 		return nil, nil, err

@@ -34,8 +34,9 @@ type generation struct {
 	promptParam string // the field a too-long prompt is blamed on
 	params      *genParams
 	info        ModelInfo
-	maxTokens   int // one choice's, after capping, for the gatekeeper's reservation
-	prompts     int // engine requests build returns (each with params.choices() choices)
+	maxTokens   int   // one choice's, after capping, for the gatekeeper's reservation
+	prompts     int   // engine requests build returns (each with params.choices() choices)
+	bodyBytes   int64 // the prompt's bound in bytes for the gatekeeper; 0: the body's length
 	// build renders the prompt(s) once the model is loaded: one engine
 	// request per prompt, each with params.choices() choices.
 	build    func(m Model) ([]engine.GenerateRequest, error)
@@ -46,7 +47,7 @@ type generation struct {
 func (s *Server) serveGeneration(c echo.Context, g *generation) (err error) {
 	rs := stateOf(c)
 	ctx, ticket, err := s.admit(c, Call{Endpoint: g.endpoint, Model: g.info.ID, ModelAliases: g.info.Aliases,
-		MaxTokens: g.maxTokens, Prompts: g.prompts, Choices: g.params.choices()})
+		MaxTokens: g.maxTokens, Prompts: g.prompts, Choices: g.params.choices(), BodyBytes: g.bodyBytes})
 	if err != nil {
 		return err
 	}
@@ -337,6 +338,7 @@ func drain(st EventStream) {
 func addUsage(a, b engine.Usage) engine.Usage {
 	a.PromptTokens += b.PromptTokens
 	a.CachedTokens += b.CachedTokens
+	a.ImageTokens += b.ImageTokens
 	a.CompletionTokens += b.CompletionTokens
 	a.PromptDuration += b.PromptDuration
 	a.GenerationDuration += b.GenerationDuration

@@ -395,7 +395,9 @@ func TestErrors(t *testing.T) {
 		{"top_logprobs", "POST", "/v1/chat/completions", chat(`,"logprobs":true,"top_logprobs":21`), nil, 400, "invalid_value", "top_logprobs", false},
 		{"stop type", "POST", "/v1/chat/completions", chat(`,"stop":5`), nil, 400, "invalid_type", "stop", false},
 		{"response_format", "POST", "/v1/chat/completions", chat(`,"response_format":{"type":"xml"}`), nil, 400, "invalid_value", "response_format.type", false},
-		{"image part", "POST", "/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]}`, nil, 400, "unsupported_content", "messages[0].content[0].type", false},
+		{"image to a text model", "POST", "/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]}`, nil, 400, "unsupported_content", "messages[0].content[0].image_url", false},
+		{"image part without url", "POST", "/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":[{"type":"image_url"}]}]}`, nil, 400, "invalid_value", "messages[0].content[0].image_url.url", false},
+		{"audio part", "POST", "/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":[{"type":"input_audio"}]}]}`, nil, 400, "unsupported_content", "messages[0].content[0].type", false},
 		{"bad role", "POST", "/v1/chat/completions", `{"model":"tiny","messages":[{"role":"wizard","content":"x"}]}`, nil, 400, "invalid_value", "messages[0].role", false},
 		{"no messages", "POST", "/v1/chat/completions", `{"model":"tiny","messages":[]}`, nil, 400, "invalid_value", "messages", false},
 		{"missing model", "POST", "/v1/chat/completions", `{"messages":[{"role":"user","content":"x"}]}`, nil, 400, "invalid_value", "model", false},
@@ -544,7 +546,7 @@ func TestUtilityEndpoints(t *testing.T) {
 }
 
 func TestToolCallArgumentsParsed(t *testing.T) {
-	msgs, err := toTemplateMessages([]wireMessage{{Role: ptr("assistant"), ToolCalls: []wireToolCall{{ID: "c1", Type: "function"}}}})
+	msgs, _, err := toTemplateMessages([]wireMessage{{Role: ptr("assistant"), ToolCalls: []wireToolCall{{ID: "c1", Type: "function"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

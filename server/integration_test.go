@@ -118,8 +118,15 @@ func startLiveWith(t *testing.T, configText string, files map[string]string) *li
 			t.Fatal(err)
 		}
 	}
+	return serveConfig(t, dir, configText)
+}
+
+// serveConfig writes config into dir (whose models/ holds the files) and
+// serves it on 127.0.0.1 until the test ends.
+func serveConfig(t *testing.T, dir, body string) *liveServer {
+	t.Helper()
 	cfgPath := filepath.Join(dir, "ggufd.yaml")
-	if err := os.WriteFile(cfgPath, []byte(configText), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load(cfgPath)

@@ -25,6 +25,7 @@ func New(cfg *config.Config, catalog *models.Manager, logger *slog.Logger, opts 
 		Limits:          limitsOf(cfg),
 		ShutdownTimeout: cfg.ShutdownTimeout.Std(),
 		Currency:        cfg.Auth.Currency,
+		Images:          cfg.Images,
 	}
 	s, err := NewWithCatalog(settings, &managerCatalog{m: catalog}, logger, opts...)
 	if err != nil {
@@ -111,7 +112,7 @@ func (c *managerCatalog) infoOf(e models.Entry) ModelInfo {
 		ID: e.Name, DisplayName: m.DisplayName, Description: m.Description, Aliases: m.Aliases, Tags: m.Tags,
 		OwnedBy: defaultOwner, Created: e.Created, ContextLength: e.ContextLength, Embeddings: e.Embeddings,
 		Defaults: m.Sampling, Stop: m.Stop, MaxTokens: m.MaxTokens, ToolFormat: m.ToolFormat,
-		Pricing: m.Pricing, RateLimit: m.RateLimit,
+		Pricing: m.Pricing, RateLimit: m.RateLimit, Vision: e.Projector != "",
 	}
 	return info
 }

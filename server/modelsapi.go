@@ -27,6 +27,13 @@ type modelObject struct {
 	Pricing       any      `json:"pricing,omitempty"`
 	// Placement is where a loaded model runs: layers and bytes per device.
 	Placement []DevicePlacement `json:"placement,omitempty"`
+
+	Capabilities capabilities `json:"capabilities"`
+}
+
+// capabilities says what a model takes beyond text.
+type capabilities struct {
+	Vision bool `json:"vision"` // image_url parts in chat messages
 }
 
 type modelList struct {
@@ -51,7 +58,8 @@ func toModelObject(st ModelStatus, currency string) modelObject {
 		ID: st.ID, Object: "model", Created: st.Created.Unix(), OwnedBy: st.OwnedBy,
 		Type: "chat", Status: st.State, StatusError: st.Error, ContextLength: st.ContextLength,
 		DisplayName: st.DisplayName, Description: st.Description, Aliases: st.Aliases, Tags: st.Tags,
-		Placement: st.Placement,
+		Placement:    st.Placement,
+		Capabilities: capabilities{Vision: st.Vision},
 	}
 	if p := st.Pricing; !p.IsZero() {
 		o.Pricing = pricingJSON{Currency: currency, InputPer1K: p.InputPer1K, OutputPer1K: p.OutputPer1K,

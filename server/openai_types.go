@@ -17,6 +17,7 @@ type usageJSON struct {
 
 type promptTokenDetail struct {
 	CachedTokens int `json:"cached_tokens"`
+	ImageTokens  int `json:"image_tokens,omitempty"` // positions taken by images
 }
 
 // completionTokenDetail splits completion tokens; reasoning tokens are
@@ -30,7 +31,7 @@ func usageOf(u engine.Usage) *usageJSON {
 		PromptTokens:        u.PromptTokens,
 		CompletionTokens:    u.CompletionTokens,
 		TotalTokens:         u.PromptTokens + u.CompletionTokens,
-		PromptTokensDetails: &promptTokenDetail{CachedTokens: u.CachedTokens},
+		PromptTokensDetails: &promptTokenDetail{CachedTokens: u.CachedTokens, ImageTokens: u.ImageTokens},
 	}
 }
 

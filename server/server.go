@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/ggufd/ggufd/accounts"
+	"github.com/ggufd/ggufd/config"
+	"github.com/ggufd/ggufd/server/images"
 	"github.com/labstack/echo/v4"
 )
 
@@ -27,6 +29,7 @@ type Settings struct {
 	IdleTimeout       time.Duration // keep-alive; 0: 120s
 	ShutdownTimeout   time.Duration // used by callers of Shutdown; 0: 30s
 	Currency          string        // unit of prices shown in /v1/models
+	Images            config.Images // image input limits; zero fields: config's defaults
 }
 
 func (st Settings) withDefaults() Settings {
@@ -40,6 +43,7 @@ func (st Settings) withDefaults() Settings {
 	if st.ShutdownTimeout <= 0 {
 		st.ShutdownTimeout = 30 * time.Second
 	}
+	st.Images = imageSettings(st.Images)
 	return st
 }
 
@@ -73,6 +77,7 @@ type Server struct {
 	heartbeat   time.Duration
 	extraRoutes []func(*echo.Echo)
 	accounts    *accounts.Service
+	images      *images.Source
 
 	limits     atomic.Pointer[Limits] // settings.Limits, or those of the last reload
 	conns      *connLimiter
@@ -100,6 +105,7 @@ func NewWithCatalog(settings Settings, catalog Catalog, logger *slog.Logger, opt
 		gate:      openGate{},
 		heartbeat: 2 * time.Second,
 	}
+	s.images = newImageSource(s.settings.Images)
 	for _, o := range opts {
 		o(s)
 	}

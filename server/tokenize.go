@@ -130,7 +130,7 @@ func (s *Server) applyTemplate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	tmpl, err := templateInput(req.Messages, tools, req.ChatTemplateKwargs, pick(req.AddGenerationPrompt, nil, true))
+	tmpl, _, err := templateInput(req.Messages, tools, req.ChatTemplateKwargs, pick(req.AddGenerationPrompt, nil, true))
 	if err != nil {
 		return err
 	}

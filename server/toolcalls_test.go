@@ -57,7 +57,7 @@ func TestParseChatTools(t *testing.T) {
 				t.Errorf("got choice %q forced %v parallel %v", got.choice, forced, got.parallel)
 			}
 			// The template sees the tools unless tool_choice is "none".
-			tmpl, err := templateInput([]wireMessage{{Role: ptr("user"), Content: json.RawMessage(`"hi"`)}}, got, nil, true)
+			tmpl, _, err := templateInput([]wireMessage{{Role: ptr("user"), Content: json.RawMessage(`"hi"`)}}, got, nil, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -242,7 +242,7 @@ func TestChatRendererWithoutParsing(t *testing.T) {
 }
 
 func TestWithTemplateIDs(t *testing.T) {
-	tmpl, err := templateInput([]wireMessage{
+	tmpl, _, err := templateInput([]wireMessage{
 		{Role: ptr("assistant"), ToolCalls: []wireToolCall{{ID: "call_0123456789abcdef01234567", Type: "function"}}},
 		{Role: ptr("tool"), ToolCallID: ptr("call_0123456789abcdef01234567"), Content: json.RawMessage(`"ok"`)},
 	}, chatTools{}, nil, true)

@@ -20,7 +20,8 @@ func dev(_ context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // synth writes a llama-architecture model with real shapes and random
-// weights: benchmark material that needs no download.
+// weights: benchmark material that needs no download. The vision preset
+// also writes a projector beside the model (NAME.mmproj.gguf).
 func synth(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("ggufd dev synth", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -60,5 +61,8 @@ func synth(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s (%s shapes, random weights) in %v\n", path, *preset, time.Since(start).Round(time.Millisecond))
+	if spec.Projector != nil {
+		fmt.Fprintf(stdout, "wrote its vision projector %s (served with the model when both are in models_dir)\n", gguf.ProjectorPath(path))
+	}
 	return nil
 }

@@ -93,6 +93,31 @@ func TestDevSynth(t *testing.T) {
 	}
 }
 
+// The vision preset writes the model where --out says and its projector
+// beside it, under the name that pairs them when served.
+func TestDevSynthVision(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "eyes.gguf")
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"dev", "synth", "--preset", "vision-demo", "--out", out}, &stdout, &stderr); err != nil {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	model, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proj, err := gguf.Open(filepath.Join(dir, "eyes.mmproj.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if model.Architecture() != "llama" || model.ChatTemplate() == "" || proj.Architecture() != gguf.ProjectorArchitecture {
+		t.Fatalf("wrote %s (template %q) and %s", model.Architecture(), model.ChatTemplate(), proj.Architecture())
+	}
+	if !strings.Contains(stdout.String(), "eyes.mmproj.gguf") {
+		t.Errorf("output does not name the projector: %s", stdout.String())
+	}
+}
+
 func freePort(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

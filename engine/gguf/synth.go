@@ -27,6 +27,9 @@ type SynthSpec struct {
 	Vocab         VocabSource
 	ChatTemplate  string // tokenizer.chat_template; overrides a donor's
 	Description   string // general.description; a note that the output is gibberish
+	// Projector, when set, makes Synthesize also write a vision projector
+	// for the model at ProjectorPath(path).
+	Projector *ProjectorSpec
 }
 
 // VocabSource says where a synthetic model's tokenizer comes from: a donor
@@ -42,6 +45,8 @@ type VocabSource struct {
 //
 //   - "demo": a tiny model (dim 64, 2 layers) with the built-in vocabulary
 //     and a ChatML template; it is written in milliseconds.
+//   - "vision-demo": "demo" plus a tiny LLaVA-style vision projector (see
+//     ProjectorSpec), written beside the model.
 //   - "110m": the shape of llama2.c's stories110M (dim 768, 12 layers, 12
 //     heads, ffn 2048).
 //   - "tinyllama-1.1b": the shape of TinyLlama 1.1B (dim 2048, 22 layers, 32
@@ -59,6 +64,13 @@ func Preset(name string) (SynthSpec, error) {
 			Description: "A tiny demo model with random weights: its output is gibberish. " +
 				"It exists to try the API without downloading a model.",
 		}, nil
+	case "vision-demo":
+		s, _ := Preset("demo")
+		s.Name = "demo-vision-random"
+		s.Description = "A tiny vision demo model (LLaVA-style projector) with random weights: its output is gibberish. " +
+			"It exists to try image input without downloading a model."
+		s.Projector = &ProjectorSpec{}
+		return s, nil
 	case "110m":
 		return SynthSpec{
 			Name: "synthetic-110m", Dim: 768, Layers: 12, Heads: 12, KVHeads: 12, FFN: 2048,
@@ -74,7 +86,7 @@ func Preset(name string) (SynthSpec, error) {
 }
 
 // PresetNames lists the names Preset knows.
-func PresetNames() []string { return []string{"demo", "110m", "tinyllama-1.1b"} }
+func PresetNames() []string { return []string{"demo", "vision-demo", "110m", "tinyllama-1.1b"} }
 
 // ChatMLTemplate is the ChatML chat template the demo preset carries.
 const ChatMLTemplate = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}" +
@@ -113,6 +125,13 @@ func (s SynthSpec) withDefaults() (SynthSpec, error) {
 	if _, err := s.weightType(); err != nil {
 		return s, err
 	}
+	if s.Projector != nil {
+		p, err := s.Projector.withDefaults()
+		if err != nil {
+			return s, err
+		}
+		s.Projector = &p
+	}
 	if s.WeightType == "q8_0" && (s.Dim%32 != 0 || s.FFN%32 != 0) {
 		return s, fmt.Errorf("q8_0 weights need Dim and FFN to be multiples of 32 (got %d, %d)", s.Dim, s.FFN)
 	}
@@ -132,9 +151,10 @@ func (s SynthSpec) weightType() (GGMLType, error) {
 }
 
 // Synthesize writes a llama-architecture GGUF v3 model with random weights
-// to path. It writes a temporary file next to path and renames it, so a
-// reader never sees a half-written model. The output depends only on spec
-// (same seed, same bytes).
+// to path, and its projector beside it when spec.Projector is set. It
+// writes a temporary file next to path and renames it, so a reader never
+// sees a half-written model. The output depends only on spec (same seed,
+// same bytes).
 func Synthesize(path string, spec SynthSpec) error {
 	s, err := spec.withDefaults()
 	if err != nil {
@@ -146,8 +166,21 @@ func Synthesize(path string, spec SynthSpec) error {
 	}
 	wt, _ := s.weightType()
 	kvs := append(s.modelKVs(wt, vocab), tokKVs...)
-	tensors := s.tensors(wt, vocab)
+	if err := writeFileAtomic(path, kvs, s.tensors(wt, vocab)); err != nil {
+		return err
+	}
+	if s.Projector != nil {
+		pp := ProjectorPath(path)
+		if err := writeFileAtomic(pp, s.Projector.kvs(s), s.Projector.tensors(s)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
+// writeFileAtomic writes a GGUF file to a temporary file next to path and
+// renames it, so a reader never sees a half-written file.
+func writeFileAtomic(path string, kvs []KV, tensors []WriteTensor) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("gguf: synthesize: %w", err)

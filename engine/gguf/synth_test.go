@@ -201,3 +201,74 @@ func BenchmarkSynthesizePreset(b *testing.B) {
 		})
 	}
 }
+
+// The vision preset writes a projector beside the model, under the name the
+// pairing convention finds, with the keys and tensors clip.cpp requires of
+// an "mlp" (LLaVA) projector; the engine's vision tests load it.
+func TestSynthesizeVisionPreset(t *testing.T) {
+	spec, err := Preset("vision-demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "eyes.gguf")
+	if err := Synthesize(p, spec); err != nil {
+		t.Fatal(err)
+	}
+	proj := ProjectorPath(p)
+	if cands := ProjectorCandidates(p); cands[0] != proj {
+		t.Fatalf("ProjectorCandidates(%s)[0] = %s, want %s", p, cands[0], proj)
+	}
+	f, err := Open(proj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if model.ChatTemplate() == "" {
+		t.Error("the vision demo model has no chat template")
+	}
+	ps, _ := spec.Projector.withDefaults()
+	checks := []struct {
+		what      string
+		got, want any
+	}{
+		{"architecture", f.Architecture(), ProjectorArchitecture},
+		{"projector type", str(f, "clip.projector_type"), "mlp"},
+		{"projection dim", uintOf(f, "clip.vision.projection_dim"), uint64(model.EmbeddingLength())},
+		{"image size", uintOf(f, "clip.vision.image_size"), uint64(ps.ImageSize)},
+		{"tensors", len(f.Tensors), 5 + 16*ps.Layers + 4},
+		{"patches", ps.Patches(), 16},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.what, c.got, c.want)
+		}
+	}
+	if mm2, ok := f.Tensor("mm.2.weight"); !ok || mm2.Dims[1] != uint64(model.EmbeddingLength()) {
+		t.Errorf("mm.2.weight = %+v, want an output the size of the model's embeddings", mm2)
+	}
+	if !IsProjectorName(proj) || IsProjectorName(p) {
+		t.Errorf("IsProjectorName: %s %v, %s %v", proj, IsProjectorName(proj), p, IsProjectorName(p))
+	}
+}
+
+func TestProjectorNames(t *testing.T) {
+	for name, want := range map[string]bool{
+		"llava.mmproj.gguf": true, "mmproj-llava.gguf": true, "MMPROJ-X.GGUF": true,
+		"llava.gguf": false, "mmproj.gguf": false, "mmproj-notes.txt": false, "my-mmproj-model.gguf": false,
+	} {
+		if got := IsProjectorName(name); got != want {
+			t.Errorf("IsProjectorName(%q) = %v, want %v", name, got, want)
+		}
+	}
+	got := ProjectorCandidates(filepath.Join("m", "llava-7b.gguf"))
+	want := []string{filepath.Join("m", "llava-7b.mmproj.gguf"), filepath.Join("m", "mmproj-llava-7b.gguf")}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("ProjectorCandidates = %v, want %v", got, want)
+	}
+}
+
+func str(f *File, key string) string    { s, _ := f.String(key); return s }
+func uintOf(f *File, key string) uint64 { u, _ := f.Uint(key); return u }

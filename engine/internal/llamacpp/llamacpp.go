@@ -57,6 +57,7 @@ func Init() {
 	backendOnce.Do(func() {
 		ollamallama.BackendInit()
 		installLog()
+		installMtmdLog()
 	})
 }
 

@@ -118,12 +118,17 @@ func NewSampler(m *Model, sp SamplerParams) (*Sampler, error) {
 }
 
 // FeedHistory tells the penalty stage about tokens already in the context
-// (the prompt) without advancing the grammar.
+// (the prompt) without advancing the grammar. Negative ids stand for image
+// positions (the engine's prompt-cache placeholders): they are no token to
+// penalise, so they are skipped.
 func (s *Sampler) FeedHistory(tokens []int32) {
 	if s.penalties == nil {
 		return
 	}
 	for _, t := range tokens {
+		if t < 0 {
+			continue
+		}
 		C.llama_sampler_accept(s.penalties, C.llama_token(t))
 	}
 }
