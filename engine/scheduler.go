@@ -301,7 +301,7 @@ type scheduler struct {
 	piece   []byte
 	tuner   *threadTuner // nil when the thread count is fixed
 	idle    *idleMeter
-	threads int // the llama context's current thread count
+	threads int          // the llama context's current thread count
 	vision  *visionState // image embedding batch, made at the first image
 }
 
