@@ -32,18 +32,26 @@ endif
 export CGO_ENABLED := 1
 
 DEB_PACKAGES := nlohmann-json3-dev libstb-dev gcc g++ make
+# The browser test of the test page (cmd/ggufd TestWebUIInBrowser) drives
+# Debian's Chromium with playwright-core from npm; the font draws the Chinese
+# UI in its screenshots.
+BROWSER_PACKAGES := chromium fonts-wqy-microhei nodejs npm
+BROWSER_DIR := scripts/browsertest
 BIN := bin/ggufd
 # ARGS are passed to `ggufd serve` by `make run`, e.g. make run ARGS="--config my.yaml".
 ARGS ?=
 
-.PHONY: all deps build run test vet bench bench-serve clean env
+.PHONY: all deps browser-deps build run test vet bench bench-serve clean env
 
 all: build
 
-# deps checks for the Debian packages the cgo build needs and installs the
-# missing ones (apt-get update first: a fresh machine has no package lists).
-deps: $(COMPAT_HDR)
-	@missing=""; for p in $(DEB_PACKAGES); do \
+# apt_install installs the Debian packages of $(1) that are missing (apt-get
+# update first: a fresh machine has no package lists). A package counts as
+# present when dpkg has it or, for nodejs/npm, when the command is on PATH
+# (Node often comes from elsewhere than Debian).
+define apt_install
+	@missing=""; for p in $(1); do \
+		case $$p in nodejs) command -v node >/dev/null && continue;; npm) command -v npm >/dev/null && continue;; esac; \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -53,7 +61,21 @@ deps: $(COMPAT_HDR)
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq$$missing || { \
 			echo "ggufd: could not install$$missing; install them with apt-get and retry" >&2; exit 1; }; \
 	fi
+endef
+
+# deps checks for the Debian packages the cgo build needs and installs the
+# missing ones.
+deps: $(COMPAT_HDR)
+	$(call apt_install,$(DEB_PACKAGES))
 	@test -n "$(OLLAMA_DIR)" || { echo "ggufd: could not download github.com/ollama/ollama (go mod download)" >&2; exit 1; }
+
+# browser-deps installs what the browser test needs when it is missing:
+# Chromium, a CJK font, Node and the pinned playwright-core (npm ci from the
+# committed lockfile into $(BROWSER_DIR)/node_modules; no browser download).
+browser-deps:
+	$(call apt_install,$(BROWSER_PACKAGES))
+	@test -f $(BROWSER_DIR)/node_modules/playwright-core/package.json || \
+		(cd $(BROWSER_DIR) && npm ci --no-audit --no-fund --loglevel=error)
 
 $(COMPAT_HDR): third_party/miniaudio-compat/miniaudio/miniaudio.h
 	@install -D -m 0644 $< $@
@@ -75,8 +97,10 @@ run: build
 vet: deps
 	$(GO) vet ./...
 
-test: deps vet
-	$(GO) test -count=1 -timeout 30m ./...
+# GGUFD_BROWSER_TEST=require: with the tools just installed, a browser test
+# that cannot run fails instead of skipping.
+test: deps browser-deps vet
+	GGUFD_BROWSER_TEST=require $(GO) test -count=1 -timeout 30m ./...
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./engine/
