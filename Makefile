@@ -38,19 +38,27 @@ DEB_PACKAGES := nlohmann-json3-dev libstb-dev gcc g++ make
 # where something else holds port 80, and the nginx test then skips.
 TEST_DEB_PACKAGES := postgresql
 TEST_DEB_OPTIONAL := nginx
+# The browser test of the test page (cmd/ggufd TestWebUIInBrowser) drives
+# Debian's Chromium with playwright-core from npm; the font draws the Chinese
+# UI in its screenshots.
+BROWSER_PACKAGES := chromium fonts-wqy-microhei nodejs npm
+BROWSER_DIR := scripts/browsertest
 BIN := bin/ggufd
 # ARGS are passed to `ggufd serve` by `make run`, e.g. make run ARGS="--config my.yaml".
 ARGS ?=
 
-.PHONY: all deps deps-test build run test vet bench bench-serve bench-admission clean env
+.PHONY: all deps deps-test browser-deps build run test vet bench bench-serve bench-admission clean env
 
 all: build
 
 # apt_install installs the Debian packages of $(1) that are missing (apt-get
 # update first: a fresh machine has no package lists); with $(2) = optional
-# a failure is reported and ignored.
+# a failure is reported and ignored. A package counts as present when dpkg
+# has it or, for nodejs/npm, when the command is on PATH (Node often comes
+# from elsewhere than Debian).
 define apt_install
 	@missing=""; for p in $(1); do \
+		case $$p in nodejs) command -v node >/dev/null && continue;; npm) command -v npm >/dev/null && continue;; esac; \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -75,6 +83,14 @@ deps-test:
 	$(call apt_install,$(TEST_DEB_PACKAGES))
 	$(call apt_install,$(TEST_DEB_OPTIONAL),optional)
 
+# browser-deps installs what the browser test needs when it is missing:
+# Chromium, a CJK font, Node and the pinned playwright-core (npm ci from the
+# committed lockfile into $(BROWSER_DIR)/node_modules; no browser download).
+browser-deps:
+	$(call apt_install,$(BROWSER_PACKAGES))
+	@test -f $(BROWSER_DIR)/node_modules/playwright-core/package.json || \
+		(cd $(BROWSER_DIR) && npm ci --no-audit --no-fund --loglevel=error)
+
 $(COMPAT_HDR): third_party/miniaudio-compat/miniaudio/miniaudio.h
 	@install -D -m 0644 $< $@
 
@@ -96,9 +112,10 @@ vet: deps
 	$(GO) vet ./...
 
 # GGUFD_REQUIRE_POSTGRES=1 makes the PostgreSQL tests fail, not skip, if
-# its binaries are missing after all.
-test: deps deps-test vet
-	GGUFD_REQUIRE_POSTGRES=1 $(GO) test -count=1 -timeout 30m ./...
+# its binaries are missing after all; GGUFD_BROWSER_TEST=require does the
+# same for the browser test.
+test: deps deps-test browser-deps vet
+	GGUFD_REQUIRE_POSTGRES=1 GGUFD_BROWSER_TEST=require $(GO) test -count=1 -timeout 30m ./...
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./engine/

@@ -68,9 +68,11 @@ models:
     pricing: {input_per_1k: 1, output_per_1k: 2}
 `
 
-func newBillingEnv(t *testing.T, balance string) *billingEnv {
+// sharedModelsDir makes dir/models with the shared chat models as tiny.gguf
+// (stories260K, trained) and rand.gguf (Llama-2 vocabulary, random), and
+// returns its path.
+func sharedModelsDir(t *testing.T, dir string) string {
 	t.Helper()
-	dir := t.TempDir()
 	models := filepath.Join(dir, "models")
 	if err := os.MkdirAll(models, 0o755); err != nil {
 		t.Fatal(err)
@@ -84,6 +86,13 @@ func newBillingEnv(t *testing.T, balance string) *billingEnv {
 			t.Fatal(err)
 		}
 	}
+	return models
+}
+
+func newBillingEnv(t *testing.T, balance string) *billingEnv {
+	t.Helper()
+	dir := t.TempDir()
+	sharedModelsDir(t, dir)
 	env := &billingEnv{dir: dir, cfg: filepath.Join(dir, "ggufd.yaml"), addr: freePort(t)}
 	if err := os.WriteFile(env.cfg, []byte(fmt.Sprintf(pricedConfig, env.addr)), 0o644); err != nil {
 		t.Fatal(err)

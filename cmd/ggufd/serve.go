@@ -16,6 +16,7 @@ import (
 	"github.com/ggufd/ggufd/config"
 	"github.com/ggufd/ggufd/models"
 	"github.com/ggufd/ggufd/server"
+	"github.com/ggufd/ggufd/server/webui"
 )
 
 // serve runs the daemon until ctx is cancelled (SIGINT/SIGTERM), then shuts
@@ -103,7 +104,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}()
 
-	srv, err := server.New(cfg, mgr, logger, server.WithAccounts(svc))
+	// The test page (GET /) is mounted here, beside the API it calls.
+	srv, err := server.New(cfg, mgr, logger, server.WithAccounts(svc), server.WithRoutes(webui.Register))
 	if err != nil {
 		return err
 	}
