@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ggufd/ggufd/internal/sharedtest"
 )
 
 // writeConfig writes a config and two empty model files into a temp folder
@@ -380,10 +382,9 @@ func TestExampleConfig(t *testing.T) {
 // TestMemoryCheckRealFile estimates a real GGUF: a modest setting passes, an
 // absurd parallel × context is rejected before anything loads.
 func TestMemoryCheckRealFile(t *testing.T) {
-	src := filepath.Join("..", "..", "shared", "models", "stories260K.gguf")
-	data, err := os.ReadFile(src)
+	data, err := os.ReadFile(sharedtest.Model(t, "stories260K.gguf"))
 	if err != nil {
-		t.Fatalf("test model missing: %v (the tests need ../shared/models relative to the repository root)", err)
+		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "stories.gguf"), data, 0o644); err != nil {

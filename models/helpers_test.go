@@ -16,28 +16,13 @@ import (
 	"github.com/ggufd/ggufd/config"
 	"github.com/ggufd/ggufd/engine"
 	"github.com/ggufd/ggufd/engine/gguf"
+	"github.com/ggufd/ggufd/internal/sharedtest"
 )
-
-// sharedModels is the folder of test GGUF files, ../shared/models from the
-// repository root.
-func sharedModels(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "shared", "models"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"stories260K.gguf", "stories260K-chatml.gguf", "llama-2-tiny-random.gguf"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			t.Fatalf("test model missing: %v (the tests need ../shared/models relative to the repository root)", err)
-		}
-	}
-	return dir
-}
 
 // copyModel copies a shared test model into dir under name.
 func copyModel(t *testing.T, src, dir, name string) string {
 	t.Helper()
-	in, err := os.Open(filepath.Join(sharedModels(t), src))
+	in, err := os.Open(sharedtest.Model(t, src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +133,7 @@ func requireBackend(t *testing.T, name string) {
 		return
 	}
 	engineCheck.once.Do(func() {
-		m, err := engine.Load(context.Background(), filepath.Join(sharedModels(t), "stories260K.gguf"), engine.LoadOptions{ContextLength: 128, Parallel: 1})
+		m, err := engine.Load(context.Background(), sharedtest.Model(t, "stories260K.gguf"), engine.LoadOptions{ContextLength: 128, Parallel: 1})
 		if err == nil {
 			m.Close()
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ggufd/ggufd/engine/jinja"
+	"github.com/ggufd/ggufd/internal/sharedtest"
 )
 
 // passFloor is the number of shared reference cases (70 templates, six
@@ -19,7 +20,10 @@ import (
 const passFloor = 420
 
 // casesDir holds real chat templates and transformers' reference output.
-const casesDir = "../../../shared/chat-templates"
+func casesDir(tb testing.TB) string {
+	tb.Helper()
+	return filepath.Join(sharedtest.Dir(tb), "chat-templates")
+}
 
 type caseFile struct {
 	Template    string            `json:"template"`
@@ -95,9 +99,10 @@ type sharedTemplate struct {
 // template each one names, in file name order.
 func loadSharedTemplates(t *testing.T) []sharedTemplate {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(casesDir, "cases", "*.json"))
+	dir := casesDir(t)
+	files, err := filepath.Glob(filepath.Join(dir, "cases", "*.json"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no reference cases under %s (the shared chat-templates checkout is missing): %v", casesDir, err)
+		t.Fatalf("no reference cases under %s (the shared chat-templates checkout is missing): %v", dir, err)
 	}
 	sort.Strings(files)
 	templates := make([]sharedTemplate, len(files))
@@ -109,7 +114,7 @@ func loadSharedTemplates(t *testing.T) []sharedTemplate {
 		if err := json.Unmarshal(data, &templates[i].caseFile); err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		src, err := os.ReadFile(filepath.Join(casesDir, templates[i].Template))
+		src, err := os.ReadFile(filepath.Join(dir, templates[i].Template))
 		if err != nil {
 			t.Fatal(err)
 		}
