@@ -239,6 +239,17 @@ func (e *env) state(name string) State {
 	return s.State
 }
 
+// pending reports whether name's load waits for memory or a model slot.
+func (e *env) pending(name string) bool {
+	e.t.Helper()
+	var p bool
+	e.m.call(func() {
+		r := e.m.st.runners[name]
+		p = r != nil && r.admitting
+	})
+	return p
+}
+
 // waitFor polls cond until it holds or timeout passes.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()

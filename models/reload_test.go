@@ -43,14 +43,14 @@ models:
 
 			// An invalid config is not applied.
 			e.writeConfig("models:\n  stories:\n    file: stories.gguf\n    contxt: 64\n")
-			time.Sleep(400 * time.Millisecond)
-			if _, err := e.m.Lookup("tales"); err != nil {
-				t.Fatalf("invalid config replaced the good one: %v", err)
-			}
 			if err := e.m.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), "contxt") {
 				t.Errorf("Reload of an invalid config: %v", err)
 			}
-			// While the config is invalid, models_dir changes still apply.
+			if _, err := e.m.Lookup("tales"); err != nil {
+				t.Fatalf("invalid config replaced the good one: %v", err)
+			}
+			// While the config is invalid, models_dir changes still apply,
+			// through the watcher.
 			copyModel(t, "stories260K-chatml.gguf", e.models, "added.gguf")
 			waitFor(t, 5*time.Second, "added.gguf discovered under an invalid config", func() bool {
 				_, err := e.m.Lookup("added")
@@ -72,7 +72,7 @@ models:
 				en, _ := e.m.Lookup("stories")
 				return en.ContextLength == 64
 			})
-			time.Sleep(100 * time.Millisecond)
+			// state goes through the loop, after the whole reload.
 			if e.state("stories") != StateLoaded || e.loads.count("stories.gguf") != 1 {
 				t.Fatal("reloaded under a lease")
 			}
@@ -131,9 +131,15 @@ func TestModelFilesAddedAndRemoved(t *testing.T) {
 		return errors.As(err, &nf)
 	})
 	fm := l.Loaded().(*fakeModel)
-	time.Sleep(50 * time.Millisecond)
-	if fm.closed.Load() {
-		t.Fatal("removed model closed under a lease")
+	// Removed from the catalog but leased: still loaded, not unloading.
+	var st State
+	e.m.call(func() {
+		for r := range e.m.st.detached {
+			st = r.state
+		}
+	})
+	if st != StateLoaded || fm.closed.Load() {
+		t.Fatalf("removed model is %q (closed %v) under a lease, want loaded", st, fm.closed.Load())
 	}
 	l.Release()
 	waitFor(t, 2*time.Second, "removed model closed", fm.closed.Load)
