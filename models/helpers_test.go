@@ -271,7 +271,7 @@ func fixedEstimate(total uint64) Option {
 
 // plentyOfMemory makes admission independent of the test machine.
 func plentyOfMemory() Option {
-	return WithMemoryProbe(func() (uint64, error) { return 1 << 40, nil })
+	return WithMemoryProbe(func() (Memory, error) { return Memory{Total: 1 << 40, Available: 1 << 40}, nil })
 }
 
 // testConfig is the no-file default configuration serving dir.

@@ -259,7 +259,7 @@ func TestLRUEviction(t *testing.T) {
 
 func TestInsufficientMemory(t *testing.T) {
 	e := newEnv(t, fakeLoad, "memory_headroom: 1GiB\n", func(models string) { twoModels(models, t) },
-		fixedEstimate(3<<30), WithMemoryProbe(func() (uint64, error) { return 2 << 30, nil }))
+		fixedEstimate(3<<30), WithMemoryProbe(func() (Memory, error) { return Memory{Total: 8 << 30, Available: 2 << 30}, nil }))
 	_, err := e.m.Acquire(context.Background(), "stories")
 	var im *InsufficientMemoryError
 	if !errors.As(err, &im) || im.Needed != 3<<30 || im.Available != 1<<30 {

@@ -64,9 +64,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			return err
 		}
 	}
-	if opts.modelsDir != "" {
-		cfg.ModelsDir = opts.modelsDir
-	}
 	for _, w := range cfg.Warnings {
 		logger.Warn("config", "warning", w.Error())
 	}
@@ -86,7 +83,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	defer store.Close()
 	svc := accounts.NewService(store, acfg)
 
-	mgr, err := models.New(cfg, cfgPath, logger)
+	var mopts []models.Option
+	if opts.modelsDir != "" {
+		mopts = append(mopts, models.WithModelsDir(opts.modelsDir))
+	}
+	mgr, err := models.New(cfg, cfgPath, logger, mopts...)
 	if err != nil {
 		return err
 	}
@@ -109,7 +110,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	logger.Info("ggufd listening", "addr", "http://"+ln.Addr().String(), "models_dir", cfg.ModelsDir, "auth", string(svc.Mode()), "config", orDefault(cfgPath, "(built-in defaults)"))
+	logger.Info("ggufd listening", "addr", "http://"+ln.Addr().String(), "models_dir", mgr.Config().ModelsDir, "auth", string(svc.Mode()), "config", orDefault(cfgPath, "(built-in defaults)"))
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Start(ln) }()
