@@ -6,9 +6,9 @@ import (
 	"github.com/ggufd/ggufd/engine/gguf"
 )
 
-// WriteDemoModel writes the "demo" preset (a tiny llama with random weights
-// and a ChatML template) to path. It is the default DemoGenerator.
-func WriteDemoModel(path string) error {
+// writeDemoModel writes the "demo" preset (a tiny llama with random weights
+// and a ChatML template) to path.
+func writeDemoModel(path string) error {
 	spec, err := gguf.Preset("demo")
 	if err != nil {
 		return fmt.Errorf("demo model: %w", err)

@@ -117,7 +117,6 @@ func New(cfg *config.Config, configPath string, logger *slog.Logger, opts ...Opt
 		probe:    SystemMemory,
 		estimate: ggufEstimate,
 		clock:    realClock{},
-		demo:     WriteDemoModel,
 		debounce: 150 * time.Millisecond,
 	}
 	for _, opt := range opts {
@@ -295,7 +294,7 @@ func (m *Manager) ensureDemo(cfg *config.Config) error {
 		return err
 	}
 	path := filepath.Join(cfg.ModelsDir, DemoName+".gguf")
-	if err := m.opts.demo(path); err != nil {
+	if err := writeDemoModel(path); err != nil {
 		return err
 	}
 	m.log.Info("no GGUF files found: wrote a demo model with random weights (its output is gibberish); put real GGUF files in the models folder to serve them",

@@ -82,16 +82,12 @@ func (realClock) AfterFunc(d time.Duration, f func()) func() bool {
 	return time.AfterFunc(d, f).Stop
 }
 
-// DemoGenerator writes a small demo model to path.
-type DemoGenerator func(path string) error
-
 type options struct {
 	loader   Loader
 	probe    MemoryProbe
 	devices  DeviceProbe
 	estimate Estimator
 	clock    Clock
-	demo     DemoGenerator
 	debounce time.Duration
 	// modelsDir replaces the config's models_dir, on every reload too.
 	modelsDir string
@@ -120,9 +116,6 @@ func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
 // models_dir, also after the config file is reloaded (ggufd serve
 // --models-dir). A relative dir is relative to the working directory.
 func WithModelsDir(dir string) Option { return func(o *options) { o.modelsDir = dir } }
-
-// WithDemoGenerator replaces how the first-run demo model is written.
-func WithDemoGenerator(g DemoGenerator) Option { return func(o *options) { o.demo = g } }
 
 // WithDebounce sets how long file events settle before a reload (default
 // 150ms): editors and copies emit bursts of events for one change.
