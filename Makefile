@@ -44,6 +44,12 @@ TEST_DEB_OPTIONAL := nginx
 BROWSER_PACKAGES := chromium fonts-wqy-microhei nodejs npm
 BROWSER_DIR := scripts/browsertest
 BIN := bin/ggufd
+# VERSION is what `ggufd version` prints: the nearest tag, commits since it
+# and the commit (v1.2.0-3-gabc1234, -dirty with uncommitted changes), or
+# the commit alone before the first tag. Outside a git checkout it is empty
+# and the binary falls back to what the Go toolchain recorded.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+LDFLAGS := $(if $(VERSION),-X main.version=$(VERSION))
 # ARGS are passed to `ggufd serve` by `make run`, e.g. make run ARGS="--config my.yaml".
 ARGS ?=
 
@@ -100,7 +106,7 @@ env: $(COMPAT_HDR)
 	@echo "export CGO_ENABLED=1 CGO_CPPFLAGS='$(CGO_CPPFLAGS)' CGO_CFLAGS='$(CGO_CFLAGS)' CGO_CXXFLAGS='$(CGO_CXXFLAGS)'"
 
 build: deps
-	$(GO) build -o $(BIN) ./cmd/ggufd
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ggufd
 
 # run serves ./ggufd.yaml if it exists, else built-in defaults: every GGUF in
 # ./data/models (a small demo model is generated there when it is empty) on

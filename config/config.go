@@ -83,8 +83,10 @@ type Config struct {
 	// Dir is the folder relative paths resolve against.
 	Dir string `yaml:"-"`
 	// Warnings are problems that do not stop the configuration from being
-	// used (e.g. a model that may not fit in the memory available now).
+	// used (e.g. a keep_alive above max_keep_alive).
 	Warnings []*Error `yaml:"-"`
+
+	src *source // nil for Default()
 }
 
 // Auth selects how clients authenticate.
@@ -230,37 +232,21 @@ func Default() *Config {
 
 // Load reads and validates the file at path. A missing file returns an error
 // that matches fs.ErrNotExist, so callers can fall back to Default.
-func Load(path string, opts ...LoadOption) (*Config, error) {
+func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(data, path, opts...)
+	return Parse(data, path)
 }
 
-// Parse parses and validates a configuration. name is the file it came
-// from: errors cite it, and relative paths resolve against its folder (the
-// working directory when name is "").
-func Parse(data []byte, name string, opts ...LoadOption) (*Config, error) {
-	var o loadOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
-	return parse(data, name, ggufChecker{gpuTotal: o.gpuTotal})
-}
-
-// LoadOption tells Load and Parse about the machine.
-type LoadOption func(*loadOptions)
-
-type loadOptions struct {
-	gpuTotal uint64
-}
-
-// WithGPUMemory gives the total memory of the GPUs a model may be offloaded
-// to. Without it the memory check knows only system memory and refuses a
-// model larger than that even when GPUs would hold most of it.
-func WithGPUMemory(total uint64) LoadOption {
-	return func(o *loadOptions) { o.gpuTotal = total }
+// Parse parses and validates a configuration: its syntax, every field, and
+// that the folders and files it names exist. It opens no model file and
+// asks nothing of the machine; CheckMemory does that part. name is the file
+// the data came from: errors cite it, and relative paths resolve against
+// its folder (the working directory when name is "").
+func Parse(data []byte, name string) (*Config, error) {
+	return parse(data, name)
 }
 
 // Model returns the configured model called name, or false.

@@ -2,78 +2,64 @@ package config
 
 import (
 	"fmt"
-	"os"
-
-	"github.com/shirou/gopsutil/v4/mem"
 
 	"github.com/ggufd/ggufd/engine/gguf"
 )
 
-// memoryChecker tells how much memory a model needs loaded and how much the
-// machine has. It is an interface so tests can pin both numbers.
-type memoryChecker interface {
-	// Need estimates the memory m takes loaded with its settings
-	// (weights + KV cache for context × parallel + compute buffers).
-	Need(c *Config, m Model) (uint64, error)
-	// Memory returns the machine's total and currently available memory.
-	Memory() (total, available uint64, err error)
-	// GPUMemory is the total memory of the GPUs models may be offloaded
-	// to (0: none known).
-	GPUMemory() uint64
+// Machine is the memory a configuration's models are checked against.
+type Machine struct {
+	Total     uint64 // system memory
+	Available uint64 // system memory available now
+	// GPU is the total memory of the GPUs models may be offloaded to (0:
+	// none). Integrated GPUs share system memory and add nothing.
+	GPU uint64
 }
 
-// memory flags models that can never fit (an error: the operator asked for
-// more context × parallel than the machine has) and models that do not fit
-// in what is available right now (a warning: other programs may exit). A
-// model that may be offloaded (gpu_layers other than 0) can use the GPUs'
-// memory as well; how it splits is decided when it loads.
-func (p *parser) memory(c *Config, chk memoryChecker) {
-	total, avail, err := chk.Memory()
-	if err != nil {
-		return // no numbers, nothing to compare against
-	}
-	ramBudget := total
+// CheckMemory flags the configured models that can never fit on mach (an
+// error: the operator asked for more context × parallel than the machine
+// has) and those that do not fit in what is available now (warnings: other
+// programs may exit). need estimates a model's memory loaded (weights + KV
+// cache for context × parallel + compute buffers); it gets the model with
+// the defaults applied. A model that may be offloaded (gpu_layers other
+// than 0) can use the GPUs' memory as well; how it splits is decided when
+// it loads. Errors and warnings cite the file and line like Parse's.
+func (c *Config) CheckMemory(mach Machine, need func(Model) (uint64, error)) (warnings []*Error, err error) {
+	ramBudget := mach.Total
 	ramWhat := "the machine's memory"
 	if c.MemoryLimit > 0 && uint64(c.MemoryLimit) < ramBudget {
 		ramBudget = uint64(c.MemoryLimit)
 		ramWhat = "memory_limit"
 	}
-	gpu := chk.GPUMemory()
+	var errs []*Error
 	for _, m := range c.Models {
 		mm := c.WithDefaults(m)
-		budget, what, avail := ramBudget, ramWhat, avail
-		if gpu > 0 && *mm.GPULayers != 0 {
-			budget += gpu
+		budget, what, avail := ramBudget, ramWhat, mach.Available
+		if mach.GPU > 0 && *mm.GPULayers != 0 {
+			budget += mach.GPU
 			what += " plus the GPUs'"
-			avail += gpu
+			avail += mach.GPU
 		}
 		f := "models." + m.Name
-		need, err := chk.Need(c, mm)
-		if err != nil {
+		n, err := need(mm)
+		switch {
+		case err != nil:
 			// Not fatal here: the file may be mid-copy, and loading it
 			// reports the problem on the model itself.
-			w := &Error{File: p.file, Field: f + ".file", Msg: fmt.Sprintf("cannot estimate memory: %v", err)}
-			if k := p.at(f); k != nil {
-				w.Line, w.Column = k.Line, k.Column
-			}
-			c.Warnings = append(c.Warnings, w)
-			continue
-		}
-		if need > budget {
-			p.fieldErr(f, "needs about %s loaded (context %s × parallel %d), more than %s (%s); lower context or parallel, or use kv_cache_type q8_0",
-				FormatBytes(need), ctxString(mm.Context), mm.Parallel, what, FormatBytes(budget))
-			continue
-		}
-		if need+uint64(c.MemoryHeadroom) > avail {
-			w := &Error{File: p.file, Field: f, Msg: fmt.Sprintf(
+			warnings = append(warnings, c.src.errorAt(f+".file", fmt.Sprintf("cannot estimate memory: %v", err)))
+		case n > budget:
+			errs = append(errs, c.src.errorAt(f, fmt.Sprintf(
+				"needs about %s loaded (context %s × parallel %d), more than %s (%s); lower context or parallel, or use kv_cache_type q8_0",
+				FormatBytes(n), ctxString(mm.Context), mm.Parallel, what, FormatBytes(budget))))
+		case n+uint64(c.MemoryHeadroom) > avail:
+			warnings = append(warnings, c.src.errorAt(f, fmt.Sprintf(
 				"needs about %s loaded, but only %s is available now (memory_headroom %s); it loads only if memory frees up",
-				FormatBytes(need), FormatBytes(avail), c.MemoryHeadroom)}
-			if k := p.at(f); k != nil {
-				w.Line, w.Column = k.Line, k.Column
-			}
-			c.Warnings = append(c.Warnings, w)
+				FormatBytes(n), FormatBytes(avail), c.MemoryHeadroom)))
 		}
 	}
+	if len(errs) > 0 {
+		return warnings, &ValidationError{Errors: errs}
+	}
+	return warnings, nil
 }
 
 func ctxString(n int) string {
@@ -81,38 +67,6 @@ func ctxString(n int) string {
 		return "default"
 	}
 	return fmt.Sprint(n)
-}
-
-// ggufChecker estimates with the GGUF metadata of each file and reads the
-// machine's memory from the OS.
-
-type ggufChecker struct{ gpuTotal uint64 }
-
-func (g ggufChecker) GPUMemory() uint64 { return g.gpuTotal }
-
-func (ggufChecker) Need(c *Config, m Model) (uint64, error) {
-	f, err := gguf.Open(m.File)
-	if err != nil {
-		return 0, err
-	}
-	need := f.Estimate(c.EstimateParams(m, f.ContextLength())).Total
-	if proj := m.ProjectorFile(); proj != "" {
-		// The projector's weights; its compute buffer is small beside them.
-		st, err := os.Stat(proj)
-		if err != nil {
-			return 0, err
-		}
-		need += uint64(st.Size())
-	}
-	return need, nil
-}
-
-func (ggufChecker) Memory() (total, available uint64, err error) {
-	vm, err := mem.VirtualMemory()
-	if err != nil {
-		return 0, 0, err
-	}
-	return vm.Total, vm.Available, nil
 }
 
 // ContextFor is the context length m loads with, given the file's trained

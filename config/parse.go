@@ -20,30 +20,29 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// parser collects every problem of one file instead of stopping at the
-// first, so an operator fixes them all in one edit.
-type parser struct {
-	file string
-	errs []*Error
-	// keys maps a field path to the YAML key node that set it, so checks
-	// run after decoding can still cite a line.
-	keys map[string]*yaml.Node
+// source is where a configuration was read from. The Config keeps it so
+// that checks made after Parse (the memory check, see CheckMemory) cite
+// lines as Parse's own do.
+type source struct {
+	file string // as given to Parse
+	// keys maps a field path to the position of the YAML key that set it.
+	keys map[string]position
 }
 
-func (p *parser) errorf(n *yaml.Node, field, format string, args ...any) {
-	e := &Error{File: p.file, Field: field, Msg: fmt.Sprintf(format, args...)}
-	if n != nil {
-		e.Line, e.Column = n.Line, n.Column
+type position struct{ line, column int }
+
+// errorAt is an *Error about field, placed at the key that set it or at its
+// closest ancestor that the file sets.
+func (s *source) errorAt(field, msg string) *Error {
+	e := &Error{Field: field, Msg: msg}
+	if s == nil {
+		return e // Default(): no file
 	}
-	p.errs = append(p.errs, e)
-}
-
-// at returns the key node of field, or of its closest ancestor that the
-// file sets (nil when none).
-func (p *parser) at(field string) *yaml.Node {
+	e.File = s.file
 	for f := field; f != ""; {
-		if n, ok := p.keys[f]; ok {
-			return n
+		if pos, ok := s.keys[f]; ok {
+			e.Line, e.Column = pos.line, pos.column
+			break
 		}
 		i := strings.LastIndexByte(f, '.')
 		if i < 0 {
@@ -51,16 +50,32 @@ func (p *parser) at(field string) *yaml.Node {
 		}
 		f = f[:i]
 	}
-	return nil
+	return e
+}
+
+// parser collects every problem of one file instead of stopping at the
+// first, so an operator fixes them all in one edit.
+type parser struct {
+	src  *source
+	errs []*Error
+}
+
+func (p *parser) errorf(n *yaml.Node, field, format string, args ...any) {
+	e := &Error{File: p.src.file, Field: field, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		e.Line, e.Column = n.Line, n.Column
+	}
+	p.errs = append(p.errs, e)
 }
 
 func (p *parser) fieldErr(field, format string, args ...any) {
-	p.errorf(p.at(field), field, format, args...)
+	p.errs = append(p.errs, p.src.errorAt(field, fmt.Sprintf(format, args...)))
 }
 
-func parse(data []byte, name string, chk memoryChecker) (*Config, error) {
-	p := &parser{file: name, keys: map[string]*yaml.Node{}}
+func parse(data []byte, name string) (*Config, error) {
+	p := &parser{src: &source{file: name, keys: map[string]position{}}}
 	cfg := Default()
+	cfg.src = p.src
 	cfg.Auth.Mode = "" // resolved from listen in validate
 	cfg.Path = name
 	if name != "" {
@@ -109,7 +124,7 @@ func parse(data []byte, name string, chk memoryChecker) (*Config, error) {
 		}
 	}
 	if len(p.errs) == 0 {
-		p.validate(cfg, chk)
+		p.validate(cfg)
 	}
 	if len(p.errs) > 0 {
 		return nil, &ValidationError{Errors: p.errs}
@@ -173,7 +188,7 @@ func (p *parser) check(n *yaml.Node, t reflect.Type, field string) bool {
 				continue
 			}
 			seen[k.Value] = true
-			p.keys[path] = k
+			p.src.keys[path] = position{k.Line, k.Column}
 			if t == reflect.TypeOf(Config{}) && k.Value == "models" {
 				ok = p.checkModels(v) && ok
 				continue
@@ -223,7 +238,7 @@ func (p *parser) checkModels(n *yaml.Node) bool {
 			continue
 		}
 		seen[k.Value] = k
-		p.keys[path] = k
+		p.src.keys[path] = position{k.Line, k.Column}
 		ok = p.check(v, reflect.TypeOf(Model{}), path) && ok
 	}
 	return ok
@@ -362,8 +377,10 @@ func editDistance(a, b string) int {
 // "did you mean" suggestions elsewhere.
 func EditDistance(a, b string) int { return editDistance(a, b) }
 
-// validate checks the decoded values and resolves relative paths.
-func (p *parser) validate(c *Config, chk memoryChecker) {
+// validate checks the decoded values and resolves relative paths. It reads
+// no model file: whether a model fits in memory is CheckMemory's question,
+// asked by whoever knows the machine.
+func (p *parser) validate(c *Config) {
 	host, port, err := net.SplitHostPort(c.Listen)
 	if err != nil {
 		p.fieldErr("listen", "want host:port (e.g. 127.0.0.1:8080), got %q", c.Listen)
@@ -460,10 +477,6 @@ func (p *parser) validate(c *Config, chk memoryChecker) {
 			files[m.File] = f
 		}
 	}
-
-	if len(p.errs) == 0 && chk != nil {
-		p.memory(c, chk)
-	}
 }
 
 // dir resolves a folder setting against base.
@@ -525,11 +538,8 @@ func (p *parser) model(c *Config, m *Model, f string) {
 		p.fieldErr(f+".file", "%s is not a regular file", m.File)
 	}
 	if m.KeepAlive != nil && c.MaxKeepAlive > 0 && (m.KeepAlive.IsNever() || *m.KeepAlive > c.MaxKeepAlive) {
-		c.Warnings = append(c.Warnings, &Error{File: p.file, Field: f + ".keep_alive",
-			Msg: fmt.Sprintf("%s is capped by max_keep_alive %s", *m.KeepAlive, c.MaxKeepAlive)})
-		if k := p.at(f + ".keep_alive"); k != nil {
-			c.Warnings[len(c.Warnings)-1].Line = k.Line
-		}
+		c.Warnings = append(c.Warnings, p.src.errorAt(f+".keep_alive",
+			fmt.Sprintf("%s is capped by max_keep_alive %s", *m.KeepAlive, c.MaxKeepAlive)))
 	}
 	if path, ok := m.chatTemplatePath(); ok {
 		if _, err := os.Stat(path); err != nil {

@@ -97,19 +97,46 @@ func (o options) gpuDevices() []DeviceMemory {
 	return out
 }
 
-// configOptions tell config's memory check how much GPU memory a model may
-// also use. Integrated GPUs share system memory and add nothing.
-func (o options) configOptions() []config.LoadOption {
+// gpuTotal is the memory of the GPUs a model may also use. Integrated GPUs
+// share system memory and add nothing.
+func (o options) gpuTotal() uint64 {
 	var gpu uint64
 	for _, d := range o.gpuDevices() {
 		if d.Kind == placement.KindGPU {
 			gpu += d.TotalBytes
 		}
 	}
-	if gpu == 0 {
+	return gpu
+}
+
+// checkMemory refuses a config with a model that can never fit on this
+// machine, citing the config file's line, and logs the models that do not
+// fit in the memory available now. items are cfg's, built with their
+// estimates. Startup and every reload go through it (apply).
+func (m *Manager) checkMemory(cfg *config.Config, items []*item) error {
+	sys, err := m.opts.probe()
+	if err != nil {
+		m.log.Warn("cannot read the machine's memory; config not checked against it", "err", err)
 		return nil
 	}
-	return []config.LoadOption{config.WithGPUMemory(gpu)}
+	byName := make(map[string]*item, len(items))
+	for _, it := range items {
+		if !it.Discovered {
+			byName[it.Name] = it
+		}
+	}
+	warnings, err := cfg.CheckMemory(config.Machine{Total: sys.Total, Available: sys.Available, GPU: m.opts.gpuTotal()},
+		func(mm config.Model) (uint64, error) {
+			it := byName[mm.Name]
+			if it.estErr != nil {
+				return 0, it.estErr
+			}
+			return it.est.Total, nil
+		})
+	for _, w := range warnings {
+		m.log.Warn("config", "warning", w.Error())
+	}
+	return err
 }
 
 // budgets is the memory a new load may take now, before evictions.
@@ -172,10 +199,10 @@ func (m *Manager) budgets() budgets {
 func (m *Manager) freeMemory() float64 {
 	cfg := m.st.cfg
 	sys := math.Inf(1)
-	if avail, err := m.opts.probe(); err != nil {
+	if mem, err := m.opts.probe(); err != nil {
 		m.log.Warn("cannot read available memory; admitting loads without a memory check", "err", err)
 	} else {
-		sys = float64(avail) - float64(cfg.MemoryHeadroom)
+		sys = float64(mem.Available) - float64(cfg.MemoryHeadroom)
 	}
 	var committed float64
 	for _, o := range m.allRunners() {

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ggufd/ggufd/config"
 	"github.com/ggufd/ggufd/engine"
 	"github.com/ggufd/ggufd/engine/gguf"
 )
@@ -329,7 +328,9 @@ func TestGPUDoesNotFit(t *testing.T) {
 // system memory evicts a model holding system memory.
 func TestGPUAndSystemMemoryBudgets(t *testing.T) {
 	gpus := newFakeGPUs(10000)
-	e := gpuEnv(t, gpus, "memory_limit: 1GiB\nmemory_headroom: 0\nmodels:\n  big: {}\n  small: {gpu_layers: 0}\n  big2: {gpu_layers: 0}\n")
+	// small and big2 are discovered, not configured: the config's memory
+	// check would refuse big2, which can never fit in memory_limit.
+	e := gpuEnv(t, gpus, "memory_limit: 1GiB\nmemory_headroom: 0\ndefaults: {gpu_layers: 0}\nmodels:\n  big: {gpu_layers: auto}\n")
 	e.acquire("big").Release() // 9.3GiB on the GPU, 110MiB of system memory
 	e.acquire("small").Release()
 	if e.state("big") != StateLoaded {
@@ -372,22 +373,27 @@ func TestNoGPUAutoIsCPU(t *testing.T) {
 	}
 }
 
-// The config's memory check knows the GPUs: a model larger than system
-// memory but not than system memory and GPUs together is accepted on
-// reload.
+// The config's memory check knows the GPUs: big (9.4GiB) is larger than
+// system memory (4GiB) but not than system memory and the GPU together, so
+// it is accepted on reload, unless it may not use the GPU.
 func TestConfigCheckCountsGPUs(t *testing.T) {
-	gpus := newFakeGPUs(1 << 30) // a GPU as large as any test machine's memory
-	e := gpuEnv(t, gpus, "")
-	body := "gpu_memory_headroom: 0\nmodels:\n  big: {context: 4000000, parallel: 64}\n"
-	if _, err := config.Parse([]byte("models_dir: "+e.models+"\n"+body), e.cfgPath); err == nil {
-		t.Skip("this machine has enough memory for the model without a GPU")
-	}
-	e.writeConfig(body)
+	gpus := newFakeGPUs(10000)
+	e := gpuEnv(t, gpus, "", WithMemoryProbe(func() (Memory, error) { return Memory{Total: 4 << 30, Available: 4 << 30}, nil }))
+	e.writeConfig("gpu_memory_headroom: 0\nmodels:\n  big: {context: 8192}\n")
 	if err := e.m.Reload(context.Background()); err != nil {
 		t.Fatalf("reload with GPUs: %v", err)
 	}
-	if en, err := e.m.Lookup("big"); err != nil || en.Model.Context != 4000000 {
+	if en, err := e.m.Lookup("big"); err != nil || en.Model.Context != 8192 {
 		t.Errorf("config not applied: %+v %v", en, err)
+	}
+	e.writeConfig("gpu_memory_headroom: 0\nmodels:\n  big: {context: 4096, gpu_layers: 0}\n")
+	err := e.m.Reload(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "ggufd.yaml:4:3: models.big: needs about 9.4GiB loaded") ||
+		!strings.Contains(err.Error(), "more than the machine's memory (4GiB)") {
+		t.Fatalf("reload of a CPU-only model larger than memory: %v", err)
+	}
+	if en, _ := e.m.Lookup("big"); en.Model.Context != 8192 {
+		t.Errorf("the refused config was applied: context %d", en.Model.Context)
 	}
 }
 

@@ -12,10 +12,10 @@ import (
 // so that image input can be tried on first run too.
 const VisionDemoName = "demo-vision-random"
 
-// WriteDemoModel writes the "demo" preset (a tiny llama with random weights
+// writeDemoModel writes the "demo" preset (a tiny llama with random weights
 // and a ChatML template) to path, and the vision demo (VisionDemoName, with
-// its projector) beside it. It is the default DemoGenerator.
-func WriteDemoModel(path string) error {
+// its projector) beside it.
+func writeDemoModel(path string) error {
 	for _, d := range []struct{ preset, path string }{
 		{"demo", path},
 		{"vision-demo", filepath.Join(filepath.Dir(path), VisionDemoName+".gguf")},

@@ -16,28 +16,13 @@ import (
 	"github.com/ggufd/ggufd/config"
 	"github.com/ggufd/ggufd/engine"
 	"github.com/ggufd/ggufd/engine/gguf"
+	"github.com/ggufd/ggufd/internal/sharedtest"
 )
-
-// sharedModels is the folder of test GGUF files, ../shared/models from the
-// repository root.
-func sharedModels(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "shared", "models"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"stories260K.gguf", "stories260K-chatml.gguf", "llama-2-tiny-random.gguf"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			t.Fatalf("test model missing: %v (the tests need ../shared/models relative to the repository root)", err)
-		}
-	}
-	return dir
-}
 
 // copyModel copies a shared test model into dir under name.
 func copyModel(t *testing.T, src, dir, name string) string {
 	t.Helper()
-	in, err := os.Open(filepath.Join(sharedModels(t), src))
+	in, err := os.Open(sharedtest.Model(t, src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +133,7 @@ func requireBackend(t *testing.T, name string) {
 		return
 	}
 	engineCheck.once.Do(func() {
-		m, err := engine.Load(context.Background(), filepath.Join(sharedModels(t), "stories260K.gguf"), engine.LoadOptions{ContextLength: 128, Parallel: 1})
+		m, err := engine.Load(context.Background(), sharedtest.Model(t, "stories260K.gguf"), engine.LoadOptions{ContextLength: 128, Parallel: 1})
 		if err == nil {
 			m.Close()
 		}
@@ -254,6 +239,17 @@ func (e *env) state(name string) State {
 	return s.State
 }
 
+// pending reports whether name's load waits for memory or a model slot.
+func (e *env) pending(name string) bool {
+	e.t.Helper()
+	var p bool
+	e.m.call(func() {
+		r := e.m.st.runners[name]
+		p = r != nil && r.admitting
+	})
+	return p
+}
+
 // waitFor polls cond until it holds or timeout passes.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -275,7 +271,7 @@ func fixedEstimate(total uint64) Option {
 
 // plentyOfMemory makes admission independent of the test machine.
 func plentyOfMemory() Option {
-	return WithMemoryProbe(func() (uint64, error) { return 1 << 40, nil })
+	return WithMemoryProbe(func() (Memory, error) { return Memory{Total: 1 << 40, Available: 1 << 40}, nil })
 }
 
 // testConfig is the no-file default configuration serving dir.

@@ -120,7 +120,6 @@ func New(cfg *config.Config, configPath string, logger *slog.Logger, opts ...Opt
 		probe:    SystemMemory,
 		estimate: ggufEstimate,
 		clock:    realClock{},
-		demo:     WriteDemoModel,
 		debounce: 150 * time.Millisecond,
 	}
 	for _, opt := range opts {
@@ -133,17 +132,18 @@ func New(cfg *config.Config, configPath string, logger *slog.Logger, opts ...Opt
 		}
 		configPath = abs
 	}
+	if o.modelsDir != "" {
+		c := *cfg
+		c.ModelsDir = o.modelsDir
+		cfg = &c
+	}
 	cfg, err := absolutePaths(cfg)
 	if err != nil {
 		return nil, err
 	}
-	// A models_dir that differs from the file's was set on the command line
-	// (--models-dir); reloads of the file must keep it.
 	var modelsDirOverride string
-	if configPath != "" {
-		if fc, err := config.Load(configPath, o.configOptions()...); err == nil && fc.ModelsDir != cfg.ModelsDir {
-			modelsDirOverride = cfg.ModelsDir
-		}
+	if o.modelsDir != "" {
+		modelsDirOverride = cfg.ModelsDir // absolute now; reloads keep it
 	}
 	m := &Manager{
 		modelsDirOverride: modelsDirOverride,
@@ -263,10 +263,14 @@ func (m *Manager) start(ctx context.Context) error {
 	if err := m.Reload(ctx); err != nil && m.configPath == "" {
 		return err
 	} else if err != nil {
-		// The config was validated by the caller before New; failing now
-		// means it changed in between. Serve the one we were given.
+		// The file was parsed by the caller before New; failing now means
+		// it changed in between, or a model of it can never fit in memory
+		// (checked here, not by config.Parse). Serve the one we were given
+		// unless that fails too.
+		if aerr := m.apply(m.baseCfg); aerr != nil {
+			return aerr
+		}
 		m.log.Error("config not applied; serving the one given at startup", "err", err)
-		m.apply(m.baseCfg)
 	}
 
 	for _, e := range m.Entries() {
@@ -293,7 +297,7 @@ func (m *Manager) ensureDemo(cfg *config.Config) error {
 		return err
 	}
 	path := filepath.Join(cfg.ModelsDir, DemoName+".gguf")
-	if err := m.opts.demo(path); err != nil {
+	if err := writeDemoModel(path); err != nil {
 		return err
 	}
 	m.log.Info("no GGUF files found: wrote a demo model with random weights (its output is gibberish); put real GGUF files in the models folder to serve them",
@@ -320,7 +324,7 @@ func (m *Manager) Reload(ctx context.Context) error {
 	}
 	cfg := m.baseCfg
 	if m.configPath != "" {
-		c, err := config.Load(m.configPath, m.opts.configOptions()...)
+		c, err := config.Load(m.configPath)
 		if err != nil {
 			// Keep the last good config, but still pick up GGUF files
 			// added to or removed from models_dir.
@@ -360,10 +364,15 @@ func (m *Manager) OnConfig(f func(*config.Config)) {
 	m.watchers = append(m.watchers, f)
 }
 
+// apply installs cfg and the models folder as they are now, unless a model
+// of cfg can never fit in memory.
 func (m *Manager) apply(cfg *config.Config) error {
 	m.reloadMu.Lock()
 	defer m.reloadMu.Unlock()
 	items, warnings := m.builder.build(cfg)
+	if err := m.checkMemory(cfg, items); err != nil {
+		return err
+	}
 	for _, w := range warnings {
 		m.log.Warn("models", "warning", w)
 	}

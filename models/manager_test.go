@@ -148,24 +148,27 @@ func TestIdleUnload(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			requireBackend(t, b.name)
-			e := newEnv(t, b.load, "keep_alive: 300ms\n", func(models string) { twoModels(models, t) })
+			clock := newManualClock()
+			e := newEnv(t, b.load, "keep_alive: 300ms\n", func(models string) { twoModels(models, t) }, WithClock(clock))
 			l := e.acquire("stories")
 			fm, _ := l.Loaded().(*fakeModel)
 			// Held well past keep_alive: never unloaded under a lease.
-			time.Sleep(900 * time.Millisecond)
+			clock.Advance(time.Hour)
 			if s := e.state("stories"); s != StateLoaded {
 				t.Fatalf("state %s while a lease is held, want loaded", s)
 			}
-			released := time.Now()
+			released := clock.Now()
 			l.Release()
 			s, _ := e.m.Status("stories")
-			if s.ExpiresAt.IsZero() {
-				t.Error("ExpiresAt not set after release")
+			if want := released.Add(300 * time.Millisecond); !s.ExpiresAt.Equal(want) {
+				t.Errorf("ExpiresAt %v after release, want %v", s.ExpiresAt, want)
 			}
+			clock.Advance(299 * time.Millisecond)
+			if s := e.state("stories"); s != StateLoaded {
+				t.Fatalf("state %s 299ms after release, keep_alive is 300ms", s)
+			}
+			clock.Advance(time.Millisecond)
 			waitFor(t, 5*time.Second, "idle unload", func() bool { return e.state("stories") == StateUnloaded })
-			if d := time.Since(released); d < 250*time.Millisecond {
-				t.Errorf("unloaded %v after release, keep_alive is 300ms", d)
-			}
 			if fm != nil && !fm.closed.Load() {
 				t.Error("model not closed")
 			}
@@ -179,16 +182,17 @@ func TestIdleUnload(t *testing.T) {
 }
 
 func TestKeepAliveZeroAndNever(t *testing.T) {
+	clock := newManualClock()
 	e := newEnv(t, fakeLoad, `
 keep_alive: 0
 models:
   stories: {file: stories.gguf}
   tiny: {file: tiny.gguf, keep_alive: -1}
-`, func(models string) { twoModels(models, t) })
+`, func(models string) { twoModels(models, t) }, WithClock(clock))
 	e.acquire("stories").Release()
 	waitFor(t, 2*time.Second, "unload at once", func() bool { return e.state("stories") == StateUnloaded })
 	e.acquire("tiny").Release()
-	time.Sleep(200 * time.Millisecond)
+	clock.Advance(365 * 24 * time.Hour)
 	if s, _ := e.m.Status("tiny"); s.State != StateLoaded || !s.ExpiresAt.IsZero() {
 		t.Errorf("keep_alive -1: %s expires %v", s.State, s.ExpiresAt)
 	}
@@ -199,13 +203,14 @@ func TestLRUEviction(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			requireBackend(t, b.name)
 			// Each model is estimated at 100MiB; the budget holds one.
+			clock := newManualClock()
 			e := newEnv(t, b.load, "memory_limit: 150MiB\nmemory_headroom: 0\n", func(models string) {
 				twoModels(models, t)
 				copyModel(t, "stories260K.gguf", models, "third.gguf")
-			}, fixedEstimate(100<<20), plentyOfMemory())
+			}, fixedEstimate(100<<20), plentyOfMemory(), WithClock(clock))
 
 			e.acquire("stories").Release()
-			time.Sleep(20 * time.Millisecond) // distinct last-use times
+			clock.Advance(time.Second) // distinct last-use times
 			// tiny does not fit next to stories: stories (idle) goes.
 			e.acquire("tiny").Release()
 			if s := e.state("stories"); s != StateUnloading && s != StateUnloaded {
@@ -226,7 +231,7 @@ func TestLRUEviction(t *testing.T) {
 				}
 				got <- err
 			}()
-			time.Sleep(200 * time.Millisecond)
+			waitFor(t, 5*time.Second, "third waiting for memory", func() bool { return e.pending("third") })
 			if s := e.state("tiny"); s != StateLoaded {
 				t.Fatalf("busy tiny is %s", s)
 			}
@@ -254,7 +259,7 @@ func TestLRUEviction(t *testing.T) {
 
 func TestInsufficientMemory(t *testing.T) {
 	e := newEnv(t, fakeLoad, "memory_headroom: 1GiB\n", func(models string) { twoModels(models, t) },
-		fixedEstimate(3<<30), WithMemoryProbe(func() (uint64, error) { return 2 << 30, nil }))
+		fixedEstimate(3<<30), WithMemoryProbe(func() (Memory, error) { return Memory{Total: 8 << 30, Available: 2 << 30}, nil }))
 	_, err := e.m.Acquire(context.Background(), "stories")
 	var im *InsufficientMemoryError
 	if !errors.As(err, &im) || im.Needed != 3<<30 || im.Available != 1<<30 {
@@ -351,10 +356,19 @@ func TestAdminLoadUnload(t *testing.T) {
 	l := e.acquire("tiny")
 	done := make(chan error, 1)
 	go func() { done <- e.m.Unload(ctx, "tiny") }()
+	waitFor(t, 5*time.Second, "unload requested", func() bool {
+		var asked bool
+		e.m.call(func() { asked = len(e.m.st.runners["tiny"].unloadWait) > 0 })
+		return asked
+	})
+	// Requested with a request in flight: the model stays until it ends.
+	if s := e.state("tiny"); s != StateLoaded {
+		t.Fatalf("tiny is %s with a request in flight", s)
+	}
 	select {
 	case err := <-done:
 		t.Fatalf("Unload returned %v with a request in flight", err)
-	case <-time.After(100 * time.Millisecond):
+	default:
 	}
 	l.Release()
 	if err := <-done; err != nil {
@@ -386,9 +400,13 @@ func TestCloseWaitsForLeases(t *testing.T) {
 	fm := l.Loaded().(*fakeModel)
 	closed := make(chan error, 1)
 	go func() { closed <- m.Close(context.Background()) }()
-	time.Sleep(100 * time.Millisecond)
-	if fm.closed.Load() {
-		t.Fatal("model closed under a lease")
+	waitFor(t, 5*time.Second, "Close to stop new work", func() bool {
+		var c bool
+		m.call(func() { c = m.st.closed })
+		return c
+	})
+	if s, err := m.Status("stories"); err != nil || s.State != StateLoaded {
+		t.Fatalf("stories is %s (%v) under a lease during Close, want loaded", s.State, err)
 	}
 	if _, err := m.Acquire(context.Background(), "stories"); !errors.Is(err, ErrClosed) {
 		t.Errorf("Acquire during Close: %v", err)
@@ -434,13 +452,12 @@ func TestQueuedLoadsProceedInTurn(t *testing.T) {
 		go func() {
 			l, err := e.m.Acquire(context.Background(), name)
 			if err == nil {
-				time.Sleep(20 * time.Millisecond)
 				l.Release()
 			}
 			errs <- err
 		}()
 	}
-	time.Sleep(100 * time.Millisecond)
+	waitFor(t, 5*time.Second, "both loads queued", func() bool { return e.pending("tiny") && e.pending("third") })
 	hold.Release()
 	for range 2 {
 		select {
@@ -455,7 +472,8 @@ func TestQueuedLoadsProceedInTurn(t *testing.T) {
 }
 
 func TestClientKeepAlive(t *testing.T) {
-	e := newEnv(t, fakeLoad, "keep_alive: 1h\nmax_keep_alive: 300ms\n", func(models string) { twoModels(models, t) })
+	clock := newManualClock()
+	e := newEnv(t, fakeLoad, "keep_alive: 1h\nmax_keep_alive: 300ms\n", func(models string) { twoModels(models, t) }, WithClock(clock))
 	if e.m.Config().MaxKeepAlive.Std() != 300*time.Millisecond {
 		t.Fatal("Config() does not return the config in force")
 	}
@@ -470,9 +488,10 @@ func TestClientKeepAlive(t *testing.T) {
 	l.SetKeepAlive(-1)
 	l.Release()
 	s, _ := e.m.Status("tiny")
-	if d := time.Until(s.ExpiresAt); d <= 0 || d > 300*time.Millisecond {
-		t.Errorf("expires in %v, want at most max_keep_alive", d)
+	if d := s.ExpiresAt.Sub(clock.Now()); d != 300*time.Millisecond {
+		t.Errorf("expires in %v, want max_keep_alive", d)
 	}
+	clock.Advance(300 * time.Millisecond)
 	waitFor(t, 2*time.Second, "unload at max_keep_alive", func() bool { return e.state("tiny") == StateUnloaded })
 }
 
@@ -520,28 +539,33 @@ func (c *manualClock) Advance(d time.Duration) {
 		}
 	}
 	c.mu.Unlock()
+	// The manager's timer functions only queue work for its loop, so they
+	// run here: once Advance returns, any call through the loop (Status,
+	// state) happens after the work of every timer that fired.
 	for _, f := range due {
-		go f()
+		f()
 	}
 }
 
+func newManualClock() *manualClock {
+	return &manualClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
 func TestKeepAliveWithClock(t *testing.T) {
-	clock := &manualClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := newManualClock()
 	e := newEnv(t, fakeLoad, "keep_alive: 5m\n", func(models string) { twoModels(models, t) }, WithClock(clock))
 	e.acquire("stories").Release()
-	waitFor(t, time.Second, "expiry scheduled", func() bool {
-		s, _ := e.m.Status("stories")
-		return s.ExpiresAt.Equal(clock.Now().Add(5 * time.Minute))
-	})
+	// Release queues its work before Status's, so the expiry is set.
+	if s, _ := e.m.Status("stories"); !s.ExpiresAt.Equal(clock.Now().Add(5 * time.Minute)) {
+		t.Fatalf("expires at %v, want in 5 minutes", s.ExpiresAt)
+	}
 	clock.Advance(4 * time.Minute)
-	time.Sleep(50 * time.Millisecond)
 	if s := e.state("stories"); s != StateLoaded {
 		t.Fatalf("%s after 4 of 5 minutes", s)
 	}
 	// A request in between restarts the countdown from its end.
 	e.acquire("stories").Release()
 	clock.Advance(2 * time.Minute)
-	time.Sleep(50 * time.Millisecond)
 	if s := e.state("stories"); s != StateLoaded {
 		t.Fatalf("%s 2 minutes after the last request", s)
 	}

@@ -30,16 +30,23 @@ func EngineLoader(ctx context.Context, path string, opts engine.LoadOptions) (Lo
 	return m, nil
 }
 
-// MemoryProbe returns the memory the OS can give to new allocations now.
-type MemoryProbe func() (available uint64, err error)
+// Memory is the machine's system memory.
+type Memory struct {
+	Total uint64
+	// Available is what the OS can give to new allocations now.
+	Available uint64
+}
+
+// MemoryProbe reads the machine's system memory.
+type MemoryProbe func() (Memory, error)
 
 // SystemMemory is the default MemoryProbe.
-func SystemMemory() (uint64, error) {
+func SystemMemory() (Memory, error) {
 	vm, err := mem.VirtualMemory()
 	if err != nil {
-		return 0, err
+		return Memory{}, err
 	}
-	return vm.Available, nil
+	return Memory{Total: vm.Total, Available: vm.Available}, nil
 }
 
 // DeviceMemory is an accelerator as ggml reports it (engine.Devices gives
@@ -75,17 +82,15 @@ func (realClock) AfterFunc(d time.Duration, f func()) func() bool {
 	return time.AfterFunc(d, f).Stop
 }
 
-// DemoGenerator writes a small demo model to path.
-type DemoGenerator func(path string) error
-
 type options struct {
 	loader   Loader
 	probe    MemoryProbe
 	devices  DeviceProbe
 	estimate Estimator
 	clock    Clock
-	demo     DemoGenerator
 	debounce time.Duration
+	// modelsDir replaces the config's models_dir, on every reload too.
+	modelsDir string
 }
 
 // Option customises a Manager.
@@ -94,7 +99,7 @@ type Option func(*options)
 // WithLoader replaces engine.Load (tests count or fake loads with it).
 func WithLoader(l Loader) Option { return func(o *options) { o.loader = l } }
 
-// WithMemoryProbe replaces the OS's available-memory figure.
+// WithMemoryProbe replaces the OS's memory figures.
 func WithMemoryProbe(p MemoryProbe) Option { return func(o *options) { o.probe = p } }
 
 // WithDevices gives the GPUs models may be placed on. Without it every
@@ -107,8 +112,10 @@ func WithEstimator(e Estimator) Option { return func(o *options) { o.estimate = 
 // WithClock replaces the wall clock of keep-alive timers.
 func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
 
-// WithDemoGenerator replaces how the first-run demo model is written.
-func WithDemoGenerator(g DemoGenerator) Option { return func(o *options) { o.demo = g } }
+// WithModelsDir serves the GGUF files of dir instead of the config's
+// models_dir, also after the config file is reloaded (ggufd serve
+// --models-dir). A relative dir is relative to the working directory.
+func WithModelsDir(dir string) Option { return func(o *options) { o.modelsDir = dir } }
 
 // WithDebounce sets how long file events settle before a reload (default
 // 150ms): editors and copies emit bursts of events for one change.

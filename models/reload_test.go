@@ -43,14 +43,14 @@ models:
 
 			// An invalid config is not applied.
 			e.writeConfig("models:\n  stories:\n    file: stories.gguf\n    contxt: 64\n")
-			time.Sleep(400 * time.Millisecond)
-			if _, err := e.m.Lookup("tales"); err != nil {
-				t.Fatalf("invalid config replaced the good one: %v", err)
-			}
 			if err := e.m.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), "contxt") {
 				t.Errorf("Reload of an invalid config: %v", err)
 			}
-			// While the config is invalid, models_dir changes still apply.
+			if _, err := e.m.Lookup("tales"); err != nil {
+				t.Fatalf("invalid config replaced the good one: %v", err)
+			}
+			// While the config is invalid, models_dir changes still apply,
+			// through the watcher.
 			copyModel(t, "stories260K-chatml.gguf", e.models, "added.gguf")
 			waitFor(t, 5*time.Second, "added.gguf discovered under an invalid config", func() bool {
 				_, err := e.m.Lookup("added")
@@ -72,7 +72,7 @@ models:
 				en, _ := e.m.Lookup("stories")
 				return en.ContextLength == 64
 			})
-			time.Sleep(100 * time.Millisecond)
+			// state goes through the loop, after the whole reload.
 			if e.state("stories") != StateLoaded || e.loads.count("stories.gguf") != 1 {
 				t.Fatal("reloaded under a lease")
 			}
@@ -131,9 +131,15 @@ func TestModelFilesAddedAndRemoved(t *testing.T) {
 		return errors.As(err, &nf)
 	})
 	fm := l.Loaded().(*fakeModel)
-	time.Sleep(50 * time.Millisecond)
-	if fm.closed.Load() {
-		t.Fatal("removed model closed under a lease")
+	// Removed from the catalog but leased: still loaded, not unloading.
+	var st State
+	e.m.call(func() {
+		for r := range e.m.st.detached {
+			st = r.state
+		}
+	})
+	if st != StateLoaded || fm.closed.Load() {
+		t.Fatalf("removed model is %q (closed %v) under a lease, want loaded", st, fm.closed.Load())
 	}
 	l.Release()
 	waitFor(t, 2*time.Second, "removed model closed", fm.closed.Load)
@@ -226,8 +232,7 @@ func TestModelsDirOverrideSurvivesReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.ModelsDir = other // as --models-dir does
-	m, err := New(cfg, cfgPath, testLogger(t), WithLoader(fakeLoad))
+	m, err := New(cfg, cfgPath, testLogger(t), WithLoader(fakeLoad), WithModelsDir(other))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,5 +245,61 @@ func TestModelsDirOverrideSurvivesReload(t *testing.T) {
 	}
 	if _, err := m.Lookup("stories"); err != nil {
 		t.Errorf("after reload: %v", err)
+	}
+}
+
+// TestMemoryCheckAtStartup estimates a real GGUF with the default
+// estimator: config.Load accepts any setting (it opens no model file);
+// Start refuses an absurd parallel × context, citing the config's line,
+// before anything loads, and accepts it with a GPU that can hold the rest.
+func TestMemoryCheckAtStartup(t *testing.T) {
+	gpu := WithDevices(func() []DeviceMemory {
+		return []DeviceMemory{{ID: "CUDA0", Kind: "gpu", TotalBytes: 80 << 30, FreeBytes: 80 << 30}}
+	})
+	const absurd = "memory_limit: 64MiB\nmodels:\n  stories: {parallel: 64, context: 65536}\n"
+	tests := []struct {
+		name string
+		body string
+		opts []Option
+		err  []string // substrings of Start's error; none: it starts
+	}{
+		{"modest", "models:\n  stories: {parallel: 2}\n", nil, nil},
+		{"absurd", absurd, nil, []string{"ggufd.yaml:4:3: models.stories: needs about", "more than memory_limit (64MiB)"}},
+		{"absurd with a GPU", absurd, []Option{gpu}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			copyModel(t, "stories260K.gguf", dir, "stories.gguf")
+			path := filepath.Join(dir, "ggufd.yaml")
+			if err := os.WriteFile(path, []byte("models_dir: .\n"+tt.body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := config.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			loads := newLoadCounter(fakeLoad)
+			m, err := New(cfg, path, testLogger(t), append([]Option{WithLoader(loads.load)}, tt.opts...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = m.Start(context.Background())
+			defer m.Close(context.Background())
+			if len(tt.err) == 0 {
+				if err != nil {
+					t.Fatalf("Start: %v", err)
+				}
+				return
+			}
+			for _, want := range tt.err {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("Start: %v, want an error with %q", err, want)
+				}
+			}
+			if c := loads.count("stories.gguf"); c != 0 {
+				t.Errorf("%d loads of a model that cannot fit", c)
+			}
+		})
 	}
 }

@@ -119,6 +119,14 @@ func dbCLI(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // accountsCLI runs "ggufd accounts|keys|usage ..." on the daemon's database.
 func accountsCLI(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flagPath, args := splitConfigFlag(args)
+	if onlyHelp(args) {
+		// Help needs no service: reading the config or opening (and so
+		// creating) the database would be a side effect of asking.
+		if len(args) == 2 {
+			args = []string{args[0], "help"} // the accounts CLI knows -h, --help and help, not -help
+		}
+		return accounts.RunCLI(ctx, nil, args, stdout, stderr)
+	}
 	cfg, err := loadConfig(resolveConfigPath(flagPath))
 	if err != nil {
 		return err
@@ -132,4 +140,21 @@ func accountsCLI(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	return accounts.RunCLIWithDB(ctx, db, acfg, args, stdout, stderr)
+}
+
+// onlyHelp reports whether an accounts|keys|usage command line (args[0] is
+// the command) asks for help and nothing else, so the accounts CLI answers
+// it before touching its service: "accounts", "accounts help", "keys
+// --help", "usage -h", "keys create --help". A help flag among other
+// arguments ("keys create acme --help") goes the usual way.
+func onlyHelp(args []string) bool {
+	switch len(args) {
+	case 1:
+		return args[0] != "usage" // bare "usage" lists the ledger
+	case 2:
+		return isHelpWord(args[1])
+	case 3:
+		return args[0] != "usage" && isHelpWord(args[2]) && args[2] != "help"
+	}
+	return false
 }

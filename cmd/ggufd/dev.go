@@ -11,12 +11,18 @@ import (
 	"github.com/ggufd/ggufd/engine/gguf"
 )
 
+const devUsage = "usage: ggufd dev synth [flags]   (write a synthetic GGUF model; -h for flags)"
+
 func dev(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "synth" {
-		fmt.Fprintln(stderr, "usage: ggufd dev synth [flags]   (write a synthetic GGUF model; -h for flags)")
-		return flag.ErrHelp
+	switch {
+	case len(args) > 0 && args[0] == "synth":
+		return synth(args[1:], stdout, stderr)
+	case len(args) > 0 && isHelpWord(args[0]):
+		fmt.Fprintln(stdout, devUsage)
+		return nil
 	}
-	return synth(args[1:], stdout, stderr)
+	fmt.Fprintln(stderr, devUsage)
+	return errUsage
 }
 
 // synth writes a llama-architecture model with real shapes and random

@@ -19,38 +19,51 @@ import (
 	"github.com/ggufd/ggufd/server/webui"
 )
 
+// serveOptions are serve's command-line flags.
+type serveOptions struct {
+	config, listen, modelsDir, logLevel, logFormat string
+}
+
+// serveFlags declares serve's flags; "ggufd --help" prints them too.
+func serveFlags(output io.Writer) (*flag.FlagSet, *serveOptions) {
+	var o serveOptions
+	fs := flag.NewFlagSet("ggufd serve", flag.ContinueOnError)
+	fs.SetOutput(output)
+	fs.StringVar(&o.config, "config", "", "config file (default: $GGUFD_CONFIG, else ./ggufd.yaml if present, else built-in defaults)")
+	fs.StringVar(&o.listen, "listen", "", "listen address, overrides the config (e.g. 127.0.0.1:8080)")
+	fs.StringVar(&o.modelsDir, "models-dir", "", "folder of GGUF files, overrides the config")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
+	return fs, &o
+}
+
 // serve runs the daemon until ctx is cancelled (SIGINT/SIGTERM), then shuts
 // down gracefully: running streams get the configured shutdown timeout.
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("ggufd serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgFlag := fs.String("config", "", "config file (default: $GGUFD_CONFIG, else ./ggufd.yaml if present, else built-in defaults)")
-	listen := fs.String("listen", "", "listen address, overrides the config (e.g. 127.0.0.1:8080)")
-	modelsDir := fs.String("models-dir", "", "folder of GGUF files, overrides the config")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	logFormat := fs.String("log-format", "text", "text or json")
+	fs, opts := serveFlags(stderr)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	logger, err := newLogger(stderr, *logLevel, *logFormat)
+	if fs.NArg() > 0 {
+		// "ggufd --config x.yaml accounts list" would otherwise serve.
+		return fmt.Errorf("serve takes flags only, not %q (a command goes first: ggufd accounts --config FILE ...)", strings.Join(fs.Args(), " "))
+	}
+	logger, err := newLogger(stderr, opts.logLevel, opts.logFormat)
 	if err != nil {
 		return err
 	}
 	slog.SetDefault(logger)
 
-	cfgPath := resolveConfigPath(*cfgFlag)
+	cfgPath := resolveConfigPath(opts.config)
 	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		return err
 	}
-	if *listen != "" {
-		cfg.Listen = *listen
+	if opts.listen != "" {
+		cfg.Listen = opts.listen
 		if err := checkOpenListen(cfg); err != nil {
 			return err
 		}
-	}
-	if *modelsDir != "" {
-		cfg.ModelsDir = *modelsDir
 	}
 	for _, w := range cfg.Warnings {
 		logger.Warn("config", "warning", w.Error())
@@ -89,7 +102,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return nil
 	}
 
-	mgr, err := models.New(cfg, cfgPath, logger)
+	var mopts []models.Option
+	if opts.modelsDir != "" {
+		mopts = append(mopts, models.WithModelsDir(opts.modelsDir))
+	}
+	mgr, err := models.New(cfg, cfgPath, logger, mopts...)
 	if err != nil {
 		return err
 	}
@@ -113,7 +130,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	logger.Info("ggufd listening", "addr", "http://"+ln.Addr().String(), "models_dir", cfg.ModelsDir, "auth", string(svc.Mode()),
+	logger.Info("ggufd listening", "addr", "http://"+ln.Addr().String(), "models_dir", mgr.Config().ModelsDir, "auth", string(svc.Mode()),
 		"database", accounts.RedactDatabase(db), "daemon_id", svc.DaemonID(), "config", orDefault(cfgPath, "(built-in defaults)"))
 
 	errc := make(chan error, 1)

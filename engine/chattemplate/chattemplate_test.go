@@ -101,9 +101,9 @@ func BenchmarkRender(b *testing.B) {
 }
 
 func TestConcurrentRenderSharesTools(t *testing.T) {
-	src, err := os.ReadFile(filepath.Join(casesDir, "Qwen-Qwen3-0.6B.jinja"))
+	src, err := os.ReadFile(filepath.Join(casesDir(t), "Qwen-Qwen3-0.6B.jinja"))
 	if err != nil {
-		t.Skipf("shared templates missing: %v", err)
+		t.Fatal(err)
 	}
 	tmpl, err := Parse(string(src))
 	if err != nil {

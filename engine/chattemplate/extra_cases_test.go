@@ -71,6 +71,7 @@ func checkExpectationFile(t *testing.T, path string) (passed, total int) {
 		t.Fatal(err)
 	}
 	contexts := get(doc, "contexts").(*jinja.Dict)
+	dir := casesDir(t)
 	templates := map[string]*Template{}
 	tokens := map[string]caseFile{}
 	for _, r := range get(doc, "results").(*jinja.List).Items {
@@ -78,16 +79,16 @@ func checkExpectationFile(t *testing.T, path string) (passed, total int) {
 		name := get(rec, "template").(string)
 		tmpl, ok := templates[name]
 		if !ok {
-			src, err := os.ReadFile(filepath.Join(casesDir, name))
+			src, err := os.ReadFile(filepath.Join(dir, name))
 			if err != nil {
-				t.Fatalf("%v (the shared chat-templates checkout is missing?)", err)
+				t.Fatal(err)
 			}
 			if tmpl, err = Parse(string(src)); err != nil {
 				t.Fatal(err)
 			}
 			templates[name] = tmpl
 			var cf caseFile
-			data, err := os.ReadFile(filepath.Join(casesDir, "cases", name[:len(name)-len(".jinja")]+".json"))
+			data, err := os.ReadFile(filepath.Join(dir, "cases", name[:len(name)-len(".jinja")]+".json"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,11 +1,15 @@
 package gguf
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/ggufd/ggufd/internal/sharedtest"
+)
 
 const mib = 1 << 20
 
 func TestEstimateKVCache(t *testing.T) {
-	f, err := Open(sharedModel(t, "stories260K.gguf"))
+	f, err := Open(sharedtest.Model(t, "stories260K.gguf"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +59,7 @@ func TestEstimateComputeFigures(t *testing.T) {
 		{"llama-2-tiny-random.gguf", EstimateParams{ContextLength: 4096, Parallel: 2, BatchSize: 128}, 15.87},
 	}
 	for _, tt := range tests {
-		f, err := Open(sharedModel(t, tt.model))
+		f, err := Open(sharedtest.Model(t, tt.model))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,8 +114,8 @@ func TestEstimateLayers(t *testing.T) {
 	}{
 		{"tied head", tied, []uint64{256 + 32, 256 + 128}, 512 + 256 + 16, 32 + 512, 512},
 		// The shared models have a head of their own (output.weight).
-		{"stories260K", sharedModel(t, "stories260K.gguf"), nil, 131072, 131072 + 256, 0},
-		{"llama-2-tiny", sharedModel(t, "llama-2-tiny-random.gguf"), nil, 512000, 512000 + 32, 0},
+		{"stories260K", sharedtest.Model(t, "stories260K.gguf"), nil, 131072, 131072 + 256, 0},
+		{"llama-2-tiny", sharedtest.Model(t, "llama-2-tiny-random.gguf"), nil, 512000, 512000 + 32, 0},
 	}
 	for _, tt := range tests {
 		f, err := Open(tt.path)

@@ -14,6 +14,8 @@ import (
 
 	"github.com/ollama/ollama/llama"
 	"github.com/ollama/ollama/ml"
+
+	"github.com/ggufd/ggufd/internal/sharedtest"
 )
 
 // These tests load files through llama.cpp itself (the ollama binding the
@@ -44,7 +46,7 @@ func TestSynthesizedModelsRunInLlamaCpp(t *testing.T) {
 	}{
 		{"demo", demo},
 		{"donor", SynthSpec{Name: "donor-vocab", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, FFN: 128,
-			Vocab: VocabSource{DonorPath: sharedModel(t, "llama-2-tiny-random.gguf")}}},
+			Vocab: VocabSource{DonorPath: sharedtest.Model(t, "llama-2-tiny-random.gguf")}}},
 		{"f16", SynthSpec{Dim: 64, Layers: 1, Heads: 4, FFN: 96, WeightType: "f16"}},
 	}
 	dir := t.TempDir()
@@ -192,13 +194,13 @@ func TestEstimateMatchesLlamaCpp(t *testing.T) {
 		t.Skip("writes ~160 MB of synthetic models")
 	}
 	dir := t.TempDir()
-	donor := sharedModel(t, "llama-2-tiny-random.gguf")
+	donor := sharedtest.Model(t, "llama-2-tiny-random.gguf")
 	small, _ := Preset("110m")
 	small.Layers, small.Vocab = 2, VocabSource{DonorPath: donor}
 	gqa, _ := Preset("tinyllama-1.1b")
 	gqa.Layers = 2
 	models := map[string]string{
-		"stories260K": sharedModel(t, "stories260K.gguf"),
+		"stories260K": sharedtest.Model(t, "stories260K.gguf"),
 		"llama2-tiny": donor,
 		"110m-2l":     filepath.Join(dir, "110m.gguf"),
 		"1.1b-2l":     filepath.Join(dir, "1.1b.gguf"),

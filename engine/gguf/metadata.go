@@ -240,16 +240,6 @@ func (f *File) ChatTemplate() string {
 	return s
 }
 
-// FileType is the name of general.file_type (e.g. "Q8_0"), "" if absent or
-// unknown.
-func (f *File) FileType() string {
-	u, ok := f.Uint("general.file_type")
-	if !ok {
-		return ""
-	}
-	return fileTypeNames[u]
-}
-
 // ParameterCount is the number of values in all tensors.
 func (f *File) ParameterCount() uint64 {
 	var n uint64

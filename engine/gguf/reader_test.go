@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ggufd/ggufd/internal/sharedtest"
 )
 
 func TestOpenSharedModels(t *testing.T) {
@@ -32,7 +34,7 @@ func TestOpenSharedModels(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			f, err := Open(sharedModel(t, tt.file))
+			f, err := Open(sharedtest.Model(t, tt.file))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,11 +110,11 @@ func header(version uint32, tensors, kvs uint64) []byte {
 }
 
 func TestOpenErrors(t *testing.T) {
-	src, err := os.ReadFile(sharedModel(t, "llama-2-tiny-random.gguf"))
+	src, err := os.ReadFile(sharedtest.Model(t, "llama-2-tiny-random.gguf"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := Open(sharedModel(t, "llama-2-tiny-random.gguf"))
+	f, err := Open(sharedtest.Model(t, "llama-2-tiny-random.gguf"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +173,7 @@ func withAlignment(t *testing.T, a uint32) []byte {
 }
 
 func BenchmarkOpenLlama2Vocab(b *testing.B) {
-	p := sharedModel(b, "llama-2-tiny-random.gguf")
+	p := sharedtest.Model(b, "llama-2-tiny-random.gguf")
 	for b.Loop() {
 		if _, err := Open(p); err != nil {
 			b.Fatal(err)

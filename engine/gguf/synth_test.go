@@ -7,10 +7,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ggufd/ggufd/internal/sharedtest"
 )
 
 func TestSynthesizeRoundTrip(t *testing.T) {
-	donor := sharedModel(t, "llama-2-tiny-random.gguf")
+	donor := sharedtest.Model(t, "llama-2-tiny-random.gguf")
 	demo, err := Preset("demo")
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +179,7 @@ func TestF32ToF16(t *testing.T) {
 //
 //	go test -run '^$' -bench SynthesizePreset -benchtime 1x ./engine/gguf/
 func BenchmarkSynthesizePreset(b *testing.B) {
-	donor := sharedModel(b, "llama-2-tiny-random.gguf")
+	donor := sharedtest.Model(b, "llama-2-tiny-random.gguf")
 	for _, name := range []string{"demo", "110m", "tinyllama-1.1b"} {
 		b.Run(name, func(b *testing.B) {
 			spec, err := Preset(name)

@@ -34,7 +34,7 @@ func truthy(v any) bool {
 
 // typeName is Python's type name, used in error messages.
 func typeName(v any) string {
-	switch v.(type) {
+	switch v := v.(type) {
 	case nil:
 		return "NoneType"
 	case Undefined:
@@ -48,7 +48,7 @@ func typeName(v any) string {
 	case string:
 		return "str"
 	case *List:
-		if v.(*List).Tuple {
+		if v.Tuple {
 			return "tuple"
 		}
 		return "list"
@@ -59,9 +59,9 @@ func typeName(v any) string {
 	case *loopInfo:
 		return "LoopContext"
 	case *iterator:
-		return v.(*iterator).kind
+		return v.kind
 	case *dictView:
-		return v.(*dictView).kind
+		return v.kind
 	case *rangeValue:
 		return "range"
 	case *cycler:
