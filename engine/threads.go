@@ -249,5 +249,8 @@ func readCPUTimes() (idle, total float64, err error) {
 		return 0, 0, fmt.Errorf("cpu times: %w", err)
 	}
 	t := ts[0]
-	return t.Idle + t.Iowait, t.Total(), nil
+	// Guest time is already inside user and nice on Linux, so it is left
+	// out (gopsutil's deprecated Total counts it twice).
+	total = t.User + t.Nice + t.System + t.Idle + t.Iowait + t.Irq + t.Softirq + t.Steal
+	return t.Idle + t.Iowait, total, nil
 }
