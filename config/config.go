@@ -98,6 +98,9 @@ type Auth struct {
 	AllowUnauthenticated bool `yaml:"allow_unauthenticated"`
 	// AdminKey is a bootstrap key with admin rights.
 	AdminKey string `yaml:"admin_key"`
+	// MetricsPublic serves /metrics without the admin key: a Prometheus
+	// scrape config usually holds no secret.
+	MetricsPublic bool `yaml:"metrics_public"`
 	// Currency is the unit prices and balances are shown in, e.g. "元".
 	Currency string `yaml:"currency"`
 }

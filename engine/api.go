@@ -87,13 +87,12 @@ type GenerateRequest struct {
 	Images       []Image  // go where Prompt has ImageMarker(), the i-th at the i-th (vision.go)
 	N            int      // choices, each its own sequence; 0: 1
 	Logprobs     bool
-	TopLogprobs  int  // 0..20 alternatives per token (needs Logprobs)
-	ShowSpecial  bool // print special/control tokens in the text
-	// PreservedTokens are special tokens printed in the text even without
-	// ShowSpecial: tool-call and reasoning markers some vocabularies hold
-	// as control tokens ([TOOL_CALLS], <|python_tag|>...), which the
-	// caller must see to parse the output. Strings that are not one
-	// special token of the model are ignored.
+	TopLogprobs  int // 0..20 alternatives per token (needs Logprobs)
+	// PreservedTokens are the special tokens printed in the text (others
+	// are not): tool-call and reasoning markers some vocabularies hold as
+	// control tokens ([TOOL_CALLS], <|python_tag|>...), which the caller
+	// must see to parse the output. Strings that are not one special token
+	// of the model are ignored.
 	PreservedTokens []string
 }
 
@@ -230,6 +229,7 @@ var (
 	ErrEmbeddingModel = errors.New("engine: model was loaded for embeddings only")
 	ErrNoChatTemplate = errors.New("engine: model has no chat template")
 	ErrNoVision       = errors.New("engine: model has no vision projector: it cannot take images")
+	ErrNoFillInMiddle = errors.New("engine: model has no fill-in-the-middle tokens")
 )
 
 // InvalidRequestError is a request the engine cannot serve as asked (bad

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/ggufd/ggufd/engine/gguf"
 	"github.com/ggufd/ggufd/internal/sharedtest"
+	"github.com/ggufd/ggufd/internal/sharedtest/withmeta"
 )
 
 const stories = "stories260K.gguf"
@@ -446,6 +448,41 @@ func TestPromptTooLong(t *testing.T) {
 	r := generate(t, m, GenerateRequest{Prompt: "Once upon a time", IgnoreEOS: true})
 	if r.finish[0] != FinishLength || r.usage.PromptTokens+r.usage.CompletionTokens > 64 {
 		t.Fatalf("context end: finish %q usage %+v", r.finish[0], r.usage)
+	}
+}
+
+// TestFillInMiddle: a vocabulary with fill-in-the-middle tokens lays an
+// infill prompt out as llama-server does (BOS, FIM_PRE, prefix, FIM_SUF,
+// suffix, FIM_MID), and the model generates from it; one without them
+// says so.
+func TestFillInMiddle(t *testing.T) {
+	const bos, pre, suf, mid = 1, 500, 501, 502 // stories260K's <s>, and three of its tokens as FIM markers
+	fimID := func(key string, id uint32) gguf.KV {
+		return gguf.KV{Key: "tokenizer.ggml.fim_" + key + "_token_id", Type: gguf.TypeUint32, Value: id}
+	}
+	path := withmeta.Model(t, stories, fimID("pre", pre), fimID("suf", suf), fimID("mid", mid))
+	m, err := Load(context.Background(), path, LoadOptions{ContextLength: 256, Parallel: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	got, err := m.FillInMiddle("Once upon", "they lived happily.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := m.Tokenize("Once upon", false, false)
+	after, _ := m.Tokenize("they lived happily.", false, false)
+	want := slices.Concat([]int{bos, pre}, before, []int{suf}, after, []int{mid})
+	if !slices.Equal(got, want) {
+		t.Fatalf("infill prompt %v, want %v", got, want)
+	}
+	r := generate(t, m, GenerateRequest{PromptTokens: got, MaxTokens: 4, IgnoreEOS: true})
+	if r.err != nil || r.usage.PromptTokens != len(want) || r.usage.CompletionTokens != 4 {
+		t.Fatalf("generation from the infill prompt: %v, usage %+v", r.err, r.usage)
+	}
+	plain := loadModel(t, stories, LoadOptions{ContextLength: 256, Parallel: 1})
+	if _, err := plain.FillInMiddle("a", "b"); !errors.Is(err, ErrNoFillInMiddle) {
+		t.Fatalf("a vocabulary without FIM tokens: %v", err)
 	}
 }
 

@@ -393,6 +393,39 @@ func (m *Model) Tokenize(text string, addSpecial, parseSpecial bool) ([]int, err
 	return out, nil
 }
 
+// FillInMiddle is the prompt that asks the model for the text between
+// prefix and suffix, laid out as llama-server lays it out: BOS when the
+// model wants one, then FIM_PRE prefix FIM_SUF suffix FIM_MID. A model
+// whose vocabulary lacks those tokens (only code models trained for infill
+// have them) returns ErrNoFillInMiddle.
+func (m *Model) FillInMiddle(prefix, suffix string) ([]int, error) {
+	pre, suf, mid := m.lm.FIMTokens()
+	if pre < 0 || suf < 0 || mid < 0 {
+		return nil, ErrNoFillInMiddle
+	}
+	before, err := m.tokenize(prefix, false, false)
+	if err != nil {
+		return nil, &InvalidRequestError{Param: "prompt", Message: err.Error()}
+	}
+	after, err := m.tokenize(suffix, false, false)
+	if err != nil {
+		return nil, &InvalidRequestError{Param: "suffix", Message: err.Error()}
+	}
+	out := make([]int, 0, len(before)+len(after)+4)
+	if m.lm.AddBOS() {
+		out = append(out, int(m.lm.BOS()))
+	}
+	out = append(out, int(pre))
+	for _, t := range before {
+		out = append(out, int(t))
+	}
+	out = append(out, int(suf))
+	for _, t := range after {
+		out = append(out, int(t))
+	}
+	return append(out, int(mid)), nil
+}
+
 // Detokenize turns token ids into text.
 func (m *Model) Detokenize(tokens []int) (string, error) {
 	toks, err := m.checkTokens("tokens", tokens)

@@ -734,7 +734,7 @@ func (s *scheduler) sample(r *request, c *choice, idx int) {
 	c.unsent++
 	r.generated++
 	m.tokensOut.Add(1)
-	special := r.req.ShowSpecial || r.preserved[tok]
+	special := r.preserved[tok]
 	if r.req.Logprobs {
 		c.logprobs = append(c.logprobs, tokenLogprob(m.lm, m.lc.Logits(idx), tok, r.req.TopLogprobs, special))
 	}

@@ -19,11 +19,11 @@ import (
 
 // DeviceUsage is what a model holds on one device.
 type DeviceUsage struct {
-	Device string // "CPU" or the GPU's id, e.g. "CUDA0"
-	Name   string // "system memory" or the GPU's description
-	Kind   string // "cpu", "gpu" or "igpu"
-	Layers int    // layers on the device (the output layer counts as one)
-	Bytes  uint64 // weights, KV cache and compute buffers
+	Device string `json:"device"` // "CPU" or the GPU's id, e.g. "CUDA0"
+	Name   string `json:"name"`   // "system memory" or the GPU's description
+	Kind   string `json:"kind"`   // "cpu", "gpu" or "igpu"
+	Layers int    `json:"layers"` // layers on the device (the output layer counts as one)
+	Bytes  uint64 `json:"bytes"`  // weights, KV cache and compute buffers
 }
 
 // usage lists where a plan puts a model: the CPU first, then each GPU that

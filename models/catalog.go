@@ -1,6 +1,8 @@
 package models
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -30,6 +32,10 @@ type Entry struct {
 	Discovered bool
 	// Created is the file's modification time.
 	Created time.Time
+	// LoadHash is a short digest of the file (path, size, modification
+	// time) and the settings it loads with: it changes exactly when a
+	// reload reloads the model, so clients can tell the backend changed.
+	LoadHash string
 }
 
 // DemoName is the model written into an empty models_dir on first run.
@@ -63,6 +69,12 @@ type loadSpec struct {
 	ChatTemplate   string
 	QueueDepth     int
 	Projector      fileStamp
+}
+
+// hash is a short digest of every field: equal specs, equal hashes.
+func (s loadSpec) hash() string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "%+v", s))
+	return hex.EncodeToString(sum[:6])
 }
 
 // fileStamp identifies a version of a file: a change of any field means the
@@ -194,6 +206,7 @@ func (b *catalogBuilder) item(cfg *config.Config, m config.Model, discovered boo
 		KVCacheType: m.KVCacheType, FlashAttention: m.FlashAttention, Embeddings: m.Embeddings,
 		ChatTemplate: tmpl, QueueDepth: cfg.QueueDepth, Projector: stampOf(it.Projector),
 	}
+	it.LoadHash = it.spec.hash()
 
 	if meta.err != nil {
 		it.estErr = meta.err

@@ -213,8 +213,14 @@ func (m *Manager) loaded(r *runner, gen uint64, lm LoadedModel, err error, took 
 	if r.place.GPULayers == 0 {
 		r.place.CPU.Bytes = max(r.place.CPU.Bytes, lm.Info().MemoryBytes)
 	}
-	m.log.Info("model loaded", "model", r.name(), "took", took.Round(time.Millisecond),
+	m.log.Info("model loaded", "model", r.name(), "took_ms", took.Milliseconds(),
 		"memory", config.FormatBytes(total(r.place)), "placement", placementString(r.place))
+	m.watchersMu.Lock()
+	onLoad := m.loadWatchers
+	m.watchersMu.Unlock()
+	for _, f := range onLoad {
+		f(r.name(), took)
+	}
 	if m.st.closed {
 		m.beginUnload(r)
 		return

@@ -83,8 +83,9 @@ type Manager struct {
 	builder  *catalogBuilder
 	baseCfg  *config.Config // the config used when there is no config file
 
-	watchersMu sync.Mutex
-	watchers   []func(*config.Config) // see OnConfig
+	watchersMu   sync.Mutex
+	watchers     []func(*config.Config)                   // see OnConfig
+	loadWatchers []func(model string, took time.Duration) // see OnLoad
 
 	watchCancel context.CancelFunc
 	watchDone   chan struct{}
@@ -362,6 +363,16 @@ func (m *Manager) OnConfig(f func(*config.Config)) {
 	m.watchersMu.Lock()
 	defer m.watchersMu.Unlock()
 	m.watchers = append(m.watchers, f)
+}
+
+// OnLoad registers f to be called after every load that succeeds, with how
+// long it took (reading the file, placing it, warming it up), so the HTTP
+// server's metrics can show load times. f runs on the manager's goroutine
+// and must not block.
+func (m *Manager) OnLoad(f func(model string, took time.Duration)) {
+	m.watchersMu.Lock()
+	defer m.watchersMu.Unlock()
+	m.loadWatchers = append(m.loadWatchers, f)
 }
 
 // apply installs cfg and the models folder as they are now, unless a model

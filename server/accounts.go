@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/ggufd/ggufd/accounts"
-	"github.com/ggufd/ggufd/engine"
+	"github.com/ggufd/ggufd/models"
 	"github.com/ggufd/ggufd/server/accountsapi"
 	"github.com/labstack/echo/v4"
 )
@@ -19,13 +19,18 @@ func WithAccounts(svc *accounts.Service) Option {
 func (s *Server) installAccounts() {
 	opts := accountsapi.Options{
 		Policy: s.modelPolicy,
+		// /v1/suspend_current_generate behind the /llm_api/ rewrite.
 		Caller: func(ctx context.Context) (string, string, bool) {
-			c, ok := CallerFrom(ctx)
-			return c.OpenID, c.UserID, ok
+			r := requestFrom(ctx)
+			if r == nil || !r.viaLLM {
+				return "", "", false
+			}
+			return r.openID, r.userID, true
 		},
 		Logger: s.logger,
 	}
-	s.gate = &accountsGate{gate: accountsapi.NewGate(s.accounts, opts), currency: s.accounts.Currency()}
+	s.gate = accountsapi.NewGate(s.accounts, opts)
+	s.settings.Currency = s.accounts.Currency()
 	svc := s.accounts
 	s.extraRoutes = append(s.extraRoutes, func(e *echo.Echo) { accountsapi.Register(e, svc, opts) })
 }
@@ -33,66 +38,14 @@ func (s *Server) installAccounts() {
 // modelPolicy tells the accounts layer a model's price, rate limit and
 // context (which bounds what a request may cost).
 func (s *Server) modelPolicy(model string) (accountsapi.ModelPolicy, bool) {
-	info, err := s.catalog.Lookup(model)
+	e, err := s.catalog.Lookup(model)
 	if err != nil {
 		return accountsapi.ModelPolicy{}, false
 	}
-	return accountsapi.ModelPolicy{
-		Pricing:   pricingOf(info),
-		RateLimit: info.RateLimit,
-		Context:   info.ContextLength,
-	}, true
+	return accountsapi.ModelPolicy{Pricing: pricingOf(e), RateLimit: e.Model.RateLimit, Context: e.ContextLength}, true
 }
 
-func pricingOf(info ModelInfo) accounts.Pricing {
-	p := info.Pricing
+func pricingOf(e models.Entry) accounts.Pricing {
+	p := e.Model.Pricing
 	return accounts.NewPricing(p.InputPer1K, p.OutputPer1K, p.CachedInputPer1K, p.PerSecond, p.MaxSeconds)
 }
-
-// accountsGate adapts accountsapi.Gate to Gatekeeper.
-type accountsGate struct {
-	gate     *accountsapi.Gate
-	currency string
-}
-
-func (g *accountsGate) Authenticate(ctx context.Context, call Call) (Pass, error) {
-	id, err := g.gate.Authenticate(ctx, accountsapi.Request{
-		RequestID: call.RequestID, OpenID: call.OpenID, UserID: call.UserID, Header: call.Header,
-	})
-	if err != nil {
-		return nil, accountsapi.APIError(err, g.currency)
-	}
-	return accountsPass{g: g, id: id}, nil
-}
-
-// accountsPass admits the requests of an authenticated identity.
-type accountsPass struct {
-	g  *accountsGate
-	id accounts.Identity
-}
-
-func (p accountsPass) Admit(ctx context.Context, call Call) (context.Context, Ticket, error) {
-	gctx, t, err := p.g.gate.Admit(ctx, accountsapi.Request{
-		RequestID: call.RequestID, Endpoint: call.Endpoint, Model: call.Model, ModelAliases: call.ModelAliases,
-		Identity: &p.id, OpenID: call.OpenID, UserID: call.UserID, Header: call.Header,
-		MaxTokens: call.MaxTokens, Prompts: call.Prompts, Choices: call.Choices, BodyBytes: call.BodyBytes,
-	})
-	if err != nil {
-		return nil, nil, accountsapi.APIError(err, p.g.currency)
-	}
-	return gctx, accountsTicket{t}, nil
-}
-
-type accountsTicket struct{ t *accountsapi.Ticket }
-
-func (t accountsTicket) Finish(u engine.Usage) { t.FinishWith(u, "", 0) }
-func (t accountsTicket) Suspended() bool       { return t.t.Suspended() }
-
-func (t accountsTicket) FinishWith(u engine.Usage, finishReason string, status int) {
-	t.t.Finish(accounts.Usage{
-		PromptTokens: u.PromptTokens, CachedTokens: u.CachedTokens, CompletionTokens: u.CompletionTokens,
-		Processing: u.ProcessingDuration(), FinishReason: finishReason, HTTPStatus: status,
-	})
-}
-
-func (t accountsTicket) RateLimitHeaders() map[string]string { return t.t.RateHeaders.Fields() }

@@ -11,17 +11,24 @@ import (
 
 	"github.com/ggufd/ggufd/accounts"
 	"github.com/ggufd/ggufd/config"
+	"github.com/ggufd/ggufd/models"
 )
 
 func newAccounts(t *testing.T) *accounts.Service {
 	t.Helper()
-	ctx := context.Background()
-	store, err := accounts.OpenSQLite(ctx, filepath.Join(t.TempDir(), "ggufd.db"))
+	return accounts.NewService(newAccountsStore(t), accounts.Config{Mode: accounts.ModeKey, Currency: "元"})
+}
+
+// newAccountsStore is a fresh SQLite accounts database, closed when the
+// test ends.
+func newAccountsStore(t *testing.T) *accounts.SQLiteStore {
+	t.Helper()
+	store, err := accounts.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "ggufd.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	return accounts.NewService(store, accounts.Config{Mode: accounts.ModeKey, Currency: "元"})
+	return store
 }
 
 // fundedKey creates an account with a balance and returns a key for it.
@@ -41,13 +48,24 @@ func fundedKey(t *testing.T, svc *accounts.Service, openid string, balance float
 	return secret
 }
 
+// suspendOnceRunning suspends the user's generations as soon as one is
+// tracked (admitted).
+func suspendOnceRunning(t *testing.T, svc *accounts.Service, openid, userid string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for n, _ := svc.Suspend(context.Background(), openid, userid); n == 0; n, _ = svc.Suspend(context.Background(), openid, userid) {
+		if time.Now().After(deadline) {
+			t.Fatal("generation never tracked for suspension")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestWithAccounts(t *testing.T) {
 	svc := newAccounts(t)
 	secret := fundedKey(t, svc, "o1", 100)
 	cat := newFakeCatalog()
-	info := cat.infos["tiny"]
-	info.Pricing = config.Pricing{InputPer1K: 1, OutputPer1K: 2}
-	cat.infos["tiny"] = info
+	cat.edit("tiny", func(e *models.Entry) { e.Model.Pricing = config.Pricing{InputPer1K: 1, OutputPer1K: 2} })
 	_, url := newTestServer(t, cat, WithAccounts(svc))
 
 	chat := func(path, key string) *http.Response {
@@ -84,13 +102,7 @@ func TestWithAccounts(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for n, _ := svc.Suspend(context.Background(), "o1", "u1"); n == 0; n, _ = svc.Suspend(context.Background(), "o1", "u1") {
-			if time.Now().After(deadline) {
-				t.Fatal("generation never tracked for suspension")
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		suspendOnceRunning(t, svc, "o1", "u1")
 		data, _ := sseEvents(t, resp.Body)
 		n := len(data)
 		if n < 2 || data[n-1] != "[DONE]" || !strings.Contains(data[n-2], `"finish_reason":"stop"`) {

@@ -1,14 +1,10 @@
 package server
 
 import (
-	"fmt"
 	"net/http"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/shirou/gopsutil/v4/mem"
 
 	"github.com/ggufd/ggufd/models"
 	"github.com/ggufd/ggufd/server/accountsapi"
@@ -21,7 +17,6 @@ import (
 //	POST /admin/models/:name/load   load now (waits for the load)
 //	POST /admin/models/:name/unload unload once its requests finish
 //	POST /admin/reload              re-read the config file now
-//	GET  /metrics                   Prometheus text format
 func (s *Server) registerModelAdmin(mgr *models.Manager) {
 	if s.accounts == nil {
 		return // no admin key to check without the accounts service
@@ -33,7 +28,6 @@ func (s *Server) registerModelAdmin(mgr *models.Manager) {
 	g.POST("/models/:name/load", a.load)
 	g.POST("/models/:name/unload", a.unload)
 	g.POST("/reload", a.reload)
-	s.echo.GET("/metrics", a.metrics, guard)
 }
 
 type modelAdmin struct{ m *models.Manager }
@@ -52,14 +46,14 @@ type adminModel struct {
 	Error         string   `json:"error,omitempty"`
 	MemoryBytes   uint64   `json:"memory_bytes"`
 	// Placement is layers and bytes per device while loaded or loading.
-	Placement     []DevicePlacement `json:"placement,omitempty"`
-	BusySlots     int               `json:"busy_slots"`
-	QueueDepth    int               `json:"queue_depth"`
-	Threads       int               `json:"threads,omitempty"`
-	MaxThreads    int               `json:"max_threads,omitempty"`
-	ThreadsReason string            `json:"threads_reason,omitempty"`
-	LoadedAt      *time.Time        `json:"loaded_at,omitempty"`
-	ExpiresAt     *time.Time        `json:"expires_at,omitempty"`
+	Placement     []models.DeviceUsage `json:"placement,omitempty"`
+	BusySlots     int                  `json:"busy_slots"`
+	QueueDepth    int                  `json:"queue_depth"`
+	Threads       int                  `json:"threads,omitempty"`
+	MaxThreads    int                  `json:"max_threads,omitempty"`
+	ThreadsReason string               `json:"threads_reason,omitempty"`
+	LoadedAt      *time.Time           `json:"loaded_at,omitempty"`
+	ExpiresAt     *time.Time           `json:"expires_at,omitempty"`
 }
 
 func toAdminModel(st models.Status) adminModel {
@@ -93,7 +87,7 @@ func (a modelAdmin) list(c echo.Context) error {
 func (a modelAdmin) status(c echo.Context, name string) error {
 	st, err := a.m.Status(name)
 	if err != nil {
-		return fromModelsError(name, err)
+		return err
 	}
 	return c.JSON(http.StatusOK, toAdminModel(st))
 }
@@ -101,7 +95,7 @@ func (a modelAdmin) status(c echo.Context, name string) error {
 func (a modelAdmin) load(c echo.Context) error {
 	name := c.Param("name")
 	if err := a.m.Load(c.Request().Context(), name); err != nil {
-		return fromModelsError(name, err)
+		return err
 	}
 	return a.status(c, name)
 }
@@ -109,7 +103,7 @@ func (a modelAdmin) load(c echo.Context) error {
 func (a modelAdmin) unload(c echo.Context) error {
 	name := c.Param("name")
 	if err := a.m.Unload(c.Request().Context(), name); err != nil {
-		return fromModelsError(name, err)
+		return err
 	}
 	return a.status(c, name)
 }
@@ -122,62 +116,4 @@ func (a modelAdmin) reload(c echo.Context) error {
 		}})
 	}
 	return c.JSON(http.StatusOK, map[string]any{"reloaded": true, "models": len(a.m.Entries())})
-}
-
-// metrics writes gauges an operator graphs and alerts on: per-model state,
-// memory, busy slots and queue, plus the machine's available memory.
-func (a modelAdmin) metrics(c echo.Context) error {
-	var b strings.Builder
-	sts := a.m.Statuses()
-	sort.Slice(sts, func(i, j int) bool { return sts[i].Name < sts[j].Name })
-	gauge := func(name, help string, value func(models.Status) float64) {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
-		for _, st := range sts {
-			fmt.Fprintf(&b, "%s{model=%q} %g\n", name, st.Name, value(st))
-		}
-	}
-	gauge("ggufd_model_loaded", "1 when the model is loaded.", func(st models.Status) float64 {
-		return boolFloat(st.State == models.StateLoaded)
-	})
-	gauge("ggufd_model_failed", "1 when the model's last load failed.", func(st models.Status) float64 {
-		return boolFloat(st.State == models.StateFailed)
-	})
-	gauge("ggufd_model_memory_bytes", "Memory held by the loaded model (weights, KV cache).", func(st models.Status) float64 {
-		return float64(st.MemoryBytes)
-	})
-	gauge("ggufd_model_busy_slots", "Sequence slots running a request.", func(st models.Status) float64 {
-		return float64(st.BusySlots)
-	})
-	gauge("ggufd_model_queue_depth", "Requests waiting for a slot.", func(st models.Status) float64 {
-		return float64(st.QueueDepth)
-	})
-	gauge("ggufd_model_threads", "CPU threads of the model's last decode step (lowered automatically while other processes compete for the cores).", func(st models.Status) float64 {
-		return float64(st.Threads)
-	})
-	gauge("ggufd_model_max_threads", "CPU threads the model may use.", func(st models.Status) float64 {
-		return float64(st.MaxThreads)
-	})
-	devGauge := func(name, help string, value func(DevicePlacement) float64) {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
-		for _, st := range sts {
-			for _, p := range placementOf(st) {
-				fmt.Fprintf(&b, "%s{model=%q,device=%q} %g\n", name, st.Name, p.Device, value(p))
-			}
-		}
-	}
-	devGauge("ggufd_model_device_layers", "Layers of the loaded model on each device (the output layer counts as one).",
-		func(p DevicePlacement) float64 { return float64(p.Layers) })
-	devGauge("ggufd_model_device_memory_bytes", "Memory the loaded model holds on each device (CPU: system memory).",
-		func(p DevicePlacement) float64 { return float64(p.Bytes) })
-	if vm, err := mem.VirtualMemoryWithContext(c.Request().Context()); err == nil {
-		fmt.Fprintf(&b, "# HELP ggufd_memory_available_bytes Memory the system reports available.\n# TYPE ggufd_memory_available_bytes gauge\nggufd_memory_available_bytes %d\n", vm.Available)
-	}
-	return c.Blob(http.StatusOK, "text/plain; version=0.0.4; charset=utf-8", []byte(b.String()))
-}
-
-func boolFloat(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ggufd/ggufd/accounts"
 	"github.com/ggufd/ggufd/config"
+	"github.com/ggufd/ggufd/internal/sharedtest"
 	"github.com/ggufd/ggufd/models"
 )
 
@@ -84,7 +85,7 @@ func TestAdminModelsAndMetrics(t *testing.T) {
 		t.Fatalf("loaded model without its threads and why: %s", body)
 	}
 	// No GPU here: stories260K's 5 blocks and output layer are on the CPU.
-	cpuOnly := []DevicePlacement{{Device: "CPU", Kind: "cpu", Layers: 6, Bytes: loaded.MemoryBytes}}
+	cpuOnly := []models.DeviceUsage{{Device: "CPU", Name: "system memory", Kind: "cpu", Layers: 6, Bytes: loaded.MemoryBytes}}
 	if len(loaded.Placement) != 1 || loaded.Placement[0] != cpuOnly[0] {
 		t.Errorf("admin placement %+v, want %+v", loaded.Placement, cpuOnly)
 	}
@@ -98,8 +99,9 @@ func TestAdminModelsAndMetrics(t *testing.T) {
 		!strings.Contains(body, `ggufd_model_threads{model="tiny"} `) {
 		t.Fatalf("metrics: %d %s", code, body)
 	}
-	for _, want := range []string{`ggufd_model_device_layers{model="tiny",device="CPU"} 6`,
-		fmt.Sprintf(`ggufd_model_device_memory_bytes{model="tiny",device="CPU"} %g`, float64(loaded.MemoryBytes))} {
+	for _, want := range []string{`ggufd_model_device_layers{device="CPU",model="tiny"} 6`,
+		fmt.Sprintf(`ggufd_model_device_memory_bytes{device="CPU",model="tiny"} %g`, float64(loaded.MemoryBytes)),
+		`ggufd_model_load_seconds_count{model="tiny"} 1`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
 		}
@@ -132,7 +134,7 @@ func startManager(t *testing.T, cfgText string, files map[string]string, opts ..
 		t.Fatal(err)
 	}
 	for dst, src := range files {
-		b, err := os.ReadFile(filepath.Join(sharedModels(t), src))
+		b, err := os.ReadFile(sharedtest.Model(t, src))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,27 +2,27 @@ package server
 
 import (
 	"context"
-	"time"
+	"fmt"
 
-	"github.com/ggufd/ggufd/config"
 	"github.com/ggufd/ggufd/engine"
+	"github.com/ggufd/ggufd/models"
 )
 
-// Catalog is what the HTTP layer needs from the model manager. It is an
-// interface so handlers can be tested with fakes; catalogAdapter (see
-// models_adapter.go) turns a *models.Manager into one.
+// Catalog is the model manager as the handlers use it, in the manager's own
+// types. *models.Manager provides all of it but Acquire, whose lease holds
+// a concrete *engine.Model; managerCatalog adapts that one method. The
+// interface is declared here, by its consumer, because the handlers' tests
+// serve scripted models through a fake: a real manager can only lease
+// models loaded from GGUF files.
 type Catalog interface {
-	// Lookup resolves a model name or alias without loading it. Unknown
-	// names return *UnknownModelError.
-	Lookup(name string) (ModelInfo, error)
-	// Acquire returns a loaded model, waiting for it to load. A model that
-	// cannot be loaded returns *ModelUnavailableError. The lease must be
-	// released when the request is done with the model.
+	// Lookup resolves a model name or alias without loading it; an
+	// unknown name is a *models.NotFoundError.
+	Lookup(name string) (models.Entry, error)
+	// Acquire returns the model loaded, waiting for its load; Release the
+	// lease when the request is done with it.
 	Acquire(ctx context.Context, name string) (Lease, error)
-	// Statuses lists every configured model with its state.
-	Statuses() []ModelStatus
-	// Status reports one model's state (used for loading heartbeats).
-	Status(name string) (ModelStatus, bool)
+	Statuses() []models.Status
+	Status(name string) (models.Status, error)
 }
 
 // Lease keeps a loaded model from being unloaded while a request uses it.
@@ -31,13 +31,15 @@ type Lease interface {
 	Release()
 }
 
-// Model is the subset of *engine.Model the handlers call. Generate returns
-// an EventStream so fakes need not build engine.Stream values.
+// Model is what the handlers call on a loaded model: *engine.Model's
+// methods, with Generate returning an EventStream so that fakes need not
+// build engine streams.
 type Model interface {
 	Generate(ctx context.Context, req engine.GenerateRequest) (EventStream, error)
 	Embed(ctx context.Context, req engine.EmbedRequest) (engine.EmbedResult, error)
 	Tokenize(text string, addSpecial, parseSpecial bool) ([]int, error)
 	Detokenize(tokens []int) (string, error)
+	FillInMiddle(prefix, suffix string) ([]int, error)
 	ApplyChatTemplate(req engine.ChatRequest) (string, error)
 	Info() engine.Info
 }
@@ -47,71 +49,37 @@ type EventStream interface {
 	Next() (engine.Event, bool)
 }
 
-// ModelInfo is the configured view of a model: what /v1/models shows and the
-// defaults applied to requests that do not set them.
-type ModelInfo struct {
-	ID            string // canonical name (what responses report as "model")
-	DisplayName   string
-	Description   string
-	Aliases       []string
-	Tags          []string
-	OwnedBy       string
-	Created       time.Time
-	ContextLength int            // per sequence; 0 when unknown until loaded
-	Embeddings    bool           // an embedding model (no chat/completions)
-	Vision        bool           // takes images (has a projector)
-	Pricing       config.Pricing // zero: free
-	RateLimit     int            // requests per minute per account; 0: none
-	Defaults      SamplingDefaults
-	Stop          []string // default stop strings
-	MaxTokens     int      // cap on max_tokens; 0: no cap
-	ToolFormat    string   // tool-call family; "": detected from the chat template
+// managerCatalog is the model manager as a Catalog.
+type managerCatalog struct{ *models.Manager }
+
+func (c managerCatalog) Acquire(ctx context.Context, name string) (Lease, error) {
+	l, err := c.Manager.Acquire(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	em := l.Model()
+	if em == nil {
+		l.Release()
+		return nil, fmt.Errorf("model %s: loader returned no engine model", name)
+	}
+	return managerLease{l: l, m: engineModel{em}}, nil
 }
 
-// SamplingDefaults are a model's configured sampling values; nil: not set.
-type SamplingDefaults = config.SamplingDefaults
-
-// Model states as /v1/models reports them.
-const (
-	StateUnloaded = "unloaded"
-	StateLoading  = "loading"
-	StateLoaded   = "loaded"
-	StateFailed   = "failed"
-)
-
-// ModelStatus is a model with its runtime state.
-type ModelStatus struct {
-	ModelInfo
-	State     string
-	Progress  float64 // 0..1 while loading
-	Error     string  // why the last load failed
-	Placement []DevicePlacement
+type managerLease struct {
+	l *models.Lease
+	m engineModel
 }
 
-// DevicePlacement is what a loaded (or loading) model holds on one device.
-type DevicePlacement struct {
-	Device string `json:"device"` // "CPU", "CUDA0", ...
-	Kind   string `json:"kind"`   // "cpu", "gpu" or "igpu"
-	Layers int    `json:"layers"`
-	Bytes  uint64 `json:"bytes"`
-}
+func (l managerLease) Model() Model { return l.m }
+func (l managerLease) Release()     { l.l.Release() }
 
-// UnknownModelError is a model name that matches no configured model.
-type UnknownModelError struct {
-	Name        string
-	Suggestions []string
-}
+// engineModel is *engine.Model as a Model.
+type engineModel struct{ *engine.Model }
 
-func (e *UnknownModelError) Error() string { return "unknown model " + e.Name }
-
-// ModelUnavailableError is a model that cannot be loaded now (not enough
-// memory, broken file...). Reason is shown to the client.
-type ModelUnavailableError struct {
-	Name       string
-	Reason     string
-	RetryAfter time.Duration
-}
-
-func (e *ModelUnavailableError) Error() string {
-	return "model " + e.Name + " is unavailable: " + e.Reason
+func (m engineModel) Generate(ctx context.Context, req engine.GenerateRequest) (EventStream, error) {
+	st, err := m.Model.Generate(ctx, req)
+	if err != nil {
+		return nil, err // not a typed nil inside the interface
+	}
+	return st, nil
 }

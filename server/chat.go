@@ -6,6 +6,7 @@ import (
 
 	"github.com/ggufd/ggufd/engine"
 	"github.com/ggufd/ggufd/engine/toolformat"
+	"github.com/ggufd/ggufd/models"
 	"github.com/ggufd/ggufd/server/apierror"
 	"github.com/labstack/echo/v4"
 )
@@ -47,22 +48,22 @@ func templateInput(msgs []wireMessage, tools chatTools, kwargs map[string]json.R
 
 // renderPrompt renders the conversation for a loaded model in its
 // family's conventions; it returns the prompt and the family.
-func renderPrompt(m Model, info ModelInfo, tmpl engine.ChatRequest) (string, toolformat.Format, error) {
-	f := chatFormat(info, m)
+func renderPrompt(m Model, e models.Entry, tmpl engine.ChatRequest) (string, toolformat.Format, error) {
+	f := chatFormat(e, m)
 	prompt, err := m.ApplyChatTemplate(withTemplateIDs(tmpl, f))
 	return prompt, f, err
 }
 
-func (s *Server) chatCompletions(c echo.Context) error {
+func (s *Server) chatCompletions(c echo.Context, r *request) error {
 	var req chatRequest
 	if err := s.decodeJSON(c, &req); err != nil {
 		return err
 	}
-	info, err := s.generativeModel(c, &req.genParams)
-	if err != nil {
+	var err error
+	if r.user, r.model, err = s.generativeModel(r, &req.genParams); err != nil {
 		return err
 	}
-	base, err := req.toEngine(info)
+	base, err := req.toEngine(r.model)
 	if err != nil {
 		return err
 	}
@@ -70,7 +71,7 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	if req.MaxCompletionTokens != nil {
 		maxParam, maxVal = "max_completion_tokens", req.MaxCompletionTokens
 	}
-	if err := applyMaxTokens(&base, maxParam, maxVal, info); err != nil {
+	if err := applyMaxTokens(&base, maxParam, maxVal, r.model); err != nil {
 		return err
 	}
 	if err := setLogprobs(&base, req.Logprobs != nil && *req.Logprobs, req.TopLogprobs, "top_logprobs"); err != nil {
@@ -91,16 +92,16 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	images, err := s.loadImages(c.Request().Context(), info, tmpl, refs)
+	images, err := s.loadImages(c.Request().Context(), r.model, tmpl, refs)
 	if err != nil {
 		return err
 	}
+	r.maxTokens, r.prompts, r.promptBytes = base.MaxTokens, 1, promptBytes(c.Request().ContentLength, refs)
 	var spec *outputSpec // set once the model is loaded
-	return s.serveGeneration(c, &generation{
-		endpoint: "chat.completions", promptParam: "messages", params: &req.genParams, info: info,
-		maxTokens: base.MaxTokens, prompts: 1, bodyBytes: promptBytes(c.Request().ContentLength, refs),
+	return s.generate(c, r, &generation{
+		promptParam: "messages", params: &req.genParams,
 		build: func(m Model) ([]engine.GenerateRequest, error) {
-			prompt, f, err := renderPrompt(m, info, tmpl)
+			prompt, f, err := renderPrompt(m, r.model, tmpl)
 			if err != nil {
 				return nil, err
 			}
@@ -128,27 +129,28 @@ func (s *Server) chatCompletions(c echo.Context) error {
 			return []engine.GenerateRequest{r}, nil
 		},
 		renderer: func(Model) renderer {
-			return newChatRenderer(info.ID, base.N, base.Logprobs, spec)
+			return newChatRenderer(r.model.Name, s.fingerprint(r.model), base.N, base.Logprobs, spec)
 		},
 	})
 }
 
 // chatRenderer builds chat.completion objects and chunks.
 type chatRenderer struct {
-	id, model string
-	created   int64
-	logprobs  bool
-	out       []*choiceOutput
-	lps       [][]chatTokenLogprob
-	finish    []string
+	id, model   string
+	fingerprint string
+	created     int64
+	logprobs    bool
+	out         []*choiceOutput
+	lps         [][]chatTokenLogprob
+	finish      []string
 }
 
 // newChatRenderer renders n choices; spec says how to parse them (nil:
 // the text is the content).
-func newChatRenderer(model string, n int, logprobs bool, spec *outputSpec) *chatRenderer {
+func newChatRenderer(model, fingerprint string, n int, logprobs bool, spec *outputSpec) *chatRenderer {
 	n = max(n, 1)
 	r := &chatRenderer{
-		id: "chatcmpl-" + newID(), model: model, created: time.Now().Unix(), logprobs: logprobs,
+		id: "chatcmpl-" + newID(), model: model, fingerprint: fingerprint, created: time.Now().Unix(), logprobs: logprobs,
 		out: make([]*choiceOutput, n), lps: make([][]chatTokenLogprob, n), finish: make([]string, n),
 	}
 	for i := range r.out {
@@ -159,7 +161,7 @@ func newChatRenderer(model string, n int, logprobs bool, spec *outputSpec) *chat
 
 func (r *chatRenderer) newChunk(choices []chatChunkChoice) *chatChunk {
 	return &chatChunk{ID: r.id, Object: "chat.completion.chunk", Created: r.created, Model: r.model,
-		SystemFingerprint: systemFingerprint, Choices: choices}
+		SystemFingerprint: r.fingerprint, Choices: choices}
 }
 
 func (r *chatRenderer) opening() []any {
@@ -214,7 +216,7 @@ func (r *chatRenderer) add(ev engine.Event) {
 
 func (r *chatRenderer) response(u engine.Usage) any {
 	resp := &chatCompletion{ID: r.id, Object: "chat.completion", Created: r.created, Model: r.model,
-		SystemFingerprint: systemFingerprint, Usage: r.usage(u), Choices: make([]chatChoice, len(r.out))}
+		SystemFingerprint: r.fingerprint, Usage: r.usage(u), Choices: make([]chatChoice, len(r.out))}
 	for i, o := range r.out {
 		content := o.content.String()
 		ch := chatChoice{Index: i, Message: chatMessage{Role: "assistant", Content: &content, ToolCalls: o.calls},

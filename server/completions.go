@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/ggufd/ggufd/engine"
@@ -71,55 +72,63 @@ func parsePrompts(raw json.RawMessage, param string) ([]prompt, error) {
 		"Invalid '%s': expected a non-empty string, array of strings, array of token ids or array of token-id arrays.", param)
 }
 
-func (s *Server) completions(c echo.Context) error {
+func (s *Server) completions(c echo.Context, r *request) error {
 	var req completionRequest
 	if err := s.decodeJSON(c, &req); err != nil {
 		return err
 	}
-	info, err := s.generativeModel(c, &req.genParams)
-	if err != nil {
+	var err error
+	if r.user, r.model, err = s.generativeModel(r, &req.genParams); err != nil {
 		return err
 	}
 	prompts, err := parsePrompts(req.Prompt, "prompt")
 	if err != nil {
 		return err
 	}
-	if err := s.checkPromptSize("prompt", textSize(prompts)); err != nil {
+	suffix := pick(req.Suffix, nil, "")
+	if err := s.checkPromptSize("prompt", textSize(prompts)+len(suffix)); err != nil {
 		return err
 	}
-	if req.Suffix != nil && *req.Suffix != "" {
-		// Fill-in-the-middle needs FIM tokens the engine does not expose.
-		return apierror.InvalidParam("suffix", "The model `%s` does not support 'suffix' (fill-in-the-middle).", info.ID)
+	if suffix != "" && slices.ContainsFunc(prompts, func(p prompt) bool { return p.tokens != nil }) {
+		return apierror.InvalidParam("suffix", "'suffix' needs a text prompt, not token ids.")
 	}
 	if req.BestOf != nil && *req.BestOf != req.choices() {
 		return apierror.InvalidParam("best_of", "'best_of' is not supported; leave it unset or equal to 'n'.")
 	}
-	base, err := req.toEngine(info)
+	base, err := req.toEngine(r.model)
 	if err != nil {
 		return err
 	}
-	if err := applyMaxTokens(&base, "max_tokens", req.MaxTokens, info); err != nil {
+	if err := applyMaxTokens(&base, "max_tokens", req.MaxTokens, r.model); err != nil {
 		return err
 	}
 	if err := setLogprobs(&base, req.Logprobs != nil, req.Logprobs, "logprobs"); err != nil {
 		return err
 	}
 	echoPrompt := req.Echo != nil && *req.Echo
-	return s.serveGeneration(c, &generation{
-		endpoint: "completions", promptParam: "prompt", params: &req.genParams, info: info,
-		maxTokens: base.MaxTokens, prompts: len(prompts),
+	r.maxTokens, r.prompts = base.MaxTokens, len(prompts)
+	return s.generate(c, r, &generation{
+		promptParam: "prompt", params: &req.genParams,
 		build: func(m Model) ([]engine.GenerateRequest, error) {
 			reqs := make([]engine.GenerateRequest, len(prompts))
 			for i, p := range prompts {
-				r := base
-				r.Prompt, r.PromptTokens = p.text, p.tokens
-				reqs[i] = r
+				q := base
+				q.Prompt, q.PromptTokens = p.text, p.tokens
+				if suffix != "" {
+					// Fill in the middle: the model writes what goes
+					// between the prompt and the suffix.
+					toks, err := m.FillInMiddle(p.text, suffix)
+					if err != nil {
+						return nil, err
+					}
+					q.Prompt, q.PromptTokens = "", toks
+				}
+				reqs[i] = q
 			}
 			return reqs, nil
 		},
-		// m is nil when answering without generating (see answerEmpty).
 		renderer: func(m Model) renderer {
-			r := newTextRenderer(info.ID, len(prompts)*base.N, base.Logprobs)
+			rd := newTextRenderer(r.model.Name, s.fingerprint(r.model), len(prompts)*base.N, base.Logprobs)
 			if echoPrompt {
 				for i, p := range prompts {
 					text := p.text
@@ -128,30 +137,31 @@ func (s *Server) completions(c echo.Context) error {
 						text, _ = m.Detokenize(p.tokens)
 					}
 					for j := range base.N {
-						r.setEcho(i*base.N+j, text)
+						rd.setEcho(i*base.N+j, text)
 					}
 				}
 			}
-			return r
+			return rd
 		},
 	})
 }
 
 // textRenderer builds text_completion objects and chunks.
 type textRenderer struct {
-	id, model string
-	created   int64
-	logprobs  bool
-	echo      []string
-	text      []string
-	offset    []int
-	lps       []*textLogprobs
-	finish    []string
+	id, model   string
+	fingerprint string
+	created     int64
+	logprobs    bool
+	echo        []string
+	text        []string
+	offset      []int
+	lps         []*textLogprobs
+	finish      []string
 }
 
-func newTextRenderer(model string, choices int, logprobs bool) *textRenderer {
+func newTextRenderer(model, fingerprint string, choices int, logprobs bool) *textRenderer {
 	return &textRenderer{
-		id: "cmpl-" + newID(), model: model, created: time.Now().Unix(), logprobs: logprobs,
+		id: "cmpl-" + newID(), model: model, fingerprint: fingerprint, created: time.Now().Unix(), logprobs: logprobs,
 		echo: make([]string, choices), text: make([]string, choices), offset: make([]int, choices),
 		lps: make([]*textLogprobs, choices), finish: make([]string, choices),
 	}
@@ -165,7 +175,7 @@ func (r *textRenderer) setEcho(i int, text string) {
 
 func (r *textRenderer) newChunk(ch textChoice) *textCompletion {
 	return &textCompletion{ID: r.id, Object: "text_completion", Created: r.created, Model: r.model,
-		SystemFingerprint: systemFingerprint, Choices: []textChoice{ch}}
+		SystemFingerprint: r.fingerprint, Choices: []textChoice{ch}}
 }
 
 func (r *textRenderer) opening() []any {
@@ -215,7 +225,7 @@ func (r *textRenderer) add(ev engine.Event) {
 
 func (r *textRenderer) response(u engine.Usage) any {
 	resp := &textCompletion{ID: r.id, Object: "text_completion", Created: r.created, Model: r.model,
-		SystemFingerprint: systemFingerprint, Usage: usageOf(u), Choices: make([]textChoice, len(r.text))}
+		SystemFingerprint: r.fingerprint, Usage: usageOf(u), Choices: make([]textChoice, len(r.text))}
 	for i := range r.text {
 		fr := r.finish[i]
 		if fr == "" {
@@ -237,5 +247,5 @@ func (r *textRenderer) choices() int { return len(r.text) }
 
 func (r *textRenderer) usageChunk(u engine.Usage) any {
 	return &textCompletion{ID: r.id, Object: "text_completion", Created: r.created, Model: r.model,
-		SystemFingerprint: systemFingerprint, Choices: []textChoice{}, Usage: usageOf(u)}
+		SystemFingerprint: r.fingerprint, Choices: []textChoice{}, Usage: usageOf(u)}
 }

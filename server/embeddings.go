@@ -1,11 +1,11 @@
 package server
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"math"
-	"net/http"
 
 	"github.com/ggufd/ggufd/engine"
 	"github.com/ggufd/ggufd/server/apierror"
@@ -38,18 +38,18 @@ type embeddingUsage struct {
 	TotalTokens  int `json:"total_tokens"`
 }
 
-func (s *Server) embeddings(c echo.Context) error {
+func (s *Server) embeddings(c echo.Context, r *request) error {
 	var req embeddingRequest
 	if err := s.decodeJSON(c, &req); err != nil {
 		return err
 	}
-	stateOf(c).bodyUser = pick(req.User, nil, "")
-	info, err := s.resolveModel(c, req.Model)
-	if err != nil {
+	r.user = pick(req.User, nil, "")
+	var err error
+	if r.model, err = s.lookup(r, req.Model); err != nil {
 		return err
 	}
-	if !info.Embeddings {
-		return apierror.InvalidParam("model", "The model `%s` is not an embedding model; configure one with embeddings: true.", info.ID)
+	if !r.model.Embeddings {
+		return apierror.InvalidParam("model", "The model `%s` is not an embedding model; configure one with embeddings: true.", r.model.Name)
 	}
 	base64Out := false
 	if req.EncodingFormat != nil {
@@ -81,50 +81,26 @@ func (s *Server) embeddings(c echo.Context) error {
 	if ereq.Texts != nil && ereq.Tokens != nil {
 		return apierror.InvalidParam("input", "Invalid 'input': mixing text and token inputs is not supported.")
 	}
-
-	ctx, ticket, err := s.admit(c, Call{Endpoint: "embeddings", Model: info.ID, ModelAliases: info.Aliases})
-	if err != nil {
-		return err
-	}
-	var (
-		usage   engine.Usage
-		settled bool
-	)
-	// Settled before the answer is written (see serveGeneration), and on
-	// every other way out.
-	settle := func() {
-		if !settled {
-			settled = true
-			ticket.Finish(usage)
+	return s.serve(c, r, job{run: func(ctx context.Context, m Model) (result, error) {
+		res, err := m.Embed(ctx, ereq)
+		if err != nil {
+			return result{}, blamePrompt(err, "input")
 		}
-	}
-	defer settle()
-	lease, err := s.catalog.Acquire(ctx, info.ID)
-	if err != nil {
-		return err
-	}
-	defer lease.Release()
-	res, err := lease.Model().Embed(ctx, ereq)
-	if err != nil {
-		return blamePrompt(err, "input")
-	}
-	usage = engine.Usage{PromptTokens: res.PromptTokens, PromptDuration: res.Duration, ComputeDuration: res.Duration}
-	stateOf(c).usage = usage
-
-	if req.Dimensions != nil && len(res.Vectors) > 0 && *req.Dimensions != len(res.Vectors[0]) {
-		return apierror.InvalidParam("dimensions", "Invalid 'dimensions': this model's embeddings have %d dimensions.", len(res.Vectors[0]))
-	}
-	out := embeddingList{Object: "list", Model: info.ID, Data: make([]embeddingData, len(res.Vectors)),
-		Usage: embeddingUsage{PromptTokens: res.PromptTokens, TotalTokens: res.PromptTokens}}
-	for i, v := range res.Vectors {
-		var emb any = v
-		if base64Out {
-			emb = encodeFloats(v)
+		u := engine.Usage{PromptTokens: res.PromptTokens, PromptDuration: res.Duration, ComputeDuration: res.Duration}
+		if req.Dimensions != nil && len(res.Vectors) > 0 && *req.Dimensions != len(res.Vectors[0]) {
+			return result{usage: u}, apierror.InvalidParam("dimensions", "Invalid 'dimensions': this model's embeddings have %d dimensions.", len(res.Vectors[0]))
 		}
-		out.Data[i] = embeddingData{Object: "embedding", Index: i, Embedding: emb}
-	}
-	settle()
-	return c.JSON(http.StatusOK, out)
+		out := embeddingList{Object: "list", Model: r.model.Name, Data: make([]embeddingData, len(res.Vectors)),
+			Usage: embeddingUsage{PromptTokens: res.PromptTokens, TotalTokens: res.PromptTokens}}
+		for i, v := range res.Vectors {
+			var emb any = v
+			if base64Out {
+				emb = encodeFloats(v)
+			}
+			out.Data[i] = embeddingData{Object: "embedding", Index: i, Embedding: emb}
+		}
+		return answerJSON(c, u, out), nil
+	}})
 }
 
 // encodeFloats is OpenAI's base64 format: little-endian float32s.

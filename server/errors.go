@@ -6,17 +6,23 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/ggufd/ggufd/engine"
+	"github.com/ggufd/ggufd/models"
 	"github.com/ggufd/ggufd/server/apierror"
 	"github.com/labstack/echo/v4"
 )
 
-// queueFullRetryAfter is the Retry-After sent when a model's queue is full:
-// slots free up within seconds at typical generation lengths.
-const queueFullRetryAfter = 2 * time.Second
+// Retry-After values: slots free up within seconds at typical generation
+// lengths; a model that cannot load now (memory, a broken file) needs an
+// operator or other models' keep-alive to end.
+const (
+	queueFullRetryAfter   = 2 * time.Second
+	unavailableRetryAfter = 30 * time.Second
+)
 
 // toAPIError maps any error a handler meets to the OpenAI error object. The
 // second result is false for errors that are faults of ours (500s), which the
@@ -26,8 +32,9 @@ func toAPIError(err error) (*apierror.Error, bool) {
 		ae        *apierror.Error
 		invalid   *engine.InvalidRequestError
 		tooLong   *engine.PromptTooLongError
-		unknown   *UnknownModelError
-		unavail   *ModelUnavailableError
+		notFound  *models.NotFoundError
+		noMemory  *models.InsufficientMemoryError
+		failed    *models.LoadFailedError
 		maxBytes  *http.MaxBytesError
 		httpError *echo.HTTPError
 	)
@@ -50,23 +57,31 @@ func toAPIError(err error) (*apierror.Error, bool) {
 	case errors.Is(err, engine.ErrNoVision):
 		return apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest, "unsupported_content", "messages",
 			"This model does not take images: it has no vision projector."), true
+	case errors.Is(err, engine.ErrNoFillInMiddle):
+		return apierror.InvalidParam("suffix",
+			"This model does not support 'suffix': its vocabulary has no fill-in-the-middle tokens."), true
 	case errors.Is(err, engine.ErrEmbeddingModel):
 		return apierror.InvalidParam("model", "This model serves embeddings only; use /v1/embeddings."), true
 	case errors.Is(err, engine.ErrNotEmbedding):
 		return apierror.InvalidParam("model", "This model was not loaded for embeddings; configure it with embeddings: true."), true
-	case errors.As(err, &unknown):
-		msg := fmt.Sprintf("The model `%s` does not exist.", unknown.Name)
-		if len(unknown.Suggestions) > 0 {
-			msg += " Did you mean: " + strings.Join(unknown.Suggestions, ", ") + "?"
+	case errors.As(err, &notFound):
+		msg := fmt.Sprintf("The model `%s` does not exist.", notFound.Name)
+		if len(notFound.Suggestions) > 0 {
+			msg += " Did you mean: " + strings.Join(notFound.Suggestions, ", ") + "?"
 		}
 		return apierror.ModelNotFound("%s", msg), true
-	case errors.As(err, &unavail):
-		return apierror.Unavailable("model_unavailable", unavail.RetryAfter,
-			"The model `%s` cannot be loaded now: %s", unavail.Name, unavail.Reason), true
+	case errors.As(err, &noMemory):
+		return apierror.Unavailable("model_unavailable", unavailableRetryAfter,
+			"The model `%s` cannot be loaded now: %s", noMemory.Model, noMemory.Error()), true
+	case errors.As(err, &failed):
+		return apierror.Unavailable("model_unavailable", unavailableRetryAfter,
+			"The model `%s` cannot be loaded now: loading failed: %v", failed.Model, failed.Err), true
+	case errors.Is(err, models.ErrClosed):
+		return apierror.Unavailable("model_unavailable", 0, "The server is shutting down."), true
 	case errors.As(err, &maxBytes):
 		return apierror.New(http.StatusRequestEntityTooLarge, apierror.TypeInvalidRequest, "request_too_large", "",
 			"The request body is larger than the limit of %d bytes.", maxBytes.Limit), true
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, errClientGone), errors.Is(err, context.Canceled):
 		// The client went away (or the server is shutting down); the
 		// answer is logged, rarely read.
 		return apierror.ClientClosed(), true
@@ -101,32 +116,37 @@ func fromEchoError(he *echo.HTTPError) *apierror.Error {
 	return apierror.New(he.Code, apierror.TypeInvalidRequest, "", "", "%v", he.Message)
 }
 
-// handleError is the Echo HTTPErrorHandler: every error leaves as an OpenAI
-// error object, or as an SSE error event when a stream already started.
-func (s *Server) handleError(err error, c echo.Context) {
+// handleError is Echo's HTTPErrorHandler, for errors that reach Echo
+// itself; observe renders every other error.
+func (s *Server) handleError(err error, c echo.Context) { s.writeError(c, requestOf(c), err) }
+
+// writeError answers with err as an OpenAI error object, or as an SSE error
+// event when r's stream already started, and records the status the client
+// got. Faults of ours (500s) are logged with their cause.
+func (s *Server) writeError(c echo.Context, r *request, err error) {
 	ae, ok := toAPIError(err)
-	rs := stateOf(c)
 	if !ok {
-		s.logger.Error("request failed", "request_id", rs.id, "method", c.Request().Method,
+		s.logger.Error("request failed", "request_id", r.id, "method", c.Request().Method,
 			"path", c.Request().URL.Path, "err", err)
 	}
-	if rs.sse != nil && rs.sse.started() {
-		rs.status = http.StatusOK
-		rs.errCode = codeOf(ae)
-		_ = rs.sse.sendError(ae)
-		return
+	switch {
+	case errors.Is(err, errClientGone):
+		r.status = ae.Status // nobody to answer
+	case r.sse != nil && r.sse.started():
+		r.status = http.StatusOK
+		_ = r.sse.sendError(ae)
+	case c.Response().Committed:
+		return // the answer is out; its write failed
+	default:
+		r.status = ae.Status
+		ae.WriteHeaders(c.Response().Header())
+		if c.Request().Method == http.MethodHead {
+			_ = c.NoContent(ae.Status)
+		} else {
+			_ = c.JSON(ae.Status, apierror.Body{Error: ae})
+		}
 	}
-	if c.Response().Committed {
-		return
-	}
-	rs.status = ae.Status
-	rs.errCode = codeOf(ae)
-	ae.WriteHeaders(c.Response().Header())
-	if c.Request().Method == http.MethodHead {
-		_ = c.NoContent(ae.Status)
-		return
-	}
-	_ = c.JSON(ae.Status, apierror.Body{Error: ae})
+	r.errCode = codeOf(ae)
 }
 
 func codeOf(ae *apierror.Error) string {
@@ -144,8 +164,8 @@ func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 				if r == http.ErrAbortHandler {
 					panic(r)
 				}
-				s.logger.Error("handler panic", "request_id", stateOf(c).id, "panic", fmt.Sprint(r),
-					slog.String("stack", stack()))
+				s.logger.Error("handler panic", "request_id", requestOf(c).id, "panic", fmt.Sprint(r),
+					slog.String("stack", string(debug.Stack())))
 				err = apierror.Internal("The server had an error while processing your request.")
 			}
 		}()

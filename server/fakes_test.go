@@ -4,12 +4,15 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ggufd/ggufd/config"
 	"github.com/ggufd/ggufd/engine"
+	"github.com/ggufd/ggufd/models"
 )
 
 // fakeModel generates scripted pieces per choice.
@@ -20,7 +23,10 @@ type fakeModel struct {
 	delay     time.Duration // between pieces
 	genErr    error         // returned by Generate
 	promptErr error         // returned by ApplyChatTemplate
-	vectors   [][]float32
+	fim       bool          // has fill-in-the-middle tokens
+	// doneErr ends each generation with this error after its pieces, as
+	// the engine reports a failure inside a batch.
+	doneErr error
 
 	mu        sync.Mutex
 	requests  []engine.GenerateRequest
@@ -72,7 +78,7 @@ func (m *fakeModel) Generate(ctx context.Context, req engine.GenerateRequest) (E
 			}
 			ch <- engine.Event{Index: i, FinishReason: engine.FinishLength}
 		}
-		ch <- engine.Event{Done: true, Usage: usage}
+		ch <- engine.Event{Done: true, Usage: usage, Err: m.doneErr}
 	}()
 	return chanStream(ch), nil
 }
@@ -126,6 +132,17 @@ func (m *fakeModel) ApplyChatTemplate(req engine.ChatRequest) (string, error) {
 	return b.String(), nil
 }
 
+// FillInMiddle lays the prompt out as the engine does, with the fake's
+// tokenizer and fill-in-the-middle tokens 1000..1002 when fim is set.
+func (m *fakeModel) FillInMiddle(prefix, suffix string) ([]int, error) {
+	if !m.fim {
+		return nil, engine.ErrNoFillInMiddle
+	}
+	pre, _ := m.Tokenize(prefix, false, false)
+	suf, _ := m.Tokenize(suffix, false, false)
+	return slices.Concat([]int{1000}, pre, []int{1001}, suf, []int{1002}), nil
+}
+
 func (m *fakeModel) Info() engine.Info { return m.info }
 
 func (m *fakeModel) lastRequest(t *testing.T) engine.GenerateRequest {
@@ -140,7 +157,7 @@ func (m *fakeModel) lastRequest(t *testing.T) engine.GenerateRequest {
 
 // fakeCatalog serves fake models by name.
 type fakeCatalog struct {
-	infos      map[string]ModelInfo
+	entries    map[string]models.Entry
 	models     map[string]*fakeModel
 	acquireErr error
 	loadDelay  time.Duration
@@ -149,24 +166,32 @@ type fakeCatalog struct {
 
 func newFakeCatalog() *fakeCatalog {
 	return &fakeCatalog{
-		infos: map[string]ModelInfo{
-			"tiny":  {ID: "tiny", ContextLength: 256, Aliases: []string{"tiny-alias"}, Description: "a tiny model"},
-			"embed": {ID: "embed", Embeddings: true},
+		entries: map[string]models.Entry{
+			"tiny": {Name: "tiny", ContextLength: 256, LoadHash: "tinyhash",
+				Model: config.Model{Name: "tiny", Aliases: []string{"tiny-alias"}, Description: "a tiny model"}},
+			"embed": {Name: "embed", Embeddings: true, Model: config.Model{Name: "embed", Embeddings: true}},
 		},
 		models:   map[string]*fakeModel{"tiny": newFakeModel(), "embed": newFakeModel()},
 		released: make(chan string, 64),
 	}
 }
 
-func (c *fakeCatalog) Lookup(name string) (ModelInfo, error) {
+// edit changes the settings of a model.
+func (c *fakeCatalog) edit(name string, f func(*models.Entry)) {
+	e := c.entries[name]
+	f(&e)
+	c.entries[name] = e
+}
+
+func (c *fakeCatalog) Lookup(name string) (models.Entry, error) {
 	if name == "tiny-alias" {
 		name = "tiny"
 	}
-	info, ok := c.infos[name]
+	e, ok := c.entries[name]
 	if !ok {
-		return ModelInfo{}, &UnknownModelError{Name: name, Suggestions: []string{"tiny"}}
+		return models.Entry{}, &models.NotFoundError{Name: name, Suggestions: []string{"tiny"}}
 	}
-	return info, nil
+	return e, nil
 }
 
 func (c *fakeCatalog) Acquire(ctx context.Context, name string) (Lease, error) {
@@ -183,20 +208,21 @@ func (c *fakeCatalog) Acquire(ctx context.Context, name string) (Lease, error) {
 	return &fakeLease{m: c.models[name], name: name, c: c}, nil
 }
 
-func (c *fakeCatalog) Statuses() []ModelStatus {
-	return []ModelStatus{
-		{ModelInfo: c.infos["tiny"], State: StateLoaded},
-		{ModelInfo: c.infos["embed"], State: StateLoading, Progress: 0.42},
+func (c *fakeCatalog) Statuses() []models.Status {
+	return []models.Status{
+		{Entry: c.entries["tiny"], State: models.StateLoaded, MemoryBytes: 1 << 20, BusySlots: 1, QueueDepth: 2,
+			Placement: []models.DeviceUsage{{Device: "CPU", Name: "system memory", Kind: "cpu", Layers: 6, Bytes: 1 << 20}}},
+		{Entry: c.entries["embed"], State: models.StateLoading, Progress: 0.42},
 	}
 }
 
-func (c *fakeCatalog) Status(name string) (ModelStatus, bool) {
+func (c *fakeCatalog) Status(name string) (models.Status, error) {
 	for _, st := range c.Statuses() {
-		if st.ID == name {
-			return st, true
+		if st.Name == name {
+			return st, nil
 		}
 	}
-	return ModelStatus{}, false
+	return models.Status{}, &models.NotFoundError{Name: name}
 }
 
 type fakeLease struct {

@@ -30,124 +30,73 @@ type renderer interface {
 
 // generation is a validated chat or completions request.
 type generation struct {
-	endpoint    string
-	promptParam string // the field a too-long prompt is blamed on
 	params      *genParams
-	info        ModelInfo
-	maxTokens   int   // one choice's, after capping, for the gatekeeper's reservation
-	prompts     int   // engine requests build returns (each with params.choices() choices)
-	bodyBytes   int64 // the prompt's bound in bytes for the gatekeeper; 0: the body's length
+	promptParam string // the field a too-long prompt is blamed on
 	// build renders the prompt(s) once the model is loaded: one engine
 	// request per prompt, each with params.choices() choices.
-	build    func(m Model) ([]engine.GenerateRequest, error)
+	build func(m Model) ([]engine.GenerateRequest, error)
+	// renderer formats the events; m is nil when the answer is given
+	// without generating (see stopped).
 	renderer func(m Model) renderer
 }
 
-// serveGeneration runs a generation from admission to the last byte.
-func (s *Server) serveGeneration(c echo.Context, g *generation) (err error) {
-	rs := stateOf(c)
-	ctx, ticket, err := s.admit(c, Call{Endpoint: g.endpoint, Model: g.info.ID, ModelAliases: g.info.Aliases,
-		MaxTokens: g.maxTokens, Prompts: g.prompts, Choices: g.params.choices(), BodyBytes: g.bodyBytes})
-	if err != nil {
-		return err
-	}
-	var (
-		usage   engine.Usage
-		finish  string // the first choice's finish reason, for the ledger
-		settled bool
-	)
-	// settle bills the request. A successful answer is settled before its
-	// last bytes are written, so that every response a client saw complete
-	// is in the ledger even if the daemon dies right after; other outcomes
-	// are settled on the way out.
-	settle := func(status int) {
-		if settled {
-			return
-		}
-		settled = true
-		rs.usage = usage
-		finishTicket(ticket, usage, finish, status)
-	}
-	defer func() {
-		status := rs.status
-		if err != nil {
-			ae, _ := toAPIError(err)
-			status = ae.Status
-		} else if status == 0 {
-			status = http.StatusOK
-		}
-		settle(status)
-	}()
-
-	var (
-		sse *sseWriter
-		hb  *heartbeat
-	)
+// generate serves a chat or completions request; r holds its model and the
+// size admission reserves for.
+func (s *Server) generate(c echo.Context, r *request, g *generation) error {
+	r.choices = g.params.choices()
 	if g.params.stream() {
-		sse = newSSEWriter(c.Response())
-		rs.sse = sse
-		hb = s.startHeartbeat(sse, g.info.ID)
-		defer hb.stop()
+		r.sse = newSSEWriter(c.Response())
 	}
-	lease, err := s.catalog.Acquire(ctx, g.info.ID)
-	hb.loaded()
-	if err != nil {
-		if ticket.Suspended() {
-			// Suspended while the model loaded: an answer that stopped
-			// before it began.
-			return s.answerEmpty(c, g, sse)
-		}
-		return err
-	}
-	defer lease.Release()
-	model := lease.Model()
+	return s.serve(c, r, job{
+		run:     func(ctx context.Context, m Model) (result, error) { return g.run(ctx, c, r, m) },
+		stopped: func() result { return g.stopped(c, r) },
+	})
+}
 
-	reqs, err := g.build(model)
+// run generates on m, streaming each event or collecting them for one JSON
+// answer.
+func (g *generation) run(ctx context.Context, c echo.Context, r *request, m Model) (result, error) {
+	reqs, err := g.build(m)
 	if err != nil {
-		return blamePrompt(err, g.promptParam)
+		return result{}, blamePrompt(err, g.promptParam)
 	}
-	if par := model.Info().Parallel; par > 0 && g.params.choices() > par {
-		return apierror.InvalidParam("n", "Invalid 'n': this model serves at most %d choices per request.", par)
+	if par := m.Info().Parallel; par > 0 && g.params.choices() > par {
+		return result{}, apierror.InvalidParam("n", "Invalid 'n': this model serves at most %d choices per request.", par)
 	}
-
 	genCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if g.info.Pricing.PerSecond > 0 {
+	if r.model.Model.Pricing.PerSecond > 0 {
 		// Per-second billing stops at the price's cap, so the generation
 		// does too. Wall time from here includes queueing, so it errs on
 		// the client's side.
 		var cancelCap context.CancelFunc
-		genCtx, cancelCap = context.WithTimeout(genCtx, pricingOf(g.info).MaxDuration())
+		genCtx, cancelCap = context.WithTimeout(genCtx, pricingOf(r.model).MaxDuration())
 		defer cancelCap()
 	}
-	stream, err := startAll(genCtx, model, reqs)
+	stream, err := startAll(genCtx, m, reqs)
 	if err != nil {
-		return blamePrompt(err, g.promptParam)
+		return result{}, blamePrompt(err, g.promptParam)
 	}
-	r := g.renderer(model)
-
-	out := &output{sse: sse, r: r, cancel: cancel, rs: rs, capped: genCtx}
-	usage, finish, err = out.pump(stream)
-	rs.usage = usage
+	rd := g.renderer(m)
+	out := &output{sse: r.sse, r: rd, cancel: cancel, req: r, capped: genCtx}
+	res := result{}
+	res.usage, res.finish, err = out.pump(stream)
 	if err != nil {
-		return blamePrompt(fmt.Errorf("generate: %w", err), g.promptParam)
+		return res, blamePrompt(fmt.Errorf("generate: %w", err), g.promptParam)
 	}
-	if ctx.Err() != nil && !ticket.Suspended() && c.Request().Context().Err() != nil {
-		// The client disconnected: nobody to answer.
-		rs.status, rs.errCode = apierror.StatusClientClosed, "client_closed"
+	res.answer = func() error {
+		if r.sse == nil {
+			return c.JSON(http.StatusOK, rd.response(res.usage))
+		}
+		if g.params.includeUsage() {
+			out.send(rd.usageChunk(res.usage))
+		}
+		if out.writeOK {
+			_ = r.sse.finish()
+		}
 		return nil
 	}
-	settle(http.StatusOK)
-	if sse == nil {
-		return c.JSON(http.StatusOK, r.response(usage))
-	}
-	if g.params.includeUsage() {
-		out.send(r.usageChunk(usage))
-	}
-	if out.writeOK {
-		_ = sse.finish()
-	}
-	return nil
+	return res, nil
 }
 
 // output delivers one generation's events to the client.
@@ -155,8 +104,8 @@ type output struct {
 	sse     *sseWriter // nil: one JSON response at the end
 	r       renderer
 	cancel  context.CancelFunc // stops the generation
-	rs      *requestState
-	capped  context.Context // the generation's context, to spot the time cap
+	req     *request           // gets the time to first token
+	capped  context.Context    // the generation's context, to spot the time cap
 	writeOK bool
 }
 
@@ -187,8 +136,8 @@ func (o *output) pump(stream EventStream) (usage engine.Usage, finish string, er
 		if !ok {
 			return usage, finish, err
 		}
-		if o.rs.ttft == 0 && ev.Text != "" {
-			o.rs.ttft = time.Since(o.rs.start)
+		if o.req.ttft == 0 && ev.Text != "" {
+			o.req.ttft = time.Since(o.req.start)
 		}
 		if ev.FinishReason == engine.FinishCancelled && errors.Is(o.capped.Err(), context.DeadlineExceeded) {
 			ev.FinishReason = engine.FinishLength // stopped at the processing-time cap
@@ -209,27 +158,29 @@ func (o *output) pump(stream EventStream) (usage engine.Usage, finish string, er
 	}
 }
 
-// answerEmpty answers with every choice empty and stopped, for requests the
-// accounts layer suspended before generation started.
-func (s *Server) answerEmpty(c echo.Context, g *generation, sse *sseWriter) error {
-	r := g.renderer(nil)
+// stopped answers with every choice empty and stopped, for a request the
+// account suspended before generation started.
+func (g *generation) stopped(c echo.Context, r *request) result {
+	rd := g.renderer(nil)
 	var u engine.Usage
-	if sse == nil {
-		for i := range r.choices() {
-			r.add(engine.Event{Index: i, FinishReason: engine.FinishStop})
+	return result{finish: "stop", answer: func() error {
+		if r.sse == nil {
+			for i := range rd.choices() {
+				rd.add(engine.Event{Index: i, FinishReason: engine.FinishStop})
+			}
+			return c.JSON(http.StatusOK, rd.response(u))
 		}
-		return c.JSON(http.StatusOK, r.response(u))
-	}
-	for _, ch := range r.opening() {
-		_ = sse.send(ch)
-	}
-	for i := range r.choices() {
-		_ = sse.send(r.chunk(engine.Event{Index: i, FinishReason: engine.FinishStop}))
-	}
-	if g.params.includeUsage() {
-		_ = sse.send(r.usageChunk(u))
-	}
-	return sse.finish()
+		for _, ch := range rd.opening() {
+			_ = r.sse.send(ch)
+		}
+		for i := range rd.choices() {
+			_ = r.sse.send(rd.chunk(engine.Event{Index: i, FinishReason: engine.FinishStop}))
+		}
+		if g.params.includeUsage() {
+			_ = r.sse.send(rd.usageChunk(u))
+		}
+		return r.sse.finish()
+	}}
 }
 
 // blamePrompt names the request's prompt field in a context-length error.

@@ -12,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ggufd/ggufd/accounts"
 	"github.com/ggufd/ggufd/config"
 	"github.com/ggufd/ggufd/engine"
 	"github.com/ggufd/ggufd/engine/chattemplate"
+	"github.com/ggufd/ggufd/models"
+	"github.com/ggufd/ggufd/server/accountsapi"
 	"github.com/ggufd/ggufd/server/apierror"
 	"github.com/labstack/echo/v4"
 )
@@ -70,11 +73,11 @@ func TestChatNonStream(t *testing.T) {
 func TestModelDefaultsApplied(t *testing.T) {
 	cat := newFakeCatalog()
 	temp, topK, seed := 0.1, 7, int64(42)
-	info := cat.infos["tiny"]
-	info.Defaults = SamplingDefaults{Temperature: &temp, TopK: &topK, Seed: &seed}
-	info.Stop = []string{"</s>"}
-	info.MaxTokens = 10
-	cat.infos["tiny"] = info
+	cat.edit("tiny", func(e *models.Entry) {
+		e.Model.Sampling = config.SamplingDefaults{Temperature: &temp, TopK: &topK, Seed: &seed}
+		e.Model.Stop = []string{"</s>"}
+		e.Model.MaxTokens = 10
+	})
 	_, url := newTestServer(t, cat)
 
 	tests := []struct {
@@ -273,36 +276,27 @@ func TestModelsList(t *testing.T) {
 	}
 }
 
-// recordingGate records calls and can reject or suspend.
+// recordingGate records what it admits and can refuse.
 type recordingGate struct {
-	calls   chan Call
-	reject  error
-	suspend bool
+	calls  chan accountsapi.Request
+	reject error
 }
 
-type suspendTicket struct{ suspended bool }
+func (g *recordingGate) Authenticate(context.Context, accountsapi.Request) (accounts.Identity, error) {
+	return accounts.Identity{}, nil
+}
 
-func (t *suspendTicket) Finish(engine.Usage) {}
-func (t *suspendTicket) Suspended() bool     { return t.suspended }
-
-func (g *recordingGate) Authenticate(context.Context, Call) (Pass, error) { return g, nil }
-
-func (g *recordingGate) Admit(ctx context.Context, call Call) (context.Context, Ticket, error) {
-	g.calls <- call
+func (g *recordingGate) Admit(ctx context.Context, r accountsapi.Request) (context.Context, *accountsapi.Ticket, error) {
+	g.calls <- r
 	if g.reject != nil {
 		return nil, nil, g.reject
 	}
-	if g.suspend {
-		ctx, cancel := context.WithCancel(ctx)
-		cancel()
-		return ctx, &suspendTicket{suspended: true}, nil
-	}
-	return ctx, &suspendTicket{}, nil
+	return ctx, new(accountsapi.Ticket), nil
 }
 
 func TestLLMAPIPaths(t *testing.T) {
 	cat := newFakeCatalog()
-	gate := &recordingGate{calls: make(chan Call, 8)}
+	gate := &recordingGate{calls: make(chan accountsapi.Request, 8)}
 	_, url := newTestServer(t, cat, WithGatekeeper(gate))
 	tests := []struct {
 		path, bodyModel, wantModel string
@@ -336,7 +330,7 @@ func TestLLMAPIPaths(t *testing.T) {
 
 func TestGatekeeper(t *testing.T) {
 	t.Run("reject", func(t *testing.T) {
-		gate := &recordingGate{calls: make(chan Call, 8), reject: apierror.InvalidAPIKey("Incorrect API key provided.")}
+		gate := &recordingGate{calls: make(chan accountsapi.Request, 8), reject: apierror.InvalidAPIKey("Incorrect API key provided.")}
 		_, url := newTestServer(t, newFakeCatalog(), WithGatekeeper(gate))
 		resp := post(t, url+"/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":"hi"}]}`)
 		if resp.StatusCode != 401 {
@@ -346,23 +340,29 @@ func TestGatekeeper(t *testing.T) {
 	t.Run("suspended while loading", func(t *testing.T) {
 		cat := newFakeCatalog()
 		cat.loadDelay = time.Minute // Acquire returns when the context ends
-		gate := &recordingGate{calls: make(chan Call, 8), suspend: true}
-		_, url := newTestServer(t, cat, WithGatekeeper(gate))
-		resp := post(t, url+"/v1/completions", `{"model":"tiny","prompt":"x","n":2,"stream":true}`)
-		data, _ := sseEvents(t, resp.Body)
-		if resp.StatusCode != 200 || len(data) != 3 || strings.Count(strings.Join(data, ""), `"finish_reason":"stop"`) != 2 || data[2] != "[DONE]" {
-			t.Errorf("status %d events %q", resp.StatusCode, data)
+		svc := newAccounts(t)
+		key := fundedKey(t, svc, "o1", 1)
+		_, url := newTestServer(t, cat, WithAccounts(svc))
+		answer := sendAsync("POST", url+"/llm_api/o1/u1/tiny/v1/completions", key, `{"prompt":"x","n":2,"stream":true}`)
+		suspendOnceRunning(t, svc, "o1", "u1")
+		got := <-answer
+		data, _ := sseEvents(t, strings.NewReader(got.body))
+		if got.status != 200 || len(data) != 3 || strings.Count(strings.Join(data, ""), `"finish_reason":"stop"`) != 2 || data[2] != "[DONE]" {
+			t.Errorf("status %d events %q (%v)", got.status, data, got.err)
 		}
 	})
 	t.Run("suspended finishes with stop", func(t *testing.T) {
 		cat := newFakeCatalog()
 		cat.models["tiny"].block = true
-		gate := &recordingGate{calls: make(chan Call, 8), suspend: true}
-		_, url := newTestServer(t, cat, WithGatekeeper(gate))
-		resp := post(t, url+"/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":"hi"}]}`)
-		got := decodeResp[chatCompletion](t, resp)
-		if resp.StatusCode != 200 || len(got.Choices) != 1 || got.Choices[0].FinishReason != "stop" {
-			t.Errorf("status %d %+v", resp.StatusCode, got)
+		svc := newAccounts(t)
+		key := fundedKey(t, svc, "o1", 1)
+		_, url := newTestServer(t, cat, WithAccounts(svc))
+		answer := sendAsync("POST", url+"/llm_api/o1/u1/tiny/v1/chat/completions", key, `{"messages":[{"role":"user","content":"hi"}]}`)
+		suspendOnceRunning(t, svc, "o1", "u1")
+		got := <-answer
+		var cc chatCompletion
+		if err := json.Unmarshal([]byte(got.body), &cc); err != nil || got.status != 200 || len(cc.Choices) != 1 || cc.Choices[0].FinishReason != "stop" {
+			t.Errorf("status %d %s (%v)", got.status, got.body, got.err)
 		}
 	})
 }
@@ -418,8 +418,8 @@ func TestErrors(t *testing.T) {
 		{"queue full", "POST", "/v1/chat/completions", chat(``), func(c *fakeCatalog) { c.models["tiny"].genErr = engine.ErrQueueFull }, 429, "queue_full", "", true},
 		{"closed", "POST", "/v1/chat/completions", chat(``), func(c *fakeCatalog) { c.models["tiny"].genErr = engine.ErrClosed }, 503, "model_unloaded", "", true},
 		{"unavailable", "POST", "/v1/chat/completions", chat(``), func(c *fakeCatalog) {
-			c.acquireErr = &ModelUnavailableError{Name: "tiny", Reason: "needs 3 GiB, 1 GiB free"}
-		}, 503, "model_unavailable", "", false},
+			c.acquireErr = &models.InsufficientMemoryError{Model: "tiny", Needed: 3 << 30, Available: 1 << 30}
+		}, 503, "model_unavailable", "", true},
 		{"internal", "POST", "/v1/chat/completions", chat(``), func(c *fakeCatalog) { c.models["tiny"].genErr = errors.New("boom") }, 500, "internal_error", "", false},
 		{"unknown route", "GET", "/v1/nothing", ``, nil, 404, "unknown_url", "", false},
 		{"bad llm_api", "POST", "/llm_api/x/v1/chat/completions", ``, nil, 404, "unknown_url", "", false},
@@ -472,7 +472,7 @@ func TestPromptTooLongMessage(t *testing.T) {
 	if !strings.Contains(ae.Message, "300") || !strings.Contains(ae.Message, "256") {
 		t.Errorf("message lacks lengths: %s", ae.Message)
 	}
-	ae, _ = toAPIError(&UnknownModelError{Name: "lama", Suggestions: []string{"llama"}})
+	ae, _ = toAPIError(&models.NotFoundError{Name: "lama", Suggestions: []string{"llama"}})
 	if !strings.Contains(ae.Message, "llama") {
 		t.Errorf("message lacks suggestion: %s", ae.Message)
 	}
@@ -500,19 +500,9 @@ func TestDisconnectCancels(t *testing.T) {
 	cat := newFakeCatalog()
 	cat.models["tiny"].block = true
 	_, url := newTestServer(t, cat)
-	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "POST", url+"/v1/chat/completions",
+	req, _ := http.NewRequest("POST", url+"/v1/chat/completions",
 		strings.NewReader(`{"model":"tiny","messages":[{"role":"user","content":"hi"}],"stream":true}`))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Read the role chunk so the generation is known to run, then hang up.
-	if _, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	resp.Body.Close()
+	hangUpWhileStreaming(t, req)
 	select {
 	case <-cat.models["tiny"].cancelled:
 	case <-time.After(10 * time.Second):
@@ -588,9 +578,7 @@ func TestPanicRecovered(t *testing.T) {
 func TestPerSecondPriceCapStopsGeneration(t *testing.T) {
 	cat := newFakeCatalog()
 	cat.models["tiny"].block = true
-	info := cat.infos["tiny"]
-	info.Pricing = config.Pricing{PerSecond: 0.01, MaxSeconds: 0.2}
-	cat.infos["tiny"] = info
+	cat.edit("tiny", func(e *models.Entry) { e.Model.Pricing = config.Pricing{PerSecond: 0.01, MaxSeconds: 0.2} })
 	_, url := newTestServer(t, cat)
 	resp := post(t, url+"/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":"hi"}]}`)
 	got := decodeResp[chatCompletion](t, resp)

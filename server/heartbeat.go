@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/ggufd/ggufd/models"
 )
 
 // heartbeat sends SSE comments on a stream that has been silent for the
@@ -18,10 +20,10 @@ type heartbeat struct {
 }
 
 // startHeartbeat starts the heartbeat of a stream whose model is being
-// acquired. It returns nil when heartbeats are off; a nil heartbeat's
-// methods do nothing.
+// acquired. It returns nil when heartbeats are off or there is no stream; a
+// nil heartbeat's methods do nothing.
 func (s *Server) startHeartbeat(sse *sseWriter, model string) *heartbeat {
-	if s.heartbeat <= 0 {
+	if s.heartbeat <= 0 || sse == nil {
 		return nil
 	}
 	h := &heartbeat{quit: make(chan struct{}), done: make(chan struct{})}
@@ -42,7 +44,7 @@ func (s *Server) startHeartbeat(sse *sseWriter, model string) *heartbeat {
 			switch {
 			case h.loading.Load():
 				msg := "loading"
-				if st, ok := s.catalog.Status(model); ok && st.State == StateLoading {
+				if st, err := s.catalog.Status(model); err == nil && st.State == models.StateLoading {
 					msg = fmt.Sprintf("loading %d%%", int(st.Progress*100))
 				}
 				_ = sse.comment(msg)

@@ -19,6 +19,9 @@ import (
 	"time"
 
 	"github.com/ggufd/ggufd/config"
+	"github.com/ggufd/ggufd/engine/gguf"
+	"github.com/ggufd/ggufd/internal/sharedtest"
+	"github.com/ggufd/ggufd/internal/sharedtest/withmeta"
 	"github.com/ggufd/ggufd/models"
 	"github.com/openai/openai-go"
 	"github.com/openai/openai-go/option"
@@ -29,30 +32,6 @@ import (
 type liveServer struct {
 	url string
 	mgr *models.Manager
-}
-
-// sharedModels finds ../shared/models next to the repository root.
-func sharedModels(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("cannot find the repository root (go.mod) above the test's folder")
-		}
-		dir = parent
-	}
-	models := filepath.Join(dir, "..", "shared", "models")
-	if _, err := os.Stat(filepath.Join(models, "stories260K-chatml.gguf")); err != nil {
-		t.Fatalf("test models missing: %v (expected ../shared/models relative to the repository root %s)", err, dir)
-	}
-	return models
 }
 
 const liveConfig = `listen: 127.0.0.1:0
@@ -101,7 +80,6 @@ func startLive(t *testing.T) *liveServer {
 // in models_dir → shared model).
 func startLiveWith(t *testing.T, configText string, files map[string]string) *liveServer {
 	t.Helper()
-	src := sharedModels(t)
 	dir := t.TempDir()
 	modelsDir := filepath.Join(dir, "models")
 	if err := os.Mkdir(modelsDir, 0o755); err != nil {
@@ -110,7 +88,7 @@ func startLiveWith(t *testing.T, configText string, files map[string]string) *li
 	// Copies, not links: the config refuses one file served twice, and
 	// emb and raw use the same weights.
 	for dst, from := range files {
-		b, err := os.ReadFile(filepath.Join(src, from))
+		b, err := os.ReadFile(sharedtest.Model(t, from))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -595,4 +573,33 @@ func modelStatus(t *testing.T, mgr *models.Manager, name string) models.Status {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// TestFillInMiddleLive: /v1/completions with a suffix on a model whose
+// vocabulary has fill-in-the-middle tokens generates from the infill
+// prompt: prompt and suffix tokens, BOS and the three markers.
+func TestFillInMiddleLive(t *testing.T) {
+	fimID := func(key string, id uint32) gguf.KV {
+		return gguf.KV{Key: "tokenizer.ggml.fim_" + key + "_token_id", Type: gguf.TypeUint32, Value: id}
+	}
+	src := withmeta.Model(t, "stories260K.gguf", fimID("pre", 500), fimID("suf", 501), fimID("mid", 502))
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "models"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(src, filepath.Join(dir, "models", "fim.gguf")); err != nil {
+		t.Fatal(err)
+	}
+	live := serveConfig(t, dir, "listen: 127.0.0.1:0\nmodels_dir: models\nauth: {mode: none}\n"+
+		"models:\n  fim:\n    file: fim.gguf\n    context: 256\n    parallel: 1\n    threads: 1\n")
+	count := func(text string) int {
+		resp := post(t, live.url+"/tokenize", `{"model":"fim","content":"`+text+`"}`)
+		return len(decodeResp[struct{ Tokens []int }](t, resp).Tokens)
+	}
+	resp := post(t, live.url+"/v1/completions", `{"model":"fim","prompt":"Once upon","suffix":" they lived happily.","max_tokens":4,"temperature":0}`)
+	got := decodeResp[textCompletion](t, resp)
+	if want := 4 + count("Once upon") + count(" they lived happily."); resp.StatusCode != 200 || got.Usage.PromptTokens != want ||
+		got.Usage.CompletionTokens == 0 {
+		t.Fatalf("status %d, usage %+v; want %d prompt tokens", resp.StatusCode, got.Usage, want)
+	}
 }

@@ -11,7 +11,7 @@ import (
 // Limits bound what one request, and all clients together, may cost the
 // daemon. A config reload changes them while serving (SetLimits).
 type Limits struct {
-	BodyLimit int64 // bytes of a request body; 0: 8 MiB
+	BodyLimit int64 // bytes of a request body; 0: config.DefaultBodyLimit
 	// BodyTimeout is the time a client has to send its whole request body
 	// once the headers are in; 0: 60s.
 	BodyTimeout time.Duration
@@ -25,7 +25,7 @@ type Limits struct {
 
 func (l Limits) withDefaults() Limits {
 	if l.BodyLimit <= 0 {
-		l.BodyLimit = 8 << 20
+		l.BodyLimit = int64(config.DefaultBodyLimit)
 	}
 	if l.BodyTimeout <= 0 {
 		l.BodyTimeout = config.DefaultBodyTimeout.Std()

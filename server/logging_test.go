@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"encoding/json"
 	"log/slog"
 	"strings"
 	"sync"
@@ -45,9 +46,21 @@ func TestRequestLogHasNoContent(t *testing.T) {
 		t.Errorf("request content in the logs: %s", logs)
 	}
 	for _, want := range []string{`"request_id":"` + rec.Header().Get("X-Request-Id") + `"`, `"model":"tiny"`, `"status":200`,
-		`"prompt_tokens":7`, `"completion_tokens":1`, `"openid":"oid9"`, `"userid":"uid9"`, `"ttft":`} {
+		`"prompt_tokens":7`, `"completion_tokens":1`, `"openid":"oid9"`, `"userid":"uid9"`, `"ttft_ms":`, `"duration_ms":`,
+		`"queue_ms":`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log line lacks %s: %s", want, logs)
 		}
+	}
+	// Durations are milliseconds, named so: a request served in memory
+	// takes well under a second, which in nanoseconds would be a 6+ digit
+	// number.
+	var line struct {
+		DurationMS float64 `json:"duration_ms"`
+		TTFTMS     float64 `json:"ttft_ms"`
+	}
+	if err := json.Unmarshal([]byte(logs), &line); err != nil || line.DurationMS <= 0 || line.DurationMS >= 1000 ||
+		line.TTFTMS <= 0 || line.TTFTMS > line.DurationMS {
+		t.Errorf("durations %+v (%v) in %s", line, err, logs)
 	}
 }

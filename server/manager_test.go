@@ -24,7 +24,7 @@ func TestFromModelsError(t *testing.T) {
 		{errors.New("boom"), http.StatusInternalServerError, "internal_error"},
 	}
 	for _, tc := range tests {
-		ae, _ := toAPIError(fromModelsError("x", tc.err))
+		ae, _ := toAPIError(tc.err)
 		if ae.Status != tc.status || deref(ae.Code) != tc.code {
 			t.Errorf("%v: got %d %s (%s)", tc.err, ae.Status, deref(ae.Code), ae.Message)
 		}

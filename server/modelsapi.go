@@ -1,11 +1,12 @@
 package server
 
 import (
-	"net/http"
+	"context"
+	"math"
 	"strings"
 
 	"github.com/ggufd/ggufd/engine"
-	"github.com/ggufd/ggufd/server/apierror"
+	"github.com/ggufd/ggufd/models"
 	"github.com/labstack/echo/v4"
 )
 
@@ -26,7 +27,7 @@ type modelObject struct {
 	Tags          []string `json:"tags,omitempty"`
 	Pricing       any      `json:"pricing,omitempty"`
 	// Placement is where a loaded model runs: layers and bytes per device.
-	Placement []DevicePlacement `json:"placement,omitempty"`
+	Placement []models.DeviceUsage `json:"placement,omitempty"`
 
 	Capabilities capabilities `json:"capabilities"`
 }
@@ -53,88 +54,75 @@ type pricingJSON struct {
 	MaxSeconds       float64 `json:"max_seconds,omitempty"`
 }
 
-func toModelObject(st ModelStatus, currency string) modelObject {
+func toModelObject(st models.Status, currency string) modelObject {
+	m := st.Model
 	o := modelObject{
-		ID: st.ID, Object: "model", Created: st.Created.Unix(), OwnedBy: st.OwnedBy,
-		Type: "chat", Status: st.State, StatusError: st.Error, ContextLength: st.ContextLength,
-		DisplayName: st.DisplayName, Description: st.Description, Aliases: st.Aliases, Tags: st.Tags,
-		Placement:    st.Placement,
-		Capabilities: capabilities{Vision: st.Vision},
+		ID: st.Name, Object: "model", Created: st.Created.Unix(), OwnedBy: defaultOwner,
+		Type: "chat", Status: publicState(st.State), StatusError: st.Error, ContextLength: st.ContextLength,
+		DisplayName: m.DisplayName, Description: m.Description, Aliases: m.Aliases, Tags: m.Tags,
+		Placement:    placementOf(st),
+		Capabilities: capabilities{Vision: st.Projector != ""},
 	}
-	if p := st.Pricing; !p.IsZero() {
+	if p := m.Pricing; !p.IsZero() {
 		o.Pricing = pricingJSON{Currency: currency, InputPer1K: p.InputPer1K, OutputPer1K: p.OutputPer1K,
 			CachedInputPer1K: p.CachedInputPer1K, PerSecond: p.PerSecond, MaxSeconds: p.MaxSeconds}
 	}
 	if st.Created.IsZero() {
 		o.Created = 0
 	}
-	if o.OwnedBy == "" {
-		o.OwnedBy = defaultOwner
-	}
 	if st.Embeddings {
 		o.Type = "embeddings"
 	}
-	if o.Status == "" {
-		o.Status = StateUnloaded
-	}
-	if st.State == StateLoading {
-		p := st.Progress
+	if st.State == models.StateLoading {
+		p := math.Round(float64(st.Progress)*1000) / 1000
 		o.Progress = &p
 	}
 	return o
 }
 
-func (s *Server) listModels(c echo.Context) error {
-	_, t, err := s.admit(c, Call{Endpoint: "models"})
-	if err != nil {
-		return err
+// publicState is a model's state as the API shows it: one that is
+// unloading is as good as unloaded to a client.
+func publicState(s models.State) string {
+	if s == models.StateUnloading || s == "" {
+		return string(models.StateUnloaded)
 	}
-	defer t.Finish(engine.Usage{})
-	sts := s.catalog.Statuses()
-	out := modelList{Object: "list", Data: make([]modelObject, 0, len(sts))}
-	for _, st := range sts {
-		out.Data = append(out.Data, toModelObject(st, s.settings.Currency))
-	}
-	return c.JSON(http.StatusOK, out)
+	return string(s)
 }
 
-func (s *Server) getModel(c echo.Context) error {
+// placementOf is where a loaded or loading model is; nil otherwise.
+func placementOf(st models.Status) []models.DeviceUsage {
+	if st.State != models.StateLoaded && st.State != models.StateLoading {
+		return nil
+	}
+	return st.Placement
+}
+
+func (s *Server) listModels(c echo.Context, r *request) error {
+	return s.serve(c, r, job{noModel: true, run: func(context.Context, Model) (result, error) {
+		sts := s.catalog.Statuses()
+		out := modelList{Object: "list", Data: make([]modelObject, 0, len(sts))}
+		for _, st := range sts {
+			out.Data = append(out.Data, toModelObject(st, s.settings.Currency))
+		}
+		return answerJSON(c, engine.Usage{}, out), nil
+	}})
+}
+
+func (s *Server) getModel(c echo.Context, r *request) error {
 	// The id may hold slashes ("org/model"), so the route is a wildcard.
 	id := strings.TrimPrefix(c.Param("*"), "/")
 	if id == "" {
-		return s.listModels(c)
+		return s.listModels(c, r)
 	}
-	info, err := s.catalog.Lookup(id)
-	if err != nil {
+	var err error
+	if r.model, err = s.catalog.Lookup(id); err != nil {
 		return err
 	}
-	_, t, err := s.admit(c, Call{Endpoint: "models", Model: info.ID, ModelAliases: info.Aliases})
-	if err != nil {
-		return err
-	}
-	defer t.Finish(engine.Usage{})
-	st, ok := s.catalog.Status(info.ID)
-	if !ok {
-		return apierror.ModelNotFound("The model `%s` does not exist.", id)
-	}
-	return c.JSON(http.StatusOK, toModelObject(st, s.settings.Currency))
-}
-
-// resolveModel picks the model: the /llm_api/ path's ai_system segment
-// overrides the body's "model".
-func (s *Server) resolveModel(c echo.Context, bodyModel string) (ModelInfo, error) {
-	rs := stateOf(c)
-	name := bodyModel
-	if rs.aiSystem != "" {
-		name = rs.aiSystem
-	}
-	if name == "" {
-		return ModelInfo{}, apierror.InvalidParam("model", "Missing required parameter: 'model'.")
-	}
-	info, err := s.catalog.Lookup(name)
-	if err != nil {
-		return ModelInfo{}, err
-	}
-	rs.model = info.ID
-	return info, nil
+	return s.serve(c, r, job{noModel: true, run: func(context.Context, Model) (result, error) {
+		st, err := s.catalog.Status(r.model.Name)
+		if err != nil {
+			return result{}, err
+		}
+		return answerJSON(c, engine.Usage{}, toModelObject(st, s.settings.Currency)), nil
+	}})
 }

@@ -1,11 +1,41 @@
 package server
 
-import "github.com/ggufd/ggufd/engine"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"runtime/debug"
+
+	"github.com/ggufd/ggufd/engine"
+	"github.com/ggufd/ggufd/models"
+)
 
 // Response shapes, field for field as OpenAI sends them (null fields
 // included where SDKs expect the key).
 
-const systemFingerprint = "fp_ggufd"
+// fingerprint is system_fingerprint, as OpenAI means it ("the backend
+// configuration that the model runs with"): a short hash of the build and
+// of the model's file and load settings, so a client can see that the
+// backend behind a model changed and outputs may differ under the same seed.
+func (s *Server) fingerprint(e models.Entry) string {
+	sum := sha256.Sum256([]byte(s.settings.Version + "\x00" + e.LoadHash))
+	return "fp_" + hex.EncodeToString(sum[:5])
+}
+
+// buildVersion is the version Go recorded in the binary, with the VCS
+// revision of a development build.
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, kv := range bi.Settings {
+		if kv.Key == "vcs.revision" || kv.Key == "vcs.modified" {
+			v += " " + kv.Value
+		}
+	}
+	return v
+}
 
 type usageJSON struct {
 	PromptTokens            int                    `json:"prompt_tokens"`

@@ -7,8 +7,8 @@ import (
 	"strconv"
 
 	"github.com/ggufd/ggufd/engine"
+	"github.com/ggufd/ggufd/models"
 	"github.com/ggufd/ggufd/server/apierror"
-	"github.com/labstack/echo/v4"
 )
 
 // Limits on request parameters beyond OpenAI's documented ranges.
@@ -93,9 +93,9 @@ func checkRange(param string, v *float64, lo, hi float64) error {
 }
 
 // toEngine validates the shared fields and builds the engine request
-// (without prompt), applying the model's defaults where the request sets
-// nothing. maxTokensParam names the field that set MaxTokens, for errors.
-func (p *genParams) toEngine(info ModelInfo) (engine.GenerateRequest, error) {
+// (without prompt or max_tokens: see applyMaxTokens), applying the model's
+// defaults where the request sets nothing.
+func (p *genParams) toEngine(e models.Entry) (engine.GenerateRequest, error) {
 	var req engine.GenerateRequest
 	for _, c := range []struct {
 		name   string
@@ -119,7 +119,7 @@ func (p *genParams) toEngine(info ModelInfo) (engine.GenerateRequest, error) {
 	if n := p.choices(); n < 1 || n > maxChoices {
 		return req, apierror.InvalidParam("n", "Invalid 'n': %d is not in [1, %d].", n, maxChoices)
 	}
-	d := info.Defaults
+	d := e.Model.Sampling
 	req.Sampling = engine.SamplingParams{
 		Temperature:      float32(pick(p.Temperature, d.Temperature, defaultTemperature)),
 		TopP:             float32(pick(p.TopP, d.TopP, defaultTopP)),
@@ -144,7 +144,7 @@ func (p *genParams) toEngine(info ModelInfo) (engine.GenerateRequest, error) {
 		return req, err
 	}
 	if stop == nil {
-		stop = info.Stop
+		stop = e.Model.Stop
 	}
 	req.Stop = stop
 	req.N = p.choices()
@@ -159,15 +159,15 @@ func (p *genParams) toEngine(info ModelInfo) (engine.GenerateRequest, error) {
 
 // applyMaxTokens sets the completion budget from the request's field
 // (max_tokens or max_completion_tokens), capped by the model's limit.
-func applyMaxTokens(req *engine.GenerateRequest, param string, v *int, info ModelInfo) error {
+func applyMaxTokens(req *engine.GenerateRequest, param string, v *int, e models.Entry) error {
 	if v != nil {
 		if *v < 1 {
 			return apierror.InvalidParam(param, "Invalid '%s': %d; expected at least 1.", param, *v)
 		}
 		req.MaxTokens = *v
 	}
-	if info.MaxTokens > 0 && (req.MaxTokens == 0 || req.MaxTokens > info.MaxTokens) {
-		req.MaxTokens = info.MaxTokens
+	if limit := e.Model.MaxTokens; limit > 0 && (req.MaxTokens == 0 || req.MaxTokens > limit) {
+		req.MaxTokens = limit
 	}
 	return nil
 }
@@ -284,16 +284,15 @@ func setLogprobs(req *engine.GenerateRequest, want bool, top *int, topParam stri
 	return nil
 }
 
-// generativeModel records the body's user and resolves the model a chat or
+// generativeModel returns the body's user and the model a chat or
 // completion request names, refusing embedding-only models.
-func (s *Server) generativeModel(c echo.Context, p *genParams) (ModelInfo, error) {
-	stateOf(c).bodyUser = pick(p.User, nil, "")
-	info, err := s.resolveModel(c, p.Model)
+func (s *Server) generativeModel(r *request, p *genParams) (string, models.Entry, error) {
+	e, err := s.lookup(r, p.Model)
 	if err != nil {
-		return ModelInfo{}, err
+		return "", models.Entry{}, err
 	}
-	if info.Embeddings {
-		return ModelInfo{}, apierror.InvalidParam("model", "The model `%s` serves embeddings only; use /v1/embeddings.", info.ID)
+	if e.Embeddings {
+		return "", models.Entry{}, apierror.InvalidParam("model", "The model `%s` serves embeddings only; use /v1/embeddings.", e.Name)
 	}
-	return info, nil
+	return pick(p.User, nil, ""), e, nil
 }

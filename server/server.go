@@ -16,13 +16,13 @@ import (
 
 	"github.com/ggufd/ggufd/accounts"
 	"github.com/ggufd/ggufd/config"
+	"github.com/ggufd/ggufd/models"
 	"github.com/ggufd/ggufd/server/images"
 	"github.com/labstack/echo/v4"
 )
 
 // Settings are the HTTP server's knobs (from the config file).
 type Settings struct {
-	Listen string // address for ListenAndServe
 	// Limits are the request limits; SetLimits changes them while serving.
 	Limits
 	ReadHeaderTimeout time.Duration // 0: 10s
@@ -30,6 +30,11 @@ type Settings struct {
 	ShutdownTimeout   time.Duration // used by callers of Shutdown; 0: 30s
 	Currency          string        // unit of prices shown in /v1/models
 	Images            config.Images // image input limits; zero fields: config's defaults
+	// MetricsPublic serves /metrics without the admin key.
+	MetricsPublic bool
+	// Version is the build's version, part of system_fingerprint; "": the
+	// version Go recorded in the binary.
+	Version string
 }
 
 func (st Settings) withDefaults() Settings {
@@ -44,6 +49,9 @@ func (st Settings) withDefaults() Settings {
 		st.ShutdownTimeout = 30 * time.Second
 	}
 	st.Images = imageSettings(st.Images)
+	if st.Version == "" {
+		st.Version = buildVersion()
+	}
 	return st
 }
 
@@ -62,6 +70,9 @@ func WithGatekeeper(g Gatekeeper) Option { return func(s *Server) { s.gate = g }
 // (default 2s; 0 disables them).
 func WithHeartbeat(d time.Duration) Option { return func(s *Server) { s.heartbeat = d } }
 
+// WithVersion sets the build's version, part of system_fingerprint.
+func WithVersion(v string) Option { return func(s *Server) { s.settings.Version = v } }
+
 // WithRoutes lets other packages (the accounts API) add routes; they share
 // the error format, request ids and logging.
 func WithRoutes(register func(e *echo.Echo)) Option {
@@ -78,15 +89,45 @@ type Server struct {
 	extraRoutes []func(*echo.Echo)
 	accounts    *accounts.Service
 	images      *images.Source
+	metrics     *metrics
 
-	limits     atomic.Pointer[Limits] // settings.Limits, or those of the last reload
-	conns      *connLimiter
-	echo       *echo.Echo
-	http       *http.Server
-	baseCtx    context.Context
-	cancelBase context.CancelFunc
-	active     sync.WaitGroup // requests in handlers, for Shutdown
-	closing    atomic.Bool
+	limits        atomic.Pointer[Limits] // settings.Limits, or those of the last reload
+	metricsPublic atomic.Bool            // settings.MetricsPublic, or that of the last reload
+	conns         *connLimiter
+	echo          *echo.Echo
+	http          *http.Server
+	baseCtx       context.Context
+	cancelBase    context.CancelFunc
+	active        sync.WaitGroup // requests in handlers, for Shutdown
+	closing       atomic.Bool
+}
+
+// New builds the server from the configuration over the model manager.
+func New(cfg *config.Config, mgr *models.Manager, logger *slog.Logger, opts ...Option) (*Server, error) {
+	if cfg == nil || mgr == nil {
+		return nil, errors.New("server: nil config or model manager")
+	}
+	settings := Settings{
+		Limits:          limitsOf(cfg),
+		ShutdownTimeout: cfg.ShutdownTimeout.Std(),
+		Currency:        cfg.Auth.Currency,
+		Images:          cfg.Images,
+		MetricsPublic:   cfg.Auth.MetricsPublic,
+	}
+	s, err := NewWithCatalog(settings, managerCatalog{mgr}, logger, opts...)
+	if err != nil {
+		return nil, err
+	}
+	s.registerModelAdmin(mgr)
+	mgr.OnLoad(s.metrics.observeLoad)
+	// Edits of body_limit, body_timeout, prompt_limit, max_connections and
+	// auth.metrics_public apply from the next request; listen and
+	// shutdown_timeout keep their values until a restart.
+	mgr.OnConfig(func(c *config.Config) {
+		s.SetLimits(limitsOf(c))
+		s.metricsPublic.Store(c.Auth.MetricsPublic)
+	})
+	return s, nil
 }
 
 // NewWithCatalog builds a server over any Catalog (tests use fakes; New
@@ -110,6 +151,8 @@ func NewWithCatalog(settings Settings, catalog Catalog, logger *slog.Logger, opt
 		o(s)
 	}
 	s.SetLimits(s.settings.Limits)
+	s.metricsPublic.Store(s.settings.MetricsPublic)
+	s.metrics = newMetrics(catalog)
 	s.conns = &connLimiter{max: func() int { return s.currentLimits().MaxConnections }, logger: logger}
 	if s.accounts != nil {
 		s.installAccounts()
@@ -117,7 +160,6 @@ func NewWithCatalog(settings Settings, catalog Catalog, logger *slog.Logger, opt
 	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
 	s.echo = s.routes()
 	s.http = &http.Server{
-		Addr:              s.settings.Listen,
 		Handler:           s.echo,
 		ReadHeaderTimeout: s.settings.ReadHeaderTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
@@ -134,19 +176,19 @@ func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.Pre(s.track, s.observe, s.recoverPanics, s.guardBody, cors, s.rewriteLLMAPI)
+	e.Pre(s.track, s.observe, s.recoverPanics, s.guardBody, cors)
 
 	e.GET("/health", s.health)
-	// The API routes authenticate before their handlers read the body.
-	e.POST("/v1/chat/completions", s.chatCompletions, s.authenticate)
-	e.POST("/v1/completions", s.completions, s.authenticate)
-	e.POST("/v1/embeddings", s.embeddings, s.authenticate)
-	e.GET("/v1/models", s.listModels, s.authenticate)
-	e.GET("/v1/models/*", s.getModel, s.authenticate)
+	e.GET("/metrics", s.serveMetrics, s.guardMetrics)
+	e.POST("/v1/chat/completions", s.api("chat.completions", s.chatCompletions))
+	e.POST("/v1/completions", s.api("completions", s.completions))
+	e.POST("/v1/embeddings", s.api("embeddings", s.embeddings))
+	e.GET("/v1/models", s.api("models", s.listModels))
+	e.GET("/v1/models/*", s.api("models", s.getModel))
 	for _, p := range []string{"", "/v1"} {
-		e.POST(p+"/tokenize", s.tokenize, s.authenticate)
-		e.POST(p+"/detokenize", s.detokenize, s.authenticate)
-		e.POST(p+"/apply-template", s.applyTemplate, s.authenticate)
+		e.POST(p+"/tokenize", s.api("tokenize", s.tokenize))
+		e.POST(p+"/detokenize", s.api("detokenize", s.detokenize))
+		e.POST(p+"/apply-template", s.api("apply-template", s.applyTemplate))
 	}
 	for _, r := range s.extraRoutes {
 		r(e)
@@ -184,7 +226,7 @@ func (s *Server) health(c echo.Context) error {
 	}
 	counts := map[string]int{}
 	for _, st := range s.catalog.Statuses() {
-		counts[st.State]++
+		counts[publicState(st.State)]++
 	}
 	return c.JSON(http.StatusOK, map[string]any{"status": "ok", "models": counts})
 }
@@ -200,15 +242,6 @@ func (s *Server) Start(ln net.Listener) error {
 		return fmt.Errorf("serve http: %w", err)
 	}
 	return nil
-}
-
-// ListenAndServe listens on Settings.Listen and serves.
-func (s *Server) ListenAndServe() error {
-	ln, err := net.Listen("tcp", s.settings.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.settings.Listen, err)
-	}
-	return s.Start(ln)
 }
 
 // ShutdownTimeout is the configured grace period for Shutdown.

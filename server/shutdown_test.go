@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"net"
@@ -54,12 +55,17 @@ func TestShutdown(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
+			// The role chunk: the generation is running.
+			rd := bufio.NewReader(resp.Body)
+			first, err := rd.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
 			body := make(chan string, 1)
 			go func() {
-				b, _ := io.ReadAll(resp.Body)
-				body <- string(b)
+				b, _ := io.ReadAll(rd)
+				body <- first + string(b)
 			}()
-			time.Sleep(50 * time.Millisecond) // let the stream start
 			ctx, cancel := context.WithTimeout(context.Background(), tc.deadline)
 			defer cancel()
 			if err := s.Shutdown(ctx); err != nil {

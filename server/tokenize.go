@@ -1,8 +1,8 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
-	"net/http"
 	"unicode/utf8"
 
 	"github.com/ggufd/ggufd/engine"
@@ -41,26 +41,23 @@ type applyTemplateRequest struct {
 	ChatTemplateKwargs  map[string]json.RawMessage `json:"chat_template_kwargs"`
 }
 
-// withModel acquires the request's model for a short utility call.
-func (s *Server) withModel(c echo.Context, endpoint, bodyModel string, fn func(info ModelInfo, m Model) error) error {
-	info, err := s.resolveModel(c, bodyModel)
-	if err != nil {
+// utility serves a short utility call: fn's answer about the model the
+// request names.
+func (s *Server) utility(c echo.Context, r *request, bodyModel string, fn func(m Model) (any, error)) error {
+	var err error
+	if r.model, err = s.lookup(r, bodyModel); err != nil {
 		return err
 	}
-	ctx, ticket, err := s.admit(c, Call{Endpoint: endpoint, Model: info.ID, ModelAliases: info.Aliases})
-	if err != nil {
-		return err
-	}
-	defer ticket.Finish(engine.Usage{})
-	lease, err := s.catalog.Acquire(ctx, info.ID)
-	if err != nil {
-		return err
-	}
-	defer lease.Release()
-	return fn(info, lease.Model())
+	return s.serve(c, r, job{run: func(_ context.Context, m Model) (result, error) {
+		body, err := fn(m)
+		if err != nil {
+			return result{}, err
+		}
+		return answerJSON(c, engine.Usage{}, body), nil
+	}})
 }
 
-func (s *Server) tokenize(c echo.Context) error {
+func (s *Server) tokenize(c echo.Context, r *request) error {
 	var req tokenizeRequest
 	if err := s.decodeJSON(c, &req); err != nil {
 		return err
@@ -71,22 +68,22 @@ func (s *Server) tokenize(c echo.Context) error {
 	if err := s.checkPromptSize("content", len(*req.Content)); err != nil {
 		return err
 	}
-	return s.withModel(c, "tokenize", req.Model, func(_ ModelInfo, m Model) error {
+	return s.utility(c, r, req.Model, func(m Model) (any, error) {
 		toks, err := m.Tokenize(*req.Content, pick(req.AddSpecial, nil, false), pick(req.ParseSpecial, nil, true))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if req.WithPieces == nil || !*req.WithPieces {
 			if toks == nil {
 				toks = []int{}
 			}
-			return c.JSON(http.StatusOK, map[string]any{"tokens": toks})
+			return map[string]any{"tokens": toks}, nil
 		}
 		pieces := make([]tokenPiece, len(toks))
 		for i, t := range toks {
 			text, err := m.Detokenize([]int{t})
 			if err != nil {
-				return err
+				return nil, err
 			}
 			var piece any = text
 			if !utf8.ValidString(text) {
@@ -94,31 +91,31 @@ func (s *Server) tokenize(c echo.Context) error {
 			}
 			pieces[i] = tokenPiece{ID: t, Piece: piece}
 		}
-		return c.JSON(http.StatusOK, map[string]any{"tokens": pieces})
+		return map[string]any{"tokens": pieces}, nil
 	})
 }
 
-func (s *Server) detokenize(c echo.Context) error {
+func (s *Server) detokenize(c echo.Context, r *request) error {
 	var req detokenizeRequest
 	if err := s.decodeJSON(c, &req); err != nil {
 		return err
 	}
-	return s.withModel(c, "detokenize", req.Model, func(_ ModelInfo, m Model) error {
+	return s.utility(c, r, req.Model, func(m Model) (any, error) {
 		vocab := m.Info().VocabSize
 		for i, t := range req.Tokens {
 			if t < 0 || (vocab > 0 && t >= vocab) {
-				return apierror.InvalidParam("tokens", "Invalid 'tokens': token %d at index %d is not in the vocabulary.", t, i)
+				return nil, apierror.InvalidParam("tokens", "Invalid 'tokens': token %d at index %d is not in the vocabulary.", t, i)
 			}
 		}
 		text, err := m.Detokenize(req.Tokens)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return c.JSON(http.StatusOK, map[string]any{"content": text})
+		return map[string]any{"content": text}, nil
 	})
 }
 
-func (s *Server) applyTemplate(c echo.Context) error {
+func (s *Server) applyTemplate(c echo.Context, r *request) error {
 	var req applyTemplateRequest
 	if err := s.decodeJSON(c, &req); err != nil {
 		return err
@@ -134,11 +131,11 @@ func (s *Server) applyTemplate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.withModel(c, "apply-template", req.Model, func(info ModelInfo, m Model) error {
-		prompt, _, err := renderPrompt(m, info, tmpl)
+	return s.utility(c, r, req.Model, func(m Model) (any, error) {
+		prompt, _, err := renderPrompt(m, r.model, tmpl)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return c.JSON(http.StatusOK, map[string]any{"prompt": prompt})
+		return map[string]any{"prompt": prompt}, nil
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/ggufd/ggufd/engine"
 	"github.com/ggufd/ggufd/engine/chattemplate"
 	"github.com/ggufd/ggufd/engine/toolformat"
+	"github.com/ggufd/ggufd/models"
 	"github.com/ggufd/ggufd/server/apierror"
 )
 
@@ -195,10 +196,10 @@ func templateKwargs(raw map[string]json.RawMessage) (map[string]any, error) {
 
 // chatFormat is how the model writes tool calls and reasoning: configured,
 // or detected from its chat template.
-func chatFormat(info ModelInfo, m Model) toolformat.Format {
+func chatFormat(e models.Entry, m Model) toolformat.Format {
 	f := toolformat.Detect(m.Info().ChatTemplate)
-	if info.ToolFormat != "" {
-		if g, err := f.WithFamily(info.ToolFormat); err == nil { // the config checked the name
+	if family := e.Model.ToolFormat; family != "" {
+		if g, err := f.WithFamily(family); err == nil { // the config checked the name
 			f = g
 		}
 	}

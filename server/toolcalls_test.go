@@ -85,7 +85,7 @@ var callIDPattern = regexp.MustCompile(`^call_[0-9a-f]{24}$`)
 // returns the JSON the client gets.
 func render(t *testing.T, spec *outputSpec, stream bool, texts ...string) []string {
 	t.Helper()
-	r := newChatRenderer("m", 1, false, spec)
+	r := newChatRenderer("m", "fp_test", 1, false, spec)
 	evs := make([]engine.Event, 0, len(texts)+1)
 	for _, s := range texts {
 		evs = append(evs, engine.Event{Text: s, Tokens: 1})

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ggufd/ggufd/config"
 	"github.com/ggufd/ggufd/engine"
+	"github.com/ggufd/ggufd/models"
 	"github.com/ggufd/ggufd/server/apierror"
 	"github.com/ggufd/ggufd/server/images"
 )
@@ -64,13 +65,13 @@ func newImageSource(im config.Images) *images.Source {
 // in info, before the request is admitted: a bad image costs the client
 // nothing and the model no slot. Decoded images live only as long as the
 // request; they are never logged or stored.
-func (s *Server) loadImages(ctx context.Context, info ModelInfo, tmpl engine.ChatRequest, refs []imageRef) ([]engine.Image, error) {
+func (s *Server) loadImages(ctx context.Context, e models.Entry, tmpl engine.ChatRequest, refs []imageRef) ([]engine.Image, error) {
 	if len(refs) == 0 {
 		return nil, nil
 	}
-	if !info.Vision {
+	if e.Projector == "" {
 		return nil, apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest, "unsupported_content", refs[0].param,
-			"The model `%s` does not take images: it has no vision projector. Send text only, or use a vision model.", info.ID)
+			"The model `%s` does not take images: it has no vision projector. Send text only, or use a vision model.", e.Name)
 	}
 	if limit := s.settings.Images.MaxPerRequest; len(refs) > limit {
 		return nil, apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest, "too_many_images", "messages",

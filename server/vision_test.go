@@ -21,6 +21,9 @@ import (
 
 	"github.com/ggufd/ggufd/engine"
 	"github.com/ggufd/ggufd/engine/gguf"
+	"github.com/ggufd/ggufd/internal/sharedtest"
+	"github.com/ggufd/ggufd/models"
+	"github.com/ggufd/ggufd/server/accountsapi"
 )
 
 // visionConfig serves a discovered vision model (eyes.gguf beside
@@ -51,7 +54,7 @@ func startVision(t *testing.T) *liveServer {
 	if err := gguf.Synthesize(filepath.Join(models, "eyes.gguf"), spec); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join(sharedModels(t), "stories260K-chatml.gguf"))
+	b, err := os.ReadFile(sharedtest.Model(t, "stories260K-chatml.gguf"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,9 +273,9 @@ func TestVisionLive(t *testing.T) {
 // fixed allowance per image, not by the images' base64.
 func TestVisionRequestReachesEngine(t *testing.T) {
 	cat := newFakeCatalog()
-	cat.infos["eyes"] = ModelInfo{ID: "eyes", ContextLength: 256, Vision: true}
+	cat.entries["eyes"] = models.Entry{Name: "eyes", ContextLength: 256, Projector: "eyes-mmproj.gguf"}
 	cat.models["eyes"] = newFakeModel()
-	gate := &recordingGate{calls: make(chan Call, 4)}
+	gate := &recordingGate{calls: make(chan accountsapi.Request, 4)}
 	_, url := newTestServer(t, cat, WithGatekeeper(gate))
 	big, small := pngURL(t, 90, 90, 4, true), pngURL(t, 3, 2, 5, false)
 	body := chatBody("eyes", "", textPart("first"), imagePart(big), textPart("then"), imagePart(small))

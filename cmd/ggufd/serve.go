@@ -122,7 +122,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}()
 
 	// The test page (GET /) is mounted here, beside the API it calls.
-	srv, err := server.New(cfg, mgr, logger, server.WithAccounts(svc), server.WithRoutes(webui.Register))
+	srv, err := server.New(cfg, mgr, logger, server.WithAccounts(svc), server.WithRoutes(webui.Register), server.WithVersion(version))
 	if err != nil {
 		return err
 	}

@@ -2,15 +2,11 @@
 // suspend endpoints of the provider ggufd replaces, an admin API, and the Gate
 // the generation handlers pass every request through.
 //
-// The server wires it with server.WithAccounts(svc), which adapts the Gate
-// to its Gatekeeper hook and mounts Register's routes.
-//
-// A handler outside that hook can use the Gate directly:
-//
-//	ticket, apiErr := gate.AdmitEcho(c, accountsapi.Request{Endpoint: "chat.completions", Model: m, MaxTokens: n})
-//	if apiErr != nil { return apiErr }
-//	… generate with c.Request().Context(); ticket.Suspended() → finish_reason "stop" …
-//	ticket.Finish(accounts.Usage{PromptTokens: …, CompletionTokens: …, Processing: …, FinishReason: …, HTTPStatus: 200})
+// The server wires it with server.WithAccounts(svc): the Gate is the
+// server's Gatekeeper (Authenticate from the headers, then Admit once the
+// body is parsed; the work runs under the returned context, and
+// Ticket.Finish settles it with the usage and the HTTP status), and
+// Register's routes are mounted beside the API.
 package accountsapi
 
 import (
@@ -41,8 +37,8 @@ type Options struct {
 	// Policy returns a model's policy; nil or !ok means free and unlimited.
 	Policy func(model string) (ModelPolicy, bool)
 	// Caller returns the openid/userid the server took from an
-	// /llm_api/{openid}/{userid}/... URL it rewrote (server.CallerFrom); it
-	// lets /v1/suspend_current_generate work behind that rewrite.
+	// /llm_api/{openid}/{userid}/... URL it rewrote; it lets
+	// /v1/suspend_current_generate work behind that rewrite.
 	Caller func(ctx context.Context) (openid, userid string, ok bool)
 	// DefaultContext replaces the package DefaultContext when positive.
 	DefaultContext int

@@ -5,11 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/ggufd/ggufd/accounts"
-	"github.com/ggufd/ggufd/server/apierror"
-	"github.com/labstack/echo/v4"
 )
 
 // Gate runs every API request through the accounts layer: authentication,
@@ -162,32 +159,9 @@ func (g *Gate) identity(ctx context.Context, r Request) (accounts.Identity, erro
 	return id, nil
 }
 
-// AdmitEcho is Admit for an Echo handler: it reads the key and the body size
-// from the request, sets the x-ratelimit-* headers, and replaces the
-// request's context with the ticket's. On error it returns the API error to
-// send.
-func (g *Gate) AdmitEcho(c echo.Context, r Request) (*Ticket, *apierror.Error) {
-	req := c.Request()
-	if r.Header == nil {
-		r.Header = req.Header
-	}
-	if r.BodyBytes == 0 && req.ContentLength > 0 {
-		r.BodyBytes = req.ContentLength
-	}
-	ctx, t, err := g.Admit(req.Context(), r)
-	if err != nil {
-		ae := APIError(err, g.svc.Currency())
-		logFailure(g.opts.logger(), r.RequestID, ae)
-		return nil, ae
-	}
-	for k, v := range t.RateHeaders.Fields() {
-		c.Response().Header().Set(k, v)
-	}
-	c.SetRequest(req.WithContext(ctx))
-	return t, nil
-}
-
-// Ticket follows one admitted request until Finish.
+// Ticket follows one admitted request until Finish. The zero Ticket is a
+// request admitted without accounts: it bills nothing and is never
+// suspended.
 type Ticket struct {
 	gate        *Gate
 	Identity    accounts.Identity
@@ -239,16 +213,6 @@ func (t *Ticket) Finish(u accounts.Usage) {
 		}
 		t.entry = entry
 	})
-}
-
-// MaxProcessing is the processing time after which a per-second priced
-// request is no longer billed; the server should stop generating there. 0
-// means no such cap (token-priced, free, or an unbilled endpoint).
-func (t *Ticket) MaxProcessing() time.Duration {
-	if t.res == nil || t.res.Pricing.PerSecond == 0 {
-		return 0
-	}
-	return t.res.Pricing.MaxDuration()
 }
 
 // Entry is the ledger row Finish wrote (zero if none).

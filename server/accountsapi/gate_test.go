@@ -164,27 +164,6 @@ func TestRequestBounds(t *testing.T) {
 	}
 }
 
-func TestTicketMaxProcessing(t *testing.T) {
-	en := newEnv(t, accounts.ModeNone)
-	pol := ModelPolicy{Pricing: accounts.Pricing{PerSecond: 1000, MaxSeconds: 90}}
-	_, tk, err := en.gate.Admit(t.Context(), Request{Endpoint: "chat.completions", Model: "x", Policy: &pol})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tk.Finish(accounts.Usage{})
-	if tk.MaxProcessing() != 90*time.Second {
-		t.Fatalf("max processing = %s", tk.MaxProcessing())
-	}
-	_, free, err := en.gate.Admit(t.Context(), Request{Endpoint: "chat.completions", Model: "free"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer free.Finish(accounts.Usage{})
-	if free.MaxProcessing() != 0 {
-		t.Fatalf("free model cap = %s", free.MaxProcessing())
-	}
-}
-
 // TestClientGoneIsNotAServiceFailure: a request whose client went away
 // while it was being admitted maps to 499, not to a 500.
 func TestClientGoneIsNotAServiceFailure(t *testing.T) {

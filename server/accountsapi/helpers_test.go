@@ -81,17 +81,20 @@ func newEnv(t *testing.T, mode accounts.AuthMode) *env {
 		if err := json.NewDecoder(c.Request().Body).Decode(&body); err != nil {
 			return c.NoContent(http.StatusBadRequest)
 		}
-		ticket, ae := en.gate.AdmitEcho(c, Request{
-			Endpoint: "chat.completions", Model: body.Model, MaxTokens: body.MaxTokens,
+		ctx, ticket, err := en.gate.Admit(c.Request().Context(), Request{
+			Endpoint: "chat.completions", Model: body.Model, MaxTokens: body.MaxTokens, Header: c.Request().Header,
 			OpenID: c.Param("openid"), UserID: c.Param("userid"), RequestID: c.Request().Header.Get("X-Request-Id"),
 		})
-		if ae != nil {
-			return writeError(c, ae)
+		if err != nil {
+			return writeError(c, APIError(err, svc.Currency()))
+		}
+		for k, v := range ticket.RateHeaders.Fields() {
+			c.Response().Header().Set(k, v)
 		}
 		en.started <- struct{}{}
 		u := accounts.Usage{PromptTokens: 100, CompletionTokens: 50, Processing: 2 * time.Second, HTTPStatus: 200}
 		if body.Block {
-			<-c.Request().Context().Done()
+			<-ctx.Done()
 			u.CompletionTokens = 7 // what was generated before the stop
 		}
 		finish := "length"

@@ -165,6 +165,12 @@ func (m *Model) AddEOS() bool       { return bool(C.llama_vocab_get_add_eos(m.vo
 func (m *Model) HasEncoder() bool   { return bool(C.llama_model_has_encoder(m.p)) }
 func (m *Model) IsEOG(t int32) bool { return bool(C.llama_vocab_is_eog(m.vocab, C.llama_token(t))) }
 
+// FIMTokens are the fill-in-the-middle tokens (prefix, suffix, middle);
+// -1 (LLAMA_TOKEN_NULL) where the vocabulary has none.
+func (m *Model) FIMTokens() (pre, suf, mid int32) {
+	return int32(C.llama_vocab_fim_pre(m.vocab)), int32(C.llama_vocab_fim_suf(m.vocab)), int32(C.llama_vocab_fim_mid(m.vocab))
+}
+
 // IsControl reports control tokens (e.g. <|im_start|>), which are not
 // printed unless asked.
 func (m *Model) IsControl(t int32) bool {
