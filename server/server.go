@@ -73,6 +73,7 @@ type Server struct {
 	heartbeat   time.Duration
 	extraRoutes []func(*echo.Echo)
 	accounts    *accounts.Service
+	devices     func() DeviceInfo
 
 	echo       *echo.Echo
 	http       *http.Server
@@ -160,7 +161,15 @@ func (s *Server) health(c echo.Context) error {
 	for _, st := range s.catalog.Statuses() {
 		counts[st.State]++
 	}
-	return c.JSON(http.StatusOK, map[string]any{"status": "ok", "models": counts})
+	body := map[string]any{"status": "ok", "models": counts}
+	if s.devices != nil {
+		d := s.devices()
+		body["devices"] = d.Devices
+		if d.CPUOnlyReason != "" {
+			body["cpu_only_reason"] = d.CPUOnlyReason
+		}
+	}
+	return c.JSON(http.StatusOK, body)
 }
 
 // Handler is the HTTP handler, for tests and embedding.

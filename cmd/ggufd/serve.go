@@ -70,6 +70,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	defer store.Close()
 	svc := accounts.NewService(store, acfg)
 
+	logDevices(logger)
 	mgr, err := models.New(cfg, cfgPath, logger)
 	if err != nil {
 		return err
@@ -85,7 +86,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}()
 
-	srv, err := server.New(cfg, mgr, logger, server.WithAccounts(svc))
+	srv, err := server.New(cfg, mgr, logger, server.WithAccounts(svc), server.WithDevices(server.EngineDevices))
 	if err != nil {
 		return err
 	}
