@@ -33,26 +33,21 @@ export CGO_ENABLED := 1
 
 DEB_PACKAGES := nlohmann-json3-dev libstb-dev gcc g++ make
 BIN := bin/ggufd
+# Backend libraries (GPU backends, CPU variants) go beside the binary's
+# folder: ggufd loads them from <prefix>/lib/ggufd for <prefix>/bin/ggufd and
+# nowhere else (see docs/build.md).
+LIB_DIR := lib/ggufd
 # ARGS are passed to `ggufd serve` by `make run`, e.g. make run ARGS="--config my.yaml".
 ARGS ?=
 
-.PHONY: all deps build run test vet bench bench-serve clean env
+.PHONY: all deps cmake-deps cuda-deps build run test vet bench bench-serve cuda dist clean env
 
 all: build
 
 # deps checks for the Debian packages the cgo build needs and installs the
 # missing ones (apt-get update first: a fresh machine has no package lists).
 deps: $(COMPAT_HDR)
-	@missing=""; for p in $(DEB_PACKAGES); do \
-		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-		echo "ggufd: installing missing packages:$$missing"; \
-		if [ "$$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO=sudo; else \
-			echo "ggufd: not root and no sudo; run as root: apt-get update && apt-get install -y$$missing" >&2; exit 1; fi; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq$$missing || { \
-			echo "ggufd: could not install$$missing; install them with apt-get and retry" >&2; exit 1; }; \
-	fi
+	@scripts/apt-install $(DEB_PACKAGES)
 	@test -n "$(OLLAMA_DIR)" || { echo "ggufd: could not download github.com/ollama/ollama (go mod download)" >&2; exit 1; }
 
 $(COMPAT_HDR): third_party/miniaudio-compat/miniaudio/miniaudio.h
@@ -86,3 +81,46 @@ bench-serve: build
 
 clean:
 	rm -rf bin
+
+# ---------------------------------------------------------------------------
+# Backend libraries built with ggml's CMake build, which the pinned module
+# carries (its root CMakeLists.txt builds ggml with GGML_BACKEND_DL: every
+# backend a shared library that ggufd loads at startup). Kept out of `make
+# test` and CI: the CUDA compile is long.
+
+CMAKE_BUILD ?= build
+JOBS ?= $(shell nproc)
+# GPU architectures to compile for: Turing (75), Ampere (80, 86), Ada (89),
+# Hopper (90). One architecture compiles in about 16 minutes on 2 cores,
+# five in about five times that; `make cuda CUDA_ARCHITECTURES=90` builds
+# only for the GPU at hand (check yours with nvidia-smi --query-gpu=compute_cap).
+CUDA_ARCHITECTURES ?= 75;80;86;89;90
+# Debian's CUDA 11.8 nvcc needs gcc 11; nvidia-cuda-toolkit-gcc provides
+# cuda-g++ (g++-11) for it.
+CUDA_HOST_CXX ?= cuda-g++
+
+cmake-deps:
+	@scripts/apt-install cmake gcc g++ make
+
+cuda-deps:
+	@scripts/apt-install --nonfree cmake nvidia-cuda-toolkit nvidia-cuda-toolkit-gcc g++-11
+
+# cuda builds libggml-cuda.so and the libggml-base.so it needs into
+# $(LIB_DIR), where bin/ggufd loads them at startup. No RPATH: ggufd loads
+# libggml-base.so.0 by its full path first; the CUDA runtime comes from the
+# system's library path.
+cuda: deps cuda-deps
+	cmake -S $(OLLAMA_DIR) -B $(CMAKE_BUILD)/cuda -DCMAKE_BUILD_TYPE=Release -DCMAKE_SKIP_RPATH=ON \
+		-DCMAKE_CUDA_ARCHITECTURES='$(CUDA_ARCHITECTURES)' -DCMAKE_CUDA_HOST_COMPILER=$(CUDA_HOST_CXX)
+	time nice cmake --build $(CMAKE_BUILD)/cuda --target ggml-cuda -j $(JOBS)
+	install -d -m 0755 $(LIB_DIR)
+	cp -P $(CMAKE_BUILD)/cuda/lib/ollama/libggml-base.so* $(CMAKE_BUILD)/cuda/lib/ollama/libggml-cuda.so $(LIB_DIR)/
+	chmod go-w $(LIB_DIR)/*
+	@echo "ggufd: CUDA backend in $(LIB_DIR)/ for $(BIN); 'bin/ggufd serve' logs the GPUs it finds"
+
+# dist writes dist/ggufd-<version>-linux-amd64.tar.gz: a baseline-x86-64
+# binary, ggml's CPU variants (the best one for the CPU is loaded at start),
+# the CUDA backend if `make cuda` built it, an example config, a systemd unit
+# and INSTALL. See scripts/dist.
+dist: deps cmake-deps
+	OLLAMA_DIR=$(OLLAMA_DIR) CMAKE_BUILD=$(CMAKE_BUILD) JOBS=$(JOBS) scripts/dist
