@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ggufd/ggufd/internal/plantlib"
+	"github.com/ggufd/ggufd/internal/sharedtest"
 )
 
 // TestBackendLibrariesOnlyFromOwnFolder installs the daemon as
@@ -86,6 +87,14 @@ type healthBody struct {
 // daemon), reads /health once it answers, stops it and returns its logs.
 func runDaemonOnce(t *testing.T, exe, root string) (healthBody, string) {
 	t.Helper()
+	h, logs, _ := runDaemonOnceWithChat(t, exe, root, "")
+	return h, logs
+}
+
+// runDaemonOnceWithChat is runDaemonOnce that also asks model (unless "")
+// for a short completion and returns its text.
+func runDaemonOnceWithChat(t *testing.T, exe, root, model string) (healthBody, string, string) {
+	t.Helper()
 	addr := freePort(t)
 	cmd := exec.Command(exe, "-test.run=^$")
 	cmd.Dir = root
@@ -114,7 +123,11 @@ func runDaemonOnce(t *testing.T, exe, root string) (healthBody, string) {
 			if err := json.Unmarshal(b, &h); err != nil {
 				t.Fatalf("/health: %v: %s", err, b)
 			}
-			return h, logs.String()
+			answer := ""
+			if model != "" {
+				answer = complete(t, addr, model)
+			}
+			return h, logs.String(), answer
 		}
 		select {
 		case err := <-done:
@@ -128,6 +141,24 @@ func runDaemonOnce(t *testing.T, exe, root string) (healthBody, string) {
 	}
 }
 
+// complete asks model for 8 tokens of a completion and returns the text.
+func complete(t *testing.T, addr, model string) string {
+	t.Helper()
+	body := `{"model":"` + model + `","prompt":"Once upon a time","max_tokens":8,"temperature":0}`
+	resp, err := http.Post("http://"+addr+"/v1/completions", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Choices []struct{ Text string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 || len(out.Choices) != 1 {
+		t.Fatalf("completion: status %d, %v, %+v", resp.StatusCode, err, out)
+	}
+	return out.Choices[0].Text
+}
+
 func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
 	t.Helper()
 	b, err := os.ReadFile(src)
@@ -136,5 +167,60 @@ func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
 	}
 	if err := os.WriteFile(dst, b, mode); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestGPUBackendWithoutDeviceServesOnCPU runs the daemon with the CUDA
+// backend that `make cuda` built (lib/ggufd in the checkout; skipped when it
+// is absent, as in CI: the library is ~190 MB and takes long to compile).
+// On a machine without a GPU or driver the library loads, finds no device,
+// and the daemon must serve on the CPU and say so; with a GPU it must list it.
+func TestGPUBackendWithoutDeviceServesOnCPU(t *testing.T) {
+	built := filepath.Join("..", "..", "lib", "ggufd")
+	if _, err := os.Stat(filepath.Join(built, "libggml-cuda.so")); err != nil {
+		t.Skip("no lib/ggufd/libggml-cuda.so: run `make cuda` to test with the CUDA backend")
+	}
+	root := t.TempDir()
+	for _, d := range []string{"bin", "lib/ggufd", "models"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exe := filepath.Join(root, "bin", "ggufd")
+	copyFile(t, os.Args[0], exe, 0o755)
+	libs, _ := filepath.Glob(filepath.Join(built, "libggml-*"))
+	for _, l := range libs {
+		dst := filepath.Join(root, "lib/ggufd", filepath.Base(l))
+		if target, err := os.Readlink(l); err == nil { // libggml-base.so.0 → libggml-base.so.0.0.0
+			if err := os.Symlink(target, dst); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := os.Link(l, dst); err != nil { // other file system: copy
+			copyFile(t, l, dst, 0o644)
+		}
+	}
+	copyFile(t, sharedtest.Model(t, "stories260K-chatml.gguf"), filepath.Join(root, "models", "tiny.gguf"), 0o644)
+
+	health, logs, answer := runDaemonOnceWithChat(t, exe, root, "tiny")
+	if !strings.Contains(logs, `msg="backend library loaded" file=libggml-cuda.so`) {
+		t.Errorf("libggml-cuda.so was not loaded\n%s", logs)
+	}
+	gpu := false
+	for _, d := range health.Devices {
+		gpu = gpu || d.Kind == "gpu"
+	}
+	if !gpu && !strings.Contains(health.CPUOnlyReason, "libggml-cuda.so loaded but found no usable device") {
+		t.Errorf("no GPU, and cpu_only_reason = %q", health.CPUOnlyReason)
+	}
+	if answer == "" {
+		t.Errorf("no completion served\n%s", logs)
+	}
+	t.Logf("devices %+v; reason %q", health.Devices, health.CPUOnlyReason)
+	for _, l := range strings.Split(logs, "\n") {
+		if strings.Contains(l, "CUDA") || strings.Contains(l, "cuda") || strings.Contains(l, "running on the CPU") {
+			t.Log(l)
+		}
 	}
 }
