@@ -21,7 +21,9 @@ OLLAMA_DIR := $(shell $(GO) mod download -json github.com/ollama/ollama 2>/dev/n
 export CGO_CPPFLAGS := -I$(COMPAT_INC) -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/ml/backend/ggml/ggml/include
 # ggml picks its SIMD kernels at compile time; without -march=native the CPU
 # backend falls back to baseline x86-64 and decodes several times slower.
-# GGUFD_PORTABLE=1 builds for any x86-64 (e.g. to copy the binary elsewhere).
+# On AMX Xeons -march=native also enables ggml's AMX kernels (compiled by
+# engine/internal/ggmlamx). GGUFD_PORTABLE=1 builds for any x86-64; `make dist`
+# pairs such a binary with ggml's CPU variant libraries, chosen at run time.
 ifeq ($(GGUFD_PORTABLE),1)
 export CGO_CFLAGS := -O3
 export CGO_CXXFLAGS := -O3
@@ -40,7 +42,7 @@ LIB_DIR := lib/ggufd
 # ARGS are passed to `ggufd serve` by `make run`, e.g. make run ARGS="--config my.yaml".
 ARGS ?=
 
-.PHONY: all deps cmake-deps cuda-deps build run test vet bench bench-serve cuda dist clean env
+.PHONY: all deps cmake-deps cuda-deps build run test vet bench bench-serve bench-dist cuda dist clean env
 
 all: build
 
@@ -124,3 +126,8 @@ cuda: deps cuda-deps
 # and INSTALL. See scripts/dist.
 dist: deps cmake-deps
 	OLLAMA_DIR=$(OLLAMA_DIR) CMAKE_BUILD=$(CMAKE_BUILD) JOBS=$(JOBS) scripts/dist
+
+# bench-dist compares the dist build's decode speed with the native build's
+# (engine benchmark, interleaved rounds; docs/benchmarks.md).
+bench-dist: dist
+	scripts/bench-dist
