@@ -21,7 +21,9 @@ OLLAMA_DIR := $(shell $(GO) mod download -json github.com/ollama/ollama 2>/dev/n
 export CGO_CPPFLAGS := -I$(COMPAT_INC) -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/ml/backend/ggml/ggml/include
 # ggml picks its SIMD kernels at compile time; without -march=native the CPU
 # backend falls back to baseline x86-64 and decodes several times slower.
-# GGUFD_PORTABLE=1 builds for any x86-64 (e.g. to copy the binary elsewhere).
+# On AMX Xeons -march=native also enables ggml's AMX kernels (compiled by
+# engine/internal/ggmlamx). GGUFD_PORTABLE=1 builds for any x86-64; `make dist`
+# pairs such a binary with ggml's CPU variant libraries, chosen at run time.
 ifeq ($(GGUFD_PORTABLE),1)
 export CGO_CFLAGS := -O3
 export CGO_CXXFLAGS := -O3
@@ -50,10 +52,14 @@ BIN := bin/ggufd
 # and the binary falls back to what the Go toolchain recorded.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 LDFLAGS := $(if $(VERSION),-X main.version=$(VERSION))
+# Backend libraries (GPU backends, CPU variants) go beside the binary's
+# folder: ggufd loads them from <prefix>/lib/ggufd for <prefix>/bin/ggufd and
+# nowhere else (see docs/build.md).
+LIB_DIR := lib/ggufd
 # ARGS are passed to `ggufd serve` by `make run`, e.g. make run ARGS="--config my.yaml".
 ARGS ?=
 
-.PHONY: all deps deps-test browser-deps build run test vet bench bench-serve bench-admission clean env
+.PHONY: all deps deps-test browser-deps cmake-deps cuda-deps build run test vet bench bench-serve bench-admission bench-dist cuda dist clean env
 
 all: build
 
@@ -136,3 +142,51 @@ bench-serve: build
 
 clean:
 	rm -rf bin
+
+# ---------------------------------------------------------------------------
+# Backend libraries built with ggml's CMake build, which the pinned module
+# carries (its root CMakeLists.txt builds ggml with GGML_BACKEND_DL: every
+# backend a shared library that ggufd loads at startup). Kept out of `make
+# test` and CI: the CUDA compile is long.
+
+CMAKE_BUILD ?= build
+JOBS ?= $(shell nproc)
+# GPU architectures to compile for: Turing (75), Ampere (80, 86), Ada (89),
+# Hopper (90). One architecture compiles in about 16 minutes on 2 cores,
+# five in about five times that; `make cuda CUDA_ARCHITECTURES=90` builds
+# only for the GPU at hand (check yours with nvidia-smi --query-gpu=compute_cap).
+CUDA_ARCHITECTURES ?= 75;80;86;89;90
+# Debian's CUDA 11.8 nvcc needs gcc 11; nvidia-cuda-toolkit-gcc provides
+# cuda-g++ (g++-11) for it.
+CUDA_HOST_CXX ?= cuda-g++
+
+cmake-deps:
+	@scripts/apt-install cmake gcc g++ make
+
+cuda-deps:
+	@scripts/apt-install --nonfree cmake nvidia-cuda-toolkit nvidia-cuda-toolkit-gcc g++-11
+
+# cuda builds libggml-cuda.so and the libggml-base.so it needs into
+# $(LIB_DIR), where bin/ggufd loads them at startup. No RPATH: ggufd loads
+# libggml-base.so.0 by its full path first; the CUDA runtime comes from the
+# system's library path.
+cuda: deps cuda-deps
+	cmake -S $(OLLAMA_DIR) -B $(CMAKE_BUILD)/cuda -DCMAKE_BUILD_TYPE=Release -DCMAKE_SKIP_RPATH=ON \
+		-DCMAKE_CUDA_ARCHITECTURES='$(CUDA_ARCHITECTURES)' -DCMAKE_CUDA_HOST_COMPILER=$(CUDA_HOST_CXX)
+	time nice cmake --build $(CMAKE_BUILD)/cuda --target ggml-cuda -j $(JOBS)
+	install -d -m 0755 $(LIB_DIR)
+	cp -P $(CMAKE_BUILD)/cuda/lib/ollama/libggml-base.so* $(CMAKE_BUILD)/cuda/lib/ollama/libggml-cuda.so $(LIB_DIR)/
+	chmod go-w $(LIB_DIR)/*
+	@echo "ggufd: CUDA backend in $(LIB_DIR)/ for $(BIN); 'bin/ggufd serve' logs the GPUs it finds"
+
+# dist writes dist/ggufd-<version>-linux-amd64.tar.gz: a baseline-x86-64
+# binary, ggml's CPU variants (the best one for the CPU is loaded at start),
+# the CUDA backend if `make cuda` built it, an example config, a systemd unit
+# and INSTALL. See scripts/dist.
+dist: deps cmake-deps
+	OLLAMA_DIR=$(OLLAMA_DIR) CMAKE_BUILD=$(CMAKE_BUILD) JOBS=$(JOBS) scripts/dist
+
+# bench-dist compares the dist build's decode speed with the native build's
+# (engine benchmark, interleaved rounds; docs/benchmarks.md).
+bench-dist: dist
+	scripts/bench-dist

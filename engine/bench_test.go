@@ -23,6 +23,7 @@ import (
 //
 //	make bench
 //	GGUFD_BENCH_PRESETS=110m GGUFD_BENCH_ROUNDS=5 GGUFD_BENCH_THREADS=1 make bench
+//	GGUFD_BENCH_GPU_LAYERS=-1 (layers on the GPU, both sides; default 0)
 //
 // Rounds interleave the plain loop and the engine so that machine noise
 // hits both alike; the figures are medians over rounds.
@@ -92,12 +93,13 @@ func benchPreset(b *testing.B, path string, rounds int) {
 	if n, err := strconv.Atoi(os.Getenv("GGUFD_BENCH_THREADS")); err == nil && n > 0 {
 		threads, engineThreads = n, n
 	}
-	plain, err := newPlainLoop(path, threads)
+	gpuLayers, _ := strconv.Atoi(envOr("GGUFD_BENCH_GPU_LAYERS", "0"))
+	plain, err := newPlainLoop(path, threads, gpuLayers)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer plain.close()
-	m, err := Load(ctx, path, LoadOptions{ContextLength: 1024, Parallel: 8, Threads: engineThreads})
+	m, err := Load(ctx, path, LoadOptions{ContextLength: 1024, Parallel: 8, Threads: engineThreads, GPULayers: gpuLayers})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -154,7 +156,7 @@ func benchPreset(b *testing.B, path string, rounds int) {
 	pp := med(func(r benchRound) float64 { return r.prefillTPS })
 	b.ReportMetric(pp, "prefill_tok/s")
 	lines = append(lines, fmt.Sprintf("prompt processing (256 tokens): %.1f tok/s", pp))
-	b.Logf("%s (threads %d)\n%s", filepath.Base(path), threads, strings.Join(lines, "\n"))
+	b.Logf("%s (threads %d, gpu layers %d)\n%s", filepath.Base(path), threads, gpuLayers, strings.Join(lines, "\n"))
 }
 
 // engineSingle is single-stream decode speed: tokens after the first over
@@ -240,8 +242,8 @@ type plainLoop struct {
 	lc *llamacpp.Context
 }
 
-func newPlainLoop(path string, threads int) (*plainLoop, error) {
-	lm, err := llamacpp.LoadModel(path, llamacpp.ModelParams{UseMmap: true})
+func newPlainLoop(path string, threads, gpuLayers int) (*plainLoop, error) {
+	lm, err := llamacpp.LoadModel(path, llamacpp.ModelParams{UseMmap: true, GPULayers: gpuLayers})
 	if err != nil {
 		return nil, err
 	}

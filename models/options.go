@@ -65,6 +65,16 @@ type DeviceMemory struct {
 // memory comes from the MemoryProbe.
 type DeviceProbe func() []DeviceMemory
 
+// EngineDevices is the DeviceProbe of a real daemon: the devices ggml
+// reports through the engine.
+func EngineDevices() []DeviceMemory {
+	var out []DeviceMemory
+	for _, d := range engine.Devices() {
+		out = append(out, DeviceMemory{ID: d.ID, Name: d.Name, Description: d.Description, Kind: d.Kind, TotalBytes: d.TotalBytes, FreeBytes: d.FreeBytes})
+	}
+	return out
+}
+
 // Estimator estimates the memory a model file takes loaded.
 type Estimator func(path string, p gguf.EstimateParams) (gguf.Estimate, error)
 

@@ -90,6 +90,7 @@ type Server struct {
 	accounts    *accounts.Service
 	images      *images.Source
 	metrics     *metrics
+	devices     func() DeviceInfo
 
 	limits        atomic.Pointer[Limits] // settings.Limits, or those of the last reload
 	metricsPublic atomic.Bool            // settings.MetricsPublic, or that of the last reload
@@ -228,7 +229,15 @@ func (s *Server) health(c echo.Context) error {
 	for _, st := range s.catalog.Statuses() {
 		counts[publicState(st.State)]++
 	}
-	return c.JSON(http.StatusOK, map[string]any{"status": "ok", "models": counts})
+	body := map[string]any{"status": "ok", "models": counts}
+	if s.devices != nil {
+		d := s.devices()
+		body["devices"] = d.Devices
+		if d.CPUOnlyReason != "" {
+			body["cpu_only_reason"] = d.CPUOnlyReason
+		}
+	}
+	return c.JSON(http.StatusOK, body)
 }
 
 // Handler is the HTTP handler, for tests and embedding.

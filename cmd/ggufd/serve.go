@@ -102,7 +102,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return nil
 	}
 
-	var mopts []models.Option
+	logDevices(logger)
+	// Placement and per-device admission see the GPUs ggml reports.
+	mopts := []models.Option{models.WithDevices(models.EngineDevices)}
 	if opts.modelsDir != "" {
 		mopts = append(mopts, models.WithModelsDir(opts.modelsDir))
 	}
@@ -122,7 +124,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}()
 
 	// The test page (GET /) is mounted here, beside the API it calls.
-	srv, err := server.New(cfg, mgr, logger, server.WithAccounts(svc), server.WithRoutes(webui.Register), server.WithVersion(version))
+	srv, err := server.New(cfg, mgr, logger, server.WithAccounts(svc), server.WithRoutes(webui.Register), server.WithVersion(version),
+		server.WithDevices(server.EngineDevices))
 	if err != nil {
 		return err
 	}

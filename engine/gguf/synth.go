@@ -81,12 +81,21 @@ func Preset(name string) (SynthSpec, error) {
 			Name: "synthetic-tinyllama-1.1b", Dim: 2048, Layers: 22, Heads: 32, KVHeads: 4, FFN: 5632,
 			ContextLength: 2048,
 		}, nil
+	case "llama-8b":
+		// Llama-3-8B's transformer shape (with a 32k donor vocabulary, 7.2B
+		// parameters, 7.7 GB in Q8_0): the GPU benchmark's mid-size model.
+		return SynthSpec{
+			Name: "synthetic-llama-8b", Dim: 4096, Layers: 32, Heads: 32, KVHeads: 8, FFN: 14336,
+			ContextLength: 8192,
+		}, nil
 	}
 	return SynthSpec{}, fmt.Errorf("gguf: unknown preset %q (known: %s)", name, strings.Join(PresetNames(), ", "))
 }
 
 // PresetNames lists the names Preset knows.
-func PresetNames() []string { return []string{"demo", "vision-demo", "110m", "tinyllama-1.1b"} }
+func PresetNames() []string {
+	return []string{"demo", "vision-demo", "110m", "tinyllama-1.1b", "llama-8b"}
+}
 
 // ChatMLTemplate is the ChatML chat template the demo preset carries.
 const ChatMLTemplate = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}" +

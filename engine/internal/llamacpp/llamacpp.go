@@ -47,16 +47,21 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	ollamallama "github.com/ollama/ollama/llama"
+	// Links llama.cpp and ggml (with the CPU backend) into the binary. Its
+	// BackendInit is not called: it would load libraries from
+	// <binary>/../lib/ollama (see backends.go).
+	_ "github.com/ollama/ollama/llama"
 )
 
 var backendOnce sync.Once
 
-// Init initialises llama.cpp's backends once per process.
+// Init initialises llama.cpp's backends once per process: it loads the
+// backend libraries of ggufd's own folder (see backends.go).
 func Init() {
 	backendOnce.Do(func() {
-		ollamallama.BackendInit()
 		installLog()
+		loadDefaultBackends()
+		C.llama_backend_init()
 		installMtmdLog()
 	})
 }
