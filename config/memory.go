@@ -40,6 +40,9 @@ func (p *parser) memory(c *Config, chk memoryChecker) {
 	}
 	gpu := chk.GPUMemory()
 	for _, m := range c.Models {
+		if m.IsVariant() {
+			continue // its base's instance is the one that loads
+		}
 		mm := c.WithDefaults(m)
 		budget, what, avail := ramBudget, ramWhat, avail
 		if gpu > 0 && *mm.GPULayers != 0 {
