@@ -25,23 +25,44 @@ func (s *Server) installAccounts() {
 		},
 		Logger: s.logger,
 	}
-	s.gate = &accountsGate{gate: accountsapi.NewGate(s.accounts, opts), currency: s.accounts.Currency()}
+	s.gate = &accountsGate{gate: accountsapi.NewGate(s.accounts, opts), svc: s.accounts}
 	svc := s.accounts
 	s.extraRoutes = append(s.extraRoutes, func(e *echo.Echo) { accountsapi.Register(e, svc, opts) })
 }
 
-// modelPolicy tells the accounts layer a model's price, rate limit and
-// context (which bounds what a request may cost).
+// modelPolicy tells the accounts layer a model's price, rate limit, context
+// (which bounds what a request may cost) and, for per-second prices, its
+// speed (from which the reservation is reckoned).
 func (s *Server) modelPolicy(model string) (accountsapi.ModelPolicy, bool) {
 	info, err := s.catalog.Lookup(model)
 	if err != nil {
 		return accountsapi.ModelPolicy{}, false
 	}
-	return accountsapi.ModelPolicy{
+	pol := accountsapi.ModelPolicy{
 		Pricing:   pricingOf(info),
 		RateLimit: info.RateLimit,
 		Context:   info.ContextLength,
-	}, true
+	}
+	if pol.Pricing.PerSecond != 0 && s.modelSpeed != nil {
+		if sp, err := s.modelSpeed(info.ID); err == nil {
+			pol.Speed = accounts.Speed{PromptToken: sp.PromptToken, GenToken: sp.GenToken}
+		}
+	}
+	return pol, true
+}
+
+// currency is the unit prices are shown in: the accounts service's, which
+// follows reloads, else the one configured at start.
+func (s *Server) currency() string {
+	if s.accounts != nil {
+		return s.accounts.Currency()
+	}
+	return s.settings.Currency
+}
+
+// modelFilter is a Pass that knows which models its caller may use.
+type modelFilter interface {
+	MayUse(names ...string) bool
 }
 
 func pricingOf(info ModelInfo) accounts.Pricing {
@@ -51,8 +72,8 @@ func pricingOf(info ModelInfo) accounts.Pricing {
 
 // accountsGate adapts accountsapi.Gate to Gatekeeper.
 type accountsGate struct {
-	gate     *accountsapi.Gate
-	currency string
+	gate *accountsapi.Gate
+	svc  *accounts.Service // its currency follows reloads
 }
 
 func (g *accountsGate) Authenticate(ctx context.Context, call Call) (Pass, error) {
@@ -60,7 +81,7 @@ func (g *accountsGate) Authenticate(ctx context.Context, call Call) (Pass, error
 		RequestID: call.RequestID, OpenID: call.OpenID, UserID: call.UserID, Header: call.Header,
 	})
 	if err != nil {
-		return nil, accountsapi.APIError(err, g.currency)
+		return nil, accountsapi.APIError(err, g.svc.Currency())
 	}
 	return accountsPass{g: g, id: id}, nil
 }
@@ -78,10 +99,13 @@ func (p accountsPass) Admit(ctx context.Context, call Call) (context.Context, Ti
 		MaxTokens: call.MaxTokens, Prompts: call.Prompts, Choices: call.Choices, BodyBytes: call.BodyBytes,
 	})
 	if err != nil {
-		return nil, nil, accountsapi.APIError(err, p.g.currency)
+		return nil, nil, accountsapi.APIError(err, p.g.svc.Currency())
 	}
 	return gctx, accountsTicket{t}, nil
 }
+
+// MayUse reports whether the caller's key allows the model known by names.
+func (p accountsPass) MayUse(names ...string) bool { return p.id.CheckModel(names...) == nil }
 
 type accountsTicket struct{ t *accountsapi.Ticket }
 

@@ -66,6 +66,7 @@ type ModelInfo struct {
 	Stop          []string // default stop strings
 	MaxTokens     int      // cap on max_tokens; 0: no cap
 	ToolFormat    string   // tool-call family; "": detected from the chat template
+	SystemPrompt  string   // system message of chat requests that send none
 }
 
 // SamplingDefaults are a model's configured sampling values; nil: not set.

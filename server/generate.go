@@ -112,12 +112,12 @@ func (s *Server) serveGeneration(c echo.Context, g *generation) (err error) {
 
 	genCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if g.info.Pricing.PerSecond > 0 {
-		// Per-second billing stops at the price's cap, so the generation
-		// does too. Wall time from here includes queueing, so it errs on
-		// the client's side.
+	if limit := pricingOf(g.info).MaxDuration(); g.info.Pricing.PerSecond > 0 && limit > 0 {
+		// Per-second billing stops at the price's cap (max_seconds), so
+		// the generation does too. Wall time from here includes queueing,
+		// so it errs on the client's side.
 		var cancelCap context.CancelFunc
-		genCtx, cancelCap = context.WithTimeout(genCtx, pricingOf(g.info).MaxDuration())
+		genCtx, cancelCap = context.WithTimeout(genCtx, limit)
 		defer cancelCap()
 	}
 	stream, err := startAll(genCtx, model, reqs)

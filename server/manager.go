@@ -32,6 +32,7 @@ func New(cfg *config.Config, catalog *models.Manager, logger *slog.Logger, opts 
 		return nil, err
 	}
 	s.registerModelAdmin(catalog)
+	s.modelSpeed = catalog.Speed
 	// Edits of body_limit, body_timeout, prompt_limit and max_connections
 	// apply from the next request; listen and shutdown_timeout keep their
 	// values until a restart.
@@ -111,7 +112,7 @@ func (c *managerCatalog) infoOf(e models.Entry) ModelInfo {
 	info := ModelInfo{
 		ID: e.Name, DisplayName: m.DisplayName, Description: m.Description, Aliases: m.Aliases, Tags: m.Tags,
 		OwnedBy: defaultOwner, Created: e.Created, ContextLength: e.ContextLength, Embeddings: e.Embeddings,
-		Defaults: m.Sampling, Stop: m.Stop, MaxTokens: m.MaxTokens, ToolFormat: m.ToolFormat,
+		Defaults: m.Sampling, Stop: m.Stop, MaxTokens: m.MaxTokens, ToolFormat: m.ToolFormat, SystemPrompt: m.SystemPrompt,
 		Pricing: m.Pricing, RateLimit: m.RateLimit, Vision: e.Projector != "",
 	}
 	return info

@@ -101,9 +101,11 @@ func (s *Server) rewriteLLMAPI(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		parts := strings.SplitN(path[len(llmAPIPrefix):], "/", 4)
-		if len(parts) < 4 || parts[0] == "" || parts[1] == "" {
+		if len(parts) < 4 || parts[0] == "" {
 			// Not the per-user form (e.g. /llm_api/suspend_current_generate):
-			// leave it to the routes.
+			// leave it to the routes. An empty userid
+			// (/llm_api/{openid}//{ai_system}/v1/...) is the account's
+			// default user: the account itself.
 			return next(c)
 		}
 		var ids [3]string

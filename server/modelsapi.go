@@ -62,8 +62,10 @@ func toModelObject(st ModelStatus, currency string) modelObject {
 		Capabilities: capabilities{Vision: st.Vision},
 	}
 	if p := st.Pricing; !p.IsZero() {
+		// The cached price shown is the one billed: unset, it is the
+		// input price.
 		o.Pricing = pricingJSON{Currency: currency, InputPer1K: p.InputPer1K, OutputPer1K: p.OutputPer1K,
-			CachedInputPer1K: p.CachedInputPer1K, PerSecond: p.PerSecond, MaxSeconds: p.MaxSeconds}
+			CachedInputPer1K: p.CachedPer1K(), PerSecond: p.PerSecond, MaxSeconds: p.MaxSeconds}
 	}
 	if st.Created.IsZero() {
 		o.Created = 0
@@ -90,10 +92,16 @@ func (s *Server) listModels(c echo.Context) error {
 		return err
 	}
 	defer t.Finish(engine.Usage{})
+	// Only the models the caller's key may use: a key allow-listed for
+	// some models does not learn the others (nor their prices).
+	filter, _ := stateOf(c).pass.(modelFilter)
 	sts := s.catalog.Statuses()
 	out := modelList{Object: "list", Data: make([]modelObject, 0, len(sts))}
 	for _, st := range sts {
-		out.Data = append(out.Data, toModelObject(st, s.settings.Currency))
+		if filter != nil && !filter.MayUse(append([]string{st.ID}, st.Aliases...)...) {
+			continue
+		}
+		out.Data = append(out.Data, toModelObject(st, s.currency()))
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -117,7 +125,7 @@ func (s *Server) getModel(c echo.Context) error {
 	if !ok {
 		return apierror.ModelNotFound("The model `%s` does not exist.", id)
 	}
-	return c.JSON(http.StatusOK, toModelObject(st, s.settings.Currency))
+	return c.JSON(http.StatusOK, toModelObject(st, s.currency()))
 }
 
 // resolveModel picks the model: the /llm_api/ path's ai_system segment

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ggufd/ggufd/accounts"
 	"github.com/ggufd/ggufd/config"
+	"github.com/ggufd/ggufd/models"
 	"github.com/ggufd/ggufd/server/images"
 	"github.com/labstack/echo/v4"
 )
@@ -78,6 +79,9 @@ type Server struct {
 	extraRoutes []func(*echo.Echo)
 	accounts    *accounts.Service
 	images      *images.Source
+	// modelSpeed is a model's compute per token, for per-second
+	// reservations (New sets the model manager's); nil: unknown.
+	modelSpeed func(model string) (models.Speed, error)
 
 	limits     atomic.Pointer[Limits] // settings.Limits, or those of the last reload
 	conns      *connLimiter
