@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -366,4 +368,74 @@ func TestPerSecondBillingFair(t *testing.T) {
 		}
 	}
 	t.Logf("alone %d ms, batched %v; busy %v", alone, billed[1:], busy)
+}
+
+// TestProviderExampleConfig serves docs/provider-example.yaml on the tiny
+// test models: every name listed with its price, variants sharing their
+// base's instance, and the provider's client (a made-up key, an openid URL,
+// an empty userid) billed under the name it used.
+func TestProviderExampleConfig(t *testing.T) {
+	text, err := os.ReadFile(filepath.Join("..", "docs", "provider-example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for _, f := range []string{"Yi-34B-Chat-Q4_K_M.gguf", "Mistral-7B-Instruct-v0.3-Q4_K_M.gguf", "Qwen2.5-Coder-14B-Instruct-Q4_K_M.gguf"} {
+		files[f] = "stories260K-chatml.gguf"
+	}
+	var loads atomic.Int32
+	countLoads := func(ctx context.Context, path string, opts engine.LoadOptions) (models.LoadedModel, error) {
+		loads.Add(1)
+		return models.EngineLoader(ctx, path, opts)
+	}
+	cfg, _, mgr := startManager(t, string(text), files, models.WithLoader(countLoads))
+	if cfg.Auth.Mode != "openid" || !cfg.ConfiguredOnly {
+		t.Fatalf("auth %q, configured_only %v", cfg.Auth.Mode, cfg.ConfiguredOnly)
+	}
+	store, err := accounts.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "ggufd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	svc := accounts.NewService(store, accounts.Config{Mode: accounts.ModeOpenID, Currency: cfg.Auth.Currency})
+	openid, err := accounts.NewOpenID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateAccount(context.Background(), accounts.Account{OpenID: openid, Balance: accounts.MoneyFromFloat(10)}); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(cfg, mgr, slog.New(slog.DiscardHandler), WithAccounts(svc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+
+	_, body := call(t, "GET", hs.URL+"/llm_api/"+openid+"/u1//v1/models", "sk-anything", "")
+	listed := listedModels(t, body)
+	wantPerSecond := map[string]float64{"yi-34b-t": 0.019, "mistral-t": 0.006, "code3-t": 0.01}
+	for _, name := range []string{"yi-34b", "yi-34b-t", "mistral", "mistral-t", "code3", "code3-t"} {
+		p, ok := listed[name].Pricing.(pricingJSON)
+		if !ok || p.Currency != "元" || p.PerSecond != wantPerSecond[name] || (p.PerSecond == 0) == (p.InputPer1K == 0) {
+			t.Errorf("%s listed as %+v", name, listed[name])
+		}
+	}
+	if len(listed) != 6 {
+		t.Errorf("listed %d models, want the 6 configured: %s", len(listed), body)
+	}
+	for _, model := range []string{"yi-34b", "yi-34b-t"} {
+		status, resp := call(t, "POST", hs.URL+"/llm_api/"+openid+"//"+model+"/v1/chat/completions", "sk-this-can-be-fake",
+			`{"messages":[{"role":"user","content":"Tell me a story"}],"max_tokens":8}`)
+		if status != 200 {
+			t.Fatalf("%s: %d %s", model, status, resp)
+		}
+	}
+	if n := loads.Load(); n != 1 {
+		t.Errorf("%d loads for yi-34b and yi-34b-t, want 1", n)
+	}
+	rows, err := svc.Ledger(context.Background(), accounts.LedgerFilter{OpenID: openid})
+	if err != nil || len(rows) != 2 || rows[0].Model != "yi-34b" || rows[1].Model != "yi-34b-t" || rows[1].Cost == 0 {
+		t.Fatalf("ledger: %+v, %v", rows, err)
+	}
 }
