@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -41,6 +42,7 @@ type modelAdmin struct{ m *models.Manager }
 // adminModel is one model as the admin API shows it.
 type adminModel struct {
 	Name          string   `json:"name"`
+	Base          string   `json:"base,omitempty"` // a variant: the model whose instance serves it
 	Aliases       []string `json:"aliases,omitempty"`
 	File          string   `json:"file"`
 	Discovered    bool     `json:"discovered"`
@@ -64,7 +66,7 @@ type adminModel struct {
 
 func toAdminModel(st models.Status) adminModel {
 	am := adminModel{
-		Name: st.Name, Aliases: st.Model.Aliases, File: st.Path, Discovered: st.Discovered,
+		Name: st.Name, Base: st.Model.Base, Aliases: st.Model.Aliases, File: st.Path, Discovered: st.Discovered,
 		Embeddings: st.Embeddings, ContextLength: st.ContextLength, Parallel: st.Model.Parallel,
 		State: string(st.State), Progress: st.Progress, Error: st.Error, MemoryBytes: st.MemoryBytes,
 		BusySlots: st.BusySlots, QueueDepth: st.QueueDepth, Placement: placementOf(st),
@@ -128,7 +130,9 @@ func (a modelAdmin) reload(c echo.Context) error {
 // memory, busy slots and queue, plus the machine's available memory.
 func (a modelAdmin) metrics(c echo.Context) error {
 	var b strings.Builder
-	sts := a.m.Statuses()
+	// One series per loaded instance: a variant shares its base's memory,
+	// slots and queue, and would count them twice.
+	sts := slices.DeleteFunc(a.m.Statuses(), func(st models.Status) bool { return st.Model.IsVariant() })
 	sort.Slice(sts, func(i, j int) bool { return sts[i].Name < sts[j].Name })
 	gauge := func(name, help string, value func(models.Status) float64) {
 		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
