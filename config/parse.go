@@ -557,35 +557,32 @@ func (p *parser) variant(c *Config, m *Model, f string) {
 	p.serving(m, f)
 
 	own := *m
-	set := func(k string) bool { return p.keys[f+"."+k] != nil }
 	*m = *base
 	m.Name, m.Base, m.Aliases = own.Name, own.Base, own.Aliases
 	m.Preload = false // preloading the base loads the one instance
-	if set("display_name") {
-		m.DisplayName = own.DisplayName
-	}
-	if set("description") {
-		m.Description = own.Description
-	}
-	if set("tags") {
-		m.Tags = own.Tags
-	}
-	if set("stop") {
-		m.Stop = own.Stop
-	}
-	if set("max_tokens") {
-		m.MaxTokens = own.MaxTokens
-	}
-	if set("system_prompt") {
-		m.SystemPrompt = own.SystemPrompt
-	}
-	if set("rate_limit") {
-		m.RateLimit = own.RateLimit
-	}
-	if set("pricing") {
-		m.Pricing = own.Pricing
+	for _, s := range variantSettings {
+		if p.keys[f+"."+s.key] != nil {
+			s.take(m, &own)
+		}
 	}
 	m.Sampling = mergeSampling(base.Sampling, own.Sampling)
+}
+
+// variantSettings are the settings a variant may set for itself, and how
+// its own value replaces the base's. Sampling merges field by field (see
+// mergeSampling).
+var variantSettings = []struct {
+	key  string
+	take func(m, own *Model)
+}{
+	{"display_name", func(m, own *Model) { m.DisplayName = own.DisplayName }},
+	{"description", func(m, own *Model) { m.Description = own.Description }},
+	{"tags", func(m, own *Model) { m.Tags = own.Tags }},
+	{"stop", func(m, own *Model) { m.Stop = own.Stop }},
+	{"max_tokens", func(m, own *Model) { m.MaxTokens = own.MaxTokens }},
+	{"system_prompt", func(m, own *Model) { m.SystemPrompt = own.SystemPrompt }},
+	{"rate_limit", func(m, own *Model) { m.RateLimit = own.RateLimit }},
+	{"pricing", func(m, own *Model) { m.Pricing = own.Pricing }},
 }
 
 // mergeSampling is base with every value over sets.

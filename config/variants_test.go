@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -169,5 +170,27 @@ models:
 		if m, _ := c.Model(name); m.Pricing.CachedPer1K() != want {
 			t.Errorf("%s: cached price %v, want %v", name, m.Pricing.CachedPer1K(), want)
 		}
+	}
+}
+
+// TestVariantSettingsCovered: every model setting is either the loaded
+// instance's (refused on a variant) or one a variant may set, so a setting
+// added later cannot be silently dropped from variants.
+func TestVariantSettingsCovered(t *testing.T) {
+	known := map[string]int{"base": 1, "aliases": 1, "sampling": 1}
+	for _, k := range instanceSettings {
+		known[k]++
+	}
+	for _, s := range variantSettings {
+		known[s.key]++
+	}
+	for name := range structFields(reflect.TypeOf(Model{})) {
+		if known[name] != 1 {
+			t.Errorf("models.*.%s is covered %d times by instanceSettings and variantSettings, want once", name, known[name])
+		}
+		delete(known, name)
+	}
+	for name := range known {
+		t.Errorf("%s is not a model setting", name)
 	}
 }

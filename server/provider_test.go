@@ -4,13 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,25 +19,17 @@ import (
 	"github.com/ggufd/ggufd/models"
 )
 
-// call sends a JSON request with a key (or none) and returns the status
-// and body.
-func call(t *testing.T, method, url, key, body string) (int, string) {
+// serveWithAccounts serves mgr through the accounts service on 127.0.0.1
+// until the test ends, and returns the base URL.
+func serveWithAccounts(t *testing.T, cfg *config.Config, mgr *models.Manager, svc *accounts.Service) string {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	srv, err := New(cfg, mgr, slog.New(slog.DiscardHandler), WithAccounts(svc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	return hs.URL
 }
 
 // listedModels decodes /v1/models into id → object.
@@ -99,14 +88,9 @@ func TestPricedVariants(t *testing.T) {
 	svc := newAccounts(t)
 	ctx := context.Background()
 	key := fundedKey(t, svc, "acme", 5)
-	srv, err := New(cfg, mgr, slog.New(slog.DiscardHandler), WithAccounts(svc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
+	url := serveWithAccounts(t, cfg, mgr, svc)
 
-	status, body := call(t, "GET", hs.URL+"/v1/models", key, "")
+	status, body := send(t, "GET", url+"/v1/models", key, "")
 	listed := listedModels(t, body)
 	base, variant := listed["story"], listed["story-t"]
 	bp, _ := base.Pricing.(pricingJSON)
@@ -121,7 +105,7 @@ func TestPricedVariants(t *testing.T) {
 	}
 
 	chat := func(model string) (int, string) {
-		return call(t, "POST", hs.URL+"/v1/chat/completions", key,
+		return send(t, "POST", url+"/v1/chat/completions", key,
 			`{"model":"`+model+`","messages":[{"role":"user","content":"Tell me a story"}],"max_tokens":8,"ignore_eos":true}`)
 	}
 	usageOf := func(body string) (prompt, completion int) {
@@ -186,11 +170,11 @@ func TestPricedVariants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, body = call(t, "GET", hs.URL+"/v1/models", limited, "")
+	_, body = send(t, "GET", url+"/v1/models", limited, "")
 	if got := listedModels(t, body); len(got) != 1 || got["story"].ID != "story" {
 		t.Errorf("allow-listed key sees %s", body)
 	}
-	if status, _ := call(t, "GET", hs.URL+"/v1/models/story-t", limited, ""); status != 403 {
+	if status, _ := send(t, "GET", url+"/v1/models/story-t", limited, ""); status != 403 {
 		t.Errorf("allow-listed key reads the variant: %d", status)
 	}
 }
@@ -224,7 +208,7 @@ func TestOpenIDModeClients(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before, _ := svc.Ledger(context.Background(), accounts.LedgerFilter{OpenID: "acme"})
-			status, resp := call(t, "POST", url+tt.path, tt.key, body)
+			status, resp := send(t, "POST", url+tt.path, tt.key, body)
 			if status != tt.status {
 				t.Fatalf("%d %s", status, resp)
 			}
@@ -249,7 +233,7 @@ func TestCurrencyFollowsReload(t *testing.T) {
 	cat.infos["tiny"] = info
 	_, url := newTestServer(t, cat, WithAccounts(svc))
 	svc.SetAuth(accounts.AuthSettings{Mode: accounts.ModeKey, Currency: "USD"})
-	_, body := call(t, "GET", url+"/v1/models", key, "")
+	_, body := send(t, "GET", url+"/v1/models", key, "")
 	if p, _ := listedModels(t, body)["tiny"].Pricing.(pricingJSON); p.Currency != "USD" {
 		t.Errorf("currency after reload: %s", body)
 	}
@@ -285,18 +269,13 @@ func perSecondBilling(t *testing.T, tune func(*engine.LoadOptions)) ([]int64, ti
 	}
 	cfg, _, mgr := startManager(t, perSecondTinyConfig, map[string]string{"timed.gguf": "llama-2-tiny-random.gguf"}, models.WithLoader(load))
 	svc := newAccounts(t)
-	srv, err := New(cfg, mgr, slog.New(slog.DiscardHandler), WithAccounts(svc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
+	url := serveWithAccounts(t, cfg, mgr, svc)
 	ctx := context.Background()
 	if err := mgr.Load(ctx, "timed"); err != nil {
 		t.Fatal(err)
 	}
 	complete := func(openid, key string, i int) {
-		status, body := call(t, "POST", hs.URL+"/v1/completions", key,
+		status, body := send(t, "POST", url+"/v1/completions", key,
 			fmt.Sprintf(`{"model":"timed","prompt":[1, %d, 301, 302, 303],"max_tokens":%d,"ignore_eos":true}`, 300+i, perSecondTokens))
 		if status != 200 {
 			t.Errorf("%s: %d %s", openid, status, body)
@@ -405,14 +384,9 @@ func TestProviderExampleConfig(t *testing.T) {
 	if _, err := svc.CreateAccount(context.Background(), accounts.Account{OpenID: openid, Balance: accounts.MoneyFromFloat(10)}); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(cfg, mgr, slog.New(slog.DiscardHandler), WithAccounts(svc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
+	url := serveWithAccounts(t, cfg, mgr, svc)
 
-	_, body := call(t, "GET", hs.URL+"/llm_api/"+openid+"/u1//v1/models", "sk-anything", "")
+	_, body := send(t, "GET", url+"/llm_api/"+openid+"/u1//v1/models", "sk-anything", "")
 	listed := listedModels(t, body)
 	wantPerSecond := map[string]float64{"yi-34b-t": 0.019, "mistral-t": 0.006, "code3-t": 0.01}
 	for _, name := range []string{"yi-34b", "yi-34b-t", "mistral", "mistral-t", "code3", "code3-t"} {
@@ -425,7 +399,7 @@ func TestProviderExampleConfig(t *testing.T) {
 		t.Errorf("listed %d models, want the 6 configured: %s", len(listed), body)
 	}
 	for _, model := range []string{"yi-34b", "yi-34b-t"} {
-		status, resp := call(t, "POST", hs.URL+"/llm_api/"+openid+"//"+model+"/v1/chat/completions", "sk-this-can-be-fake",
+		status, resp := send(t, "POST", url+"/llm_api/"+openid+"//"+model+"/v1/chat/completions", "sk-this-can-be-fake",
 			`{"messages":[{"role":"user","content":"Tell me a story"}],"max_tokens":8}`)
 		if status != 200 {
 			t.Fatalf("%s: %d %s", model, status, resp)

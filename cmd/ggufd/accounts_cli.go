@@ -83,6 +83,16 @@ func (c *cli) help(err error) error {
 	return err
 }
 
+// parse parses fs, wants exactly n positionals, and then opens the service.
+func (c *cli) parse(fs *flag.FlagSet, args []string, n int) ([]string, *accounts.Service, error) {
+	pos, err := oneArg(fs, args, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := c.open()
+	return pos, svc, err
+}
+
 // oneArg parses fs and wants exactly n positionals.
 func oneArg(fs *flag.FlagSet, args []string, n int) ([]string, error) {
 	pos, err := parseInterleaved(fs, args)

@@ -100,10 +100,7 @@ func (c *cli) accountTopUp(ctx context.Context, args []string) error {
 func (c *cli) accountList(ctx context.Context, args []string) error {
 	fs := newFlagSet("accounts list", "accounts list [--json]", c.errOut)
 	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := oneArg(fs, args, 0); err != nil {
-		return err
-	}
-	svc, err := c.open()
+	_, svc, err := c.parse(fs, args, 0)
 	if err != nil {
 		return err
 	}
@@ -129,11 +126,7 @@ func (c *cli) accountList(ctx context.Context, args []string) error {
 func (c *cli) accountInfo(ctx context.Context, args []string) error {
 	fs := newFlagSet("accounts info", "accounts info OPENID [--json]", c.errOut)
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := oneArg(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	svc, err := c.open()
+	pos, svc, err := c.parse(fs, args, 1)
 	if err != nil {
 		return err
 	}
@@ -164,11 +157,7 @@ func (c *cli) accountLimits(ctx context.Context, args []string) error {
 	fs := newFlagSet("accounts limits", "accounts limits OPENID [--rpm N] [--tpm N] [--concurrent N]", c.errOut)
 	var l accounts.Limits
 	limitFlags(fs, &l)
-	pos, err := oneArg(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	svc, err := c.open()
+	pos, svc, err := c.parse(fs, args, 1)
 	if err != nil {
 		return err
 	}

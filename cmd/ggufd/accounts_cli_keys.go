@@ -18,11 +18,7 @@ func (c *cli) keys(ctx context.Context, sub string, args []string) error {
 		label := fs.String("label", "", "what the key is for")
 		models := fs.String("models", "", "comma-separated model allow-list (default: all models)")
 		expires := fs.String("expires", "", "lifetime (90d, 12h) or expiry date")
-		pos, err := oneArg(fs, args, 1)
-		if err != nil {
-			return err
-		}
-		svc, err := c.open()
+		pos, svc, err := c.parse(fs, args, 1)
 		if err != nil {
 			return err
 		}
@@ -43,11 +39,7 @@ func (c *cli) keys(ctx context.Context, sub string, args []string) error {
 		return nil
 	case "revoke":
 		fs := newFlagSet("keys revoke", "keys revoke KEY_ID", c.errOut)
-		pos, err := oneArg(fs, args, 1)
-		if err != nil {
-			return err
-		}
-		svc, err := c.open()
+		pos, svc, err := c.parse(fs, args, 1)
 		if err != nil {
 			return err
 		}

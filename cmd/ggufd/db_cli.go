@@ -31,14 +31,18 @@ func runDBCLI(ctx context.Context, open func() (store accounts.Store, where stri
 	if len(args) > 0 {
 		sub, rest = args[0], args[1:]
 	}
+	// parse checks the subcommand's arguments, then opens the database.
+	parse := func(fs *flag.FlagSet) (accounts.Store, string, error) {
+		if _, err := oneArg(fs, rest, 0); err != nil {
+			return nil, "", err
+		}
+		return open()
+	}
 	switch sub {
 	case "status":
 		fs := newFlagSet("db status", "db status [--json]", stderr)
 		asJSON := fs.Bool("json", false, "print JSON")
-		if _, err := oneArg(fs, rest, 0); err != nil {
-			return err
-		}
-		store, where, err := open()
+		store, where, err := parse(fs)
 		if err != nil {
 			return err
 		}
@@ -54,11 +58,7 @@ func runDBCLI(ctx context.Context, open func() (store accounts.Store, where stri
 		printMigrations(stdout, where, ms)
 		return nil
 	case "migrate":
-		fs := newFlagSet("db migrate", "db migrate", stderr)
-		if _, err := oneArg(fs, rest, 0); err != nil {
-			return err
-		}
-		store, where, err := open()
+		store, where, err := parse(newFlagSet("db migrate", "db migrate", stderr))
 		if err != nil {
 			return err
 		}
