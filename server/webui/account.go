@@ -15,7 +15,7 @@ import (
 // served by the accounts API, with or without the test page mounted).
 var accountPage = template.Must(template.New("account.html").Funcs(template.FuncMap{
 	"t": func(lang, key string, pairs ...any) string { return translate(lang, key, pairs...) },
-}).ParseFS(files, "templates/account.html"))
+}).ParseFS(files, "templates/account.html", "templates/topbar.html"))
 
 type accountView struct {
 	accounts.AccountInfo
@@ -43,7 +43,7 @@ func AccountPage(r *http.Request, info accounts.AccountInfo) ([]byte, error) {
 
 var keyPage = template.Must(template.New("account_key.html").Funcs(template.FuncMap{
 	"t": func(lang, key string, pairs ...any) string { return translate(lang, key, pairs...) },
-}).ParseFS(files, "templates/account_key.html"))
+}).ParseFS(files, "templates/account_key.html", "templates/topbar.html"))
 
 type keyView struct {
 	OpenID, Failure, Lang string
