@@ -70,7 +70,7 @@ func (s *Service) Authenticate(ctx context.Context, in AuthInput) (Identity, err
 func (s *Service) authenticate(ctx context.Context, in AuthInput) (Identity, error) {
 	mode := in.Mode
 	if mode == "" {
-		mode = s.cfg.Mode
+		mode = s.Mode()
 	}
 	switch mode {
 	case ModeNone:
@@ -98,13 +98,22 @@ func (s *Service) authenticate(ctx context.Context, in AuthInput) (Identity, err
 			}
 			return s.identityOf(ctx, key.OpenID, in.PathUserID, key)
 		}
+		// The openid in the path is the credential. Clients written for
+		// the provider send a made-up Bearer value ("api_key can be
+		// fake"): a value that is no key at all is ignored. A real key
+		// still counts: one of another account is refused (403), a
+		// revoked or expired one is refused, and its model allow-list
+		// applies.
 		var key APIKey
 		if in.BearerKey != "" {
 			var err error
-			if key, err = s.checkKey(ctx, in.BearerKey); err != nil {
+			key, err = s.checkKey(ctx, in.BearerKey)
+			switch {
+			case errors.Is(err, ErrKeyInvalid):
+				key = APIKey{}
+			case err != nil:
 				return Identity{}, err
-			}
-			if key.OpenID != in.PathOpenID {
+			case key.OpenID != in.PathOpenID:
 				return Identity{}, ErrAccountMismatch
 			}
 		}

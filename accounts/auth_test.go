@@ -3,6 +3,8 @@ package accounts
 import (
 	"context"
 	"errors"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 )
@@ -57,7 +59,11 @@ func TestAuthenticateMatrix(t *testing.T) {
 		{"openid mode unknown account", AuthInput{Mode: ModeOpenID, PathOpenID: "ghost"}, ErrUnknownOwner, "", false},
 		{"openid mode own key", AuthInput{Mode: ModeOpenID, PathOpenID: "acme", BearerKey: good}, nil, "acme", true},
 		{"openid mode other account's key", AuthInput{Mode: ModeOpenID, PathOpenID: "acme", BearerKey: otherKey}, ErrAccountMismatch, "", false},
-		{"openid mode wrong key", AuthInput{Mode: ModeOpenID, PathOpenID: "acme", BearerKey: "sk-bad"}, ErrKeyInvalid, "", false},
+		// The provider's clients send a made-up key with an openid URL.
+		{"openid mode ignores a fake key", AuthInput{Mode: ModeOpenID, PathOpenID: "acme", BearerKey: "sk-bad"}, nil, "acme", false},
+		{"openid mode revoked own key", AuthInput{Mode: ModeOpenID, PathOpenID: "acme", BearerKey: revoked}, ErrKeyRevoked, "", false},
+		{"openid mode own key's allow-list", AuthInput{Mode: ModeOpenID, PathOpenID: "acme", BearerKey: limited, Model: "llama"}, ErrModelNotAllowed, "", false},
+		{"openid mode fake key without a path", AuthInput{Mode: ModeOpenID, BearerKey: "sk-bad"}, ErrKeyInvalid, "", false},
 		{"openid mode no path needs key", AuthInput{Mode: ModeOpenID}, ErrKeyMissing, "", false},
 		{"openid mode no path with key", AuthInput{Mode: ModeOpenID, BearerKey: otherKey}, nil, "other", true},
 		{"none mode ignores keys", AuthInput{Mode: ModeNone, BearerKey: "sk-whatever"}, nil, DefaultLocalOpenID, false},
@@ -105,7 +111,7 @@ func TestLocalAccountIsUnmetered(t *testing.T) {
 		t.Fatalf("identity = %+v", id)
 	}
 	p := Pricing{InputPer1K: MicrosPerUnit, OutputPer1K: MicrosPerUnit}
-	res, err := f.svc.Reserve(ctx, id, "m", p, 1000, 1000)
+	res, err := f.svc.Reserve(ctx, id, "m", p, Work{PromptTokens: 1000, MaxTokens: 1000})
 	if err != nil {
 		t.Fatalf("unmetered reserve: %v", err)
 	}
@@ -118,7 +124,7 @@ func TestLocalAccountIsUnmetered(t *testing.T) {
 		t.Fatal(err)
 	}
 	id, _ = f.svc.Authenticate(ctx, AuthInput{})
-	if _, err := f.svc.Reserve(ctx, id, "m", p, 1000, 1000); !errors.Is(err, ErrInsufficientBalance) {
+	if _, err := f.svc.Reserve(ctx, id, "m", p, Work{PromptTokens: 1000, MaxTokens: 1000}); !errors.Is(err, ErrInsufficientBalance) {
 		t.Fatalf("metered local reserve: %v", err)
 	}
 }
@@ -140,5 +146,44 @@ func TestAdminKey(t *testing.T) {
 	}
 	if _, err := NewAdminKey("sha256:zz"); err == nil {
 		t.Fatal("bad hash accepted")
+	}
+}
+
+// TestSetAuthAppliesLive: a reload's auth changes apply to the running
+// service, from the next request on.
+func TestSetAuthAppliesLive(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, ModeNone)
+	f.account(t, "acme", "1")
+	if _, err := f.svc.Authenticate(ctx, AuthInput{}); err != nil {
+		t.Fatalf("mode none: %v", err)
+	}
+	admin, err := NewAdminKey("s3cret-admin-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc.SetAuth(AuthSettings{Mode: ModeKey, Currency: "USD", AdminKey: admin})
+	if _, err := f.svc.Authenticate(ctx, AuthInput{}); !errors.Is(err, ErrKeyMissing) {
+		t.Errorf("after switching to key mode, no key: %v", err)
+	}
+	if err := f.svc.CheckAdminKey("s3cret-admin-key"); err != nil || f.svc.Currency() != "USD" || f.svc.Mode() != ModeKey {
+		t.Errorf("admin key %v, currency %q, mode %q", err, f.svc.Currency(), f.svc.Mode())
+	}
+	if info, err := f.svc.Info(ctx, "acme"); err != nil || info.Currency != "USD" {
+		t.Errorf("info currency: %+v, %v", info, err)
+	}
+}
+
+func TestNewOpenID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 100 {
+		id, err := NewOpenID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(id, OpenIDPrefix) || len(id) != len(OpenIDPrefix)+22 || seen[id] || url.PathEscape(id) != id {
+			t.Fatalf("openid %q (seen before: %v)", id, seen[id])
+		}
+		seen[id] = true
 	}
 }

@@ -64,7 +64,7 @@ func BenchmarkAdmission(b *testing.B) {
 					if err != nil {
 						return nil, nil, err
 					}
-					res, err := svc.Reserve(ctx, id, "m", p, 500, 500)
+					res, err := svc.Reserve(ctx, id, "m", p, Work{PromptTokens: 500, MaxTokens: 500})
 					return permit, res, err
 				}
 				finish := func(permit *Permit, res *Reservation) error {

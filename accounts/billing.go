@@ -19,9 +19,9 @@ type Reservation struct {
 	Identity  Identity
 	Model     string
 	Pricing   Pricing
-	// Amount is the reserved worst case. Settle charges the real cost,
-	// which the server keeps within it by enforcing the limits it
-	// reserved for.
+	// Amount is what was reserved. Settle charges the real cost, which
+	// the server keeps within the token limits it reserved for; processing
+	// time may run past its estimate, up to MaxSeconds.
 	Amount  Money
 	Started time.Time
 
@@ -30,20 +30,22 @@ type Reservation struct {
 }
 
 // Reserve admits a request only if the account's available balance (balance
-// minus outstanding reservations) covers its worst case: promptTokens
-// uncached, maxTokens generated, and the per-second cap. maxTokens must be
-// the effective cap the server will enforce (max_tokens, or what is left of
-// the context window). Unmetered accounts and free models always pass and
-// reserve nothing. Refusal is a *QuotaError wrapping ErrInsufficientBalance.
-func (s *Service) Reserve(ctx context.Context, id Identity, model string, pricing Pricing, promptTokens, maxTokens int) (*Reservation, error) {
+// minus outstanding reservations) covers Pricing.Reservation of w: its
+// prompt uncached, its MaxTokens generated, and for a per-second price the
+// processing those take at the model's speed (see ReserveDuration).
+// w.MaxTokens must be the effective cap the server will enforce
+// (max_tokens, or what is left of the context window). Unmetered accounts
+// and free models always pass and reserve nothing. Refusal is a *QuotaError
+// wrapping ErrInsufficientBalance.
+func (s *Service) Reserve(ctx context.Context, id Identity, model string, pricing Pricing, w Work) (*Reservation, error) {
 	res := &Reservation{RequestID: newID("req_"), Identity: id, Model: model, Pricing: pricing, Started: s.now()}
 	if id.Unmetered || pricing.IsFree() {
 		return res, nil
 	}
-	if maxTokens <= 0 && pricing.OutputPer1K > 0 {
+	if w.MaxTokens <= 0 && pricing.OutputPer1K > 0 {
 		return nil, fmt.Errorf("reserve: %w: maxTokens must bound the completion of a token-priced model", ErrInvalidArgument)
 	}
-	need := pricing.WorstCase(promptTokens, maxTokens)
+	need := pricing.Reservation(w)
 	// The store compares need with the balance minus every daemon's live
 	// reservations and stores the hold in one transaction that locks the
 	// account, so concurrent Reserves anywhere never hold more than there is.

@@ -23,7 +23,7 @@ func TestConcurrentReserveNeverOverdraws(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := f.svc.Reserve(ctx, id, "m", p, 10, 1000)
+			res, err := f.svc.Reserve(ctx, id, "m", p, Work{PromptTokens: 10, MaxTokens: 1000})
 			if errors.Is(err, ErrInsufficientBalance) {
 				mu.Lock()
 				refused++
@@ -72,7 +72,7 @@ func TestSettleChargesExactlyAndOnce(t *testing.T) {
 	f.account(t, "acme", "10")
 	id := Identity{OpenID: "acme", UserID: "alice", KeyID: "key_1"}
 	p := Pricing{InputPer1K: MoneyFromFloat(0.5), OutputPer1K: MoneyFromFloat(1)}
-	res, err := f.svc.Reserve(ctx, id, "qwen", p, 1000, 2000) // worst 2.5
+	res, err := f.svc.Reserve(ctx, id, "qwen", p, Work{PromptTokens: 1000, MaxTokens: 2000}) // worst 2.5
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestSettleChargesWhatWasUsed(t *testing.T) {
 	f.account(t, "acme", "1")
 	id := Identity{OpenID: "acme"}
 	price := Pricing{OutputPer1K: MicrosPerUnit}
-	res, err := f.svc.Reserve(ctx, id, "m", price, 0, 100) // reserves 0.1
+	res, err := f.svc.Reserve(ctx, id, "m", price, Work{PromptTokens: 0, MaxTokens: 100}) // reserves 0.1
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestSettleChargesWhatWasUsed(t *testing.T) {
 		t.Fatalf("balance %s reserved %s, %v %v; want -4 and 0", acc.Balance, reserved, err, rerr)
 	}
 	checkInvariant(t, f.store, "acme")
-	if _, err := f.svc.Reserve(ctx, id, "m", price, 0, 1); !errors.Is(err, ErrInsufficientBalance) {
+	if _, err := f.svc.Reserve(ctx, id, "m", price, Work{PromptTokens: 0, MaxTokens: 1}); !errors.Is(err, ErrInsufficientBalance) {
 		t.Fatalf("reserve on a negative balance: %v", err)
 	}
 }
@@ -141,27 +141,27 @@ func TestReleaseAndQuotaError(t *testing.T) {
 	f.account(t, "acme", "1")
 	id := Identity{OpenID: "acme"}
 	p := Pricing{PerSecond: MoneyFromFloat(0.01), MaxSeconds: 60} // worst 0.6
-	res, err := f.svc.Reserve(ctx, id, "m", p, 0, 0)
+	res, err := f.svc.Reserve(ctx, id, "m", p, Work{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.svc.Reserve(ctx, id, "m", p, 0, 0)
+	_, err = f.svc.Reserve(ctx, id, "m", p, Work{})
 	var qe *QuotaError
 	if !errors.As(err, &qe) || qe.Needed != mustMoney(t, "0.6") || qe.Available != mustMoney(t, "0.4") {
 		t.Fatalf("second reserve: %v", err)
 	}
 	f.svc.Release(res)
-	if _, err := f.svc.Reserve(ctx, id, "m", p, 0, 0); err != nil {
+	if _, err := f.svc.Reserve(ctx, id, "m", p, Work{}); err != nil {
 		t.Fatalf("after release: %v", err)
 	}
 	if rows, _ := f.svc.Ledger(ctx, LedgerFilter{}); len(rows) != 0 {
 		t.Fatalf("release wrote ledger rows: %+v", rows)
 	}
-	if _, err := f.svc.Reserve(ctx, id, "m", Pricing{OutputPer1K: 1}, 10, 0); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := f.svc.Reserve(ctx, id, "m", Pricing{OutputPer1K: 1}, Work{PromptTokens: 10, MaxTokens: 0}); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("token-priced reserve without max tokens: %v", err)
 	}
 	// Free models pass whatever the balance.
-	if _, err := f.svc.Reserve(ctx, Identity{OpenID: "broke"}, "m", Pricing{}, 10, 10); err != nil {
+	if _, err := f.svc.Reserve(ctx, Identity{OpenID: "broke"}, "m", Pricing{}, Work{PromptTokens: 10, MaxTokens: 10}); err != nil {
 		t.Fatalf("free model: %v", err)
 	}
 }
@@ -185,7 +185,7 @@ func TestTopUpsAndInvariantSurviveReopen(t *testing.T) {
 	id := Identity{OpenID: "acme", UserID: "bob"}
 	p := Pricing{InputPer1K: MoneyFromFloat(0.3)}
 	for range 3 {
-		res, err := f.svc.Reserve(ctx, id, "m", p, 1000, 0)
+		res, err := f.svc.Reserve(ctx, id, "m", p, Work{PromptTokens: 1000, MaxTokens: 0})
 		if err != nil {
 			t.Fatal(err)
 		}

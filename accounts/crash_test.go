@@ -38,7 +38,7 @@ func crashChild(path string) {
 	svc := NewService(store, Config{Mode: ModeKey})
 	p := Pricing{InputPer1K: 1234, OutputPer1K: 5678}
 	for i := 0; ; i++ {
-		res, err := svc.Reserve(ctx, Identity{OpenID: "acme"}, "m", p, 100, 100)
+		res, err := svc.Reserve(ctx, Identity{OpenID: "acme"}, "m", p, Work{PromptTokens: 100, MaxTokens: 100})
 		if err != nil {
 			panic(err)
 		}

@@ -54,7 +54,7 @@ func (s *Service) Info(ctx context.Context, openid string) (AccountInfo, error) 
 	return AccountInfo{
 		OpenID:     acc.OpenID,
 		Name:       acc.Name,
-		Currency:   s.cfg.Currency,
+		Currency:   s.Currency(),
 		Balance:    acc.Balance,
 		Reserved:   reserved,
 		Available:  acc.Balance - reserved,

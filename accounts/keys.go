@@ -23,6 +23,20 @@ func newSecretKey() (string, error) {
 	return KeyPrefix + base64.RawURLEncoding.EncodeToString(b), nil
 }
 
+// OpenIDPrefix starts the openids NewOpenID generates.
+const OpenIDPrefix = "oid-"
+
+// NewOpenID returns an unguessable account id: in auth mode openid the id in
+// /llm_api/{openid}/... is the credential, so it carries 128 random bits
+// (base64url, safe in a URL path).
+func NewOpenID() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate openid: %w", err)
+	}
+	return OpenIDPrefix + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
 // newID returns prefix followed by 12 random hex digits.
 func newID(prefix string) string {
 	b := make([]byte, 6)

@@ -23,7 +23,7 @@ func TestHoldsLapseUnlessTheDaemonRenews(t *testing.T) {
 			f := newFixture(t, ModeKey)
 			f.account(t, "acme", "1")
 			p := Pricing{OutputPer1K: MoneyFromFloat(1)}
-			if _, err := f.svc.Reserve(ctx, Identity{OpenID: "acme"}, "m", p, 0, 1000); err != nil {
+			if _, err := f.svc.Reserve(ctx, Identity{OpenID: "acme"}, "m", p, Work{PromptTokens: 0, MaxTokens: 1000}); err != nil {
 				t.Fatal(err)
 			}
 			step := DefaultHoldTTL / 3
@@ -41,7 +41,7 @@ func TestHoldsLapseUnlessTheDaemonRenews(t *testing.T) {
 				t.Fatalf("reserved %s two HoldTTLs later", got)
 			}
 			// What a lapsed hold kept is available to the next request.
-			_, err = f.svc.Reserve(ctx, Identity{OpenID: "acme"}, "m", p, 0, 1000)
+			_, err = f.svc.Reserve(ctx, Identity{OpenID: "acme"}, "m", p, Work{PromptTokens: 0, MaxTokens: 1000})
 			if tt.reserved != errors.Is(err, ErrInsufficientBalance) {
 				t.Fatalf("next reserve: %v", err)
 			}

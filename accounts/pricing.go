@@ -2,10 +2,6 @@ package accounts
 
 import "time"
 
-// DefaultMaxSeconds bounds the reservation of a per-second priced model whose
-// config gives no max_seconds: without a bound the worst case is infinite.
-const DefaultMaxSeconds = 600
-
 // Pricing is one model's price. The config package maps its YAML onto it
 // (MoneyFromFloat or ParseMoney). Token and time prices add up when both are
 // set; a zero Pricing makes the model free.
@@ -15,27 +11,60 @@ type Pricing struct {
 	// CachedInputPer1K prices prompt tokens served from the KV cache; nil
 	// means the same as InputPer1K.
 	CachedInputPer1K *Money
-	// PerSecond prices processing time: prompt evaluation plus generation,
-	// never model loading or queueing.
+	// PerSecond prices processing time: the request's share of the model's
+	// compute (see engine.Usage.ComputeDuration), never model loading or
+	// queueing.
 	PerSecond Money
-	// MaxSeconds caps the billed (and reserved) processing time of a
-	// per-second priced request; 0 means DefaultMaxSeconds. The server should
-	// stop a generation that reaches it.
+	// MaxSeconds caps the billed processing time of a per-second priced
+	// request, and its reservation; 0 means no cap. The server stops a
+	// generation that reaches it.
 	MaxSeconds float64
 }
 
+// Speed is a model's compute per token (measured by the engine, or
+// estimated before the first measurement): what the reservation of a
+// per-second priced request is reckoned from.
+type Speed struct {
+	PromptToken time.Duration
+	GenToken    time.Duration
+}
+
+// Known reports whether s says anything.
+func (s Speed) Known() bool { return s.GenToken > 0 }
+
+// Work bounds what a request may do: what its reservation covers.
+type Work struct {
+	// PromptTokens is the most prompt tokens it evaluates.
+	PromptTokens int
+	// MaxTokens is the most tokens it generates, over every choice. It
+	// must bound the completion of a token-priced model.
+	MaxTokens int
+	// Speed is the model's; zero: unknown (see UnknownSpeedSeconds).
+	Speed Speed
+}
+
+// reserveMargin covers a request running slower than the model's measured
+// speed: the measurement is an average, and other processes competing for
+// the cores slow a step down.
+const reserveMargin = 1.5
+
+// UnknownSpeedSeconds is the processing time reserved for a per-second
+// priced request when the model's speed is not known and its price sets no
+// max_seconds.
+const UnknownSpeedSeconds = 600
+
 // NewPricing maps the config's float prices (per 1K tokens and per second,
-// in currency units) to a Pricing. The config cannot tell an unset
-// cached_input_per_1k from 0, so 0 means "same as input", the usual intent.
-func NewPricing(inputPer1K, outputPer1K, cachedInputPer1K, perSecond, maxSeconds float64) Pricing {
+// in currency units) to a Pricing. A nil cachedInputPer1K (not configured)
+// bills cached prompt tokens as input; 0 makes them free.
+func NewPricing(inputPer1K, outputPer1K float64, cachedInputPer1K *float64, perSecond, maxSeconds float64) Pricing {
 	p := Pricing{
 		InputPer1K:  MoneyFromFloat(inputPer1K),
 		OutputPer1K: MoneyFromFloat(outputPer1K),
 		PerSecond:   MoneyFromFloat(perSecond),
 		MaxSeconds:  maxSeconds,
 	}
-	if cachedInputPer1K > 0 {
-		c := MoneyFromFloat(cachedInputPer1K)
+	if cachedInputPer1K != nil {
+		c := MoneyFromFloat(*cachedInputPer1K)
 		p.CachedInputPer1K = &c
 	}
 	return p
@@ -47,20 +76,37 @@ func (p Pricing) IsFree() bool {
 		(p.CachedInputPer1K == nil || *p.CachedInputPer1K == 0)
 }
 
-func (p Pricing) cachedPer1K() Money {
+// CachedPer1K is what 1000 cached prompt tokens cost.
+func (p Pricing) CachedPer1K() Money {
 	if p.CachedInputPer1K != nil {
 		return *p.CachedInputPer1K
 	}
 	return p.InputPer1K
 }
 
-// MaxDuration is the processing time after which billing stops.
+// MaxDuration is the processing time after which billing stops; 0: never.
 func (p Pricing) MaxDuration() time.Duration {
-	s := p.MaxSeconds
-	if s <= 0 {
-		s = DefaultMaxSeconds
+	if p.MaxSeconds <= 0 {
+		return 0
 	}
-	return time.Duration(s * float64(time.Second))
+	return time.Duration(p.MaxSeconds * float64(time.Second))
+}
+
+// ReserveDuration is the processing time reserved for w: its tokens at the
+// model's speed with a margin, or UnknownSpeedSeconds without a speed,
+// capped by MaxSeconds. A request may run longer (and is billed for it, up
+// to MaxSeconds); the reservation only has to make a refusal likely when
+// the balance cannot pay.
+func (p Pricing) ReserveDuration(w Work) time.Duration {
+	d := time.Duration(UnknownSpeedSeconds) * time.Second
+	if w.Speed.Known() {
+		est := time.Duration(max(w.PromptTokens, 0))*w.Speed.PromptToken + time.Duration(max(w.MaxTokens, 0))*w.Speed.GenToken
+		d = time.Duration(float64(est) * reserveMargin)
+	}
+	if limit := p.MaxDuration(); limit > 0 {
+		d = min(d, limit)
+	}
+	return d
 }
 
 // Cost is the exact price of a finished request. Token terms are summed before
@@ -70,24 +116,28 @@ func (p Pricing) Cost(u Usage) Money {
 	cached := clamp(u.CachedTokens, 0, u.PromptTokens)
 	uncached := max(u.PromptTokens, 0) - cached
 	tokenMicros := int64(uncached)*int64(p.InputPer1K) +
-		int64(cached)*int64(p.cachedPer1K()) +
+		int64(cached)*int64(p.CachedPer1K()) +
 		int64(max(u.CompletionTokens, 0))*int64(p.OutputPer1K)
 	cost := roundDiv(tokenMicros, 1000)
 	if p.PerSecond != 0 {
-		d := min(max(u.Processing, 0), p.MaxDuration())
+		d := max(u.Processing, 0)
+		if limit := p.MaxDuration(); limit > 0 {
+			d = min(d, limit)
+		}
 		cost += roundDiv(int64(p.PerSecond)*d.Milliseconds(), 1000)
 	}
 	return Money(cost)
 }
 
-// WorstCase is the most a request can cost: every prompt token uncached (or
-// cached, if that is dearer), maxTokens generated, and the full time cap.
-func (p Pricing) WorstCase(promptTokens, maxTokens int) Money {
-	in := max(p.InputPer1K, p.cachedPer1K())
-	tokenMicros := int64(max(promptTokens, 0))*int64(in) + int64(max(maxTokens, 0))*int64(p.OutputPer1K)
+// Reservation is what Reserve holds for w: every prompt token uncached (or
+// cached, if that is dearer), MaxTokens generated, and the ReserveDuration
+// of processing.
+func (p Pricing) Reservation(w Work) Money {
+	in := max(p.InputPer1K, p.CachedPer1K())
+	tokenMicros := int64(max(w.PromptTokens, 0))*int64(in) + int64(max(w.MaxTokens, 0))*int64(p.OutputPer1K)
 	cost := roundDiv(tokenMicros, 1000)
 	if p.PerSecond != 0 {
-		cost += roundDiv(int64(p.PerSecond)*p.MaxDuration().Milliseconds(), 1000)
+		cost += roundDiv(int64(p.PerSecond)*p.ReserveDuration(w).Milliseconds(), 1000)
 	}
 	return Money(cost)
 }

@@ -28,8 +28,8 @@ func TestPricingCost(t *testing.T) {
 			Usage{Processing: 2500 * time.Millisecond}, MoneyFromFloat(0.05)},
 		{"per second capped at MaxSeconds", Pricing{PerSecond: MoneyFromFloat(0.02), MaxSeconds: 10},
 			Usage{Processing: time.Minute}, MoneyFromFloat(0.2)},
-		{"per second default cap", Pricing{PerSecond: MicrosPerUnit},
-			Usage{Processing: time.Hour}, DefaultMaxSeconds * MicrosPerUnit},
+		{"per second without max_seconds is not capped", Pricing{PerSecond: MicrosPerUnit},
+			Usage{Processing: time.Hour}, 3600 * MicrosPerUnit},
 		{"tokens plus seconds", Pricing{OutputPer1K: MicrosPerUnit, PerSecond: MicrosPerUnit},
 			Usage{CompletionTokens: 1000, Processing: time.Second}, 2 * MicrosPerUnit},
 	}
@@ -42,41 +42,69 @@ func TestPricingCost(t *testing.T) {
 	}
 }
 
-func TestPricingWorstCase(t *testing.T) {
+func TestPricingReservation(t *testing.T) {
 	dear := MoneyFromFloat(0.05)
+	measured := Speed{PromptToken: 10 * time.Millisecond, GenToken: 100 * time.Millisecond}
 	tests := []struct {
-		name          string
-		p             Pricing
-		prompt, maxTk int
-		want          Money
+		name string
+		p    Pricing
+		w    Work
+		want Money
 	}{
-		{"tokens", Pricing{InputPer1K: MoneyFromFloat(0.01), OutputPer1K: MoneyFromFloat(0.03)}, 1000, 2000, MoneyFromFloat(0.07)},
-		{"dearer cached price counts", Pricing{InputPer1K: MoneyFromFloat(0.01), CachedInputPer1K: &dear}, 1000, 0, dear},
-		{"per second uses the cap", Pricing{PerSecond: MoneyFromFloat(0.5), MaxSeconds: 30}, 10, 10, MoneyFromFloat(15)},
+		{"tokens", Pricing{InputPer1K: MoneyFromFloat(0.01), OutputPer1K: MoneyFromFloat(0.03)},
+			Work{PromptTokens: 1000, MaxTokens: 2000}, MoneyFromFloat(0.07)},
+		{"dearer cached price counts", Pricing{InputPer1K: MoneyFromFloat(0.01), CachedInputPer1K: &dear},
+			Work{PromptTokens: 1000}, dear},
+		// 100 prompt tokens × 10ms + 8 generated × 100ms = 1.8s, × 1.5 margin = 2.7s.
+		{"per second from the measured speed", Pricing{PerSecond: MoneyFromFloat(1.9)},
+			Work{PromptTokens: 100, MaxTokens: 8, Speed: measured}, MoneyFromFloat(1.9 * 2.7)},
+		{"measured speed capped by max_seconds", Pricing{PerSecond: MoneyFromFloat(0.5), MaxSeconds: 2},
+			Work{PromptTokens: 100, MaxTokens: 8, Speed: measured}, MoneyFromFloat(1)},
+		{"unknown speed reserves max_seconds", Pricing{PerSecond: MoneyFromFloat(0.5), MaxSeconds: 30},
+			Work{PromptTokens: 10, MaxTokens: 10}, MoneyFromFloat(15)},
+		{"unknown speed without max_seconds", Pricing{PerSecond: MoneyFromFloat(0.01)},
+			Work{PromptTokens: 10, MaxTokens: 10}, MoneyFromFloat(0.01 * UnknownSpeedSeconds)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.p.WorstCase(tt.prompt, tt.maxTk); got != tt.want {
-				t.Fatalf("WorstCase = %s, want %s", got, tt.want)
+			if got := tt.p.Reservation(tt.w); got != tt.want {
+				t.Fatalf("Reservation = %s, want %s", got, tt.want)
 			}
-			// The worst case bounds every cost within the request's limits.
-			u := Usage{PromptTokens: tt.prompt, CompletionTokens: tt.maxTk, Processing: 2 * time.Hour}
-			if c := tt.p.Cost(u); c > tt.p.WorstCase(tt.prompt, tt.maxTk) {
-				t.Fatalf("cost %s exceeds worst case", c)
+			// A request within the token bounds that runs at its measured
+			// speed costs no more than its reservation.
+			d := time.Duration(tt.w.PromptTokens)*tt.w.Speed.PromptToken + time.Duration(tt.w.MaxTokens)*tt.w.Speed.GenToken
+			u := Usage{PromptTokens: tt.w.PromptTokens, CompletionTokens: tt.w.MaxTokens, Processing: d}
+			if c := tt.p.Cost(u); c > tt.p.Reservation(tt.w) {
+				t.Fatalf("cost %s exceeds the reservation", c)
 			}
 		})
 	}
 }
 
+// TestPerSecondReservationFitsSmallAccounts is the case of the issue: a
+// per-second model asked for max_tokens 8 reserved 600 s (11.4 元) and
+// refused a 10 元 account. From the measured speed it reserves seconds.
+func TestPerSecondReservationFitsSmallAccounts(t *testing.T) {
+	p := Pricing{PerSecond: MoneyFromFloat(0.019)}
+	w := Work{PromptTokens: 200, MaxTokens: 8, Speed: Speed{PromptToken: 2 * time.Millisecond, GenToken: 60 * time.Millisecond}}
+	if got := p.Reservation(w); got > MoneyFromFloat(0.1) {
+		t.Fatalf("reserved %s for 8 tokens", got)
+	}
+}
+
 func TestNewPricing(t *testing.T) {
-	p := NewPricing(0.01, 0.03, 0, 0.5, 2.5)
+	p := NewPricing(0.01, 0.03, nil, 0.5, 2.5)
 	if p.InputPer1K != 10_000 || p.OutputPer1K != 30_000 || p.CachedInputPer1K != nil || p.PerSecond != 500_000 {
 		t.Fatalf("pricing = %+v", p)
 	}
-	if p.MaxDuration() != 2500*time.Millisecond {
-		t.Fatalf("max duration = %s", p.MaxDuration())
+	if p.MaxDuration() != 2500*time.Millisecond || p.CachedPer1K() != p.InputPer1K {
+		t.Fatalf("max duration = %s, cached %s", p.MaxDuration(), p.CachedPer1K())
 	}
-	if c := NewPricing(0.01, 0, 0.002, 0, 0); c.CachedInputPer1K == nil || *c.CachedInputPer1K != 2_000 {
+	cached, free := 0.002, 0.0
+	if c := NewPricing(0.01, 0, &cached, 0, 0); c.CachedPer1K() != 2_000 || c.MaxDuration() != 0 {
 		t.Fatalf("cached = %+v", c)
+	}
+	if c := NewPricing(0.01, 0, &free, 0, 0); c.CachedPer1K() != 0 {
+		t.Fatalf("cached tokens priced 0 billed at %s", c.CachedPer1K())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,8 +17,10 @@ const (
 	ModeNone AuthMode = "none"
 	// ModeKey: a valid Bearer key is required and decides the account.
 	ModeKey AuthMode = "key"
-	// ModeOpenID: /llm_api/{openid}/{userid}/... names the account; a Bearer
-	// key, if sent, must belong to it.
+	// ModeOpenID: /llm_api/{openid}/{userid}/... names the account and the
+	// openid is the credential, a secret; a Bearer value that is no key is
+	// ignored, a key of another account refused. Plain /v1/... routes need
+	// a key.
 	ModeOpenID AuthMode = "openid"
 )
 
@@ -61,6 +64,14 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// AuthSettings are the settings of a Service that a config reload changes
+// while it runs (see SetAuth).
+type AuthSettings struct {
+	Mode     AuthMode
+	Currency string
+	AdminKey AdminKey
+}
+
 // DefaultHoldTTL keeps a dead daemon's holds for half a minute: long enough
 // that a database hiccup does not drop live holds, short enough that a
 // crashed daemon's reservations come back soon.
@@ -73,7 +84,8 @@ const DefaultHoldTTL = 30 * time.Second
 // same database and never holds anything.
 type Service struct {
 	store   Store
-	cfg     Config
+	cfg     Config                       // Mode, Currency and AdminKey: see auth
+	auth    atomic.Pointer[AuthSettings] // replaced whole by SetAuth
 	now     func() time.Time
 	log     *slog.Logger
 	daemon  string
@@ -105,7 +117,7 @@ func NewService(store Store, cfg Config) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{
+	s := &Service{
 		store:   store,
 		cfg:     cfg,
 		now:     now,
@@ -115,7 +127,25 @@ func NewService(store Store, cfg Config) *Service {
 		tracker: NewTracker(),
 		leases:  newLeases(now()),
 	}
+	s.SetAuth(AuthSettings{Mode: cfg.Mode, Currency: cfg.Currency, AdminKey: cfg.AdminKey})
+	return s
 }
+
+// SetAuth applies an edited auth section to the running service: the next
+// request authenticates in the new mode, against the new admin key, and
+// sees amounts in the new currency. Requests already admitted keep going.
+func (s *Service) SetAuth(a AuthSettings) {
+	if a.Mode == "" {
+		a.Mode = ModeNone
+	}
+	s.auth.Store(&a)
+}
+
+// Auth is the auth settings in force.
+func (s *Service) Auth() AuthSettings { return *s.auth.Load() }
+
+// Now is the service's clock (the CLI reckons key expiries from it).
+func (s *Service) Now() time.Time { return s.now() }
 
 // Ping checks that the accounts database answers.
 func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
@@ -124,24 +154,24 @@ func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
 func (s *Service) DaemonID() string { return s.daemon }
 
 // Mode is the configured auth mode.
-func (s *Service) Mode() AuthMode { return s.cfg.Mode }
+func (s *Service) Mode() AuthMode { return s.auth.Load().Mode }
 
 // Currency is the configured currency label.
-func (s *Service) Currency() string { return s.cfg.Currency }
+func (s *Service) Currency() string { return s.auth.Load().Currency }
 
 // Store is the underlying store.
 func (s *Service) Store() Store { return s.store }
 
 // CheckAdminKey returns ErrAdminKey unless presented is the admin key.
 func (s *Service) CheckAdminKey(presented string) error {
-	if !s.cfg.AdminKey.Matches(presented) {
+	if !s.auth.Load().AdminKey.Matches(presented) {
 		return ErrAdminKey
 	}
 	return nil
 }
 
 // AdminEnabled reports whether an admin key is configured.
-func (s *Service) AdminEnabled() bool { return s.cfg.AdminKey.Enabled() }
+func (s *Service) AdminEnabled() bool { return s.auth.Load().AdminKey.Enabled() }
 
 // Admit counts a request against the model's rate limit (per account) and
 // the account's own limits, on every daemon sharing the database. tokens is

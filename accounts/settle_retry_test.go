@@ -32,7 +32,7 @@ func TestSettleRetriedAfterALostCommitChargesOnce(t *testing.T) {
 	f := newFixture(t, ModeKey)
 	f.account(t, "acme", "10")
 	svc := NewService(&lostAnswer{Store: f.store, losses: 2}, Config{Mode: ModeKey, Now: f.clock.Now})
-	res, err := svc.Reserve(ctx, Identity{OpenID: "acme"}, "m", Pricing{OutputPer1K: MoneyFromFloat(1)}, 0, 1000)
+	res, err := svc.Reserve(ctx, Identity{OpenID: "acme"}, "m", Pricing{OutputPer1K: MoneyFromFloat(1)}, Work{PromptTokens: 0, MaxTokens: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,6 +74,10 @@ type Config struct {
 	// Defaults apply to every model that does not set the field itself,
 	// including the models discovered in ModelsDir.
 	Defaults ModelDefaults `yaml:"defaults"`
+	// ConfiguredOnly serves only the models named in Models: other GGUF
+	// files in ModelsDir are not discovered. With auth on, a file dropped
+	// into the folder is then never served (unpriced) by accident.
+	ConfiguredOnly bool `yaml:"configured_only"`
 	// Models are the configured models, in file order. In YAML this is a
 	// mapping keyed by model name.
 	Models []Model `yaml:"-"`
@@ -113,12 +117,23 @@ type ModelDefaults struct {
 	GPULayers      *GPULayers `yaml:"gpu_layers"` // nil: auto
 	KVCacheType    string     `yaml:"kv_cache_type"`
 	FlashAttention string     `yaml:"flash_attention"`
+	// Pricing is the price of every model whose entry sets no pricing of
+	// its own, the models discovered in ModelsDir included.
+	Pricing Pricing `yaml:"pricing"`
 }
 
 // Model is one served model.
 type Model struct {
 	// Name is what clients ask for (the YAML key).
 	Name string `yaml:"-"`
+	// Base makes this entry a variant of the model it names: the same
+	// loaded instance (one load, one memory charge, one set of slots, one
+	// prompt cache) under another name with its own price, rate limit,
+	// sampling defaults, stop strings, max_tokens cap, system prompt,
+	// description and tags. Parse copies the base's load settings (file,
+	// context, parallel...) into a variant, which may not set them itself,
+	// and the base's other settings where the variant sets none.
+	Base string `yaml:"base"`
 	// File is the GGUF file. Parse makes it absolute; relative paths
 	// resolve against ModelsDir, and it defaults to NAME.gguf there.
 	File        string   `yaml:"file"`
@@ -146,8 +161,10 @@ type Model struct {
 	Sampling   SamplingDefaults `yaml:"sampling"`
 	Stop       []string         `yaml:"stop"`
 	// MaxTokens caps a request's max_tokens; 0: no cap.
-	MaxTokens int     `yaml:"max_tokens"`
-	Pricing   Pricing `yaml:"pricing"`
+	MaxTokens int `yaml:"max_tokens"`
+	// SystemPrompt is the system message of chat requests that send none.
+	SystemPrompt string  `yaml:"system_prompt"`
+	Pricing      Pricing `yaml:"pricing"`
 	// RateLimit is requests per minute for this model; 0: none.
 	RateLimit int      `yaml:"rate_limit"`
 	Tags      []string `yaml:"tags"`
@@ -170,17 +187,33 @@ type SamplingDefaults struct {
 
 // Pricing is what a model costs, in Auth.Currency.
 type Pricing struct {
-	InputPer1K       float64 `yaml:"input_per_1k"`
-	OutputPer1K      float64 `yaml:"output_per_1k"`
-	CachedInputPer1K float64 `yaml:"cached_input_per_1k"`
-	// PerSecond is charged for processing time (prompt + generation).
+	InputPer1K  float64 `yaml:"input_per_1k"`
+	OutputPer1K float64 `yaml:"output_per_1k"`
+	// CachedInputPer1K prices prompt tokens served from the KV cache; nil
+	// (not set): the same as InputPer1K; 0: cache hits are free.
+	CachedInputPer1K *float64 `yaml:"cached_input_per_1k"`
+	// PerSecond is charged for processing time: the request's share of the
+	// model's compute (prompt, images and generation), never queueing or
+	// loading.
 	PerSecond float64 `yaml:"per_second"`
-	// MaxSeconds caps the processing time of one request; 0: no cap.
+	// MaxSeconds caps the billed processing time of one request, and stops
+	// its generation there; 0: no cap.
 	MaxSeconds float64 `yaml:"max_seconds"`
 }
 
 // IsZero reports whether the model is free.
-func (p Pricing) IsZero() bool { return p == Pricing{} }
+func (p Pricing) IsZero() bool {
+	return p.InputPer1K == 0 && p.OutputPer1K == 0 && p.PerSecond == 0 &&
+		(p.CachedInputPer1K == nil || *p.CachedInputPer1K == 0)
+}
+
+// CachedPer1K is the price billed per 1000 cached prompt tokens.
+func (p Pricing) CachedPer1K() float64 {
+	if p.CachedInputPer1K != nil {
+		return *p.CachedInputPer1K
+	}
+	return p.InputPer1K
+}
 
 // Built-in defaults.
 const (
@@ -252,6 +285,9 @@ func Parse(data []byte, name string) (*Config, error) {
 	return parse(data, name)
 }
 
+// IsVariant reports whether m shares the loaded instance of its Base.
+func (m Model) IsVariant() bool { return m.Base != "" }
+
 // Model returns the configured model called name, or false.
 func (c *Config) Model(name string) (Model, bool) {
 	for _, m := range c.Models {
@@ -318,7 +354,7 @@ func (c *Config) WithDefaults(m Model) Model {
 // defaults.
 func (c *Config) DiscoveredModel(path string) Model {
 	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	return c.WithDefaults(Model{Name: name, File: path, dir: c.Dir})
+	return c.WithDefaults(Model{Name: name, File: path, dir: c.Dir, Pricing: c.Defaults.Pricing})
 }
 
 // ChatTemplateSource returns the chat template override of m: the contents

@@ -436,6 +436,10 @@ func TestExampleConfig(t *testing.T) {
 	if g := c.Defaults.GPULayers; g == nil || *g != GPULayersAuto || c.GPUMemoryHeadroom != 512<<20 {
 		t.Errorf("defaults.gpu_layers %v, gpu_memory_headroom %v; want auto, 512MiB", g, c.GPUMemoryHeadroom)
 	}
+	if v, _ := c.Model("qwen2.5-7b-instruct-t"); v.Base != q.Name || v.File != q.File || v.Pricing.PerSecond != 0.01 ||
+		v.Pricing.InputPer1K != 0 || v.Context != q.Context || v.RateLimit != 30 || c.ConfiguredOnly {
+		t.Errorf("variant parsed as %+v", v)
+	}
 	if e, _ := c.Model("nomic-embed"); !e.Embeddings || !c.KeepAliveFor(e).IsNever() {
 		t.Errorf("embedding model %+v", e)
 	}

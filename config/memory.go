@@ -32,6 +32,9 @@ func (c *Config) CheckMemory(mach Machine, need func(Model) (uint64, error)) (wa
 	}
 	var errs []*Error
 	for _, m := range c.Models {
+		if m.IsVariant() {
+			continue // its base's instance is the one that loads
+		}
 		mm := c.WithDefaults(m)
 		budget, what, avail := ramBudget, ramWhat, mach.Available
 		if mach.GPU > 0 && *mm.GPULayers != 0 {

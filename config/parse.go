@@ -68,6 +68,12 @@ func (p *parser) errorf(n *yaml.Node, field, format string, args ...any) {
 	p.errs = append(p.errs, e)
 }
 
+// set reports whether the file sets field.
+func (p *parser) set(field string) bool {
+	_, ok := p.src.keys[field]
+	return ok
+}
+
 func (p *parser) fieldErr(field, format string, args ...any) {
 	p.errs = append(p.errs, p.src.errorAt(field, fmt.Sprintf(format, args...)))
 }
@@ -438,6 +444,7 @@ func (p *parser) validate(c *Config) {
 
 	d := c.Defaults
 	p.loadSettings("defaults", d.Context, d.Parallel, d.Threads, d.KVCacheType, d.FlashAttention)
+	p.pricing("defaults.pricing", d.Pricing)
 
 	// names maps every name and alias to the field that introduced it.
 	names := map[string]string{}
@@ -469,12 +476,24 @@ func (p *parser) validate(c *Config) {
 			}
 			names[a] = af
 		}
+		if m.IsVariant() {
+			continue // once every base is resolved, below
+		}
+		if !p.set(f + ".pricing") {
+			m.Pricing = c.Defaults.Pricing
+		}
 		p.model(c, m, f)
 		if m.File != "" {
 			if prev, dup := files[m.File]; dup {
-				p.fieldErr(f+".file", "%s is already served as %s (use aliases for more names)", m.File, prev)
+				p.fieldErr(f+".file", "%s is already served as %s (use aliases for more names, "+
+					"or a variant with base: %s for another name with its own price)", m.File, prev, strings.TrimPrefix(prev, "models."))
 			}
 			files[m.File] = f
+		}
+	}
+	for i := range c.Models {
+		if m := &c.Models[i]; m.IsVariant() {
+			p.variant(c, m, "models."+m.Name)
 		}
 	}
 }
@@ -519,6 +538,98 @@ func (p *parser) loadSettings(f string, ctx, parallel, threads int, kv, fa strin
 	}
 }
 
+// instanceSettings are the settings of a loaded instance, which a variant
+// shares with its base and so may not set.
+var instanceSettings = []string{"file", "context", "parallel", "threads", "gpu_layers", "kv_cache_type",
+	"flash_attention", "embeddings", "mmproj", "chat_template", "tool_format", "keep_alive", "preload"}
+
+// variant checks a model entry with base: and makes it whole: the base's
+// instance settings, its own serving settings, and the base's serving
+// settings where it sets none (a per-second variant keeps the base's stop
+// strings and sampling defaults, and is never free because it forgot a
+// price).
+func (p *parser) variant(c *Config, m *Model, f string) {
+	var base *Model
+	var names []string
+	for i := range c.Models {
+		names = append(names, c.Models[i].Name)
+		if c.Models[i].Name == m.Base {
+			base = &c.Models[i]
+		}
+	}
+	switch {
+	case m.Base == m.Name:
+		p.fieldErr(f+".base", "a model cannot be a variant of itself")
+		return
+	case base == nil:
+		p.fieldErr(f+".base", "no model is named %q%s", m.Base, suggestName(m.Base, names))
+		return
+	case base.IsVariant():
+		p.fieldErr(f+".base", "%s is itself a variant of %s: name %s as the base", m.Base, base.Base, base.Base)
+		return
+	}
+	for _, k := range instanceSettings {
+		if p.set(f + "." + k) {
+			p.fieldErr(f+"."+k, "a variant shares the loaded instance of its base and takes %s from it: set it on models.%s", k, m.Base)
+		}
+	}
+	p.serving(m, f)
+
+	own := *m
+	*m = *base
+	m.Name, m.Base, m.Aliases = own.Name, own.Base, own.Aliases
+	m.Preload = false // preloading the base loads the one instance
+	for _, s := range variantSettings {
+		if p.set(f + "." + s.key) {
+			s.take(m, &own)
+		}
+	}
+	m.Sampling = mergeSampling(base.Sampling, own.Sampling)
+}
+
+// variantSettings are the settings a variant may set for itself, and how
+// its own value replaces the base's. Sampling merges field by field (see
+// mergeSampling).
+var variantSettings = []struct {
+	key  string
+	take func(m, own *Model)
+}{
+	{"display_name", func(m, own *Model) { m.DisplayName = own.DisplayName }},
+	{"description", func(m, own *Model) { m.Description = own.Description }},
+	{"tags", func(m, own *Model) { m.Tags = own.Tags }},
+	{"stop", func(m, own *Model) { m.Stop = own.Stop }},
+	{"max_tokens", func(m, own *Model) { m.MaxTokens = own.MaxTokens }},
+	{"system_prompt", func(m, own *Model) { m.SystemPrompt = own.SystemPrompt }},
+	{"rate_limit", func(m, own *Model) { m.RateLimit = own.RateLimit }},
+	{"pricing", func(m, own *Model) { m.Pricing = own.Pricing }},
+}
+
+// mergeSampling is base with every value over sets.
+func mergeSampling(base, over SamplingDefaults) SamplingDefaults {
+	out := base
+	bv, ov := reflect.ValueOf(&out).Elem(), reflect.ValueOf(over)
+	for i := 0; i < ov.NumField(); i++ {
+		if !ov.Field(i).IsNil() {
+			bv.Field(i).Set(ov.Field(i))
+		}
+	}
+	return out
+}
+
+// suggestName returns " (did you mean X?)" for the closest of names.
+func suggestName(got string, names []string) string {
+	best, bestD := "", max(2, len(got)/3)+1
+	for _, n := range names {
+		if d := editDistance(strings.ToLower(got), strings.ToLower(n)); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %s?)", best)
+}
+
 func (p *parser) model(c *Config, m *Model, f string) {
 	p.loadSettings(f, m.Context, m.Parallel, m.Threads, m.KVCacheType, m.FlashAttention)
 	if m.File == "" {
@@ -546,6 +657,20 @@ func (p *parser) model(c *Config, m *Model, f string) {
 			p.fieldErr(f+".chat_template", "template file %s: %v", path, errNotExist)
 		}
 	}
+	p.serving(m, f)
+	if m.Embeddings && m.ChatTemplate != "" {
+		p.fieldErr(f+".chat_template", "an embedding model has no chat template")
+	}
+	if !toolformat.Valid(m.ToolFormat) {
+		p.fieldErr(f+".tool_format", "want one of %s (or nothing: detect it from the chat template), got %q",
+			strings.Join(toolformat.Names(), ", "), m.ToolFormat)
+	}
+	p.projector(c, m, f)
+}
+
+// serving checks the settings that shape requests and their price, the
+// ones a variant sets for itself.
+func (p *parser) serving(m *Model, f string) {
 	s := m.Sampling
 	sf := f + ".sampling"
 	rangeF := func(name string, v *float64, lo, hi float64) {
@@ -573,27 +698,27 @@ func (p *parser) model(c *Config, m *Model, f string) {
 	if m.RateLimit < 0 {
 		p.fieldErr(f+".rate_limit", "must not be negative (0 means no limit)")
 	}
-	pr := m.Pricing
+	p.pricing(f+".pricing", m.Pricing)
+}
+
+// pricing checks a price: no negative amounts.
+func (p *parser) pricing(f string, pr Pricing) {
+	cached := 0.0
+	if pr.CachedInputPer1K != nil {
+		cached = *pr.CachedInputPer1K
+	}
 	for _, v := range []struct {
 		name string
 		v    float64
 	}{
 		{"input_per_1k", pr.InputPer1K}, {"output_per_1k", pr.OutputPer1K},
-		{"cached_input_per_1k", pr.CachedInputPer1K}, {"per_second", pr.PerSecond},
+		{"cached_input_per_1k", cached}, {"per_second", pr.PerSecond},
 		{"max_seconds", pr.MaxSeconds},
 	} {
 		if v.v < 0 {
-			p.fieldErr(f+".pricing."+v.name, "must not be negative, got %g", v.v)
+			p.fieldErr(f+"."+v.name, "must not be negative, got %g", v.v)
 		}
 	}
-	if m.Embeddings && m.ChatTemplate != "" {
-		p.fieldErr(f+".chat_template", "an embedding model has no chat template")
-	}
-	if !toolformat.Valid(m.ToolFormat) {
-		p.fieldErr(f+".tool_format", "want one of %s (or nothing: detect it from the chat template), got %q",
-			strings.Join(toolformat.Names(), ", "), m.ToolFormat)
-	}
-	p.projector(c, m, f)
 }
 
 // validName rejects names that would be awkward in URLs, logs and JSON:

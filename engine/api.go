@@ -33,6 +33,11 @@ type LoadOptions struct {
 	QueueDepth     int    // requests waiting for a slot before ErrQueueFull; 0: 64
 	// Progress is called with values in [0,1] while the weights load.
 	Progress func(float32)
+	// ComputeClock times decode steps and sampling for billing
+	// (Usage.ComputeDuration); nil: time.Now. Billing tests above the
+	// engine inject a deterministic clock: real step times on a shared
+	// machine swing with other processes.
+	ComputeClock func() time.Time
 }
 
 // Info describes a loaded model.

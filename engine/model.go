@@ -290,6 +290,9 @@ func newModel(lm *llamacpp.Model, path string, size int64, opts LoadOptions) (*M
 	}
 	m.threads.Store(int32(threads))
 	m.threadsWhy.Store(&why)
+	if opts.ComputeClock != nil {
+		m.computeClock = opts.ComputeClock
+	}
 
 	if lm.AddBOS() && lm.BOS() >= 0 {
 		m.bosText = lm.TokenText(lm.BOS())

@@ -38,6 +38,15 @@ type Entry struct {
 	LoadHash string
 }
 
+// Instance is the name of the model whose loaded instance serves e: its
+// base for a variant (config base:), else its own name.
+func (e Entry) Instance() string {
+	if e.Model.Base != "" {
+		return e.Model.Base
+	}
+	return e.Name
+}
+
 // DemoName is the model written into an empty models_dir on first run.
 const DemoName = "demo-random"
 
@@ -119,17 +128,36 @@ func newCatalogBuilder(e Estimator) *catalogBuilder {
 }
 
 // build returns the items of cfg: its models, then every other *.gguf in
-// ModelsDir under its file stem. Warnings are problems worth a log line.
-func (b *catalogBuilder) build(cfg *config.Config) (items []*item, warnings []string) {
+// ModelsDir under its file stem (unless configured_only), and the variants,
+// which are served by their base's item. Warnings are problems worth a log
+// line.
+func (b *catalogBuilder) build(cfg *config.Config) (items []*item, variants []Entry, warnings []string) {
 	taken := map[string]bool{}
 	files := map[string]bool{}
+	byName := map[string]*item{}
 	for _, m := range cfg.Models {
 		taken[m.Name] = true
 		for _, a := range m.Aliases {
 			taken[a] = true
 		}
 		files[m.File] = true
-		items = append(items, b.item(cfg, cfg.WithDefaults(m), false))
+		if m.IsVariant() {
+			continue
+		}
+		it := b.item(cfg, cfg.WithDefaults(m), false)
+		byName[m.Name] = it
+		items = append(items, it)
+	}
+	for _, m := range cfg.Models {
+		if base := byName[m.Base]; m.IsVariant() && base != nil {
+			e := base.Entry
+			e.Name, e.Model = m.Name, cfg.WithDefaults(m)
+			variants = append(variants, e)
+		}
+	}
+	defer func() { warnings = append(warnings, unpriced(cfg, items, variants)...) }()
+	if cfg.ConfiguredOnly {
+		return items, variants, warnings
 	}
 	for _, path := range findGGUF(cfg.ModelsDir) {
 		if files[path] || gguf.IsProjectorName(path) {
@@ -168,7 +196,34 @@ func (b *catalogBuilder) build(cfg *config.Config) (items []*item, warnings []st
 			delete(b.ests, k)
 		}
 	}
-	return items, warnings
+	return items, variants, warnings
+}
+
+// unpriced names the served models that cost nothing while auth is on: a
+// model served free by mistake (a file dropped into models_dir, an entry
+// that forgot its pricing) is said at startup and on every reload rather
+// than found on the invoice.
+func unpriced(cfg *config.Config, items []*item, variants []Entry) []string {
+	if cfg.Auth.Mode == "" || cfg.Auth.Mode == "none" {
+		return nil
+	}
+	var free []string
+	for _, it := range items {
+		if it.Model.Pricing.IsZero() {
+			free = append(free, it.Name)
+		}
+	}
+	for _, v := range variants {
+		if v.Model.Pricing.IsZero() {
+			free = append(free, v.Name)
+		}
+	}
+	if len(free) == 0 {
+		return nil
+	}
+	sort.Strings(free)
+	return []string{fmt.Sprintf("served free of charge while auth is %s: %s; set their pricing, or defaults.pricing "+
+		"(configured_only: true serves only the models the config names)", cfg.Auth.Mode, strings.Join(free, ", "))}
 }
 
 func (b *catalogBuilder) item(cfg *config.Config, m config.Model, discovered bool) *item {
@@ -305,16 +360,22 @@ type catalog struct {
 	names   []string         // names and aliases, for suggestions
 }
 
-func newCatalog(items []*item) *catalog {
+func newCatalog(items []*item, variants []Entry) *catalog {
 	c := &catalog{byName: map[string]Entry{}}
-	for _, it := range items {
-		c.entries = append(c.entries, it.Entry)
-		c.byName[it.Name] = it.Entry
-		c.names = append(c.names, it.Name)
-		for _, a := range it.Model.Aliases {
-			c.byName[a] = it.Entry
+	add := func(e Entry) {
+		c.entries = append(c.entries, e)
+		c.byName[e.Name] = e
+		c.names = append(c.names, e.Name)
+		for _, a := range e.Model.Aliases {
+			c.byName[a] = e
 			c.names = append(c.names, a)
 		}
+	}
+	for _, it := range items {
+		add(it.Entry)
+	}
+	for _, v := range variants {
+		add(v)
 	}
 	sort.Slice(c.entries, func(i, j int) bool { return c.entries[i].Name < c.entries[j].Name })
 	sort.Strings(c.names)

@@ -30,6 +30,7 @@ type runner struct {
 	stopTimer func() bool
 	timerSeq  uint64           // invalidates keep-alive timers that fired late
 	keepAlive *config.Duration // a client's keep_alive, until unloaded
+	speed     Speed            // the last measured speed, kept across unloads (see Manager.Speed)
 
 	gen     uint64         // bumped on every load and unload
 	place   placement.Plan // where the model is (or goes, while loading): memory committed per device
@@ -74,7 +75,11 @@ func (m *Manager) acquire(name string, w *waiter) {
 func (m *Manager) grant(r *runner, w *waiter) {
 	r.leases++
 	m.cancelTimer(r)
-	w.ch <- acquireResult{lease: &Lease{m: m, r: r, model: r.model, entry: r.item.Entry}}
+	e := r.item.Entry
+	if w.entry.Instance() == r.name() && w.entry.Name != r.name() {
+		e = w.entry // a variant: its own settings over the shared instance
+	}
+	w.ch <- acquireResult{lease: &Lease{m: m, r: r, model: r.model, entry: e}}
 }
 
 // dropWaiter removes a waiter whose request gave up; false when it was
@@ -115,6 +120,7 @@ func (m *Manager) release(r *runner, at time.Time, keepAlive *config.Duration) {
 func (m *Manager) startLoad(r *runner) {
 	if r.next != nil {
 		r.item, r.next = r.next, nil
+		r.speed = Speed{} // other settings (threads, GPU layers): another speed
 	}
 	r.drain = false
 	r.state = StateLoading
@@ -316,9 +322,16 @@ func (m *Manager) beginUnload(r *runner) {
 	closing := make(chan struct{})
 	r.closing = closing
 	go func() {
+		st := lm.Stats()
+		sp, measured := measuredSpeed(st.PromptTokenCost, st.GenTokenCost)
 		err := lm.Close()
 		close(closing)
-		m.send(func() { m.unloaded(r, gen, err) })
+		m.send(func() {
+			if measured {
+				r.speed = sp // the next load reserves from it
+			}
+			m.unloaded(r, gen, err)
+		})
 	}()
 }
 
@@ -420,7 +433,7 @@ func (m *Manager) unloadRequest(name string) (chan struct{}, error) {
 // applyLoop installs a new catalog: unchanged models keep running with
 // their new non-load settings, changed ones reload once their requests
 // finish, removed ones unload once idle, and new ones wait for first use.
-func (m *Manager) applyLoop(cfg *config.Config, items []*item) {
+func (m *Manager) applyLoop(cfg *config.Config, items []*item, variants []Entry) {
 	old := m.st.runners
 	m.st.cfg = cfg
 	m.st.runners = make(map[string]*runner, len(items))
@@ -438,7 +451,7 @@ func (m *Manager) applyLoop(cfg *config.Config, items []*item) {
 	for _, r := range old {
 		m.remove(r)
 	}
-	m.catalog.Store(newCatalog(items))
+	m.catalog.Store(newCatalog(items, variants))
 	// keep_alive or limits may have changed.
 	for _, r := range m.st.runners {
 		if r.state == StateLoaded && r.leases == 0 {

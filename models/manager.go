@@ -164,7 +164,7 @@ func New(cfg *config.Config, configPath string, logger *slog.Logger, opts ...Opt
 		},
 	}
 	m.loadCtx, m.cancelLoads = context.WithCancel(context.Background())
-	m.catalog.Store(newCatalog(nil))
+	m.catalog.Store(newCatalog(nil, nil))
 	go m.loop()
 	return m, nil
 }
@@ -290,8 +290,8 @@ func (m *Manager) start(ctx context.Context) error {
 // ensureDemo writes the demo model when models_dir has no GGUF and the
 // config names none, so a first run has something to talk to.
 func (m *Manager) ensureDemo(cfg *config.Config) error {
-	if len(cfg.Models) > 0 {
-		return nil
+	if len(cfg.Models) > 0 || cfg.ConfiguredOnly {
+		return nil // with configured_only the demo would not be served
 	}
 	has, err := hasGGUF(cfg.ModelsDir)
 	if err != nil || has {
@@ -380,14 +380,14 @@ func (m *Manager) OnLoad(f func(model string, took time.Duration)) {
 func (m *Manager) apply(cfg *config.Config) error {
 	m.reloadMu.Lock()
 	defer m.reloadMu.Unlock()
-	items, warnings := m.builder.build(cfg)
+	items, variants, warnings := m.builder.build(cfg)
 	if err := m.checkMemory(cfg, items); err != nil {
 		return err
 	}
 	for _, w := range warnings {
 		m.log.Warn("models", "warning", w)
 	}
-	if !m.call(func() { m.applyLoop(cfg, items) }) {
+	if !m.call(func() { m.applyLoop(cfg, items, variants) }) {
 		return ErrClosed
 	}
 	return nil
@@ -459,20 +459,22 @@ type acquireResult struct {
 }
 
 type waiter struct {
-	ch chan acquireResult // buffered: the loop never blocks on it
-	r  *runner
+	ch    chan acquireResult // buffered: the loop never blocks on it
+	r     *runner
+	entry Entry // what was asked for: a variant is served by its base's runner
 }
 
 // Acquire returns the named model loaded, loading it first if needed.
-// Concurrent first requests share one load. Cancelling ctx stops waiting
-// but not the load, which later requests will use.
+// Concurrent first requests share one load, and so do the variants of one
+// base: they acquire the base's instance. Cancelling ctx stops waiting but
+// not the load, which later requests will use.
 func (m *Manager) Acquire(ctx context.Context, name string) (*Lease, error) {
 	e, err := m.Lookup(name)
 	if err != nil {
 		return nil, err
 	}
-	w := &waiter{ch: make(chan acquireResult, 1)}
-	if !m.send(func() { m.acquire(e.Name, w) }) {
+	w := &waiter{ch: make(chan acquireResult, 1), entry: e}
+	if !m.send(func() { m.acquire(e.Instance(), w) }) {
 		return nil, ErrClosed
 	}
 	select {
@@ -515,7 +517,7 @@ func (m *Manager) Unload(ctx context.Context, name string) error {
 		return err
 	}
 	var done chan struct{}
-	if !m.call(func() { done, err = m.unloadRequest(e.Name) }) {
+	if !m.call(func() { done, err = m.unloadRequest(e.Instance()) }) {
 		return ErrClosed
 	}
 	if err != nil || done == nil {
@@ -531,12 +533,24 @@ func (m *Manager) Unload(ctx context.Context, name string) error {
 	}
 }
 
-// Statuses reports every model of the catalog, sorted by name.
+// Statuses reports every model of the catalog, sorted by name; a variant
+// has the runtime state of its base's instance.
 func (m *Manager) Statuses() []Status {
 	var snaps []snapshot
 	if !m.call(func() { snaps = m.snapshots("") }) {
 		return nil
 	}
+	byInstance := make(map[string]snapshot, len(snaps))
+	for _, s := range snaps {
+		byInstance[s.Name] = s
+	}
+	for _, e := range m.Entries() {
+		if s, ok := byInstance[e.Instance()]; ok && e.Instance() != e.Name {
+			s.Entry = e
+			snaps = append(snaps, s)
+		}
+	}
+	sort.Slice(snaps, func(i, j int) bool { return snaps[i].Name < snaps[j].Name })
 	return finishSnapshots(snaps)
 }
 
@@ -547,11 +561,14 @@ func (m *Manager) Status(name string) (Status, error) {
 		return Status{}, err
 	}
 	var snaps []snapshot
-	if !m.call(func() { snaps = m.snapshots(e.Name) }) {
+	if !m.call(func() { snaps = m.snapshots(e.Instance()) }) {
 		return Status{}, ErrClosed
 	}
 	if len(snaps) == 0 {
 		return Status{}, &NotFoundError{Name: name}
+	}
+	if e.Instance() != e.Name {
+		snaps[0].Entry = e
 	}
 	return finishSnapshots(snaps)[0], nil
 }

@@ -35,14 +35,30 @@ func (s *Server) installAccounts() {
 	s.extraRoutes = append(s.extraRoutes, func(e *echo.Echo) { accountsapi.Register(e, svc, opts) })
 }
 
-// modelPolicy tells the accounts layer a model's price, rate limit and
-// context (which bounds what a request may cost).
+// modelPolicy tells the accounts layer a model's price, rate limit, context
+// (which bounds what a request may cost) and, for per-second prices, its
+// speed (from which the reservation is reckoned).
 func (s *Server) modelPolicy(model string) (accountsapi.ModelPolicy, bool) {
 	e, err := s.catalog.Lookup(model)
 	if err != nil {
 		return accountsapi.ModelPolicy{}, false
 	}
-	return accountsapi.ModelPolicy{Pricing: pricingOf(e), RateLimit: e.Model.RateLimit, Context: e.ContextLength}, true
+	pol := accountsapi.ModelPolicy{Pricing: pricingOf(e), RateLimit: e.Model.RateLimit, Context: e.ContextLength}
+	if pol.Pricing.PerSecond != 0 && s.modelSpeed != nil {
+		if sp, err := s.modelSpeed(e.Name); err == nil {
+			pol.Speed = accounts.Speed{PromptToken: sp.PromptToken, GenToken: sp.GenToken}
+		}
+	}
+	return pol, true
+}
+
+// currency is the unit prices are shown in: the accounts service's, which
+// follows reloads, else the one configured at start.
+func (s *Server) currency() string {
+	if s.accounts != nil {
+		return s.accounts.Currency()
+	}
+	return s.settings.Currency
 }
 
 func pricingOf(e models.Entry) accounts.Pricing {

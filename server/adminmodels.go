@@ -35,6 +35,7 @@ type modelAdmin struct{ m *models.Manager }
 // adminModel is one model as the admin API shows it.
 type adminModel struct {
 	Name          string   `json:"name"`
+	Base          string   `json:"base,omitempty"` // a variant: the model whose instance serves it
 	Aliases       []string `json:"aliases,omitempty"`
 	File          string   `json:"file"`
 	Discovered    bool     `json:"discovered"`
@@ -58,7 +59,7 @@ type adminModel struct {
 
 func toAdminModel(st models.Status) adminModel {
 	am := adminModel{
-		Name: st.Name, Aliases: st.Model.Aliases, File: st.Path, Discovered: st.Discovered,
+		Name: st.Name, Base: st.Model.Base, Aliases: st.Model.Aliases, File: st.Path, Discovered: st.Discovered,
 		Embeddings: st.Embeddings, ContextLength: st.ContextLength, Parallel: st.Model.Parallel,
 		State: string(st.State), Progress: st.Progress, Error: st.Error, MemoryBytes: st.MemoryBytes,
 		BusySlots: st.BusySlots, QueueDepth: st.QueueDepth, Placement: placementOf(st),

@@ -104,7 +104,7 @@ func TestEveryChoiceIsReservedAndBilled(t *testing.T) {
 	}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	price := accounts.NewPricing(0.001, 10, 0, 0, 0)
+	price := accounts.NewPricing(0.001, 10, nil, 0, 0)
 
 	tests := []struct {
 		name, path, body string

@@ -46,6 +46,15 @@ func templateInput(msgs []wireMessage, tools chatTools, kwargs map[string]json.R
 	return req, images, nil
 }
 
+// withSystemPrompt puts the model's configured system prompt before a
+// conversation that has no system message of its own.
+func withSystemPrompt(msgs []engine.ChatMessage, prompt string) []engine.ChatMessage {
+	if prompt == "" || len(msgs) > 0 && msgs[0]["role"] == "system" {
+		return msgs
+	}
+	return append([]engine.ChatMessage{{"role": "system", "content": prompt}}, msgs...)
+}
+
 // renderPrompt renders the conversation for a loaded model in its
 // family's conventions; it returns the prompt and the family.
 func renderPrompt(m Model, e models.Entry, tmpl engine.ChatRequest) (string, toolformat.Format, error) {
@@ -92,6 +101,7 @@ func (s *Server) chatCompletions(c echo.Context, r *request) error {
 	if err != nil {
 		return err
 	}
+	tmpl.Messages = withSystemPrompt(tmpl.Messages, r.model.Model.SystemPrompt)
 	images, err := s.loadImages(c.Request().Context(), r.model, tmpl, refs)
 	if err != nil {
 		return err

@@ -65,12 +65,12 @@ func (g *generation) run(ctx context.Context, c echo.Context, r *request, m Mode
 	}
 	genCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if r.model.Model.Pricing.PerSecond > 0 {
-		// Per-second billing stops at the price's cap, so the generation
-		// does too. Wall time from here includes queueing, so it errs on
-		// the client's side.
+	if limit := pricingOf(r.model).MaxDuration(); r.model.Model.Pricing.PerSecond > 0 && limit > 0 {
+		// Per-second billing stops at the price's cap (max_seconds), so
+		// the generation does too. Wall time from here includes queueing,
+		// so it errs on the client's side.
 		var cancelCap context.CancelFunc
-		genCtx, cancelCap = context.WithTimeout(genCtx, pricingOf(r.model).MaxDuration())
+		genCtx, cancelCap = context.WithTimeout(genCtx, limit)
 		defer cancelCap()
 	}
 	stream, err := startAll(genCtx, m, reqs)

@@ -159,6 +159,11 @@ func (c modelCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	for _, st := range c.catalog.Statuses() {
+		if st.Model.IsVariant() {
+			// A variant shares its base's instance (memory, slots, queue):
+			// one series per loaded instance, or they count twice.
+			continue
+		}
 		for _, g := range modelGauges {
 			gauge(g.desc, g.value(st), st.Name)
 		}

@@ -65,7 +65,7 @@ func toModelObject(st models.Status, currency string) modelObject {
 	}
 	if p := m.Pricing; !p.IsZero() {
 		o.Pricing = pricingJSON{Currency: currency, InputPer1K: p.InputPer1K, OutputPer1K: p.OutputPer1K,
-			CachedInputPer1K: p.CachedInputPer1K, PerSecond: p.PerSecond, MaxSeconds: p.MaxSeconds}
+			CachedInputPer1K: p.CachedPer1K(), PerSecond: p.PerSecond, MaxSeconds: p.MaxSeconds}
 	}
 	if st.Created.IsZero() {
 		o.Created = 0
@@ -102,7 +102,12 @@ func (s *Server) listModels(c echo.Context, r *request) error {
 		sts := s.catalog.Statuses()
 		out := modelList{Object: "list", Data: make([]modelObject, 0, len(sts))}
 		for _, st := range sts {
-			out.Data = append(out.Data, toModelObject(st, s.settings.Currency))
+			// Only the models the caller's key may use: a key allow-listed
+			// for some models does not learn the others (nor their prices).
+			if r.identity != nil && r.identity.CheckModel(append([]string{st.Name}, st.Model.Aliases...)...) != nil {
+				continue
+			}
+			out.Data = append(out.Data, toModelObject(st, s.currency()))
 		}
 		return answerJSON(c, engine.Usage{}, out), nil
 	}})
@@ -123,6 +128,6 @@ func (s *Server) getModel(c echo.Context, r *request) error {
 		if err != nil {
 			return result{}, err
 		}
-		return answerJSON(c, engine.Usage{}, toModelObject(st, s.settings.Currency)), nil
+		return answerJSON(c, engine.Usage{}, toModelObject(st, s.currency())), nil
 	}})
 }

@@ -85,9 +85,11 @@ func newRequest(req *http.Request) (*request, error) {
 		return r, nil
 	}
 	parts := strings.SplitN(path[len(llmAPIPrefix):], "/", 4)
-	if len(parts) < 4 || parts[0] == "" || parts[1] == "" {
+	if len(parts) < 4 || parts[0] == "" {
 		// Not the per-user form (e.g. /llm_api/suspend_current_generate):
-		// left to the routes.
+		// left to the routes. An empty userid
+		// (/llm_api/{openid}//{ai_system}/v1/...) is the account's default
+		// user: the account itself.
 		return r, nil
 	}
 	var segs [4]string
@@ -192,7 +194,7 @@ func (s *Server) api(endpoint string, handler func(echo.Context, *request) error
 		r.endpoint = endpoint
 		id, err := s.gate.Authenticate(c.Request().Context(), r.admission(c.Request()))
 		if err != nil {
-			return accountsapi.APIError(err, s.settings.Currency)
+			return accountsapi.APIError(err, s.currency())
 		}
 		r.identity = &id
 		return handler(c, r)
@@ -252,7 +254,7 @@ var errClientGone = errors.New("client disconnected")
 func (s *Server) serve(c echo.Context, r *request, j job) error {
 	ctx, ticket, err := s.gate.Admit(c.Request().Context(), r.admission(c.Request()))
 	if err != nil {
-		return accountsapi.APIError(err, s.settings.Currency)
+		return accountsapi.APIError(err, s.currency())
 	}
 	for k, v := range ticket.RateHeaders.Fields() {
 		c.Response().Header().Set(k, v)

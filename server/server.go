@@ -88,9 +88,12 @@ type Server struct {
 	heartbeat   time.Duration
 	extraRoutes []func(*echo.Echo)
 	accounts    *accounts.Service
-	images      *images.Source
-	metrics     *metrics
-	devices     func() DeviceInfo
+	// modelSpeed is a model's compute per token, for per-second
+	// reservations (New sets the model manager's); nil: unknown.
+	modelSpeed func(model string) (models.Speed, error)
+	images     *images.Source
+	metrics    *metrics
+	devices    func() DeviceInfo
 
 	limits        atomic.Pointer[Limits] // settings.Limits, or those of the last reload
 	metricsPublic atomic.Bool            // settings.MetricsPublic, or that of the last reload
@@ -120,6 +123,7 @@ func New(cfg *config.Config, mgr *models.Manager, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 	s.registerModelAdmin(mgr)
+	s.modelSpeed = mgr.Speed
 	mgr.OnLoad(s.metrics.observeLoad)
 	// Edits of body_limit, body_timeout, prompt_limit, max_connections and
 	// auth.metrics_public apply from the next request; listen and

@@ -101,7 +101,7 @@ func newCluster(t *testing.T, o clusterOptions) *cluster {
 		c.nodes = append(c.nodes, node)
 	}
 	// The CLI on one machine manages the accounts of all.
-	c.nodes[0].cli(t, "accounts", "create", "acme", "--balance", o.balance)
+	c.nodes[0].cli(t, "accounts", "create", "acme", "--balance", o.balance, "--create-db")
 	c.key = strings.TrimSpace(c.nodes[0].cli(t, "keys", "create", "acme"))
 	for _, node := range c.nodes {
 		node.key = c.key

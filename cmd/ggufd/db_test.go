@@ -41,7 +41,13 @@ func TestDBCommand(t *testing.T) {
 				}
 				return stdout.String()
 			}
-			if out := db("status"); !strings.Contains(out, "2 pending") || !strings.Contains(out, "pending  accounts, top-ups") {
+			// A SQLite file that is not there is not created unless asked.
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), []string{"db", "status", "--config", cfg}, &stdout, &stderr)
+			if sqlite := tt.name == "sqlite"; sqlite != (err != nil) {
+				t.Fatalf("status of a new database without --create-db: %v", err)
+			}
+			if out := db("status", "--create-db"); !strings.Contains(out, "2 pending") || !strings.Contains(out, "pending  accounts, top-ups") {
 				t.Fatalf("status of a new database:\n%s", out)
 			}
 			if out := db("migrate"); !strings.Contains(out, "applied 1") || !strings.Contains(out, "applied 2") {

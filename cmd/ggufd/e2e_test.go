@@ -97,7 +97,7 @@ func newBillingEnv(t *testing.T, balance string) *billingEnv {
 	if err := os.WriteFile(env.cfg, []byte(fmt.Sprintf(pricedConfig, env.addr)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env.cli(t, "accounts", "create", "acme", "--balance", balance)
+	env.cli(t, "accounts", "create", "acme", "--balance", balance, "--create-db")
 	env.key = strings.TrimSpace(env.cli(t, "keys", "create", "acme", "--label", "e2e"))
 	if !strings.HasPrefix(env.key, "sk-") {
 		t.Fatalf("keys create printed %q", env.key)

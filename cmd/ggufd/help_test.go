@@ -58,8 +58,10 @@ func TestCommandLine(t *testing.T) {
 		{args: []string{"--config", cfg, "accounts", "help"}, exit: 1},
 		{args: []string{"accounts"}, exit: 2, stderr: []string{"ggufd accounts create"}},
 		{args: []string{"frobnicate"}, exit: 1, stderr: []string{"ggufd [serve]"}},
-		// The contrast: a real command opens (creates) the database.
-		{args: []string{"accounts", "list"}, stdout: []string{"OPENID"}, dbMade: true},
+		// A real command opens the database, and creates a new one only
+		// when asked (run in the wrong folder it would start an empty one).
+		{args: []string{"accounts", "list"}, exit: 1},
+		{args: []string{"accounts", "list", "--create-db"}, stdout: []string{"OPENID"}, dbMade: true},
 	}
 	for _, tc := range tests {
 		t.Run(strings.ReplaceAll(strings.Join(tc.args, " "), cfg, "FILE"), func(t *testing.T) {

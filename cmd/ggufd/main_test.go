@@ -20,20 +20,20 @@ import (
 	"github.com/ggufd/ggufd/internal/sharedtest"
 )
 
-func TestSplitConfigFlag(t *testing.T) {
+func TestSplitCLIFlags(t *testing.T) {
 	tests := []struct {
 		in       []string
-		path     string
+		want     cliFlags
 		restJoin string
 	}{
-		{[]string{"accounts", "list"}, "", "accounts list"},
-		{[]string{"accounts", "--config", "a.yaml", "list"}, "a.yaml", "accounts list"},
-		{[]string{"keys", "create", "x", "--config=b.yaml"}, "b.yaml", "keys create x"},
+		{[]string{"accounts", "list"}, cliFlags{}, "accounts list"},
+		{[]string{"accounts", "--config", "a.yaml", "list"}, cliFlags{config: "a.yaml"}, "accounts list"},
+		{[]string{"keys", "create", "x", "--config=b.yaml", "--create-db"}, cliFlags{config: "b.yaml", createDB: true}, "keys create x"},
 	}
 	for _, tc := range tests {
-		path, rest := splitConfigFlag(tc.in)
-		if path != tc.path || strings.Join(rest, " ") != tc.restJoin {
-			t.Errorf("splitConfigFlag(%q) = %q, %q", tc.in, path, rest)
+		got, rest := splitCLIFlags(tc.in)
+		if got != tc.want || strings.Join(rest, " ") != tc.restJoin {
+			t.Errorf("splitCLIFlags(%q) = %+v, %q", tc.in, got, rest)
 		}
 	}
 }

@@ -59,6 +59,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	fileCfg := *cfg // as the file says, before the flags: reloads compare with it
 	if opts.listen != "" {
 		cfg.Listen = opts.listen
 		if err := checkOpenListen(cfg); err != nil {
@@ -129,6 +130,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	reloads := &authReloader{log: logger, svc: svc, listen: cfg.Listen, file: &fileCfg}
+	mgr.OnConfig(reloads.apply)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)

@@ -112,7 +112,7 @@ func TestWebUIInBrowser(t *testing.T) {
 	if err := os.WriteFile(env.cfg, fmt.Appendf(nil, webUIConfig, env.addr, adminKey), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env.cli(t, "accounts", "create", "acme", "--balance", "1000")
+	env.cli(t, "accounts", "create", "acme", "--balance", "1000", "--create-db")
 	key := strings.TrimSpace(env.cli(t, "keys", "create", "acme", "--label", "browser"))
 	d := startDaemon(t, env)
 

@@ -27,6 +27,9 @@ type ModelPolicy struct {
 	// Context is tokens per sequence; it bounds the reservation of requests
 	// whose prompt size or max_tokens is unknown. 0: Options.DefaultContext.
 	Context int
+	// Speed is the model's compute per token, from which a per-second
+	// price reserves; zero: unknown.
+	Speed accounts.Speed
 }
 
 // DefaultContext bounds reservations for models of unknown context size.
@@ -71,7 +74,7 @@ func (o Options) policy(model string) ModelPolicy {
 
 // Register mounts the account endpoints:
 //
-//	GET  /api_user/info?openid=…[&type=json]
+//	GET  /api_user/info?openid=…[&type=json] (POST: its key form)
 //	GET|POST /llm_api/suspend_current_generate?openid=…&userid=…
 //	GET|POST /llm_api/:openid/:userid/:ai_system/v1/suspend_current_generate
 //	GET|POST /v1/suspend_current_generate (behind the server's /llm_api rewrite)
@@ -79,6 +82,7 @@ func (o Options) policy(model string) ModelPolicy {
 func Register(e *echo.Echo, svc *accounts.Service, opts Options) {
 	h := &handlers{svc: svc, opts: opts}
 	e.GET("/api_user/info", h.info)
+	e.POST("/api_user/info", h.info) // the account page's key form
 	for _, p := range []string{
 		"/llm_api/suspend_current_generate",
 		"/llm_api/:openid/:userid/:ai_system/v1/suspend_current_generate",

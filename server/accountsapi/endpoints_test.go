@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -113,11 +114,17 @@ func TestUserInfo(t *testing.T) {
 	if rec.Code != 200 || info.Balance != 12_350_000 || info.Currency != "元" || len(info.Usage) != 1 || info.Usage[0].Model != "paid" {
 		t.Fatalf("info: %d %s", rec.Code, rec.Body)
 	}
+	// In openid mode the openid is the credential, as on the provider's
+	// own /api_user/info.
 	tests := []struct {
 		name, path, key string
 		status          int
 	}{
-		{"openid alone is no proof", "/api_user/info?openid=acme&type=json", "", 401},
+		{"openid alone", "/api_user/info?openid=acme&type=json", "", 200},
+		{"openid with a made-up key", "/api_user/info?openid=acme&type=json", "sk-fake", 200},
+		{"unknown openid", "/api_user/info?openid=ghost&type=json", "", 401},
+		{"neither openid nor key", "/api_user/info?type=json", "", 401},
+		{"key alone", "/api_user/info?type=json", key, 200},
 		{"other account's key", "/api_user/info?openid=acme&type=json", other, 403},
 		{"admin key", "/api_user/info?openid=acme&type=json", adminKey, 200},
 		{"unknown account via admin", "/api_user/info?openid=ghost&type=json", adminKey, 404},
@@ -135,6 +142,72 @@ func TestUserInfo(t *testing.T) {
 	}
 	if strings.Contains(body, "<script>") || !strings.Contains(body, "&lt;script&gt;") {
 		t.Fatalf("name not escaped: %s", body)
+	}
+}
+
+// TestUserInfoPageInABrowser: the HTML page works from a browser in every
+// mode: in key mode a form takes the key (posted back, kept nowhere else),
+// in openid mode the openid suffices, in Chinese and English.
+func TestUserInfoPageInABrowser(t *testing.T) {
+	keyMode := newEnv(t, accounts.ModeKey)
+	key := keyMode.setup("acme", "12.5")
+	other := keyMode.setup("other", "1")
+	openidMode := newEnv(t, accounts.ModeOpenID)
+	openidMode.setup("acme", "3")
+	form := func(k string) string { return url.Values{"key": {k}}.Encode() }
+	tests := []struct {
+		name    string
+		en      *env
+		method  string
+		path    string
+		body    string
+		lang    string
+		status  int
+		want    []string
+		without []string
+	}{
+		{"key mode asks for a key", keyMode, "GET", "/api_user/info?openid=acme", "", "en", 200,
+			[]string{`<form class="key-form" method="post">`, `name="key" type="password"`, "Account acme"}, []string{"12.5"}},
+		{"in Chinese", keyMode, "GET", "/api_user/info", "", "zh-CN,zh;q=0.9", 200,
+			[]string{"查看账户", `lang="zh-CN"`}, nil},
+		{"the key posted shows the account", keyMode, "POST", "/api_user/info?openid=acme", form(key), "en", 200,
+			[]string{`id="balance">12.5 元`}, []string{key}},
+		{"a key alone names the account", keyMode, "POST", "/api_user/info", form(key), "zh", 200,
+			[]string{`id="balance">12.5 元`, "余额"}, nil},
+		{"a wrong key is said so", keyMode, "POST", "/api_user/info?openid=acme", form("sk-wrong"), "en", 401,
+			[]string{"That key was not accepted", `name="key"`}, []string{"sk-wrong"}},
+		{"another account's key", keyMode, "POST", "/api_user/info?openid=acme", form(other), "en", 403,
+			[]string{"does not belong to this account"}, nil},
+		{"openid mode needs no key", openidMode, "GET", "/api_user/info?openid=acme", "", "en", 200,
+			[]string{`id="balance">3 元`}, []string{`name="key"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
+			if tt.body != "" {
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			req.Header.Set("Accept-Language", tt.lang)
+			rec := httptest.NewRecorder()
+			tt.en.e.ServeHTTP(rec, req)
+			body := rec.Body.String()
+			if rec.Code != tt.status || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
+				t.Fatalf("%d %s: %s", rec.Code, rec.Header().Get("Content-Type"), body)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("page lacks %q:\n%s", w, body)
+				}
+			}
+			for _, w := range tt.without {
+				if strings.Contains(body, w) {
+					t.Errorf("page shows %q", w)
+				}
+			}
+			if strings.Contains(body, `name="key"`) && !strings.Contains(rec.Header().Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+				t.Errorf("key form without a CSP: %v", rec.Header())
+			}
+		})
 	}
 }
 

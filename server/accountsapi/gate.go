@@ -124,7 +124,7 @@ func (g *Gate) Admit(ctx context.Context, r Request) (context.Context, *Ticket, 
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := g.svc.Reserve(ctx, id, r.Model, pol.Pricing, prompt, completion)
+	res, err := g.svc.Reserve(ctx, id, r.Model, pol.Pricing, accounts.Work{PromptTokens: prompt, MaxTokens: completion, Speed: pol.Speed})
 	if err != nil {
 		permit.Done(-1) // refused for money: the attempt still counts against rate limits
 		return nil, nil, err

@@ -1,4 +1,4 @@
-package accounts
+package main
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"text/tabwriter"
 	"time"
+
+	"github.com/ggufd/ggufd/accounts"
 )
 
 // accounts runs "ggufd accounts create|topup|list|info|limits|meter".
@@ -23,7 +25,7 @@ func (c *cli) accounts(ctx context.Context, sub string, args []string) error {
 		return c.accountLimits(ctx, args)
 	case "meter":
 		return c.accountMeter(ctx, args)
-	case "", "help", "-h", "--help":
+	case "", "help", "-h", "-help", "--help":
 		return c.help(nil)
 	default:
 		return c.help(fmt.Errorf("unknown command: accounts %s (see ggufd accounts help)", sub))
@@ -31,25 +33,44 @@ func (c *cli) accounts(ctx context.Context, sub string, args []string) error {
 }
 
 func (c *cli) accountCreate(ctx context.Context, args []string) error {
-	fs := newFlagSet("accounts create", "accounts create OPENID [flags]", c.errOut)
+	fs := newFlagSet("accounts create", "accounts create [OPENID] [flags]", c.errOut)
 	name := fs.String("name", "", "display name")
 	balance := fs.String("balance", "0", "opening balance")
 	unmetered := fs.Bool("unmetered", false, "record usage but never charge")
-	var l Limits
+	var l accounts.Limits
 	limitFlags(fs, &l)
-	pos, err := oneArg(fs, args, 1)
+	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
-	bal, err := ParseMoney(*balance)
+	if len(pos) > 1 {
+		fs.Usage()
+		return fmt.Errorf("accounts create: want at most one OPENID, got %d", len(pos))
+	}
+	bal, err := accounts.ParseMoney(*balance)
 	if err != nil {
 		return fmt.Errorf("--balance: %w", err)
 	}
-	acc, err := c.svc.CreateAccount(ctx, Account{OpenID: pos[0], Name: *name, Balance: bal, Unmetered: *unmetered, Limits: l})
+	generated := len(pos) == 0
+	if generated {
+		id, err := accounts.NewOpenID()
+		if err != nil {
+			return err
+		}
+		pos = []string{id}
+	}
+	svc, err := c.open()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.out, "created account %s, balance %s %s\n", acc.OpenID, acc.Balance, c.svc.Currency())
+	acc, err := svc.CreateAccount(ctx, accounts.Account{OpenID: pos[0], Name: *name, Balance: bal, Unmetered: *unmetered, Limits: l})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "created account %s, balance %s %s\n", acc.OpenID, acc.Balance, svc.Currency())
+	if generated && svc.Mode() == accounts.ModeOpenID {
+		fmt.Fprintf(c.errOut, "in auth mode openid the openid is the account's credential: give it to its owner only\n")
+	}
 	return nil
 }
 
@@ -60,31 +81,36 @@ func (c *cli) accountTopUp(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	amount, err := ParseMoney(pos[1])
+	amount, err := accounts.ParseMoney(pos[1])
 	if err != nil {
 		return err
 	}
-	bal, err := c.svc.TopUp(ctx, pos[0], amount, *note)
+	svc, err := c.open()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.out, "%s: %s → balance %s %s\n", pos[0], signed(amount), bal, c.svc.Currency())
+	bal, err := svc.TopUp(ctx, pos[0], amount, *note)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "%s: %s → balance %s %s\n", pos[0], signed(amount), bal, svc.Currency())
 	return nil
 }
 
 func (c *cli) accountList(ctx context.Context, args []string) error {
 	fs := newFlagSet("accounts list", "accounts list [--json]", c.errOut)
 	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := oneArg(fs, args, 0); err != nil {
+	_, svc, err := c.parse(fs, args, 0)
+	if err != nil {
 		return err
 	}
-	accs, err := c.svc.ListAccounts(ctx)
+	accs, err := svc.ListAccounts(ctx)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
 		if accs == nil {
-			accs = []Account{}
+			accs = []accounts.Account{}
 		}
 		return c.printJSON(accs)
 	}
@@ -100,18 +126,18 @@ func (c *cli) accountList(ctx context.Context, args []string) error {
 func (c *cli) accountInfo(ctx context.Context, args []string) error {
 	fs := newFlagSet("accounts info", "accounts info OPENID [--json]", c.errOut)
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := oneArg(fs, args, 1)
+	pos, svc, err := c.parse(fs, args, 1)
 	if err != nil {
 		return err
 	}
-	info, err := c.svc.Info(ctx, pos[0])
+	info, err := svc.Info(ctx, pos[0])
 	if err != nil {
 		return err
 	}
 	if *asJSON {
 		return c.printJSON(info)
 	}
-	cur := c.svc.Currency()
+	cur := svc.Currency()
 	fmt.Fprintf(c.out, "account     %s %s\nbalance     %s %s\ntopped up   %s %s\nspent       %s %s\nmetered     %s\nlimits      rpm %s, tpm %s, concurrent %s\n",
 		info.OpenID, info.Name, info.Balance, cur, info.TotalTopUp, cur, info.TotalSpent, cur, yesNo(!info.Unmetered),
 		lim(info.Limits.RequestsPerMinute), lim(info.Limits.TokensPerMinute), lim(info.Limits.MaxConcurrent))
@@ -129,14 +155,14 @@ func (c *cli) accountInfo(ctx context.Context, args []string) error {
 
 func (c *cli) accountLimits(ctx context.Context, args []string) error {
 	fs := newFlagSet("accounts limits", "accounts limits OPENID [--rpm N] [--tpm N] [--concurrent N]", c.errOut)
-	var l Limits
+	var l accounts.Limits
 	limitFlags(fs, &l)
-	pos, err := oneArg(fs, args, 1)
+	pos, svc, err := c.parse(fs, args, 1)
 	if err != nil {
 		return err
 	}
 	// Flags not given keep their current value.
-	acc, err := c.svc.GetAccount(ctx, pos[0])
+	acc, err := svc.GetAccount(ctx, pos[0])
 	if err != nil {
 		return err
 	}
@@ -151,7 +177,7 @@ func (c *cli) accountLimits(ctx context.Context, args []string) error {
 	if !set["concurrent"] {
 		l.MaxConcurrent = acc.Limits.MaxConcurrent
 	}
-	if err := c.svc.SetLimits(ctx, pos[0], l); err != nil {
+	if err := svc.SetLimits(ctx, pos[0], l); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.out, "%s: rpm %s, tpm %s, concurrent %s\n", pos[0], lim(l.RequestsPerMinute), lim(l.TokensPerMinute), lim(l.MaxConcurrent))
@@ -172,7 +198,11 @@ func (c *cli) accountMeter(ctx context.Context, args []string) error {
 	default:
 		return fmt.Errorf("accounts meter: want on or off, got %q", pos[1])
 	}
-	if err := c.svc.SetUnmetered(ctx, pos[0], unmetered); err != nil {
+	svc, err := c.open()
+	if err != nil {
+		return err
+	}
+	if err := svc.SetUnmetered(ctx, pos[0], unmetered); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.out, "%s: metering %s\n", pos[0], pos[1])

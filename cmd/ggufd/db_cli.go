@@ -1,4 +1,4 @@
-package accounts
+package main
 
 import (
 	"context"
@@ -7,31 +7,46 @@ import (
 	"io"
 	"text/tabwriter"
 	"time"
+
+	"github.com/ggufd/ggufd/accounts"
 )
 
-// DBHelp is the usage of "ggufd db".
-const DBHelp = `Show and apply the accounts database's schema migrations. A daemon applies
+// dbHelp is the usage of "ggufd db".
+const dbHelp = `Show and apply the accounts database's schema migrations. A daemon applies
 pending migrations itself when it starts; these commands let an operator see
 them, or apply them ahead of a rollout (e.g. with a role allowed DDL).
 
   ggufd db status [--json]     list every migration and whether it is applied
   ggufd db migrate             apply the pending ones
+
+Both take --config FILE, found as 'ggufd serve' finds it. A SQLite file that
+does not exist yet is created only with --create-db.
 `
 
-// RunDBCLI runs "db status|migrate" on store, opened without migrating;
-// where names the database for humans (a redacted URL or a path).
-func RunDBCLI(ctx context.Context, store Store, where string, args []string, stdout, stderr io.Writer) error {
+// runDBCLI runs "db status|migrate". open gives the database opened without
+// migrating, and where names it for humans (a redacted URL or a path); it
+// is called once the arguments are valid.
+func runDBCLI(ctx context.Context, open func() (store accounts.Store, where string, err error), args []string, stdout, stderr io.Writer) error {
 	sub, rest := "", []string(nil)
 	if len(args) > 0 {
 		sub, rest = args[0], args[1:]
+	}
+	// parse checks the subcommand's arguments, then opens the database.
+	parse := func(fs *flag.FlagSet) (accounts.Store, string, error) {
+		if _, err := oneArg(fs, rest, 0); err != nil {
+			return nil, "", err
+		}
+		return open()
 	}
 	switch sub {
 	case "status":
 		fs := newFlagSet("db status", "db status [--json]", stderr)
 		asJSON := fs.Bool("json", false, "print JSON")
-		if _, err := oneArg(fs, rest, 0); err != nil {
+		store, where, err := parse(fs)
+		if err != nil {
 			return err
 		}
+		defer store.Close()
 		ms, err := store.Migrations(ctx)
 		if err != nil {
 			return err
@@ -43,16 +58,21 @@ func RunDBCLI(ctx context.Context, store Store, where string, args []string, std
 		printMigrations(stdout, where, ms)
 		return nil
 	case "migrate":
-		fs := newFlagSet("db migrate", "db migrate", stderr)
-		if _, err := oneArg(fs, rest, 0); err != nil {
+		store, where, err := parse(newFlagSet("db migrate", "db migrate", stderr))
+		if err != nil {
 			return err
 		}
+		defer store.Close()
 		done, err := store.Migrate(ctx)
 		if err != nil {
 			return err
 		}
 		if len(done) == 0 {
-			fmt.Fprintf(stdout, "%s: up to date (version %d)\n", where, latestMigration())
+			ms, err := store.Migrations(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s: up to date (version %d)\n", where, ms[len(ms)-1].Version)
 			return nil
 		}
 		for _, m := range done {
@@ -60,15 +80,15 @@ func RunDBCLI(ctx context.Context, store Store, where string, args []string, std
 		}
 		return nil
 	case "", "help", "-h", "--help":
-		fmt.Fprint(stderr, DBHelp)
+		fmt.Fprint(stderr, dbHelp)
 		return flag.ErrHelp
 	default:
-		fmt.Fprint(stderr, DBHelp)
+		fmt.Fprint(stderr, dbHelp)
 		return fmt.Errorf("unknown command: db %s", sub)
 	}
 }
 
-func printMigrations(w io.Writer, where string, ms []Migration) {
+func printMigrations(w io.Writer, where string, ms []accounts.Migration) {
 	pending := 0
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "database: %s\n", where)

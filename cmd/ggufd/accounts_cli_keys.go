@@ -1,4 +1,4 @@
-package accounts
+package main
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/ggufd/ggufd/accounts"
 )
 
 // keys runs "ggufd keys create|revoke|list".
@@ -16,19 +18,19 @@ func (c *cli) keys(ctx context.Context, sub string, args []string) error {
 		label := fs.String("label", "", "what the key is for")
 		models := fs.String("models", "", "comma-separated model allow-list (default: all models)")
 		expires := fs.String("expires", "", "lifetime (90d, 12h) or expiry date")
-		pos, err := oneArg(fs, args, 1)
+		pos, svc, err := c.parse(fs, args, 1)
 		if err != nil {
 			return err
 		}
-		o := KeyOptions{OpenID: pos[0], Label: *label, Models: splitList(*models)}
+		o := accounts.KeyOptions{OpenID: pos[0], Label: *label, Models: splitList(*models)}
 		if *expires != "" {
-			t, err := parseExpiry(*expires, c.svc.now())
+			t, err := parseExpiry(*expires, svc.Now())
 			if err != nil {
 				return err
 			}
 			o.ExpiresAt = &t
 		}
-		secret, k, err := c.svc.CreateKey(ctx, o)
+		secret, k, err := svc.CreateKey(ctx, o)
 		if err != nil {
 			return err
 		}
@@ -37,11 +39,11 @@ func (c *cli) keys(ctx context.Context, sub string, args []string) error {
 		return nil
 	case "revoke":
 		fs := newFlagSet("keys revoke", "keys revoke KEY_ID", c.errOut)
-		pos, err := oneArg(fs, args, 1)
+		pos, svc, err := c.parse(fs, args, 1)
 		if err != nil {
 			return err
 		}
-		if err := c.svc.RevokeKey(ctx, pos[0]); err != nil {
+		if err := svc.RevokeKey(ctx, pos[0]); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.out, "revoked %s\n", pos[0])
@@ -60,17 +62,21 @@ func (c *cli) keys(ctx context.Context, sub string, args []string) error {
 		if len(pos) == 1 {
 			openid = pos[0]
 		}
-		keys, err := c.svc.ListKeys(ctx, openid)
+		svc, err := c.open()
+		if err != nil {
+			return err
+		}
+		keys, err := svc.ListKeys(ctx, openid)
 		if err != nil {
 			return err
 		}
 		if *asJSON {
 			if keys == nil {
-				keys = []APIKey{}
+				keys = []accounts.APIKey{}
 			}
 			return c.printJSON(keys)
 		}
-		now := c.svc.now()
+		now := svc.Now()
 		tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
 		fmt.Fprintf(tw, "ID\tOPENID\tLABEL\tKEY\tMODELS\tSTATUS\tCREATED\n")
 		for _, k := range keys {
@@ -81,14 +87,14 @@ func (c *cli) keys(ctx context.Context, sub string, args []string) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.OpenID, k.Label, k.Hint, models, keyStatus(k, now), k.CreatedAt.Format(time.DateTime))
 		}
 		return tw.Flush()
-	case "", "help", "-h", "--help":
+	case "", "help", "-h", "-help", "--help":
 		return c.help(nil)
 	default:
 		return c.help(fmt.Errorf("unknown command: keys %s (see ggufd keys help)", sub))
 	}
 }
 
-func keyStatus(k APIKey, now time.Time) string {
+func keyStatus(k accounts.APIKey, now time.Time) string {
 	switch {
 	case k.RevokedAt != nil:
 		return "revoked " + k.RevokedAt.Format(time.DateOnly)

@@ -1,4 +1,4 @@
-package accounts
+package main
 
 import (
 	"context"
@@ -7,13 +7,17 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/ggufd/ggufd/accounts"
 )
 
-// CLIHelp is the overview printed by "ggufd accounts help".
-const CLIHelp = `Manage ggufd accounts, API keys and usage. These commands work on the
+// accountsHelp is the overview printed by "ggufd accounts help".
+const accountsHelp = `Manage ggufd accounts, API keys and usage. These commands work on the
 accounts database directly, also while the daemon is running.
 
-  ggufd accounts create OPENID [--name N] [--balance AMOUNT] [--rpm N] [--tpm N] [--concurrent N] [--unmetered]
+  ggufd accounts create [OPENID] [--name N] [--balance AMOUNT] [--rpm N] [--tpm N] [--concurrent N] [--unmetered]
+                        (no OPENID: an unguessable one is generated; in auth mode openid
+                        it is the account's credential, so give it to its owner only)
   ggufd accounts topup OPENID AMOUNT [--note TEXT]     (negative AMOUNT: adjustment, --note required)
   ggufd accounts list [--json]
   ggufd accounts info OPENID [--json]
@@ -27,63 +31,66 @@ accounts database directly, also while the daemon is running.
   ggufd usage [--openid ID] [--user U] [--model M] [--since T] [--until T]
               [--limit N] [--offset N] [--csv]
 
+Every command takes --config FILE and finds the config as 'ggufd serve' does
+(--config, else $GGUFD_CONFIG, else ./ggufd.yaml, else the built-in
+defaults), works on the database that config names, and says which on
+stderr. It does not create a database that is not there yet unless given
+--create-db: run in the wrong folder, it would otherwise start an empty one.
+
 Amounts are decimals in the configured currency (up to 6 decimals).
 Times are dates (2026-01-31, UTC) or RFC 3339. A new key is printed once;
 only its hash is stored.
 `
 
-// RunCLI runs one of the "accounts", "keys" or "usage" commands; args[0] is
-// the command name (ggufd's main passes os.Args[1:]). Output goes to stdout,
-// usage errors and help to stderr. flag.ErrHelp is returned after help.
-func RunCLI(ctx context.Context, svc *Service, args []string, stdout, stderr io.Writer) error {
+// runAccountsCLI runs one of the "accounts", "keys" or "usage" commands;
+// args[0] is the command name. open gives the service on the accounts
+// database; it is called once the command's arguments are valid, so help
+// and usage errors never touch a database. Output goes to stdout, usage
+// errors and help to stderr. flag.ErrHelp is returned after help.
+func runAccountsCLI(ctx context.Context, open func() (*accounts.Service, error), args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, CLIHelp)
+		fmt.Fprint(stderr, accountsHelp)
 		return flag.ErrHelp
 	}
-	c := &cli{svc: svc, out: stdout, errOut: stderr}
+	c := &cli{open: open, out: stdout, errOut: stderr}
 	sub, rest := "", []string(nil)
 	if len(args) > 1 {
 		sub, rest = args[1], args[2:]
 	}
-	var err error
 	switch args[0] {
 	case "accounts", "account":
-		err = c.accounts(ctx, sub, rest)
+		return c.accounts(ctx, sub, rest)
 	case "keys", "key":
-		err = c.keys(ctx, sub, rest)
+		return c.keys(ctx, sub, rest)
 	case "usage":
-		err = c.usage(ctx, args[1:])
-	default:
-		fmt.Fprint(stderr, CLIHelp)
-		return fmt.Errorf("unknown command %q", args[0])
+		return c.usage(ctx, args[1:])
 	}
-	return err
-}
-
-// RunCLIWithDB opens the database (a SQLite path or a postgres:// URL, see
-// Open) for one command, for callers that have no Service yet (the usual
-// case for the CLI).
-func RunCLIWithDB(ctx context.Context, database string, cfg Config, args []string, stdout, stderr io.Writer) error {
-	store, err := Open(ctx, database, OpenOptions{})
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	return RunCLI(ctx, NewService(store, cfg), args, stdout, stderr)
+	fmt.Fprint(stderr, accountsHelp)
+	return fmt.Errorf("unknown command %q", args[0])
 }
 
 type cli struct {
-	svc    *Service
+	open   func() (*accounts.Service, error)
 	out    io.Writer
 	errOut io.Writer
 }
 
 func (c *cli) help(err error) error {
 	if err == nil {
-		fmt.Fprint(c.errOut, CLIHelp)
+		fmt.Fprint(c.errOut, accountsHelp)
 		return flag.ErrHelp
 	}
 	return err
+}
+
+// parse parses fs, wants exactly n positionals, and then opens the service.
+func (c *cli) parse(fs *flag.FlagSet, args []string, n int) ([]string, *accounts.Service, error) {
+	pos, err := oneArg(fs, args, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := c.open()
+	return pos, svc, err
 }
 
 // oneArg parses fs and wants exactly n positionals.
@@ -99,13 +106,13 @@ func oneArg(fs *flag.FlagSet, args []string, n int) ([]string, error) {
 	return pos, nil
 }
 
-func limitFlags(fs *flag.FlagSet, l *Limits) {
+func limitFlags(fs *flag.FlagSet, l *accounts.Limits) {
 	fs.IntVar(&l.RequestsPerMinute, "rpm", l.RequestsPerMinute, "requests per minute (0 = unlimited)")
 	fs.IntVar(&l.TokensPerMinute, "tpm", l.TokensPerMinute, "tokens per minute, prompt + completion (0 = unlimited)")
 	fs.IntVar(&l.MaxConcurrent, "concurrent", l.MaxConcurrent, "concurrent requests (0 = unlimited)")
 }
 
-func signed(m Money) string {
+func signed(m accounts.Money) string {
 	if m > 0 {
 		return "+" + m.String()
 	}

@@ -1,0 +1,159 @@
+package models
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ggufd/ggufd/config"
+	"github.com/ggufd/ggufd/engine"
+)
+
+const variantsConfig = `
+models:
+  yi:
+    file: stories.gguf
+    parallel: 2
+    pricing: {input_per_1k: 1, output_per_1k: 2}
+  yi-t:
+    base: yi
+    aliases: [yi-seconds]
+    description: per second
+    pricing: {per_second: 0.5}
+`
+
+// TestVariantsShareOneInstance: a variant and its base are served by one
+// load; each keeps its own settings in the catalog, the statuses and the
+// lease.
+func TestVariantsShareOneInstance(t *testing.T) {
+	e := newEnv(t, fakeLoad, variantsConfig, func(models string) { twoModels(models, t) })
+	base, variant := e.acquire("yi"), e.acquire("yi-seconds")
+	defer base.Release()
+	defer variant.Release()
+	if n := e.loads.count("stories.gguf"); n != 1 || base.Loaded() != variant.Loaded() {
+		t.Fatalf("%d loads; variant and base share the instance: %v", n, base.Loaded() == variant.Loaded())
+	}
+	if v := variant.Entry(); v.Name != "yi-t" || v.Model.Pricing.PerSecond != 0.5 || v.Instance() != "yi" {
+		t.Errorf("variant lease entry %+v", v)
+	}
+	if b := base.Entry(); b.Name != "yi" || b.Model.Pricing.InputPer1K != 1 {
+		t.Errorf("base lease entry %+v", b)
+	}
+	byName := map[string]Status{}
+	for _, s := range e.m.Statuses() {
+		byName[s.Name] = s
+	}
+	if v, b := byName["yi-t"], byName["yi"]; v.State != StateLoaded || b.State != StateLoaded ||
+		v.Model.Description != "per second" || v.Model.Pricing.PerSecond != 0.5 || b.Model.Pricing.PerSecond != 0 {
+		t.Errorf("statuses: variant %+v, base %+v", v, b)
+	}
+	if s, err := e.m.Status("yi-t"); err != nil || s.Name != "yi-t" || s.State != StateLoaded {
+		t.Errorf("Status(variant) = %+v, %v", s, err)
+	}
+
+	// Unloading through the variant unloads the one instance.
+	base.Release()
+	variant.Release()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.m.Unload(ctx, "yi-t"); err != nil {
+		t.Fatal(err)
+	}
+	if e.state("yi") != StateUnloaded {
+		t.Errorf("base is %s after unloading its variant", e.state("yi"))
+	}
+}
+
+// TestConfiguredOnly: with configured_only, GGUF files the config does not
+// name are not served.
+func TestConfiguredOnly(t *testing.T) {
+	e := newEnv(t, fakeLoad, "configured_only: true\nmodels:\n  yi:\n    file: stories.gguf\n", func(models string) { twoModels(models, t) })
+	var names []string
+	for _, en := range e.m.Entries() {
+		names = append(names, en.Name)
+	}
+	if got := strings.Join(names, ","); got != "yi" {
+		t.Fatalf("served %s, want only yi", got)
+	}
+}
+
+// TestUnpricedWarning: with auth on, every served model without a price is
+// named, discovered ones and variants included; with auth off nothing is.
+func TestUnpricedWarning(t *testing.T) {
+	dir := t.TempDir()
+	twoModels(dir, t)
+	tests := []struct {
+		name, body string
+		want       string // "" : no warning
+	}{
+		{"auth on", "auth: {mode: key}\nmodels:\n  yi: {file: stories.gguf, pricing: {input_per_1k: 1}}\n  yi-free: {base: yi, pricing: {}}\n",
+			"served free of charge while auth is key: tiny, yi-free"},
+		{"defaults price discovered files", "auth: {mode: openid}\ndefaults: {pricing: {per_second: 1}}\nmodels:\n  yi: {file: stories.gguf}\n", ""},
+		{"auth off", "auth: {mode: none}\nmodels:\n  yi: {file: stories.gguf}\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := config.Parse([]byte("models_dir: "+dir+"\n"+tt.body), filepath.Join(dir, "ggufd.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, warnings := newCatalogBuilder(ggufEstimate).build(cfg)
+			got := strings.Join(warnings, "\n")
+			if tt.want == "" && strings.Contains(got, "free of charge") || tt.want != "" && !strings.Contains(got, tt.want) {
+				t.Errorf("warnings %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// speedModel is a loaded model whose engine has measured its speed.
+type speedModel struct {
+	fakeModel
+	prompt, gen time.Duration
+}
+
+func (m *speedModel) Stats() engine.Stats {
+	return engine.Stats{PromptTokenCost: m.prompt, GenTokenCost: m.gen}
+}
+
+// TestSpeed: per-second reservations use the measured speed while the
+// model is loaded and after it unloads, and an estimate from its size
+// before any measurement.
+func TestSpeed(t *testing.T) {
+	load := func(ctx context.Context, path string, opts engine.LoadOptions) (LoadedModel, error) {
+		return &speedModel{fakeModel: fakeModel{path: path, opts: opts}, prompt: time.Millisecond, gen: 20 * time.Millisecond}, nil
+	}
+	e := newEnv(t, load, variantsConfig, func(models string) { twoModels(models, t) })
+	before, err := e.m.Speed("yi-t")
+	if err != nil || before.Measured || before.GenToken <= 0 || before.PromptToken > before.GenToken {
+		t.Fatalf("estimate before any load: %+v, %v", before, err)
+	}
+	l := e.acquire("yi")
+	loaded, _ := e.m.Speed("yi-t")
+	want := Speed{PromptToken: time.Millisecond, GenToken: 20 * time.Millisecond, Measured: true}
+	if loaded != want {
+		t.Errorf("while loaded: %+v, want %+v", loaded, want)
+	}
+	l.Release()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.m.Unload(ctx, "yi"); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := e.m.Speed("yi"); after != want {
+		t.Errorf("after unloading: %+v, want the last measurement %+v", after, want)
+	}
+}
+
+func TestEstimateSpeed(t *testing.T) {
+	// A 34B model at 4.5 bits a weight: about 19 GB read per token.
+	sp := estimateSpeed(19e9)
+	if sp.GenToken < 500*time.Millisecond || sp.GenToken > 2*time.Second || sp.PromptToken >= sp.GenToken {
+		t.Errorf("estimate for 19 GB of weights: %+v", sp)
+	}
+	if tiny := estimateSpeed(1 << 20); tiny.GenToken >= time.Millisecond || tiny.PromptToken <= 0 {
+		t.Errorf("estimate for 1 MiB of weights: %+v", tiny)
+	}
+}
