@@ -62,10 +62,10 @@ const (
 	tunerMinSamples = 3    // steps at the current count before any trial
 	tunerFirstGap   = 48   // steps between trials; doubles after each failed trial
 	tunerMaxGap     = 1024 // so a quiet machine spends <0.5% of its steps on trials
-	tunerMaxGapUp   = 256  // trials of more threads: sooner back to speed once quiet
+	tunerMaxGapUp   = 1024 // trials of more threads cost most under contention; idle cores start them sooner
 	tunerTrialSteps = 2    // steps a trial lasts
 	tunerSwitch     = 0.92 // a trial must be this much faster (ratio) to switch
-	tunerIdleCores  = 0.5  // idle cores per missing thread that start a trial of more
+	tunerIdleCores  = 0.7  // idle cores per missing thread that start a trial of more
 	tunerIdleGap    = 8    // steps between idle-started trials; doubles after each failure
 	tunerSpike      = 1.8  // a step this much slower than usual starts a trial
 )
@@ -144,7 +144,11 @@ func (t *threadTuner) observe(n, threads int, d time.Duration) {
 		return
 	}
 	c.since++
-	if c.samples > 0 && c.samples >= tunerMinSamples && sec > c.usual*tunerSpike && c.since >= tunerTrialSteps {
+	// Only a trial of fewer threads helps against a sudden slowdown: at
+	// fewer threads already, a slow step is a preempted thread, and trying
+	// more threads then costs whole time slices (measured: 230 ms for one
+	// 2-thread step of the 110M model beside a busy process, against 4 ms).
+	if c.samples >= tunerMinSamples && sec > c.usual*tunerSpike && c.since >= tunerTrialSteps && t.alternative(c.cur) < c.cur {
 		// Much slower than usual: contention may have started. Try now.
 		c.since = c.gap
 	}

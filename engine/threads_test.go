@@ -165,3 +165,16 @@ func TestIdleMeter(t *testing.T) {
 		}
 	}
 }
+
+// TestThreadTunerSlowStepAtFewerThreads: a slow step while already at fewer
+// threads (our one thread preempted) must not start a trial of more
+// threads, which under contention costs whole time slices.
+func TestThreadTunerSlowStepAtFewerThreads(t *testing.T) {
+	tuner := newThreadTuner(2)
+	c := &tuner.classes[0]
+	c.cur, c.usual, c.samples, c.since = 1, 0.004, 10, 5
+	tuner.observe(1, 1, 40*time.Millisecond)
+	if th := tuner.threads(1); th != 1 {
+		t.Fatalf("a slow step at 1 thread started a trial of %d", th)
+	}
+}
