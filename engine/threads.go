@@ -78,6 +78,7 @@ type classTuner struct {
 	gap     int  // steps between trials now
 	idleGap int  // steps between trials started by idle cores
 	byIdle  bool // the coming or running trial was started by idle cores
+	class   int  // its index in threadTuner.classes
 	since   int  // steps since the last trial
 	trial   int  // threads being tried, 0 when none
 	trialN  int
@@ -89,7 +90,7 @@ func newThreadTuner(max int) *threadTuner {
 	why := threadsDefaultReason(max)
 	t := &threadTuner{max: max, last: max, reason: why}
 	for i := range t.classes {
-		t.classes[i] = classTuner{cur: max, gap: tunerFirstGap, idleGap: tunerIdleGap, reason: why}
+		t.classes[i] = classTuner{cur: max, gap: tunerFirstGap, idleGap: tunerIdleGap, reason: why, class: i}
 	}
 	return t
 }
@@ -168,18 +169,31 @@ func (t *threadTuner) conclude(c *classTuner) {
 	}
 	mean := c.trialT / float64(c.trialN)
 	if mean < c.usual*tunerSwitch {
-		// What made this count better (another process arriving or
-		// leaving) holds for every step shape: the classes still at the old
-		// count try the new one at their next step.
-		for i := range t.classes {
-			o := &t.classes[i]
-			if o != c && o.cur == c.cur && o.trial == 0 && o.samples >= tunerMinSamples {
-				o.since = max(o.since, o.gap)
-			}
-		}
 		c.reason = fmt.Sprintf("%d threads: %.2f ms per step against %.2f ms at %d", c.trial, mean*1e3, c.usual*1e3, c.cur)
 		if c.trial < c.cur {
 			c.reason += " (another process is competing for the cores)"
+		}
+		// What made this count better (another process arriving or
+		// leaving) holds for every step shape: the classes still at the old
+		// count move to the new one at once and measure from there (a class
+		// that is better off at the old count finds out by its own trials).
+		// Waiting for each shape's own trial left single-token steps at the
+		// old count for a whole 64-token reply in the contention benchmark.
+		// Prompt chunks (long graph nodes) may well prefer another count
+		// than token steps, so between those two kinds a switch only starts
+		// a trial.
+		for i := range t.classes {
+			o := &t.classes[i]
+			if o == c || o.cur != c.cur || o.trial != 0 {
+				continue
+			}
+			if t.isTokenClass(o) && t.isTokenClass(c) {
+				o.cur, o.usual, o.samples, o.since, o.byIdle = c.trial, 0, 0, 0, false
+				o.gap, o.idleGap = tunerFirstGap, tunerIdleGap
+				o.reason = c.reason
+			} else if o.samples >= tunerMinSamples {
+				o.since = max(o.since, o.gap)
+			}
 		}
 		c.cur, c.usual, c.samples = c.trial, mean, 1
 		c.gap = tunerFirstGap
@@ -193,6 +207,10 @@ func (t *threadTuner) conclude(c *classTuner) {
 	}
 	c.trial, c.since, c.byIdle = 0, 0, false
 }
+
+// isTokenClass reports whether c is a class of generation steps (up to 15
+// tokens, one per sequence) rather than prompt chunks.
+func (t *threadTuner) isTokenClass(c *classTuner) bool { return c.class < 4 }
 
 // idle reports how many cores the machine left idle lately (from the
 // kernel's CPU times). Classes running fewer threads than the maximum try
