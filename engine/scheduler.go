@@ -587,7 +587,9 @@ func (s *scheduler) step() {
 		if ch.last < 0 {
 			continue
 		}
-		r.promptEnd = now
+		// Wall clock, like started and enqueued: computeClock is for
+		// billing and tests replace it.
+		r.promptEnd = time.Now()
 		s.forkChoices(r)
 		for _, c := range r.choices {
 			c.outIdx = ch.last

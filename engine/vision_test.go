@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -462,8 +463,19 @@ func TestVisionEncodingIsBilledPromptTime(t *testing.T) {
 	for i := range images {
 		images[i], _ = testImage(t, 30, 30, byte(50+i))
 	}
+	// The compute clock stands still except during each encode, when the
+	// hook (which runs inside the encode's timing) moves it an hour: the
+	// request's compute bill is then the encodes' time and nothing else,
+	// whatever the machine's load.
+	const perImage = time.Hour
+	var offset atomic.Int64
+	base := time.Unix(0, 0)
+	m.computeClock = func() time.Time { return base.Add(time.Duration(offset.Load())) }
 	var encoded []time.Time // written on the scheduler goroutine, read after Done
-	m.onImageEncoded = func() { encoded = append(encoded, time.Now()) }
+	m.onImageEncoded = func() {
+		encoded = append(encoded, time.Now())
+		offset.Add(int64(perImage))
+	}
 	before := time.Now()
 	st, err := m.Generate(context.Background(), GenerateRequest{Prompt: visionPrompt(len(images)), Images: images, MaxTokens: 2})
 	after := time.Now()
@@ -483,7 +495,10 @@ func TestVisionEncodingIsBilledPromptTime(t *testing.T) {
 	if end := after.Add(u.QueueDuration + u.PromptDuration); encoded[len(encoded)-1].After(end) {
 		t.Errorf("the last image was encoded %v after prompt processing ended", encoded[len(encoded)-1].Sub(end))
 	}
-	if u.ProcessingDuration() < u.PromptDuration || u.PromptDuration <= 0 {
-		t.Errorf("usage %+v", u)
+	if want := time.Duration(len(images)) * perImage; u.ProcessingDuration() != want {
+		t.Errorf("billed %v of compute, want the %d encodes' %v", u.ProcessingDuration(), len(images), want)
+	}
+	if u.PromptDuration <= 0 || u.PromptDuration > after.Sub(before)+time.Since(after) {
+		t.Errorf("prompt duration %v is not wall-clock time", u.PromptDuration)
 	}
 }

@@ -15,6 +15,9 @@ import (
 	"github.com/ollama/ollama/llama"
 	"github.com/ollama/ollama/ml"
 
+	// ggml-cpu needs ggml's AMX kernels on AMX hosts built with
+	// -march=native; without this the test binary does not link there.
+	_ "github.com/ggufd/ggufd/engine/internal/ggmlamx"
 	"github.com/ggufd/ggufd/internal/sharedtest"
 )
 
