@@ -34,6 +34,9 @@ type threadTuner struct {
 	classes [tunerClasses]classTuner
 	last    int    // threads of the last step
 	reason  string // why the last step's class runs at its count
+	// idleKnown: the kernel's idle times have been read (idle was called),
+	// so idle cores, not timers, start trials of more threads.
+	idleKnown bool
 }
 
 // tunerClasses: steps of 1, 2-3, 4-7, 8-15, 16-63, 64-255 and 256+ tokens.
@@ -63,11 +66,20 @@ const (
 	tunerFirstGap   = 48   // steps between trials; doubles after each failed trial
 	tunerMaxGap     = 1024 // so a quiet machine spends <0.5% of its steps on trials
 	tunerMaxGapUp   = 1024 // trials of more threads cost most under contention; idle cores start them sooner
-	tunerTrialSteps = 2    // steps a trial lasts
-	tunerSwitch     = 0.92 // a trial must be this much faster (ratio) to switch
-	tunerIdleCores  = 0.7  // idle cores per missing thread that start a trial of more
-	tunerIdleGap    = 8    // steps between idle-started trials; doubles after each failure
-	tunerSpike      = 1.8  // a step this much slower than usual starts a trial
+	// tunerIdleKnownGap: steps between timer trials of more threads once
+	// the kernel's idle times are known. Idle cores then say when
+	// contention is over, and a timer trial is only a safety net: on the
+	// Intel VM a short 2-thread trial beside a busy process usually looks
+	// fast (most steps are; one in eleven waits a 230 ms time slice), so
+	// trials every 48–1024 steps switched up, stalled and came back down,
+	// and cost 7–10% against a fixed single thread (TestThreadTuner,
+	// BenchmarkContention).
+	tunerIdleKnownGap = 8192
+	tunerTrialSteps   = 2    // steps a trial lasts
+	tunerSwitch       = 0.92 // a trial must be this much faster (ratio) to switch
+	tunerIdleCores    = 0.7  // idle cores per missing thread that start a trial of more
+	tunerIdleGap      = 8    // steps between idle-started trials; doubles after each failure
+	tunerSpike        = 1.8  // a step this much slower than usual starts a trial
 )
 
 // classTuner is the state of one step-shape class.
@@ -189,23 +201,34 @@ func (t *threadTuner) conclude(c *classTuner) {
 			}
 			if t.isTokenClass(o) && t.isTokenClass(c) {
 				o.cur, o.usual, o.samples, o.since, o.byIdle = c.trial, 0, 0, 0, false
-				o.gap, o.idleGap = tunerFirstGap, tunerIdleGap
+				o.gap, o.idleGap = t.gapAfterSwitch(c.trial), tunerIdleGap
 				o.reason = c.reason
 			} else if o.samples >= tunerMinSamples {
 				o.since = max(o.since, o.gap)
 			}
 		}
 		c.cur, c.usual, c.samples = c.trial, mean, 1
-		c.gap = tunerFirstGap
+		c.gap = t.gapAfterSwitch(c.cur)
 		c.idleGap = tunerIdleGap
 	} else if c.byIdle {
 		c.idleGap = min(c.idleGap*2, tunerMaxGapUp)
 	} else if c.trial > c.cur {
-		c.gap = min(c.gap*2, tunerMaxGapUp)
+		c.gap = max(c.gap, min(c.gap*2, tunerMaxGapUp))
 	} else {
 		c.gap = min(c.gap*2, tunerMaxGap)
 	}
 	c.trial, c.since, c.byIdle = 0, 0, false
+}
+
+// gapAfterSwitch is the gap before the first timer trial at a new count
+// cur. Below the maximum the next trial is one of more threads, the kind
+// that stalls under contention; with the idle meter working, idle cores
+// start that trial when it can pay.
+func (t *threadTuner) gapAfterSwitch(cur int) int {
+	if cur < t.max && t.idleKnown {
+		return tunerIdleKnownGap
+	}
+	return tunerFirstGap
 }
 
 // isTokenClass reports whether c is a class of generation steps (up to 15
@@ -216,6 +239,14 @@ func (t *threadTuner) isTokenClass(c *classTuner) bool { return c.class < 4 }
 // kernel's CPU times). Classes running fewer threads than the maximum try
 // more at their next step when enough cores are free.
 func (t *threadTuner) idle(cores float64) {
+	if !t.idleKnown {
+		t.idleKnown = true
+		for i := range t.classes {
+			if c := &t.classes[i]; c.cur < t.max {
+				c.gap = max(c.gap, tunerIdleKnownGap)
+			}
+		}
+	}
 	for i := range t.classes {
 		c := &t.classes[i]
 		if c.cur >= t.max || c.trial != 0 || c.samples < tunerMinSamples || c.since < c.idleGap {
