@@ -86,7 +86,8 @@ func BenchmarkContention(b *testing.B) {
 	for ci, c := range configs {
 		for _, streams := range []int{1, 8} {
 			q, h := med(results[key{ci, streams, false}]), med(results[key{ci, streams, true}])
-			lines = append(lines, fmt.Sprintf("  %-9s %d stream(s): quiet %6.1f  busy %6.1f  (%.2f)", c.name, streams, q, h, h/q))
+			lines = append(lines, fmt.Sprintf("  %-9s %d stream(s): quiet %6.1f  busy %6.1f  (%.2f)   rounds quiet %.0f busy %.0f", c.name, streams, q, h, h/q,
+				results[key{ci, streams, false}], results[key{ci, streams, true}]))
 			if ci == 0 {
 				b.ReportMetric(h/q, fmt.Sprintf("adaptive_busy/quiet_%d", streams))
 			}

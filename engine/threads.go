@@ -79,7 +79,21 @@ const (
 	tunerSwitch       = 0.92 // a trial must be this much faster (ratio) to switch
 	tunerIdleCores    = 0.7  // idle cores per missing thread that start a trial of more
 	tunerIdleGap      = 8    // steps between idle-started trials; doubles after each failure
-	tunerSpike        = 1.8  // a step this much slower than usual starts a trial
+	tunerSpike        = 1.8  // a step this much slower than usual is slow
+	tunerRetryGap     = 8    // steps before retrying a failed trial that slow steps started
+	// tunerSlowRun: slow steps in a row that start a trial at once. One
+	// slow step alone is more often an interrupt or a neighbour's burst
+	// than contention, and the trial it starts is compared with a usual
+	// time that the slow step itself just raised: in TestThreadTuner's
+	// "lone slow steps" cases (one step in ten 3× slower) such trials
+	// switched to 1 thread falsely and cost 9% (3.6% with a run of 2,
+	// under 1% with 3). Contention at the AMD VM slows every step.
+	tunerSlowRun = 3
+	// tunerStall: a step this much slower than usual starts a trial on its
+	// own: a thread waited out a whole time slice, the mark of contention
+	// at the Intel VM, where only one step in about eleven is slow, but
+	// by 20×.
+	tunerStall = 6
 )
 
 // classTuner is the state of one step-shape class.
@@ -90,8 +104,10 @@ type classTuner struct {
 	gap     int  // steps between trials now
 	idleGap int  // steps between trials started by idle cores
 	byIdle  bool // the coming or running trial was started by idle cores
+	bySlow  bool // the coming or running trial was started by slow steps
 	class   int  // its index in threadTuner.classes
 	since   int  // steps since the last trial
+	slow    int  // slow steps in a row (tunerSpike)
 	trial   int  // threads being tried, 0 when none
 	trialN  int
 	trialT  float64
@@ -161,9 +177,16 @@ func (t *threadTuner) observe(n, threads int, d time.Duration) {
 	// fewer threads already, a slow step is a preempted thread, and trying
 	// more threads then costs whole time slices (measured: 230 ms for one
 	// 2-thread step of the 110M model beside a busy process, against 4 ms).
-	if c.samples >= tunerMinSamples && sec > c.usual*tunerSpike && c.since >= tunerTrialSteps && t.alternative(c.cur) < c.cur {
+	if c.samples >= tunerMinSamples && sec > c.usual*tunerSpike {
+		c.slow++
+	} else {
+		c.slow = 0
+	}
+	stalled := c.samples >= tunerMinSamples && sec > c.usual*tunerStall
+	if (c.slow >= tunerSlowRun || stalled) && c.since >= tunerTrialSteps && t.alternative(c.cur) < c.cur {
 		// Much slower than usual: contention may have started. Try now.
 		c.since = c.gap
+		c.bySlow = true
 	}
 	if c.samples == 0 {
 		c.usual = sec
@@ -180,7 +203,8 @@ func (t *threadTuner) conclude(c *classTuner) {
 		return
 	}
 	mean := c.trialT / float64(c.trialN)
-	if mean < c.usual*tunerSwitch {
+	better := mean < c.usual*tunerSwitch
+	if better {
 		c.reason = fmt.Sprintf("%d threads: %.2f ms per step against %.2f ms at %d", c.trial, mean*1e3, c.usual*1e3, c.cur)
 		if c.trial < c.cur {
 			c.reason += " (another process is competing for the cores)"
@@ -200,7 +224,7 @@ func (t *threadTuner) conclude(c *classTuner) {
 				continue
 			}
 			if t.isTokenClass(o) && t.isTokenClass(c) {
-				o.cur, o.usual, o.samples, o.since, o.byIdle = c.trial, 0, 0, 0, false
+				o.cur, o.usual, o.samples, o.since, o.byIdle, o.bySlow = c.trial, 0, 0, 0, false, false
 				o.gap, o.idleGap = t.gapAfterSwitch(c.trial), tunerIdleGap
 				o.reason = c.reason
 			} else if o.samples >= tunerMinSamples {
@@ -214,10 +238,20 @@ func (t *threadTuner) conclude(c *classTuner) {
 		c.idleGap = min(c.idleGap*2, tunerMaxGapUp)
 	} else if c.trial > c.cur {
 		c.gap = max(c.gap, min(c.gap*2, tunerMaxGapUp))
-	} else {
+	} else if !c.bySlow {
 		c.gap = min(c.gap*2, tunerMaxGap)
 	}
-	c.trial, c.since, c.byIdle = 0, 0, false
+	retry := c.bySlow && !better
+	c.trial, c.since, c.byIdle, c.bySlow = 0, 0, false, false
+	if retry {
+		// A failed trial that slow steps started is tried once more soon,
+		// with the gap left as it was: one unlucky trial step (an
+		// interrupt during the trial) must not leave a contended model at
+		// the old count for the 1024 steps a backed-off gap can be, by
+		// which time the usual time has caught up with the slow steps and
+		// no longer flags them. A false alarm costs that one retry.
+		c.since = max(0, c.gap-tunerRetryGap)
+	}
 }
 
 // gapAfterSwitch is the gap before the first timer trial at a new count
