@@ -17,8 +17,8 @@ type sqlStore struct {
 	// rate events) and commit without waiting for the disk: on SQLite a
 	// second pool with synchronous=NORMAL, on PostgreSQL the same pool with
 	// synchronous_commit off for the transaction. A crash may lose the last
-	// of them, which only releases a hold early (Settle's cap keeps that
-	// from overdrawing), and the next durable commit, a settlement's,
+	// of them, which only releases a hold early (the settlement still
+	// charges exactly what was used), and the next durable commit, a settlement's,
 	// flushes them too. Measured: a durable commit costs ~1.2 ms on the
 	// reference machine, and a request makes three of these to one Settle.
 	holds *sqlDB
