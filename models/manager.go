@@ -57,8 +57,13 @@ type Status struct {
 	Threads       int
 	MaxThreads    int
 	ThreadsReason string
-	LoadedAt      time.Time
-	ExpiresAt     time.Time // when it unloads if it stays idle; zero: not scheduled
+	// Engine counts since the model loaded: requests run, prompt tokens
+	// decoded (prompt-cache hits excluded, so against the billed prompt
+	// tokens they show what the cache saves), tokens generated, images
+	// run through the vision encoder.
+	Requests, PromptTokensDecoded, TokensGenerated, ImagesEncoded uint64
+	LoadedAt                                                      time.Time
+	ExpiresAt                                                     time.Time // when it unloads if it stays idle; zero: not scheduled
 }
 
 // Manager serves the models of a configuration. Create it with New, call
@@ -587,6 +592,7 @@ func finishSnapshots(snaps []snapshot) []Status {
 			st := s.model.Stats()
 			s.BusySlots, s.QueueDepth = st.BusySlots, st.QueueDepth
 			s.Threads, s.MaxThreads, s.ThreadsReason = st.Threads, st.MaxThreads, st.ThreadsReason
+			s.Requests, s.PromptTokensDecoded, s.TokensGenerated, s.ImagesEncoded = st.Requests, st.TokensIn, st.TokensOut, st.ImagesIn
 		}
 		out[i] = s.Status
 	}

@@ -94,6 +94,11 @@ func TestAdminModelsAndMetrics(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &obj); code != 200 || err != nil || len(obj.Placement) != 1 || obj.Placement[0] != cpuOnly[0] {
 		t.Errorf("/v1/models placement: %d %s", code, body)
 	}
+	// One generation of exactly 5 tokens; the engine's counters follow it.
+	if code, body := send(t, "POST", hs.URL+"/v1/completions", fundedKey(t, svc, "o2", 1),
+		`{"model":"tiny","prompt":"Once upon","max_tokens":5,"ignore_eos":true}`); code != 200 {
+		t.Fatalf("completion: %d %s", code, body)
+	}
 	code, body = call("GET", "/metrics", key)
 	if code != 200 || !strings.Contains(body, `ggufd_model_loaded{model="tiny"} 1`) || !strings.Contains(body, "# TYPE ggufd_model_busy_slots gauge") ||
 		!strings.Contains(body, `ggufd_model_threads{model="tiny"} `) {
@@ -101,7 +106,10 @@ func TestAdminModelsAndMetrics(t *testing.T) {
 	}
 	for _, want := range []string{`ggufd_model_device_layers{device="CPU",model="tiny"} 6`,
 		fmt.Sprintf(`ggufd_model_device_memory_bytes{device="CPU",model="tiny"} %g`, float64(loaded.MemoryBytes)),
-		`ggufd_model_load_seconds_count{model="tiny"} 1`} {
+		`ggufd_model_load_seconds_count{model="tiny"} 1`,
+		"# TYPE ggufd_model_tokens_generated_total counter",
+		`ggufd_model_engine_requests_total{model="tiny"} 1`,
+		`ggufd_model_tokens_generated_total{model="tiny"} 5`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
 		}

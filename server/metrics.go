@@ -134,6 +134,21 @@ var (
 		{modelDesc("max_threads", "CPU threads the model may use."),
 			func(st models.Status) float64 { return float64(st.MaxThreads) }},
 	}
+	// modelCounters count from the model's load (a reload starts them at
+	// zero again, which Prometheus' rate() treats as a counter reset).
+	modelCounters = []struct {
+		desc  *prometheus.Desc
+		value func(models.Status) float64
+	}{
+		{modelDesc("engine_requests_total", "Generation and embedding requests the engine has run since the model loaded."),
+			func(st models.Status) float64 { return float64(st.Requests) }},
+		{modelDesc("prompt_tokens_decoded_total", "Prompt tokens the engine decoded since the model loaded; prompt-cache hits are not decoded."),
+			func(st models.Status) float64 { return float64(st.PromptTokensDecoded) }},
+		{modelDesc("tokens_generated_total", "Tokens the engine generated since the model loaded."),
+			func(st models.Status) float64 { return float64(st.TokensGenerated) }},
+		{modelDesc("images_encoded_total", "Images run through the vision encoder since the model loaded (not those found in the prompt cache)."),
+			func(st models.Status) float64 { return float64(st.ImagesEncoded) }},
+	}
 	deviceLayersDesc = prometheus.NewDesc("ggufd_model_device_layers",
 		"Layers of the loaded model on each device (the output layer counts as one).", []string{"model", "device"}, nil)
 	deviceMemoryDesc = prometheus.NewDesc("ggufd_model_device_memory_bytes",
@@ -147,6 +162,9 @@ func modelDesc(name, help string) *prometheus.Desc {
 
 func (c modelCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, g := range modelGauges {
+		ch <- g.desc
+	}
+	for _, g := range modelCounters {
 		ch <- g.desc
 	}
 	ch <- deviceLayersDesc
@@ -166,6 +184,11 @@ func (c modelCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		for _, g := range modelGauges {
 			gauge(g.desc, g.value(st), st.Name)
+		}
+		if st.State == models.StateLoaded {
+			for _, g := range modelCounters {
+				ch <- prometheus.MustNewConstMetric(g.desc, prometheus.CounterValue, g.value(st), st.Name)
+			}
 		}
 		for _, p := range placementOf(st) {
 			gauge(deviceLayersDesc, float64(p.Layers), st.Name, p.Device)
