@@ -277,3 +277,23 @@ func TestSharedTemplatesBOSOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestTextTooLongToTokenize: llama_tokenize counts in int32, so text over
+// the engine's own bound (far above any HTTP limit) is a request error from
+// every path that tokenizes, never a call into llama.cpp.
+func TestTextTooLongToTokenize(t *testing.T) {
+	m := loadModel(t, "stories260K.gguf", LoadOptions{ContextLength: 128, Parallel: 1})
+	huge := strings.Repeat("a", maxTextBytes+1)
+	var invalid *InvalidRequestError
+	if _, err := m.Tokenize(huge, true, true); !errors.As(err, &invalid) {
+		t.Errorf("Tokenize: %v, want an invalid request error", err)
+	}
+	const why = "can be tokenized"
+	if _, err := m.Generate(context.Background(), GenerateRequest{Prompt: huge, MaxTokens: 1}); err == nil || !strings.Contains(err.Error(), why) {
+		t.Errorf("Generate with a prompt over the tokenizer's bound: %v", err)
+	}
+	e := loadModel(t, "stories260K.gguf", LoadOptions{ContextLength: 128, Parallel: 1, Embeddings: true})
+	if _, err := e.Embed(context.Background(), EmbedRequest{Texts: []string{huge}}); err == nil || !strings.Contains(err.Error(), why) {
+		t.Errorf("Embed with a text over the tokenizer's bound: %v", err)
+	}
+}
