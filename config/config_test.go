@@ -24,6 +24,10 @@ func writeConfig(t *testing.T, body string) string {
 			t.Fatal(err)
 		}
 	}
+	// link.gguf is a.gguf under another name.
+	if err := os.Symlink("a.gguf", filepath.Join(models, "link.gguf")); err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join(dir, "ggufd.yaml")
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
@@ -135,6 +139,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{"models.b.aliases[0]: alias \"x\" is already used by models.a.aliases[0]"}},
 		{"same file twice", "models_dir: models\nmodels:\n  a: {}\n  b:\n    file: a.gguf\n",
 			[]string{"models.b.file", "already served as models.a"}},
+		{"same file through a symlink", "models_dir: models\nmodels:\n  a: {}\n  b:\n    file: link.gguf\n",
+			[]string{"models.b.file", "link.gguf is already served as models.a"}},
 		{"ranges", "models_dir: models\nqueue_depth: 0\nmodels:\n  a:\n    parallel: -1\n    kv_cache_type: f32\n    sampling: {top_p: 1.5}\n",
 			[]string{"queue_depth: must be at least 1", "models.a.parallel", "models.a.kv_cache_type", "models.a.sampling.top_p"}},
 		{"open network without auth", "listen: 0.0.0.0:8080\nauth: {mode: none}\n",

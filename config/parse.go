@@ -484,11 +484,17 @@ func (p *parser) validate(c *Config) {
 		}
 		p.model(c, m, f)
 		if m.File != "" {
-			if prev, dup := files[m.File]; dup {
+			// Keyed by the file a symlink points to: a link would
+			// otherwise load the same weights twice.
+			real := m.File
+			if r, err := filepath.EvalSymlinks(m.File); err == nil {
+				real = r
+			}
+			if prev, dup := files[real]; dup {
 				p.fieldErr(f+".file", "%s is already served as %s (use aliases for more names, "+
 					"or a variant with base: %s for another name with its own price)", m.File, prev, strings.TrimPrefix(prev, "models."))
 			}
-			files[m.File] = f
+			files[real] = f
 		}
 	}
 	for i := range c.Models {

@@ -135,6 +135,10 @@ func (b *catalogBuilder) build(cfg *config.Config) (items []*item, variants []En
 	taken := map[string]bool{}
 	files := map[string]bool{}
 	byName := map[string]*item{}
+	// byFile finds the item already serving a file under another path (a
+	// symlink to it): such a name shares that item's one load instead of
+	// loading the same weights twice.
+	byFile := map[string]*item{}
 	for _, m := range cfg.Models {
 		taken[m.Name] = true
 		for _, a := range m.Aliases {
@@ -146,6 +150,7 @@ func (b *catalogBuilder) build(cfg *config.Config) (items []*item, variants []En
 		}
 		it := b.item(cfg, cfg.WithDefaults(m), false)
 		byName[m.Name] = it
+		byFile[realPath(m.File)] = it
 		items = append(items, it)
 	}
 	for _, m := range cfg.Models {
@@ -179,7 +184,19 @@ func (b *catalogBuilder) build(cfg *config.Config) (items []*item, variants []En
 			m.Description = "Vision demo model with random weights: it takes images, and its output is gibberish."
 		}
 		taken[m.Name] = true
-		items = append(items, b.item(cfg, m, true))
+		if base := byFile[realPath(path)]; base != nil {
+			// Served like a variant: its own name and (default) price, the
+			// base's load settings and instance.
+			e := base.Entry
+			m.Base = base.Name
+			e.Name, e.Model, e.Discovered = m.Name, m, true
+			variants = append(variants, e)
+			warnings = append(warnings, fmt.Sprintf("%s is the same file as %s: %q shares the loaded instance of %q", path, base.Path, m.Name, base.Name))
+			continue
+		}
+		it := b.item(cfg, m, true)
+		byFile[realPath(path)] = it
+		items = append(items, it)
 	}
 	// Forget cached files that are gone so the caches do not grow.
 	live := map[string]bool{}
@@ -314,6 +331,15 @@ func stampOf(path string) fileStamp {
 		st.Size, st.ModTime = fi.Size(), fi.ModTime().UnixNano()
 	}
 	return st
+}
+
+// realPath is path with its symlinks resolved, or path itself when it
+// cannot be resolved (a missing file is reported when it is loaded).
+func realPath(path string) string {
+	if r, err := filepath.EvalSymlinks(path); err == nil {
+		return r
+	}
+	return path
 }
 
 // findGGUF lists the *.gguf files of dir (not recursive), sorted. Hidden

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,6 +64,48 @@ func TestVariantsShareOneInstance(t *testing.T) {
 	}
 	if e.state("yi") != StateUnloaded {
 		t.Errorf("base is %s after unloading its variant", e.state("yi"))
+	}
+}
+
+// TestSymlinkSharesTheLoad: a GGUF in models_dir that is a symlink to a
+// file already served (configured or discovered) is served under its own
+// name by the same single load, like a variant, and said in a warning.
+func TestSymlinkSharesTheLoad(t *testing.T) {
+	tests := []struct {
+		name, body, link, target, base string
+	}{
+		{"link to a configured file", "models:\n  yi:\n    file: stories.gguf\n", "z-link.gguf", "stories.gguf", "yi"},
+		{"link to a discovered file", "", "z-link.gguf", "tiny.gguf", "tiny"},
+		{"link sorted before its file", "", "a-link.gguf", "tiny.gguf", "a-link"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, fakeLoad, tt.body, func(models string) {
+				twoModels(models, t)
+				if err := os.Symlink(tt.target, filepath.Join(models, tt.link)); err != nil {
+					t.Fatal(err)
+				}
+			})
+			linkName := strings.TrimSuffix(tt.link, ".gguf")
+			other := strings.TrimSuffix(tt.target, ".gguf")
+			if tt.base == "yi" {
+				other = "yi"
+			}
+			a, b := e.acquire(linkName), e.acquire(other)
+			defer a.Release()
+			defer b.Release()
+			if a.Loaded() != b.Loaded() {
+				t.Fatalf("%s and %s are two loads of one file", linkName, other)
+			}
+			if n := e.loads.count(tt.target) + e.loads.count(tt.link); n != 1 {
+				t.Errorf("%d loads, want 1", n)
+			}
+			for _, l := range []*Lease{a, b} {
+				if got := l.Entry().Instance(); got != tt.base {
+					t.Errorf("%s is served by instance %q, want %q", l.Entry().Name, got, tt.base)
+				}
+			}
+		})
 	}
 }
 
