@@ -217,17 +217,24 @@ func (t *threadTuner) conclude(c *classTuner) {
 		// old count for a whole 64-token reply in the contention benchmark.
 		// Prompt chunks (long graph nodes) may well prefer another count
 		// than token steps, so between those two kinds a switch only starts
-		// a trial.
+		// a trial, against fresh steps at the class's count: its usual time
+		// is from before the change (a quiet machine), and a trial of fewer
+		// threads compared with it failed and left prompt chunks at 2
+		// threads beside a busy process, 4–8× slower than quiet (bench-serve
+		// HOG=1: 1.0–2.2 s of prompt processing for 8 short prompts). A
+		// class without measurements of its own (prompt steps are rare)
+		// follows the switch like a token class.
 		for i := range t.classes {
 			o := &t.classes[i]
 			if o == c || o.cur != c.cur || o.trial != 0 {
 				continue
 			}
-			if t.isTokenClass(o) && t.isTokenClass(c) {
+			if t.isTokenClass(o) && t.isTokenClass(c) || o.samples < tunerMinSamples {
 				o.cur, o.usual, o.samples, o.since, o.byIdle, o.bySlow = c.trial, 0, 0, 0, false, false
 				o.gap, o.idleGap = t.gapAfterSwitch(c.trial), tunerIdleGap
 				o.reason = c.reason
-			} else if o.samples >= tunerMinSamples {
+			} else {
+				o.usual, o.samples, o.slow = 0, 0, 0
 				o.since = max(o.since, o.gap)
 			}
 		}

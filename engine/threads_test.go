@@ -284,3 +284,74 @@ func TestThreadTunerSlowStepAtFewerThreads(t *testing.T) {
 		t.Fatalf("a slow step at 1 thread started a trial of %d", th)
 	}
 }
+
+// TestThreadTunerPromptsFollowContention: when contention makes the token
+// steps switch to fewer threads, the prompt-chunk classes (whose steps are
+// rare) are not left at the old count on measurements from the quiet
+// machine: a class without measurements of its own follows at once, and a
+// measured one compares its trial with fresh steps. Under contention the
+// trial must still find what is faster for prompt chunks.
+func TestThreadTunerPromptsFollowContention(t *testing.T) {
+	const promptTokens = 200 // one prompt step of 8 short prompts
+	tokenMs := map[bool]map[int]float64{false: {1: 19, 2: 13}, true: {1: 20, 2: 66}}
+	tests := []struct {
+		name          string
+		quietPrompts  int             // prompt steps measured before contention
+		busyPromptMs  map[int]float64 // prompt step ms beside a busy process
+		want          int             // the prompt class's count at the end
+		withinPrompts int             // ...reached within this many contended prompt steps
+	}{
+		{"unmeasured prompt class follows the token steps", 0, map[int]float64{1: 200, 2: 800}, 1, 1},
+		{"measured prompt class re-measures, then switches", 10, map[int]float64{1: 200, 2: 400}, 1, 5},
+		{"measured prompt class, stalled steps", 10, map[int]float64{1: 200, 2: 800}, 1, 5},
+		{"prompt chunks that prefer 2 threads beside a busy process keep them", 10, map[int]float64{1: 900, 2: 600}, 2, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tuner := newThreadTuner(2)
+			promptClass := &tuner.classes[stepClass(promptTokens)]
+			step := func(tokens int, contended bool) {
+				th := tuner.threads(tokens)
+				ms := tokenMs[contended][th]
+				if tokens == promptTokens {
+					ms = map[int]float64{1: 190, 2: 100}[th]
+					if contended {
+						ms = tc.busyPromptMs[th]
+					}
+				}
+				tuner.observe(tokens, th, time.Duration(ms*float64(time.Millisecond)))
+			}
+			for i := range 200 {
+				step(1, false)
+				if i%16 == 0 && i/16 < tc.quietPrompts {
+					step(promptTokens, false)
+				}
+			}
+			// Contention: token steps until they have switched, then a
+			// prompt step every 16 token steps.
+			for range 100 {
+				step(1, true)
+			}
+			if got := tuner.classes[0].cur; got != 1 {
+				t.Fatalf("token steps at %d threads beside a busy process, want 1", got)
+			}
+			reached := -1
+			for p := range 40 {
+				if promptClass.cur == tc.want && promptClass.trial == 0 && reached < 0 {
+					reached = p
+				}
+				step(promptTokens, true)
+				for range 16 {
+					step(1, true)
+				}
+			}
+			t.Logf("reached after %d prompt steps", reached)
+			if promptClass.cur != tc.want {
+				t.Fatalf("prompt chunks end at %d threads (%s), want %d", promptClass.cur, promptClass.reason, tc.want)
+			}
+			if reached < 0 || reached > tc.withinPrompts {
+				t.Errorf("prompt chunks reached %d threads after %d contended prompt steps, want at most %d", tc.want, reached, tc.withinPrompts)
+			}
+		})
+	}
+}
