@@ -105,6 +105,7 @@ type classTuner struct {
 	idleGap int  // steps between trials started by idle cores
 	byIdle  bool // the coming or running trial was started by idle cores
 	bySlow  bool // the coming or running trial was started by slow steps
+	verify  bool // the coming trial checks a count followed from the other kind of step
 	class   int  // its index in threadTuner.classes
 	since   int  // steps since the last trial
 	slow    int  // slow steps in a row (tunerSpike)
@@ -216,31 +217,41 @@ func (t *threadTuner) conclude(c *classTuner) {
 		// Waiting for each shape's own trial left single-token steps at the
 		// old count for a whole 64-token reply in the contention benchmark.
 		// Prompt chunks (long graph nodes) may well prefer another count
-		// than token steps, so between those two kinds a switch only starts
-		// a trial, against fresh steps at the class's count: its usual time
-		// is from before the change (a quiet machine), and a trial of fewer
-		// threads compared with it failed and left prompt chunks at 2
-		// threads beside a busy process, 4–8× slower than quiet (bench-serve
-		// HOG=1: 1.0–2.2 s of prompt processing for 8 short prompts). A
-		// class without measurements of its own (prompt steps are rare)
-		// follows the switch like a token class.
+		// than token steps. Still, when contention starts they follow the
+		// token steps down at once and then verify: their first trial,
+		// after tunerMinSamples steps at the new count, is of the old one.
+		// Prompt steps are rare, and their usual times are from the quiet
+		// machine: a trial compared with those failed and left prompt
+		// chunks at 2 threads beside a busy process, 4–8× slower than
+		// quiet (bench-serve HOG=1: 1.0–2.2 s of prompt processing for 8
+		// short prompts), and re-measuring first cost three such steps.
+		// When contention ends (a switch up), and when prompt chunks switch
+		// (a rarer, noisier signal), the other kind only tries it.
 		for i := range t.classes {
 			o := &t.classes[i]
 			if o == c || o.cur != c.cur || o.trial != 0 {
 				continue
 			}
-			if t.isTokenClass(o) && t.isTokenClass(c) || o.samples < tunerMinSamples {
+			sameKind := t.isTokenClass(o) == t.isTokenClass(c)
+			switch {
+			case sameKind && t.isTokenClass(o), o.samples < tunerMinSamples, t.isTokenClass(c) && !sameKind && c.trial < c.cur:
+				verify := !sameKind && o.samples >= tunerMinSamples
 				o.cur, o.usual, o.samples, o.since, o.byIdle, o.bySlow = c.trial, 0, 0, 0, false, false
 				o.gap, o.idleGap = t.gapAfterSwitch(c.trial), tunerIdleGap
 				o.reason = c.reason
-			} else {
-				o.usual, o.samples, o.slow = 0, 0, 0
+				if verify {
+					o.gap, o.verify = tunerMinSamples, true
+				}
+			default:
 				o.since = max(o.since, o.gap)
 			}
 		}
 		c.cur, c.usual, c.samples = c.trial, mean, 1
 		c.gap = t.gapAfterSwitch(c.cur)
 		c.idleGap = tunerIdleGap
+	} else if c.verify {
+		// The old count was not better after all: the follow holds.
+		c.gap = t.gapAfterSwitch(c.cur)
 	} else if c.byIdle {
 		c.idleGap = min(c.idleGap*2, tunerMaxGapUp)
 	} else if c.trial > c.cur {
@@ -249,7 +260,7 @@ func (t *threadTuner) conclude(c *classTuner) {
 		c.gap = min(c.gap*2, tunerMaxGap)
 	}
 	retry := c.bySlow && !better
-	c.trial, c.since, c.byIdle, c.bySlow = 0, 0, false, false
+	c.trial, c.since, c.byIdle, c.bySlow, c.verify = 0, 0, false, false, false
 	if retry {
 		// A failed trial that slow steps started is tried once more soon,
 		// with the gap left as it was: one unlucky trial step (an

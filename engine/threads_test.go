@@ -287,10 +287,10 @@ func TestThreadTunerSlowStepAtFewerThreads(t *testing.T) {
 
 // TestThreadTunerPromptsFollowContention: when contention makes the token
 // steps switch to fewer threads, the prompt-chunk classes (whose steps are
-// rare) are not left at the old count on measurements from the quiet
-// machine: a class without measurements of its own follows at once, and a
-// measured one compares its trial with fresh steps. Under contention the
-// trial must still find what is faster for prompt chunks.
+// rare, their usual times from the quiet machine) follow at once; a class
+// with measurements of its own then verifies with a trial of its old count,
+// and keeps that count where it is faster for prompt chunks even under
+// contention.
 func TestThreadTunerPromptsFollowContention(t *testing.T) {
 	const promptTokens = 200 // one prompt step of 8 short prompts
 	tokenMs := map[bool]map[int]float64{false: {1: 19, 2: 13}, true: {1: 20, 2: 66}}
@@ -300,18 +300,23 @@ func TestThreadTunerPromptsFollowContention(t *testing.T) {
 		busyPromptMs  map[int]float64 // prompt step ms beside a busy process
 		want          int             // the prompt class's count at the end
 		withinPrompts int             // ...reached within this many contended prompt steps
+		maxAt2        int             // contended prompt steps at 2 threads at most (-1: any)
 	}{
-		{"unmeasured prompt class follows the token steps", 0, map[int]float64{1: 200, 2: 800}, 1, 1},
-		{"measured prompt class re-measures, then switches", 10, map[int]float64{1: 200, 2: 400}, 1, 5},
-		{"measured prompt class, stalled steps", 10, map[int]float64{1: 200, 2: 800}, 1, 5},
-		{"prompt chunks that prefer 2 threads beside a busy process keep them", 10, map[int]float64{1: 900, 2: 600}, 2, 0},
+		{"unmeasured prompt class follows the token steps", 0, map[int]float64{1: 200, 2: 800}, 1, 0, 0},
+		{"measured prompt class follows, its verifying trial fails", 10, map[int]float64{1: 200, 2: 400}, 1, 0, 1},
+		{"measured prompt class, stalled steps", 10, map[int]float64{1: 200, 2: 800}, 1, 0, 1},
+		{"prompt chunks that prefer 2 threads beside a busy process go back", 10, map[int]float64{1: 900, 2: 600}, 2, 5, -1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tuner := newThreadTuner(2)
 			promptClass := &tuner.classes[stepClass(promptTokens)]
+			at2 := 0
 			step := func(tokens int, contended bool) {
 				th := tuner.threads(tokens)
+				if contended && tokens == promptTokens && th == 2 {
+					at2++
+				}
 				ms := tokenMs[contended][th]
 				if tokens == promptTokens {
 					ms = map[int]float64{1: 190, 2: 100}[th]
@@ -348,6 +353,9 @@ func TestThreadTunerPromptsFollowContention(t *testing.T) {
 			t.Logf("reached after %d prompt steps", reached)
 			if promptClass.cur != tc.want {
 				t.Fatalf("prompt chunks end at %d threads (%s), want %d", promptClass.cur, promptClass.reason, tc.want)
+			}
+			if tc.maxAt2 >= 0 && at2 > tc.maxAt2 {
+				t.Errorf("%d contended prompt steps at 2 threads, want at most %d", at2, tc.maxAt2)
 			}
 			if reached < 0 || reached > tc.withinPrompts {
 				t.Errorf("prompt chunks reached %d threads after %d contended prompt steps, want at most %d", tc.want, reached, tc.withinPrompts)
