@@ -349,6 +349,17 @@ func (c *Config) WithDefaults(m Model) Model {
 	return m
 }
 
+// RealPath is path with its symlinks resolved, or path itself when it
+// cannot be resolved (a missing file is reported where it is opened). Two
+// model files with one real path are the same weights: they must share one
+// load, never load twice.
+func RealPath(path string) string {
+	if r, err := filepath.EvalSymlinks(path); err == nil {
+		return r
+	}
+	return path
+}
+
 // DiscoveredModel is the configuration of a GGUF file found in ModelsDir
 // that the config file does not name: served under its file stem with the
 // defaults.

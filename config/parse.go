@@ -484,12 +484,7 @@ func (p *parser) validate(c *Config) {
 		}
 		p.model(c, m, f)
 		if m.File != "" {
-			// Keyed by the file a symlink points to: a link would
-			// otherwise load the same weights twice.
-			real := m.File
-			if r, err := filepath.EvalSymlinks(m.File); err == nil {
-				real = r
-			}
+			real := RealPath(m.File) // a symlink is the same weights
 			if prev, dup := files[real]; dup {
 				p.fieldErr(f+".file", "%s is already served as %s (use aliases for more names, "+
 					"or a variant with base: %s for another name with its own price)", m.File, prev, strings.TrimPrefix(prev, "models."))

@@ -232,18 +232,18 @@ func (t *threadTuner) conclude(c *classTuner) {
 			if o == c || o.cur != c.cur || o.trial != 0 {
 				continue
 			}
-			sameKind := t.isTokenClass(o) == t.isTokenClass(c)
-			switch {
-			case sameKind && t.isTokenClass(o), o.samples < tunerMinSamples, t.isTokenClass(c) && !sameKind && c.trial < c.cur:
-				verify := !sameKind && o.samples >= tunerMinSamples
-				o.cur, o.usual, o.samples, o.since, o.byIdle, o.bySlow = c.trial, 0, 0, 0, false, false
-				o.gap, o.idleGap = t.gapAfterSwitch(c.trial), tunerIdleGap
-				o.reason = c.reason
-				if verify {
-					o.gap, o.verify = tunerMinSamples, true
-				}
-			default:
+			tokens := t.isTokenClass(o) && t.isTokenClass(c)
+			unmeasured := o.samples < tunerMinSamples
+			promptsDown := t.isTokenClass(c) && !t.isTokenClass(o) && c.trial < c.cur
+			if !tokens && !unmeasured && !promptsDown {
 				o.since = max(o.since, o.gap)
+				continue
+			}
+			o.cur, o.usual, o.samples, o.since, o.byIdle, o.bySlow = c.trial, 0, 0, 0, false, false
+			o.gap, o.idleGap = t.gapAfterSwitch(c.trial), tunerIdleGap
+			o.reason = c.reason
+			if promptsDown && !unmeasured {
+				o.gap, o.verify = tunerMinSamples, true
 			}
 		}
 		c.cur, c.usual, c.samples = c.trial, mean, 1

@@ -150,14 +150,12 @@ func (b *catalogBuilder) build(cfg *config.Config) (items []*item, variants []En
 		}
 		it := b.item(cfg, cfg.WithDefaults(m), false)
 		byName[m.Name] = it
-		byFile[realPath(m.File)] = it
+		byFile[config.RealPath(m.File)] = it
 		items = append(items, it)
 	}
 	for _, m := range cfg.Models {
 		if base := byName[m.Base]; m.IsVariant() && base != nil {
-			e := base.Entry
-			e.Name, e.Model = m.Name, cfg.WithDefaults(m)
-			variants = append(variants, e)
+			variants = append(variants, base.variant(m.Name, cfg.WithDefaults(m)))
 		}
 	}
 	defer func() { warnings = append(warnings, unpriced(cfg, items, variants)...) }()
@@ -184,18 +182,19 @@ func (b *catalogBuilder) build(cfg *config.Config) (items []*item, variants []En
 			m.Description = "Vision demo model with random weights: it takes images, and its output is gibberish."
 		}
 		taken[m.Name] = true
-		if base := byFile[realPath(path)]; base != nil {
+		real := config.RealPath(path)
+		if base := byFile[real]; base != nil {
 			// Served like a variant: its own name and (default) price, the
 			// base's load settings and instance.
-			e := base.Entry
 			m.Base = base.Name
-			e.Name, e.Model, e.Discovered = m.Name, m, true
+			e := base.variant(m.Name, m)
+			e.Discovered = true
 			variants = append(variants, e)
 			warnings = append(warnings, fmt.Sprintf("%s is the same file as %s: %q shares the loaded instance of %q", path, base.Path, m.Name, base.Name))
 			continue
 		}
 		it := b.item(cfg, m, true)
-		byFile[realPath(path)] = it
+		byFile[real] = it
 		items = append(items, it)
 	}
 	// Forget cached files that are gone so the caches do not grow.
@@ -333,15 +332,6 @@ func stampOf(path string) fileStamp {
 	return st
 }
 
-// realPath is path with its symlinks resolved, or path itself when it
-// cannot be resolved (a missing file is reported when it is loaded).
-func realPath(path string) string {
-	if r, err := filepath.EvalSymlinks(path); err == nil {
-		return r
-	}
-	return path
-}
-
 // findGGUF lists the *.gguf files of dir (not recursive), sorted. Hidden
 // files are skipped: downloaders write partial files as dotfiles.
 func findGGUF(dir string) []string {
@@ -384,6 +374,14 @@ type catalog struct {
 	entries []Entry          // sorted by name
 	byName  map[string]Entry // names and aliases
 	names   []string         // names and aliases, for suggestions
+}
+
+// variant is the entry of another name served by this item's instance, with
+// settings m of its own (m.Base names the item).
+func (it *item) variant(name string, m config.Model) Entry {
+	e := it.Entry
+	e.Name, e.Model = name, m
+	return e
 }
 
 func newCatalog(items []*item, variants []Entry) *catalog {

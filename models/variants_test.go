@@ -72,11 +72,14 @@ func TestVariantsShareOneInstance(t *testing.T) {
 // name by the same single load, like a variant, and said in a warning.
 func TestSymlinkSharesTheLoad(t *testing.T) {
 	tests := []struct {
-		name, body, link, target, base string
+		name, body   string
+		link, target string // file names in models_dir
+		served       string // the name target is served under
+		base         string // the name whose instance serves both
 	}{
-		{"link to a configured file", "models:\n  yi:\n    file: stories.gguf\n", "z-link.gguf", "stories.gguf", "yi"},
-		{"link to a discovered file", "", "z-link.gguf", "tiny.gguf", "tiny"},
-		{"link sorted before its file", "", "a-link.gguf", "tiny.gguf", "a-link"},
+		{"link to a configured file", "models:\n  yi:\n    file: stories.gguf\n", "z-link.gguf", "stories.gguf", "yi", "yi"},
+		{"link to a discovered file", "", "z-link.gguf", "tiny.gguf", "tiny", "tiny"},
+		{"link sorted before its file", "", "a-link.gguf", "tiny.gguf", "tiny", "a-link"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,15 +90,11 @@ func TestSymlinkSharesTheLoad(t *testing.T) {
 				}
 			})
 			linkName := strings.TrimSuffix(tt.link, ".gguf")
-			other := strings.TrimSuffix(tt.target, ".gguf")
-			if tt.base == "yi" {
-				other = "yi"
-			}
-			a, b := e.acquire(linkName), e.acquire(other)
+			a, b := e.acquire(linkName), e.acquire(tt.served)
 			defer a.Release()
 			defer b.Release()
 			if a.Loaded() != b.Loaded() {
-				t.Fatalf("%s and %s are two loads of one file", linkName, other)
+				t.Fatalf("%s and %s are two loads of one file", linkName, tt.served)
 			}
 			if n := e.loads.count(tt.target) + e.loads.count(tt.link); n != 1 {
 				t.Errorf("%d loads, want 1", n)
