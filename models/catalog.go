@@ -162,7 +162,7 @@ func (b *catalogBuilder) build(cfg *config.Config) (items []*item, variants []En
 	if cfg.ConfiguredOnly {
 		return items, variants, warnings
 	}
-	for _, path := range findGGUF(cfg.ModelsDir) {
+	for _, path := range realFilesFirst(findGGUF(cfg.ModelsDir)) {
 		if files[path] || gguf.IsProjectorName(path) {
 			continue // projectors pair with the model beside them
 		}
@@ -354,6 +354,23 @@ func findGGUF(dir string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// realFilesFirst orders paths so that files come before symlinks (each
+// group keeps its order): a file and a link to it are served by one load,
+// and that load is the file's own, named after it, whatever the link is
+// called. Otherwise adding a link that sorts first would rename (and so
+// reload) a model that is already serving.
+func realFilesFirst(paths []string) []string {
+	var files, links []string
+	for _, p := range paths {
+		if st, err := os.Lstat(p); err == nil && st.Mode()&os.ModeSymlink != 0 {
+			links = append(links, p)
+		} else {
+			files = append(files, p)
+		}
+	}
+	return append(files, links...)
 }
 
 // hasGGUF reports whether dir holds any GGUF file.

@@ -69,7 +69,8 @@ func TestVariantsShareOneInstance(t *testing.T) {
 
 // TestSymlinkSharesTheLoad: a GGUF in models_dir that is a symlink to a
 // file already served (configured or discovered) is served under its own
-// name by the same single load, like a variant, and said in a warning.
+// name by the same single load, like a variant, and said in a warning. The
+// load is the file's own whatever the link's name.
 func TestSymlinkSharesTheLoad(t *testing.T) {
 	tests := []struct {
 		name, body   string
@@ -79,7 +80,7 @@ func TestSymlinkSharesTheLoad(t *testing.T) {
 	}{
 		{"link to a configured file", "models:\n  yi:\n    file: stories.gguf\n", "z-link.gguf", "stories.gguf", "yi", "yi"},
 		{"link to a discovered file", "", "z-link.gguf", "tiny.gguf", "tiny", "tiny"},
-		{"link sorted before its file", "", "a-link.gguf", "tiny.gguf", "tiny", "a-link"},
+		{"link sorted before its file", "", "a-link.gguf", "tiny.gguf", "tiny", "tiny"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
