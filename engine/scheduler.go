@@ -455,8 +455,9 @@ func (s *scheduler) decode(watch bool, chunks []prefillChunk) int {
 	if rc == 0 && s.tuner != nil {
 		now := time.Now()
 		s.tuner.observe(n, th, now.Sub(start))
-		if cores, ok := s.idle.sample(now); ok {
-			s.tuner.idle(cores)
+		s.idle.decoded(now.Sub(start), th)
+		if free, ok := s.idle.sample(now); ok {
+			s.tuner.idle(free)
 		}
 		last, why := s.tuner.snapshot()
 		s.m.threads.Store(int32(last))

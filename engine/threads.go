@@ -287,10 +287,11 @@ func (t *threadTuner) gapAfterSwitch(cur int) int {
 // tokens, one per sequence) rather than prompt chunks.
 func (t *threadTuner) isTokenClass(c *classTuner) bool { return c.class < 4 }
 
-// idle reports how many cores the machine left idle lately (from the
-// kernel's CPU times). Classes running fewer threads than the maximum try
-// more at their next step when enough cores are free.
-func (t *threadTuner) idle(cores float64) {
+// idle reports how many cores other processes left to this model lately
+// (free: the kernel's idle time plus the model's own decoding, see
+// idleMeter). Classes running fewer threads than the maximum try more at
+// their next step when that leaves enough for the extra threads.
+func (t *threadTuner) idle(free float64) {
 	if !t.idleKnown {
 		t.idleKnown = true
 		for i := range t.classes {
@@ -304,7 +305,7 @@ func (t *threadTuner) idle(cores float64) {
 		if c.cur >= t.max || c.trial != 0 || c.samples < tunerMinSamples || c.since < c.idleGap {
 			continue
 		}
-		if cores >= tunerIdleCores*float64(t.alternative(c.cur)-c.cur) {
+		if free-float64(c.cur) >= tunerIdleCores*float64(t.alternative(c.cur)-c.cur) {
 			c.since = max(c.since, c.gap)
 			c.byIdle = true
 		}
@@ -314,38 +315,67 @@ func (t *threadTuner) idle(cores float64) {
 // snapshot reports the threads of the last step and why.
 func (t *threadTuner) snapshot() (int, string) { return t.last, t.reason }
 
-// idleMeter turns the kernel's cumulative CPU times into idle cores over
-// the time since its last reading, at most every idleEvery.
+// idleMeter tells how many cores other processes left free: the kernel's
+// idle time over all CPUs plus the cores this model's own decode steps
+// occupied (ggml's threads spin, so a step of d at n threads holds n cores
+// for d), over the time since its last reading, read at most every
+// idleEvery.
+//
+// Idle time alone overstates what a trial of more threads would find
+// whenever the model did not decode the whole time: between two requests
+// beside a busy process a core is idle only because the model's own thread
+// was not running. Read at a request's first step, that idle core started
+// a trial of 2 threads, which stalled, failed and doubled the gap before
+// the next idle-started trial; after many requests the gap had grown to
+// hundreds of steps, so when the busy process left, the model stayed at 1
+// thread that much longer (TestThreadTuner's "requests with pauses": 0.88
+// of the best count quiet; on the Intel VM's stalling neighbour, where a
+// short 2-thread trial often looks fast, 325 contended steps at 2 threads).
 type idleMeter struct {
 	read      func() (idle, total float64, err error) // cumulative seconds over all CPUs
 	cpus      float64
 	last      time.Time
 	idle, tot float64
+	ours      float64 // thread-seconds of this model's decode steps since last
 }
 
-const idleEvery = 100 * time.Millisecond
+const (
+	idleEvery = 100 * time.Millisecond
+	// idleStale: a reading older than this is only a new start. Averaged
+	// over the minutes a model sat unused, a machine that just became busy
+	// still looks free.
+	idleStale = time.Second
+)
 
 func newIdleMeter() *idleMeter {
 	return &idleMeter{read: readCPUTimes, cpus: float64(runtime.NumCPU())}
 }
 
-// sample returns the idle cores since the previous sample, false when it is
-// too early or the times cannot be read.
+// decoded records a decode step of d on threads threads.
+func (m *idleMeter) decoded(d time.Duration, threads int) {
+	m.ours += d.Seconds() * float64(threads)
+}
+
+// sample returns the cores other processes left free since the previous
+// sample, false when it is too early, the previous reading too old, or the
+// times cannot be read.
 func (m *idleMeter) sample(now time.Time) (float64, bool) {
-	if now.Sub(m.last) < idleEvery {
+	span := now.Sub(m.last)
+	if span < idleEvery {
 		return 0, false
 	}
 	idle, tot, err := m.read()
 	if err != nil {
 		return 0, false
 	}
-	first := m.last.IsZero()
-	dIdle, dTot := idle-m.idle, tot-m.tot
-	m.last, m.idle, m.tot = now, idle, tot
-	if first || dTot <= 0 {
+	fresh := !m.last.IsZero() && span <= idleStale
+	dIdle, dTot, ours := idle-m.idle, tot-m.tot, m.ours
+	m.last, m.idle, m.tot, m.ours = now, idle, tot, 0
+	if !fresh || dTot <= 0 {
 		return 0, false
 	}
-	return dIdle / dTot * m.cpus, true
+	// ours is wall time: at most every core for the whole span.
+	return dIdle/dTot*m.cpus + min(ours/span.Seconds(), m.cpus), true
 }
 
 func readCPUTimes() (idle, total float64, err error) {

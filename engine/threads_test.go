@@ -81,6 +81,13 @@ func TestThreadTuner(t *testing.T) {
 		// noIdle: the kernel's idle times cannot be read; timers alone
 		// start trials.
 		noIdle bool
+		// requests of this many steps with pauseMs between them (the
+		// model idle, the other process not); 0: one long request.
+		requestSteps int
+		pauseMs      float64
+		// maxBusyTrials: steps at 2 threads in a contended phase after its
+		// first step at 1 thread, at most (-1: not checked).
+		maxBusyTrials int
 		// phases of steps: contended or not
 		phases []struct {
 			steps     int
@@ -166,6 +173,40 @@ func TestThreadTuner(t *testing.T) {
 			endThreads: []int{2, 1, 2},
 		},
 		{
+			// Between requests a core is idle beside the busy process only
+			// because the model's own thread is not running. Read as a
+			// free core (before the meter added the model's own decoding),
+			// it started a failing trial of 2 threads at request after
+			// request, backed the idle-started trials off to hundreds of
+			// steps, and the quiet phase after it reached 0.88 of the
+			// best; on the stalling neighbour the trials looked fast and
+			// 325 contended steps ran at 2 threads.
+			name:          "requests with pauses: beside a busy process the pauses start no trials, back to 2 when quiet",
+			m:             amdMachine,
+			requestSteps:  64,
+			pauseMs:       150,
+			maxBusyTrials: 2,
+			phases: []struct {
+				steps     int
+				contended bool
+			}{{500, false}, {3000, true}, {300, false}},
+			minRatio:   []float64{0.95, 0.95, 0.95},
+			endThreads: []int{2, 1, 2},
+		},
+		{
+			name:          "requests with pauses on the stalling neighbour",
+			m:             intelMachine,
+			requestSteps:  64,
+			pauseMs:       150,
+			maxBusyTrials: 2,
+			phases: []struct {
+				steps     int
+				contended bool
+			}{{500, false}, {6000, true}, {300, false}},
+			minRatio:   []float64{0.95, 0.95, 0.95},
+			endThreads: []int{2, 1, 2},
+		},
+		{
 			name:   "no idle meter: timer trials find the way back to 2 threads",
 			m:      amdMachine,
 			noIdle: true,
@@ -183,24 +224,46 @@ func TestThreadTuner(t *testing.T) {
 			m := tc.m
 			m.rng = rand.New(rand.NewPCG(1, 2))
 			tuner := newThreadTuner(2)
+			// The kernel's CPU times on a 2-core machine: a busy process
+			// takes one core while contended; our threads take theirs.
+			var clock time.Time
+			var kernelIdle, kernelTotal float64
+			meter := &idleMeter{read: func() (float64, float64, error) { return kernelIdle, kernelTotal, nil }, cpus: 2}
+			elapse := func(d time.Duration, ours int, contended bool) {
+				others := 0.0
+				if contended {
+					others = 1
+				}
+				kernelIdle += max(0, 2-others-float64(ours)) * 0.95 * d.Seconds()
+				kernelTotal += 2 * d.Seconds()
+				clock = clock.Add(d)
+			}
 			for i, ph := range tc.phases {
 				var spent, best time.Duration
+				down, busyTrials := false, 0
 				for step := range ph.steps {
 					th := tuner.threads(1)
+					if ph.contended && th == 1 {
+						down = true
+					} else if ph.contended && down {
+						busyTrials++
+					}
 					d := m.step(th, ph.contended)
 					tuner.observe(1, th, d)
-					if step%8 == 0 && !tc.noIdle {
-						// What the kernel reports: a core stays idle while
-						// we run 1 thread on a quiet 2-core machine.
-						idle := 0.0
-						if !ph.contended && th == 1 {
-							idle = 0.95
-						}
-						tuner.idle(idle)
+					elapse(d, th, ph.contended)
+					meter.decoded(d, th)
+					if free, ok := meter.sample(clock); ok && !tc.noIdle {
+						tuner.idle(free)
+					}
+					if tc.requestSteps > 0 && (step+1)%tc.requestSteps == 0 {
+						elapse(time.Duration(tc.pauseMs*float64(time.Millisecond)), 0, ph.contended)
 					}
 					spent += d
 					bestMs := min(m.mean(1, ph.contended), m.mean(2, ph.contended))
 					best += time.Duration(bestMs * float64(time.Millisecond))
+				}
+				if ph.contended && tc.maxBusyTrials > 0 && busyTrials > tc.maxBusyTrials {
+					t.Errorf("phase %d: %d contended steps at 2 threads after switching to 1, want at most %d", i, busyTrials, tc.maxBusyTrials)
 				}
 				ratio := best.Seconds() / spent.Seconds()
 				t.Logf("phase %d (contended=%v): %.3f of the best fixed count", i, ph.contended, ratio)
@@ -254,20 +317,27 @@ func TestIdleMeter(t *testing.T) {
 		t.Fatal("a first reading has nothing to compare with")
 	}
 	for _, tc := range []struct {
-		after       time.Duration
-		dIdle, dTot float64
-		want        float64
+		name        string
+		after       time.Duration // since start
+		dIdle, dTot float64       // kernel CPU seconds since the last reading
+		decoded     time.Duration // this model's decoding since the last reading, at 1 thread
+		want        float64       // cores other processes left free
 		ok          bool
 	}{
-		{50 * time.Millisecond, 0.1, 0.2, 0, false}, // too soon
-		{200 * time.Millisecond, 0.2, 0.4, 1, true}, // half the CPU time idle on 2 CPUs: one core
-		{300 * time.Millisecond, 0, 0.2, 0, true},   // busy
+		{"too soon", 50 * time.Millisecond, 0.1, 0.2, 0, 0, false},
+		{"half the CPU time idle, no decoding: one core", 200 * time.Millisecond, 0.2, 0.4, 0, 1, true},
+		{"busy, decoding throughout at 1 thread: one core ours", 300 * time.Millisecond, 0, 0.2, 100 * time.Millisecond, 1, true},
+		{"one core idle while decoding at 1 thread: both free", 400 * time.Millisecond, 0.1, 0.2, 100 * time.Millisecond, 2, true},
+		{"busy, decoding half the time: half a core free", 500 * time.Millisecond, 0, 0.2, 50 * time.Millisecond, 0.5, true},
+		{"a reading older than idleStale only starts anew", 2 * time.Second, 3, 3, 0, 0, false},
+		{"after the new start", 2100 * time.Millisecond, 0.2, 0.2, 0, 2, true},
 	} {
 		idle += tc.dIdle
 		total += tc.dTot
+		m.decoded(tc.decoded, 1)
 		got, ok := m.sample(start.Add(tc.after))
 		if ok != tc.ok || (ok && (got < tc.want-0.01 || got > tc.want+0.01)) {
-			t.Errorf("after %v: %v %v, want %v %v", tc.after, got, ok, tc.want, tc.ok)
+			t.Errorf("%s: %v %v, want %v %v", tc.name, got, ok, tc.want, tc.ok)
 		}
 	}
 }
