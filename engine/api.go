@@ -215,6 +215,10 @@ type Stats struct {
 	Threads       int
 	MaxThreads    int
 	ThreadsReason string
+	// DecodeSteps counts llama_decode calls since the load, and
+	// FewerThreadSteps those that ran on fewer threads than MaxThreads:
+	// their share is how much of the time the tuner saw contention.
+	DecodeSteps, FewerThreadSteps uint64
 	// Busy is the model's decode time since it loaded: the sum of every
 	// request's ComputeDuration.
 	Busy time.Duration

@@ -48,6 +48,7 @@ func BenchmarkContention(b *testing.B) {
 		busy            bool
 	}
 	results := map[key][]float64{}
+	fewer := map[key][]float64{} // share of the measured steps on fewer threads than the maximum
 	for i := 0; i < b.N; i++ {
 		for r := 0; r < max(rounds, 1); r++ {
 			for _, busy := range []bool{false, true} {
@@ -62,6 +63,7 @@ func BenchmarkContention(b *testing.B) {
 					engineConcurrent(b, m, prompt, 8, 1000+r*10+ci)
 					for _, streams := range []int{1, 8} {
 						var tps float64
+						before := m.Stats()
 						if streams == 1 {
 							tps = engineSingle(b, m, prompt)
 						} else {
@@ -69,6 +71,10 @@ func BenchmarkContention(b *testing.B) {
 						}
 						k := key{ci, streams, busy}
 						results[k] = append(results[k], tps)
+						after := m.Stats()
+						if steps := after.DecodeSteps - before.DecodeSteps; steps > 0 {
+							fewer[k] = append(fewer[k], float64(after.FewerThreadSteps-before.FewerThreadSteps)/float64(steps))
+						}
 					}
 				}
 				if stop != nil {
@@ -90,6 +96,8 @@ func BenchmarkContention(b *testing.B) {
 				results[key{ci, streams, false}], results[key{ci, streams, true}]))
 			if ci == 0 {
 				b.ReportMetric(h/q, fmt.Sprintf("adaptive_busy/quiet_%d", streams))
+				lines = append(lines, fmt.Sprintf("  %-9s %d stream(s): steps on fewer threads: quiet %.2f busy %.2f (medians; rounds %.2f %.2f)", "", streams,
+					med(fewer[key{ci, streams, false}]), med(fewer[key{ci, streams, true}]), fewer[key{ci, streams, false}], fewer[key{ci, streams, true}]))
 			}
 		}
 		st := models[ci].Stats()

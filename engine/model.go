@@ -57,6 +57,8 @@ type Model struct {
 	genCost      atomic.Int64           // ns per generated token of a sequence decoding alone (EWMA); 0: not measured
 	threads      atomic.Int32           // threads of the last decode step
 	threadsWhy   atomic.Pointer[string] // the tuner's reason for them
+	steps        atomic.Uint64          // decode steps since the load
+	fewerSteps   atomic.Uint64          // of those, steps on fewer threads than maxThreads
 	maxThreads   int
 	adaptive     bool // threads chosen by the tuner (not fixed in the options)
 	requests     atomic.Uint64
@@ -453,18 +455,20 @@ func (m *Model) checkTokens(param string, tokens []int) ([]int32, error) {
 // Stats is a snapshot of slots and queue.
 func (m *Model) Stats() Stats {
 	s := Stats{
-		Slots:           m.opts.Parallel,
-		BusySlots:       int(m.busy.Load()),
-		QueueDepth:      int(m.queued.Load()),
-		Requests:        m.requests.Load(),
-		TokensIn:        m.tokensIn.Load(),
-		TokensOut:       m.tokensOut.Load(),
-		Threads:         int(m.threads.Load()),
-		Busy:            time.Duration(m.busyNanos.Load()),
-		PromptTokenCost: time.Duration(m.promptCost.Load()),
-		GenTokenCost:    time.Duration(m.genCost.Load()),
-		MaxThreads:      m.maxThreads,
-		ImagesIn:        m.imagesIn.Load(),
+		Slots:            m.opts.Parallel,
+		BusySlots:        int(m.busy.Load()),
+		QueueDepth:       int(m.queued.Load()),
+		Requests:         m.requests.Load(),
+		TokensIn:         m.tokensIn.Load(),
+		TokensOut:        m.tokensOut.Load(),
+		Threads:          int(m.threads.Load()),
+		Busy:             time.Duration(m.busyNanos.Load()),
+		PromptTokenCost:  time.Duration(m.promptCost.Load()),
+		GenTokenCost:     time.Duration(m.genCost.Load()),
+		MaxThreads:       m.maxThreads,
+		DecodeSteps:      m.steps.Load(),
+		FewerThreadSteps: m.fewerSteps.Load(),
+		ImagesIn:         m.imagesIn.Load(),
 	}
 	if why := m.threadsWhy.Load(); why != nil {
 		s.ThreadsReason = *why

@@ -450,6 +450,10 @@ func (s *scheduler) decode(watch bool, chunks []prefillChunk) int {
 		s.m.lc.SetThreads(th)
 		s.threads = th
 	}
+	s.m.steps.Add(1)
+	if th < s.m.maxThreads {
+		s.m.fewerSteps.Add(1)
+	}
 	start := time.Now()
 	rc := s.decodeBatch(watch, chunks)
 	if rc == 0 && s.tuner != nil {

@@ -57,6 +57,9 @@ type Status struct {
 	Threads       int
 	MaxThreads    int
 	ThreadsReason string
+	// Decode steps since the load, and those on fewer threads than
+	// MaxThreads (while other processes competed).
+	DecodeSteps, FewerThreadSteps uint64
 	// Engine counts since the model loaded: requests run, prompt tokens
 	// decoded (prompt-cache hits excluded, so against the billed prompt
 	// tokens they show what the cache saves), tokens generated, images
@@ -592,6 +595,7 @@ func finishSnapshots(snaps []snapshot) []Status {
 			st := s.model.Stats()
 			s.BusySlots, s.QueueDepth = st.BusySlots, st.QueueDepth
 			s.Threads, s.MaxThreads, s.ThreadsReason = st.Threads, st.MaxThreads, st.ThreadsReason
+			s.DecodeSteps, s.FewerThreadSteps = st.DecodeSteps, st.FewerThreadSteps
 			s.Requests, s.PromptTokensDecoded, s.TokensGenerated, s.ImagesEncoded = st.Requests, st.TokensIn, st.TokensOut, st.ImagesIn
 		}
 		out[i] = s.Status

@@ -53,8 +53,12 @@ type adminModel struct {
 	Threads       int                  `json:"threads,omitempty"`
 	MaxThreads    int                  `json:"max_threads,omitempty"`
 	ThreadsReason string               `json:"threads_reason,omitempty"`
-	LoadedAt      *time.Time           `json:"loaded_at,omitempty"`
-	ExpiresAt     *time.Time           `json:"expires_at,omitempty"`
+	// DecodeSteps since the load, FewerThreadSteps of them on fewer
+	// threads than max_threads (other processes competing).
+	DecodeSteps      uint64     `json:"decode_steps,omitempty"`
+	FewerThreadSteps uint64     `json:"fewer_thread_steps,omitempty"`
+	LoadedAt         *time.Time `json:"loaded_at,omitempty"`
+	ExpiresAt        *time.Time `json:"expires_at,omitempty"`
 }
 
 func toAdminModel(st models.Status) adminModel {
@@ -64,6 +68,7 @@ func toAdminModel(st models.Status) adminModel {
 		State: string(st.State), Progress: st.Progress, Error: st.Error, MemoryBytes: st.MemoryBytes,
 		BusySlots: st.BusySlots, QueueDepth: st.QueueDepth, Placement: placementOf(st),
 		Threads: st.Threads, MaxThreads: st.MaxThreads, ThreadsReason: st.ThreadsReason,
+		DecodeSteps: st.DecodeSteps, FewerThreadSteps: st.FewerThreadSteps,
 	}
 	if !st.LoadedAt.IsZero() {
 		t := st.LoadedAt

@@ -109,7 +109,11 @@ func TestAdminModelsAndMetrics(t *testing.T) {
 		`ggufd_model_load_seconds_count{model="tiny"} 1`,
 		"# TYPE ggufd_model_tokens_generated_total counter",
 		`ggufd_model_engine_requests_total{model="tiny"} 1`,
-		`ggufd_model_tokens_generated_total{model="tiny"} 5`} {
+		`ggufd_model_tokens_generated_total{model="tiny"} 5`,
+		// One step for the prompt, then one per token after the first;
+		// a 1-thread model never runs on fewer.
+		`ggufd_model_decode_steps_total{model="tiny"} 5`,
+		`ggufd_model_fewer_thread_steps_total{model="tiny"} 0`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
 		}

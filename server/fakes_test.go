@@ -211,7 +211,7 @@ func (c *fakeCatalog) Acquire(ctx context.Context, name string) (Lease, error) {
 func (c *fakeCatalog) Statuses() []models.Status {
 	return []models.Status{
 		{Entry: c.entries["tiny"], State: models.StateLoaded, MemoryBytes: 1 << 20, BusySlots: 1, QueueDepth: 2,
-			Requests: 5, PromptTokensDecoded: 30, TokensGenerated: 12, ImagesEncoded: 1,
+			Requests: 5, PromptTokensDecoded: 30, TokensGenerated: 12, ImagesEncoded: 1, DecodeSteps: 9, FewerThreadSteps: 4,
 			Placement: []models.DeviceUsage{{Device: "CPU", Name: "system memory", Kind: "cpu", Layers: 6, Bytes: 1 << 20}}},
 		{Entry: c.entries["embed"], State: models.StateLoading, Progress: 0.42},
 	}

@@ -146,6 +146,10 @@ var (
 			func(st models.Status) float64 { return float64(st.PromptTokensDecoded) }},
 		{modelDesc("tokens_generated_total", "Tokens the engine generated since the model loaded."),
 			func(st models.Status) float64 { return float64(st.TokensGenerated) }},
+		{modelDesc("decode_steps_total", "Decode steps (llama_decode calls) since the model loaded."),
+			func(st models.Status) float64 { return float64(st.DecodeSteps) }},
+		{modelDesc("fewer_thread_steps_total", "Decode steps since the model loaded that ran on fewer threads than ggufd_model_max_threads, because other processes were competing for the cores."),
+			func(st models.Status) float64 { return float64(st.FewerThreadSteps) }},
 		{modelDesc("images_encoded_total", "Images run through the vision encoder since the model loaded (not those found in the prompt cache)."),
 			func(st models.Status) float64 { return float64(st.ImagesEncoded) }},
 	}

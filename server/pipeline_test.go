@@ -155,6 +155,8 @@ func TestMetricsCountEveryEndpoint(t *testing.T) {
 		`ggufd_model_prompt_tokens_decoded_total{model="tiny"}`:            30,
 		`ggufd_model_tokens_generated_total{model="tiny"}`:                 12,
 		`ggufd_model_images_encoded_total{model="tiny"}`:                   1,
+		`ggufd_model_decode_steps_total{model="tiny"}`:                     9,
+		`ggufd_model_fewer_thread_steps_total{model="tiny"}`:               4,
 		`ggufd_model_memory_bytes{model="tiny"}`:                           1 << 20,
 		`ggufd_model_device_layers{device="CPU",model="tiny"}`:             6,
 		`ggufd_model_device_memory_bytes{device="CPU",model="tiny"}`:       1 << 20,
