@@ -275,10 +275,20 @@ func (t *threadTuner) conclude(c *classTuner) {
 // gapAfterSwitch is the gap before the first timer trial at a new count
 // cur. Below the maximum the next trial is one of more threads, the kind
 // that stalls under contention; with the idle meter working, idle cores
-// start that trial when it can pay.
+// start that trial when it can pay. Back at the maximum, with the meter
+// working (idle cores started the climb), a trial of fewer threads would
+// repeat the comparison the switch just made; what would change its
+// outcome, another process arriving, slows the steps, and slow steps start
+// a trial at once. The timer is then only a safety net for slowdowns too
+// mild to flag, so it starts at the backed-off gap: trials 48, 96, 192…
+// steps after each return cost 2–3% of the quiet single-stream steps that
+// followed a busy phase in BenchmarkContention.
 func (t *threadTuner) gapAfterSwitch(cur int) int {
-	if cur < t.max && t.idleKnown {
+	switch {
+	case cur < t.max && t.idleKnown:
 		return tunerIdleKnownGap
+	case t.idleKnown:
+		return tunerMaxGap
 	}
 	return tunerFirstGap
 }

@@ -86,8 +86,12 @@ func TestThreadTuner(t *testing.T) {
 		requestSteps int
 		pauseMs      float64
 		// maxBusyTrials: steps at 2 threads in a contended phase after its
-		// first step at 1 thread, at most (-1: not checked).
+		// first step at 1 thread, at most (0: not checked).
 		maxBusyTrials int
+		// maxQuietTrials: steps at 1 thread in a quiet phase that follows a
+		// contended one, after its first step at 2 threads, at most (0:
+		// not checked; -1: none allowed).
+		maxQuietTrials int
 		// phases of steps: contended or not
 		phases []struct {
 			steps     int
@@ -194,6 +198,24 @@ func TestThreadTuner(t *testing.T) {
 			endThreads: []int{2, 1, 2},
 		},
 		{
+			// Back at 2 threads after contention, a trial of 1 thread
+			// repeats the comparison the switch just made; it cost 2–3% of
+			// the first quiet requests (BenchmarkContention: 2–3% of the
+			// quiet single-stream steps on 1 thread, 64 tokens after each
+			// busy phase). Contention coming back shows as slow steps.
+			name:           "back to quiet: no trials of fewer threads soon after the switch up",
+			m:              amdMachine,
+			requestSteps:   64,
+			pauseMs:        150,
+			maxQuietTrials: -1,
+			phases: []struct {
+				steps     int
+				contended bool
+			}{{500, false}, {3000, true}, {600, false}, {3000, true}, {600, false}},
+			minRatio:   []float64{0.95, 0.95, 0.97, 0.95, 0.97},
+			endThreads: []int{2, 1, 2, 1, 2},
+		},
+		{
 			name:          "requests with pauses on the stalling neighbour",
 			m:             intelMachine,
 			requestSteps:  64,
@@ -240,13 +262,19 @@ func TestThreadTuner(t *testing.T) {
 			}
 			for i, ph := range tc.phases {
 				var spent, best time.Duration
-				down, busyTrials := false, 0
+				afterBusy := i > 0 && tc.phases[i-1].contended && !ph.contended
+				down, busyTrials, up, quietTrials := false, 0, false, 0
 				for step := range ph.steps {
 					th := tuner.threads(1)
 					if ph.contended && th == 1 {
 						down = true
 					} else if ph.contended && down {
 						busyTrials++
+					}
+					if afterBusy && th == 2 {
+						up = true
+					} else if afterBusy && up {
+						quietTrials++
 					}
 					d := m.step(th, ph.contended)
 					tuner.observe(1, th, d)
@@ -264,6 +292,9 @@ func TestThreadTuner(t *testing.T) {
 				}
 				if ph.contended && tc.maxBusyTrials > 0 && busyTrials > tc.maxBusyTrials {
 					t.Errorf("phase %d: %d contended steps at 2 threads after switching to 1, want at most %d", i, busyTrials, tc.maxBusyTrials)
+				}
+				if afterBusy && tc.maxQuietTrials != 0 && quietTrials > max(tc.maxQuietTrials, 0) {
+					t.Errorf("phase %d: %d quiet steps at 1 thread after switching back to 2, want at most %d", i, quietTrials, max(tc.maxQuietTrials, 0))
 				}
 				ratio := best.Seconds() / spent.Seconds()
 				t.Logf("phase %d (contended=%v): %.3f of the best fixed count", i, ph.contended, ratio)
