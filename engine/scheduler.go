@@ -460,8 +460,8 @@ func (s *scheduler) decode(watch bool, chunks []prefillChunk) int {
 		now := time.Now()
 		s.tuner.observe(n, th, now.Sub(start))
 		s.idle.decoded(now.Sub(start), th)
-		if free, ok := s.idle.sample(now); ok {
-			s.tuner.idle(free)
+		if use, ok := s.idle.sample(now); ok {
+			s.tuner.idle(use)
 		}
 		last, why := s.tuner.snapshot()
 		s.m.threads.Store(int32(last))

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"runtime"
+	"syscall"
 	"time"
 
 	"github.com/shirou/gopsutil/v4/cpu"
@@ -20,9 +21,9 @@ import (
 // neighbouring count for a step or two, and switches when that is clearly
 // faster for steps of the same shape. A step far slower than usual
 // (contention starting) triggers a trial at once instead of waiting, and so
-// do idle cores seen while running fewer threads than the maximum
-// (contention over): the machine's idle time is what a trial of more
-// threads would use, and reading it costs nothing.
+// does the kernel's word: other processes using CPU while the model runs
+// all its threads (contention starting), idle cores while it runs fewer
+// (contention over). Reading the kernel's CPU times costs nothing.
 //
 // Step shapes differ in cost by orders of magnitude (one token vs a
 // 512-token prompt chunk), and the best count differs too (long prompt
@@ -78,9 +79,14 @@ const (
 	tunerTrialSteps   = 2    // steps a trial lasts
 	tunerSwitch       = 0.92 // a trial must be this much faster (ratio) to switch
 	tunerIdleCores    = 0.7  // idle cores per missing thread that start a trial of more
-	tunerIdleGap      = 8    // steps between idle-started trials; doubles after each failure
-	tunerSpike        = 1.8  // a step this much slower than usual is slow
-	tunerRetryGap     = 8    // steps before retrying a failed trial that slow steps started
+	// tunerOtherCores: cores other processes use that start a trial of
+	// fewer threads. One busy process beside the 2-thread model on the
+	// 2-core VM takes 0.67 of a core (the kernel shares the cores among
+	// three runnable threads); a quiet machine shows under 0.1.
+	tunerOtherCores = 0.5
+	tunerIdleGap    = 8   // steps between idle-started trials; doubles after each failure
+	tunerSpike      = 1.8 // a step this much slower than usual is slow
+	tunerRetryGap   = 8   // steps before retrying a failed trial that slow steps started
 	// tunerSlowRun: slow steps in a row that start a trial at once. One
 	// slow step alone is more often an interrupt or a neighbour's burst
 	// than contention, and the trial it starts is compared with a usual
@@ -276,13 +282,13 @@ func (t *threadTuner) conclude(c *classTuner) {
 // cur. Below the maximum the next trial is one of more threads, the kind
 // that stalls under contention; with the idle meter working, idle cores
 // start that trial when it can pay. Back at the maximum, with the meter
-// working (idle cores started the climb), a trial of fewer threads would
-// repeat the comparison the switch just made; what would change its
-// outcome, another process arriving, slows the steps, and slow steps start
-// a trial at once. The timer is then only a safety net for slowdowns too
-// mild to flag, so it starts at the backed-off gap: trials 48, 96, 192…
-// steps after each return cost 2–3% of the quiet single-stream steps that
-// followed a busy phase in BenchmarkContention.
+// working, a trial of fewer threads would repeat the comparison the switch
+// just made; what would change its outcome, another process arriving,
+// shows in the meter (and often as slow steps), which start a trial at
+// once. The timer is then only a safety net, so it starts at the
+// backed-off gap: trials 48, 96, 192… steps after each return cost 2–3% of
+// the quiet single-stream steps that followed a busy phase in
+// BenchmarkContention.
 func (t *threadTuner) gapAfterSwitch(cur int) int {
 	switch {
 	case cur < t.max && t.idleKnown:
@@ -297,11 +303,17 @@ func (t *threadTuner) gapAfterSwitch(cur int) int {
 // tokens, one per sequence) rather than prompt chunks.
 func (t *threadTuner) isTokenClass(c *classTuner) bool { return c.class < 4 }
 
-// idle reports how many cores other processes left to this model lately
-// (free: the kernel's idle time plus the model's own decoding, see
+// idle reports what other processes did with the cores lately (see
 // idleMeter). Classes running fewer threads than the maximum try more at
-// their next step when that leaves enough for the extra threads.
-func (t *threadTuner) idle(free float64) {
+// their next step when the cores left free are enough for the extra
+// threads; classes at the maximum try fewer when other processes use
+// tunerOtherCores or more. Slow steps alone missed that: beside a busy
+// process the 8-sequence steps at 2 threads were 2.3× slower on average
+// but uneven, each slow one raised the usual time, and no three in a row
+// stood out, so the model ran the whole settling load of
+// BenchmarkContention at 2 threads, 0.46 of its quiet speed.
+func (t *threadTuner) idle(u coreUse) {
+	free := u.free
 	if !t.idleKnown {
 		t.idleKnown = true
 		for i := range t.classes {
@@ -312,10 +324,13 @@ func (t *threadTuner) idle(free float64) {
 	}
 	for i := range t.classes {
 		c := &t.classes[i]
-		if c.cur >= t.max || c.trial != 0 || c.samples < tunerMinSamples || c.since < c.idleGap {
+		if c.trial != 0 || c.samples < tunerMinSamples || c.since < c.idleGap {
 			continue
 		}
-		if free-float64(c.cur) >= tunerIdleCores*float64(t.alternative(c.cur)-c.cur) {
+		alt := t.alternative(c.cur)
+		up := alt > c.cur && free-float64(c.cur) >= tunerIdleCores*float64(alt-c.cur)
+		down := alt < c.cur && u.others >= tunerOtherCores
+		if up || down {
 			c.since = max(c.since, c.gap)
 			c.byIdle = true
 		}
@@ -329,7 +344,17 @@ func (t *threadTuner) snapshot() (int, string) { return t.last, t.reason }
 // idle time over all CPUs plus the cores this model's own decode steps
 // occupied (ggml's threads spin, so a step of d at n threads holds n cores
 // for d), over the time since its last reading, read at most every
-// idleEvery.
+// idleEvery; and how many cores other processes used: the kernel's busy
+// time less this process's CPU time.
+//
+// The two are measured differently on purpose. Free cores count the
+// model's decoding by wall time: a preempted thread still holds its place
+// in the next step's barrier, so a trial of more threads finds no more
+// than that. Other processes' use counts this process by its CPU time: at
+// all its threads beside a busy process the model decodes the whole time
+// (free looks full) while the kernel gives part of its cores away. Other
+// models in this process count as this process: between them the step
+// times and the timer trials decide.
 //
 // Idle time alone overstates what a trial of more threads would find
 // whenever the model did not decode the whole time: between two requests
@@ -342,11 +367,21 @@ func (t *threadTuner) snapshot() (int, string) { return t.last, t.reason }
 // of the best count quiet; on the Intel VM's stalling neighbour, where a
 // short 2-thread trial often looks fast, 325 contended steps at 2 threads).
 type idleMeter struct {
-	read      func() (idle, total float64, err error) // cumulative seconds over all CPUs
-	cpus      float64
-	last      time.Time
-	idle, tot float64
-	ours      float64 // thread-seconds of this model's decode steps since last
+	read func() (cpuTimes, error)
+	cpus float64
+	last time.Time
+	prev cpuTimes
+	ours float64 // thread-seconds of this model's decode steps since last
+}
+
+// cpuTimes are cumulative CPU seconds: the kernel's idle and total over all
+// CPUs, and this process's own.
+type cpuTimes struct{ idle, total, self float64 }
+
+// coreUse is one idleMeter reading, in cores.
+type coreUse struct {
+	free   float64 // left free by other processes
+	others float64 // used by other processes
 }
 
 const (
@@ -366,36 +401,47 @@ func (m *idleMeter) decoded(d time.Duration, threads int) {
 	m.ours += d.Seconds() * float64(threads)
 }
 
-// sample returns the cores other processes left free since the previous
-// sample, false when it is too early, the previous reading too old, or the
-// times cannot be read.
-func (m *idleMeter) sample(now time.Time) (float64, bool) {
+// sample returns what other processes did with the cores since the
+// previous sample, false when it is too early, the previous reading too
+// old, or the times cannot be read.
+func (m *idleMeter) sample(now time.Time) (coreUse, bool) {
 	span := now.Sub(m.last)
 	if span < idleEvery {
-		return 0, false
+		return coreUse{}, false
 	}
-	idle, tot, err := m.read()
+	t, err := m.read()
 	if err != nil {
-		return 0, false
+		return coreUse{}, false
 	}
 	fresh := !m.last.IsZero() && span <= idleStale
-	dIdle, dTot, ours := idle-m.idle, tot-m.tot, m.ours
-	m.last, m.idle, m.tot, m.ours = now, idle, tot, 0
-	if !fresh || dTot <= 0 {
-		return 0, false
+	d, ours := cpuTimes{t.idle - m.prev.idle, t.total - m.prev.total, t.self - m.prev.self}, m.ours
+	m.last, m.prev, m.ours = now, t, 0
+	if !fresh || d.total <= 0 {
+		return coreUse{}, false
 	}
-	// ours is wall time: at most every core for the whole span.
-	return dIdle/dTot*m.cpus + min(ours/span.Seconds(), m.cpus), true
+	sec := span.Seconds()
+	// ours is wall time: at most every core for the whole span. Steal
+	// time (a hypervisor running another machine on our CPUs) is busy
+	// and not ours: contention too.
+	return coreUse{
+		free:   d.idle/d.total*m.cpus + min(ours/sec, m.cpus),
+		others: max(0, (d.total-d.idle)/d.total*m.cpus-d.self/sec),
+	}, true
 }
 
-func readCPUTimes() (idle, total float64, err error) {
+func readCPUTimes() (cpuTimes, error) {
 	ts, err := cpu.Times(false)
 	if err != nil || len(ts) == 0 {
-		return 0, 0, fmt.Errorf("cpu times: %w", err)
+		return cpuTimes{}, fmt.Errorf("cpu times: %w", err)
 	}
 	t := ts[0]
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return cpuTimes{}, fmt.Errorf("process cpu time: %w", err)
+	}
 	// Guest time is already inside user and nice on Linux, so it is left
 	// out (gopsutil's deprecated Total counts it twice).
-	total = t.User + t.Nice + t.System + t.Idle + t.Iowait + t.Irq + t.Softirq + t.Steal
-	return t.Idle + t.Iowait, total, nil
+	total := t.User + t.Nice + t.System + t.Idle + t.Iowait + t.Irq + t.Softirq + t.Steal
+	self := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	return cpuTimes{idle: t.Idle + t.Iowait, total: total, self: self}, nil
 }
