@@ -16,7 +16,7 @@ import (
 // fixed counts, each quiet and beside GGUFD_BENCH_HOG busy-loop processes,
 // in interleaved rounds:
 //
-//	GGUFD_BENCH_HOG=1 GGUFD_BENCH_ROUNDS=5 go test -run '^$' -bench Contention -benchtime 1x ./engine/
+//	GGUFD_BENCH_HOG=1 GGUFD_BENCH_ROUNDS=5 go test -v -run '^$' -bench Contention -benchtime 1x ./engine/
 //
 // Each configuration keeps one loaded model for the whole run, so the
 // adaptive one lives through every quiet→busy→quiet change as a server
@@ -56,7 +56,14 @@ func BenchmarkContention(b *testing.B) {
 				if busy {
 					stop = startHogs(b, hogs)
 				}
-				for ci, m := range models {
+				for j := range models {
+					// Each round starts the phase with another
+					// configuration: on the shared VM whichever ran first
+					// after the busy process left measured up to 10%
+					// slower or faster than the next, an order effect
+					// that a fixed order charges to one configuration.
+					ci := (j + r) % len(models)
+					m := models[ci]
 					// Settle first: the figures are the steady state beside
 					// (or without) the busy process, as a server sees it;
 					// how fast the tuner reacts is TestThreadTuner's.
@@ -96,6 +103,15 @@ func BenchmarkContention(b *testing.B) {
 				results[key{ci, streams, false}], results[key{ci, streams, true}]))
 			if ci == 0 {
 				b.ReportMetric(h/q, fmt.Sprintf("adaptive_busy/quiet_%d", streams))
+				// Quiet loss, paired by round: adaptive against the
+				// physical-core count measured minutes apart in the same
+				// phase, which cancels most of the host's drift.
+				var paired []float64
+				for r, a := range results[key{0, streams, false}] {
+					paired = append(paired, a/results[key{1, streams, false}][r])
+				}
+				lines = append(lines, fmt.Sprintf("  %-9s %d stream(s): quiet against %s: %.2f (median of the rounds' ratios %.2f)", "", streams,
+					configs[1].name, med(paired), paired))
 				lines = append(lines, fmt.Sprintf("  %-9s %d stream(s): steps on fewer threads: quiet %.2f busy %.2f (medians; rounds %.2f %.2f)", "", streams,
 					med(fewer[key{ci, streams, false}]), med(fewer[key{ci, streams, true}]), fewer[key{ci, streams, false}], fewer[key{ci, streams, true}]))
 			}
