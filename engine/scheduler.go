@@ -461,7 +461,7 @@ func (s *scheduler) decode(watch bool, chunks []prefillChunk) int {
 		s.tuner.observe(n, th, now.Sub(start))
 		s.idle.decoded(now.Sub(start), th)
 		if use, ok := s.idle.sample(now); ok {
-			s.tuner.idle(use)
+			s.tuner.observeCores(use)
 		}
 		last, why := s.tuner.snapshot()
 		s.m.threads.Store(int32(last))

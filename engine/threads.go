@@ -35,8 +35,8 @@ type threadTuner struct {
 	classes [tunerClasses]classTuner
 	last    int    // threads of the last step
 	reason  string // why the last step's class runs at its count
-	// idleKnown: the kernel's idle times have been read (idle was called),
-	// so idle cores, not timers, start trials of more threads.
+	// idleKnown: the kernel's CPU times have been read (observeCores was
+	// called), so the cores' use, not timers, starts most trials.
 	idleKnown bool
 }
 
@@ -303,7 +303,7 @@ func (t *threadTuner) gapAfterSwitch(cur int) int {
 // tokens, one per sequence) rather than prompt chunks.
 func (t *threadTuner) isTokenClass(c *classTuner) bool { return c.class < 4 }
 
-// idle reports what other processes did with the cores lately (see
+// observeCores reports what other processes did with the cores lately (see
 // idleMeter). Classes running fewer threads than the maximum try more at
 // their next step when the cores left free are enough for the extra
 // threads; classes at the maximum try fewer when other processes use
@@ -312,7 +312,7 @@ func (t *threadTuner) isTokenClass(c *classTuner) bool { return c.class < 4 }
 // but uneven, each slow one raised the usual time, and no three in a row
 // stood out, so the model ran the whole settling load of
 // BenchmarkContention at 2 threads, 0.46 of its quiet speed.
-func (t *threadTuner) idle(u coreUse) {
+func (t *threadTuner) observeCores(u coreUse) {
 	free := u.free
 	if !t.idleKnown {
 		t.idleKnown = true

@@ -323,7 +323,7 @@ func TestThreadTuner(t *testing.T) {
 					elapse(d, th, ph.contended)
 					meter.decoded(d, th)
 					if use, ok := meter.sample(clock); ok && !tc.noIdle {
-						tuner.idle(use)
+						tuner.observeCores(use)
 					}
 					if tc.requestSteps > 0 && (step+1)%tc.requestSteps == 0 {
 						elapse(time.Duration(tc.pauseMs*float64(time.Millisecond)), 0, ph.contended)
