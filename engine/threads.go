@@ -299,9 +299,15 @@ func (t *threadTuner) gapAfterSwitch(cur int) int {
 	return tunerFirstGap
 }
 
-// isTokenClass reports whether c is a class of generation steps (up to 15
-// tokens, one per sequence) rather than prompt chunks.
-func (t *threadTuner) isTokenClass(c *classTuner) bool { return c.class < 4 }
+// isTokenClass reports whether c is a class of short steps (under 64
+// tokens: generation steps, one token per sequence, and short prompts)
+// rather than long prompt chunks. Short prompts bear contention as token
+// steps do: beside a busy process a 36-token prompt step took 0.7–1.0 s at
+// 2 threads against 0.13 s at 1 (bench-serve CONTENTION=1), so their class
+// moves with the token steps; treated as a prompt class it paid that
+// stall once per onset of contention in its verifying trial, about 10% of
+// a single-stream busy phase.
+func (t *threadTuner) isTokenClass(c *classTuner) bool { return c.class < 5 }
 
 // observeCores reports what other processes did with the cores lately (see
 // idleMeter). Classes running fewer threads than the maximum try more at

@@ -468,23 +468,28 @@ func TestThreadTunerSlowStepAtFewerThreads(t *testing.T) {
 // and keeps that count where it is faster for prompt chunks even under
 // contention.
 func TestThreadTunerPromptsFollowContention(t *testing.T) {
-	const promptTokens = 200 // one prompt step of 8 short prompts
+	const eightPrompts = 200 // one prompt step of 8 short prompts
 	tokenMs := map[bool]map[int]float64{false: {1: 19, 2: 13}, true: {1: 20, 2: 66}}
 	tests := []struct {
 		name          string
+		promptTokens  int             // tokens per prompt step
 		quietPrompts  int             // prompt steps measured before contention
 		busyPromptMs  map[int]float64 // prompt step ms beside a busy process
 		want          int             // the prompt class's count at the end
 		withinPrompts int             // ...reached within this many contended prompt steps
 		maxAt2        int             // contended prompt steps at 2 threads at most (-1: any)
 	}{
-		{"unmeasured prompt class follows the token steps", 0, map[int]float64{1: 200, 2: 800}, 1, 0, 0},
-		{"measured prompt class follows, its verifying trial fails", 10, map[int]float64{1: 200, 2: 400}, 1, 0, 1},
-		{"measured prompt class, stalled steps", 10, map[int]float64{1: 200, 2: 800}, 1, 0, 1},
-		{"prompt chunks that prefer 2 threads beside a busy process go back", 10, map[int]float64{1: 900, 2: 600}, 2, 5, -1},
+		{"unmeasured prompt class follows the token steps", eightPrompts, 0, map[int]float64{1: 200, 2: 800}, 1, 0, 0},
+		{"measured prompt class follows, its verifying trial fails", eightPrompts, 10, map[int]float64{1: 200, 2: 400}, 1, 0, 1},
+		{"measured prompt class, stalled steps", eightPrompts, 10, map[int]float64{1: 200, 2: 800}, 1, 0, 1},
+		{"prompt chunks that prefer 2 threads beside a busy process go back", eightPrompts, 10, map[int]float64{1: 900, 2: 600}, 2, 5, -1},
+		// bench-serve CONTENTION=1: one 36-token prompt, 0.13 s at 1
+		// thread and 0.7–1.0 s at 2 beside the busy process.
+		{"a short prompt moves with the token steps, no verifying trial", 36, 10, map[int]float64{1: 130, 2: 965}, 1, 0, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			promptTokens := tc.promptTokens
 			tuner := newThreadTuner(2)
 			promptClass := &tuner.classes[stepClass(promptTokens)]
 			at2 := 0
