@@ -83,7 +83,7 @@ type scheduler struct {
 	batch   *llamacpp.Batch
 	piece   []byte
 	tuner   *threadTuner // nil when the thread count is fixed
-	idle    *idleMeter
+	cores   *coreMeter
 	threads int          // the llama context's current thread count
 	vision  *visionState // image embedding batch, made at the first image
 }
@@ -100,7 +100,7 @@ func (m *Model) run() {
 	s.threads = m.maxThreads
 	if m.adaptive {
 		s.tuner = newThreadTuner(m.maxThreads)
-		s.idle = newIdleMeter()
+		s.cores = newCoreMeter()
 	}
 	for i := 0; i < m.opts.Parallel; i++ {
 		s.slots = append(s.slots, &slot{seq: i})
@@ -459,8 +459,8 @@ func (s *scheduler) decode(watch bool, chunks []prefillChunk) int {
 	if rc == 0 && s.tuner != nil {
 		now := time.Now()
 		s.tuner.observe(n, th, now.Sub(start))
-		s.idle.decoded(now.Sub(start), th)
-		if use, ok := s.idle.sample(now); ok {
+		s.cores.decoded(now.Sub(start), th)
+		if use, ok := s.cores.sample(now); ok {
 			s.tuner.observeCores(use)
 		}
 		last, why := s.tuner.snapshot()

@@ -35,9 +35,9 @@ type threadTuner struct {
 	classes [tunerClasses]classTuner
 	last    int    // threads of the last step
 	reason  string // why the last step's class runs at its count
-	// idleKnown: the kernel's CPU times have been read (observeCores was
+	// meterKnown: the kernel's CPU times have been read (observeCores was
 	// called), so the cores' use, not timers, starts most trials.
-	idleKnown bool
+	meterKnown bool
 }
 
 // tunerClasses: steps of 1, 2-3, 4-7, 8-15, 16-63, 64-255 and 256+ tokens.
@@ -67,24 +67,24 @@ const (
 	tunerFirstGap   = 48   // steps between trials; doubles after each failed trial
 	tunerMaxGap     = 1024 // so a quiet machine spends <0.5% of its steps on trials
 	tunerMaxGapUp   = 1024 // trials of more threads cost most under contention; idle cores start them sooner
-	// tunerIdleKnownGap: steps between timer trials of more threads once
-	// the kernel's idle times are known. Idle cores then say when
+	// tunerMeterKnownGap: steps between timer trials of more threads once
+	// the kernel's CPU times are known. Idle cores then say when
 	// contention is over, and a timer trial is only a safety net: on the
 	// Intel VM a short 2-thread trial beside a busy process usually looks
 	// fast (most steps are; one in eleven waits a 230 ms time slice), so
 	// trials every 48–1024 steps switched up, stalled and came back down,
 	// and cost 7–10% against a fixed single thread (TestThreadTuner,
 	// BenchmarkContention).
-	tunerIdleKnownGap = 8192
-	tunerTrialSteps   = 2    // steps a trial lasts
-	tunerSwitch       = 0.92 // a trial must be this much faster (ratio) to switch
-	tunerIdleCores    = 0.7  // idle cores per missing thread that start a trial of more
+	tunerMeterKnownGap = 8192
+	tunerTrialSteps    = 2    // steps a trial lasts
+	tunerSwitch        = 0.92 // a trial must be this much faster (ratio) to switch
+	tunerIdleCores     = 0.7  // idle cores per missing thread that start a trial of more
 	// tunerOtherCores: cores other processes use that start a trial of
 	// fewer threads. One busy process beside the 2-thread model on the
 	// 2-core VM takes 0.67 of a core (the kernel shares the cores among
 	// three runnable threads); a quiet machine shows under 0.1.
 	tunerOtherCores = 0.5
-	tunerIdleGap    = 8   // steps between idle-started trials; doubles after each failure
+	tunerMeterGap   = 8   // steps between meter-started trials; doubles after each failure
 	tunerSpike      = 1.8 // a step this much slower than usual is slow
 	tunerRetryGap   = 8   // steps before retrying a failed trial that slow steps started
 	// tunerSlowRun: slow steps in a row that start a trial at once. One
@@ -104,28 +104,28 @@ const (
 
 // classTuner is the state of one step-shape class.
 type classTuner struct {
-	cur     int
-	usual   float64 // EWMA seconds per step at cur
-	samples int
-	gap     int  // steps between trials now
-	idleGap int  // steps between trials started by idle cores
-	byIdle  bool // the coming or running trial was started by idle cores
-	bySlow  bool // the coming or running trial was started by slow steps
-	verify  bool // the coming trial checks a count followed from the other kind of step
-	class   int  // its index in threadTuner.classes
-	since   int  // steps since the last trial
-	slow    int  // slow steps in a row (tunerSpike)
-	trial   int  // threads being tried, 0 when none
-	trialN  int
-	trialT  float64
-	reason  string
+	cur      int
+	usual    float64 // EWMA seconds per step at cur
+	samples  int
+	gap      int  // steps between trials now
+	meterGap int  // steps between trials started by idle cores
+	byMeter  bool // the coming or running trial was started by idle cores
+	bySlow   bool // the coming or running trial was started by slow steps
+	verify   bool // the coming trial checks a count followed from the other kind of step
+	class    int  // its index in threadTuner.classes
+	since    int  // steps since the last trial
+	slow     int  // slow steps in a row (tunerSpike)
+	trial    int  // threads being tried, 0 when none
+	trialN   int
+	trialT   float64
+	reason   string
 }
 
 func newThreadTuner(max int) *threadTuner {
 	why := threadsDefaultReason(max)
 	t := &threadTuner{max: max, last: max, reason: why}
 	for i := range t.classes {
-		t.classes[i] = classTuner{cur: max, gap: tunerFirstGap, idleGap: tunerIdleGap, reason: why, class: i}
+		t.classes[i] = classTuner{cur: max, gap: tunerFirstGap, meterGap: tunerMeterGap, reason: why, class: i}
 	}
 	return t
 }
@@ -245,8 +245,8 @@ func (t *threadTuner) conclude(c *classTuner) {
 				o.since = max(o.since, o.gap)
 				continue
 			}
-			o.cur, o.usual, o.samples, o.since, o.byIdle, o.bySlow = c.trial, 0, 0, 0, false, false
-			o.gap, o.idleGap = t.gapAfterSwitch(c.trial), tunerIdleGap
+			o.cur, o.usual, o.samples, o.since, o.byMeter, o.bySlow = c.trial, 0, 0, 0, false, false
+			o.gap, o.meterGap = t.gapAfterSwitch(c.trial), tunerMeterGap
 			o.reason = c.reason
 			if promptsDown && !unmeasured {
 				o.gap, o.verify = tunerMinSamples, true
@@ -254,19 +254,19 @@ func (t *threadTuner) conclude(c *classTuner) {
 		}
 		c.cur, c.usual, c.samples = c.trial, mean, 1
 		c.gap = t.gapAfterSwitch(c.cur)
-		c.idleGap = tunerIdleGap
+		c.meterGap = tunerMeterGap
 	} else if c.verify {
 		// The old count was not better after all: the follow holds.
 		c.gap = t.gapAfterSwitch(c.cur)
-	} else if c.byIdle {
-		c.idleGap = min(c.idleGap*2, tunerMaxGapUp)
+	} else if c.byMeter {
+		c.meterGap = min(c.meterGap*2, tunerMaxGapUp)
 	} else if c.trial > c.cur {
 		c.gap = max(c.gap, min(c.gap*2, tunerMaxGapUp))
 	} else if !c.bySlow {
 		c.gap = min(c.gap*2, tunerMaxGap)
 	}
 	retry := c.bySlow && !better
-	c.trial, c.since, c.byIdle, c.bySlow, c.verify = 0, 0, false, false, false
+	c.trial, c.since, c.byMeter, c.bySlow, c.verify = 0, 0, false, false, false
 	if retry {
 		// A failed trial that slow steps started is tried once more soon,
 		// with the gap left as it was: one unlucky trial step (an
@@ -291,9 +291,9 @@ func (t *threadTuner) conclude(c *classTuner) {
 // BenchmarkContention.
 func (t *threadTuner) gapAfterSwitch(cur int) int {
 	switch {
-	case cur < t.max && t.idleKnown:
-		return tunerIdleKnownGap
-	case t.idleKnown:
+	case cur < t.max && t.meterKnown:
+		return tunerMeterKnownGap
+	case t.meterKnown:
 		return tunerMaxGap
 	}
 	return tunerFirstGap
@@ -310,7 +310,7 @@ func (t *threadTuner) gapAfterSwitch(cur int) int {
 func (t *threadTuner) isTokenClass(c *classTuner) bool { return c.class < 5 }
 
 // observeCores reports what other processes did with the cores lately (see
-// idleMeter). Classes running fewer threads than the maximum try more at
+// coreMeter). Classes running fewer threads than the maximum try more at
 // their next step when the cores left free are enough for the extra
 // threads; classes at the maximum try fewer when other processes use
 // tunerOtherCores or more. Slow steps alone missed that: beside a busy
@@ -319,26 +319,25 @@ func (t *threadTuner) isTokenClass(c *classTuner) bool { return c.class < 5 }
 // stood out, so the model ran the whole settling load of
 // BenchmarkContention at 2 threads, 0.46 of its quiet speed.
 func (t *threadTuner) observeCores(u coreUse) {
-	free := u.free
-	if !t.idleKnown {
-		t.idleKnown = true
+	if !t.meterKnown {
+		t.meterKnown = true
 		for i := range t.classes {
 			if c := &t.classes[i]; c.cur < t.max {
-				c.gap = max(c.gap, tunerIdleKnownGap)
+				c.gap = max(c.gap, tunerMeterKnownGap)
 			}
 		}
 	}
 	for i := range t.classes {
 		c := &t.classes[i]
-		if c.trial != 0 || c.samples < tunerMinSamples || c.since < c.idleGap {
+		if c.trial != 0 || c.samples < tunerMinSamples || c.since < c.meterGap {
 			continue
 		}
 		alt := t.alternative(c.cur)
-		up := alt > c.cur && free-float64(c.cur) >= tunerIdleCores*float64(alt-c.cur)
+		up := alt > c.cur && u.free-float64(c.cur) >= tunerIdleCores*float64(alt-c.cur)
 		down := alt < c.cur && u.others >= tunerOtherCores
 		if up || down {
 			c.since = max(c.since, c.gap)
-			c.byIdle = true
+			c.byMeter = true
 		}
 	}
 }
@@ -346,11 +345,11 @@ func (t *threadTuner) observeCores(u coreUse) {
 // snapshot reports the threads of the last step and why.
 func (t *threadTuner) snapshot() (int, string) { return t.last, t.reason }
 
-// idleMeter tells how many cores other processes left free: the kernel's
+// coreMeter tells how many cores other processes left free: the kernel's
 // idle time over all CPUs plus the cores this model's own decode steps
 // occupied (ggml's threads spin, so a step of d at n threads holds n cores
 // for d), over the time since its last reading, read at most every
-// idleEvery; and how many cores other processes used: the kernel's busy
+// meterEvery; and how many cores other processes used: the kernel's busy
 // time less this process's CPU time.
 //
 // The two are measured differently on purpose. Free cores count the
@@ -367,12 +366,12 @@ func (t *threadTuner) snapshot() (int, string) { return t.last, t.reason }
 // beside a busy process a core is idle only because the model's own thread
 // was not running. Read at a request's first step, that idle core started
 // a trial of 2 threads, which stalled, failed and doubled the gap before
-// the next idle-started trial; after many requests the gap had grown to
+// the next meter-started trial; after many requests the gap had grown to
 // hundreds of steps, so when the busy process left, the model stayed at 1
 // thread that much longer (TestThreadTuner's "requests with pauses": 0.88
 // of the best count quiet; on the Intel VM's stalling neighbour, where a
 // short 2-thread trial often looks fast, 325 contended steps at 2 threads).
-type idleMeter struct {
+type coreMeter struct {
 	read func() (cpuTimes, error)
 	cpus float64
 	last time.Time
@@ -384,42 +383,42 @@ type idleMeter struct {
 // CPUs, and this process's own.
 type cpuTimes struct{ idle, total, self float64 }
 
-// coreUse is one idleMeter reading, in cores.
+// coreUse is one coreMeter reading, in cores.
 type coreUse struct {
 	free   float64 // left free by other processes
 	others float64 // used by other processes
 }
 
 const (
-	idleEvery = 100 * time.Millisecond
-	// idleStale: a reading older than this is only a new start. Averaged
+	meterEvery = 100 * time.Millisecond
+	// meterStale: a reading older than this is only a new start. Averaged
 	// over the minutes a model sat unused, a machine that just became busy
 	// still looks free.
-	idleStale = time.Second
+	meterStale = time.Second
 )
 
-func newIdleMeter() *idleMeter {
-	return &idleMeter{read: readCPUTimes, cpus: float64(runtime.NumCPU())}
+func newCoreMeter() *coreMeter {
+	return &coreMeter{read: readCPUTimes, cpus: float64(runtime.NumCPU())}
 }
 
 // decoded records a decode step of d on threads threads.
-func (m *idleMeter) decoded(d time.Duration, threads int) {
+func (m *coreMeter) decoded(d time.Duration, threads int) {
 	m.ours += d.Seconds() * float64(threads)
 }
 
 // sample returns what other processes did with the cores since the
 // previous sample, false when it is too early, the previous reading too
 // old, or the times cannot be read.
-func (m *idleMeter) sample(now time.Time) (coreUse, bool) {
+func (m *coreMeter) sample(now time.Time) (coreUse, bool) {
 	span := now.Sub(m.last)
-	if span < idleEvery {
+	if span < meterEvery {
 		return coreUse{}, false
 	}
 	t, err := m.read()
 	if err != nil {
 		return coreUse{}, false
 	}
-	fresh := !m.last.IsZero() && span <= idleStale
+	fresh := !m.last.IsZero() && span <= meterStale
 	d, ours := cpuTimes{t.idle - m.prev.idle, t.total - m.prev.total, t.self - m.prev.self}, m.ours
 	m.last, m.prev, m.ours = now, t, 0
 	if !fresh || d.total <= 0 {

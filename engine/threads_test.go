@@ -84,6 +84,12 @@ var (
 	}
 )
 
+// tunerPhase is a stretch of steps with or without a busy process.
+type tunerPhase struct {
+	steps     int
+	contended bool
+}
+
 func TestThreadTuner(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -106,10 +112,7 @@ func TestThreadTuner(t *testing.T) {
 		// not checked; -1: none allowed).
 		maxQuietTrials int
 		// phases of steps: contended or not
-		phases []struct {
-			steps     int
-			contended bool
-		}
+		phases []tunerPhase
 		// minimum throughput of each phase relative to the best fixed count
 		// for that phase
 		minRatio []float64
@@ -117,74 +120,53 @@ func TestThreadTuner(t *testing.T) {
 		endThreads []int
 	}{
 		{
-			name: "quiet stays at 2 threads, trials cost under 3%",
-			m:    amdMachine,
-			phases: []struct {
-				steps     int
-				contended bool
-			}{{4000, false}},
+			name:       "quiet stays at 2 threads, trials cost under 3%",
+			m:          amdMachine,
+			phases:     []tunerPhase{{4000, false}},
 			minRatio:   []float64{0.97},
 			endThreads: []int{2},
 		},
 		{
-			name: "contention: drops to 1 thread, back to 2 when quiet",
-			m:    amdMachine,
-			phases: []struct {
-				steps     int
-				contended bool
-			}{{500, false}, {3000, true}, {1500, false}},
+			name:       "contention: drops to 1 thread, back to 2 when quiet",
+			m:          amdMachine,
+			phases:     []tunerPhase{{500, false}, {3000, true}, {1500, false}},
 			minRatio:   []float64{0.95, 0.90, 0.95},
 			endThreads: []int{2, 1, 2},
 		},
 		{
-			name: "busy from the start",
-			m:    amdMachine,
-			phases: []struct {
-				steps     int
-				contended bool
-			}{{3000, true}},
+			name:       "busy from the start",
+			m:          amdMachine,
+			phases:     []tunerPhase{{3000, true}},
 			minRatio:   []float64{0.90},
 			endThreads: []int{1},
 		},
 		{
-			name: "stalling neighbour: stays at 1 thread while busy, back to 2 when quiet",
-			m:    intelMachine,
-			phases: []struct {
-				steps     int
-				contended bool
-			}{{500, false}, {6000, true}, {1500, false}},
+			name:       "stalling neighbour: stays at 1 thread while busy, back to 2 when quiet",
+			m:          intelMachine,
+			phases:     []tunerPhase{{500, false}, {6000, true}, {1500, false}},
 			minRatio:   []float64{0.95, 0.95, 0.95},
 			endThreads: []int{2, 1, 2},
 		},
 		{
-			name: "stalling neighbour from the start",
-			m:    intelMachine,
-			phases: []struct {
-				steps     int
-				contended bool
-			}{{6000, true}},
+			name:       "stalling neighbour from the start",
+			m:          intelMachine,
+			phases:     []tunerPhase{{6000, true}},
 			minRatio:   []float64{0.93},
 			endThreads: []int{1},
 		},
 		{
 			// Measured: the quiet benchmark rounds on the shared VM lost
 			// 4-6% to trials started by lone slow steps.
-			name: "quiet with lone slow steps (one in ten 3× slower): trials cost under 3%",
-			m:    amdMachine.withJitter(0.1),
-			phases: []struct {
-				steps     int
-				contended bool
-			}{{4000, false}},
+			name:       "quiet with lone slow steps (one in ten 3× slower): trials cost under 3%",
+			m:          amdMachine.withJitter(0.1),
+			phases:     []tunerPhase{{4000, false}},
 			minRatio:   []float64{0.97},
 			endThreads: []int{2},
 		},
 		{
-			name: "lone slow steps, then contention, then quiet",
-			m:    amdMachine.withJitter(0.1),
-			phases: []struct {
-				steps     int
-				contended bool
-			}{{1000, false}, {3000, true}, {1500, false}},
+			name:   "lone slow steps, then contention, then quiet",
+			m:      amdMachine.withJitter(0.1),
+			phases: []tunerPhase{{1000, false}, {3000, true}, {1500, false}},
 			// Over twelve seeds: 0.970-1.00, 0.970-1.02, 0.955-1.01.
 			minRatio:   []float64{0.96, 0.95, 0.95},
 			endThreads: []int{2, 1, 2},
@@ -194,7 +176,7 @@ func TestThreadTuner(t *testing.T) {
 			// because the model's own thread is not running. Read as a
 			// free core (before the meter added the model's own decoding),
 			// it started a failing trial of 2 threads at request after
-			// request, backed the idle-started trials off to hundreds of
+			// request, backed the meter-started trials off to hundreds of
 			// steps, and the quiet phase after it reached 0.88 of the
 			// best; on the stalling neighbour the trials looked fast and
 			// 325 contended steps ran at 2 threads.
@@ -203,12 +185,9 @@ func TestThreadTuner(t *testing.T) {
 			requestSteps:  64,
 			pauseMs:       150,
 			maxBusyTrials: 2,
-			phases: []struct {
-				steps     int
-				contended bool
-			}{{500, false}, {3000, true}, {300, false}},
-			minRatio:   []float64{0.95, 0.95, 0.95},
-			endThreads: []int{2, 1, 2},
+			phases:        []tunerPhase{{500, false}, {3000, true}, {300, false}},
+			minRatio:      []float64{0.95, 0.95, 0.95},
+			endThreads:    []int{2, 1, 2},
 		},
 		{
 			// Back at 2 threads after contention, a trial of 1 thread
@@ -221,12 +200,9 @@ func TestThreadTuner(t *testing.T) {
 			requestSteps:   64,
 			pauseMs:        150,
 			maxQuietTrials: -1,
-			phases: []struct {
-				steps     int
-				contended bool
-			}{{500, false}, {3000, true}, {600, false}, {3000, true}, {600, false}},
-			minRatio:   []float64{0.95, 0.95, 0.97, 0.95, 0.97},
-			endThreads: []int{2, 1, 2, 1, 2},
+			phases:         []tunerPhase{{500, false}, {3000, true}, {600, false}, {3000, true}, {600, false}},
+			minRatio:       []float64{0.95, 0.95, 0.97, 0.95, 0.97},
+			endThreads:     []int{2, 1, 2, 1, 2},
 		},
 		{
 			// Beside a busy process, 8-sequence steps at 2 threads on the
@@ -239,13 +215,10 @@ func TestThreadTuner(t *testing.T) {
 			// up, so some fail and back off); without that word after
 			// 3 to over 600 (never, in half the phases), and seed 1's
 			// first busy phase ran 598 steps at 2 threads, 0.85 of the best.
-			name:     "uneven contended steps: other processes' CPU time starts the trial of fewer threads",
-			m:        amd8Machine,
-			maxOnset: 200,
-			phases: []struct {
-				steps     int
-				contended bool
-			}{{500, false}, {600, true}, {300, false}, {600, true}, {300, false}},
+			name:       "uneven contended steps: other processes' CPU time starts the trial of fewer threads",
+			m:          amd8Machine,
+			maxOnset:   200,
+			phases:     []tunerPhase{{500, false}, {600, true}, {300, false}, {600, true}, {300, false}},
 			minRatio:   []float64{0.95, 0.92, 0.95, 0.92, 0.95},
 			endThreads: []int{2, 1, 2, 1, 2},
 		},
@@ -255,21 +228,15 @@ func TestThreadTuner(t *testing.T) {
 			requestSteps:  64,
 			pauseMs:       150,
 			maxBusyTrials: 2,
-			phases: []struct {
-				steps     int
-				contended bool
-			}{{500, false}, {6000, true}, {300, false}},
-			minRatio:   []float64{0.95, 0.95, 0.95},
-			endThreads: []int{2, 1, 2},
+			phases:        []tunerPhase{{500, false}, {6000, true}, {300, false}},
+			minRatio:      []float64{0.95, 0.95, 0.95},
+			endThreads:    []int{2, 1, 2},
 		},
 		{
 			name:   "no idle meter: timer trials find the way back to 2 threads",
 			m:      amdMachine,
 			noIdle: true,
-			phases: []struct {
-				steps     int
-				contended bool
-			}{{500, false}, {3000, true}, {1500, false}},
+			phases: []tunerPhase{{500, false}, {3000, true}, {1500, false}},
 			// The way back waits for a timer trial, whose gap grew to
 			// 1024 steps during the busy phase.
 			minRatio:   []float64{0.95, 0.90, 0.80},
@@ -286,7 +253,7 @@ func TestThreadTuner(t *testing.T) {
 			// each beside 1); quiet, our threads take theirs.
 			var clock time.Time
 			var times cpuTimes
-			meter := &idleMeter{read: func() (cpuTimes, error) { return times, nil }, cpus: 2}
+			meter := &coreMeter{read: func() (cpuTimes, error) { return times, nil }, cpus: 2}
 			elapse := func(d time.Duration, ours int, contended bool) {
 				others, self := 0.0, float64(ours)
 				if contended {
@@ -385,9 +352,9 @@ func TestThreadTunerOneThread(t *testing.T) {
 	}
 }
 
-func TestIdleMeter(t *testing.T) {
+func TestCoreMeter(t *testing.T) {
 	var times cpuTimes
-	m := &idleMeter{read: func() (cpuTimes, error) { return times, nil }, cpus: 2}
+	m := &coreMeter{read: func() (cpuTimes, error) { return times, nil }, cpus: 2}
 	start := time.Unix(1000, 0)
 	if _, ok := m.sample(start); ok {
 		t.Fatal("a first reading has nothing to compare with")
@@ -411,7 +378,7 @@ func TestIdleMeter(t *testing.T) {
 			cpuTimes{0, 0.2, 0.2 * 2 / 3}, 2 * 100 * time.Millisecond, coreUse{free: 2, others: 2.0 / 3}, true},
 		{"busy, decoding half the time: half a core free", 600 * time.Millisecond,
 			cpuTimes{0, 0.2, 0.05}, 50 * time.Millisecond, coreUse{free: 0.5, others: 1.5}, true},
-		{"a reading older than idleStale only starts anew", 2 * time.Second, cpuTimes{3, 3, 0}, 0, coreUse{}, false},
+		{"a reading older than meterStale only starts anew", 2 * time.Second, cpuTimes{3, 3, 0}, 0, coreUse{}, false},
 		{"after the new start", 2100 * time.Millisecond, cpuTimes{0.2, 0.2, 0}, 0, coreUse{free: 2, others: 0}, true},
 	} {
 		times.idle += tc.d.idle
