@@ -3,7 +3,6 @@ package engine
 import (
 	"fmt"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,15 +87,10 @@ func BenchmarkContentionLanes(b *testing.B) {
 			}
 		}
 	}
-	med := func(v []float64) float64 {
-		v = append([]float64(nil), v...)
-		sort.Float64s(v)
-		return v[len(v)/2]
-	}
 	lines = append(lines, fmt.Sprintf("%d sequences, %d busy process(es), medians of %d rounds (tok/s):", streams, hogs, rounds))
 	for _, c := range configs {
 		q, h := results[c.name+"/false"], results[c.name+"/true"]
-		lines = append(lines, fmt.Sprintf("  %-26s quiet %6.1f  busy %6.1f   rounds quiet %.0f busy %.0f", c.name, med(q), med(h), q, h))
+		lines = append(lines, fmt.Sprintf("  %-26s quiet %6.1f  busy %6.1f   rounds quiet %.0f busy %.0f", c.name, median(q), median(h), q, h))
 	}
 	b.Log(strings.Join(lines, "\n"))
 }
