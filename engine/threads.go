@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"syscall"
 	"time"
@@ -17,9 +18,10 @@ import (
 // instead of microseconds. Measured on the 2-core machine, 110M model, one
 // stream: 76 tok/s quiet and 15 tok/s beside one busy process at 2 threads,
 // 52 and 51 tok/s at 1 thread. No fixed count is right for both states, so
-// the tuner measures: it runs the current count, now and then tries the
-// neighbouring count for a step or two, and switches when that is clearly
-// faster for steps of the same shape. A step far slower than usual
+// the tuner measures: it runs the current count, now and then tries another
+// for a step or two (the count that fits beside the other processes' CPU
+// use, see alternative), and switches when that is clearly faster for steps
+// of the same shape. A step far slower than usual
 // (contention starting) triggers a trial at once instead of waiting, and so
 // does the kernel's word: other processes using CPU while the model runs
 // all its threads (contention starting), idle cores while it runs fewer
@@ -36,8 +38,10 @@ type threadTuner struct {
 	last    int    // threads of the last step
 	reason  string // why the last step's class runs at its count
 	// meterKnown: the kernel's CPU times have been read (observeCores was
-	// called), so the cores' use, not timers, starts most trials.
+	// called), so the cores' use, not timers, starts most trials, and
+	// use, the latest reading, sets the count they try (fit).
 	meterKnown bool
+	use        coreUse
 }
 
 // tunerClasses: steps of 1, 2-3, 4-7, 8-15, 16-63, 64-255 and 256+ tokens.
@@ -84,6 +88,10 @@ const (
 	// 2-core VM takes 0.67 of a core (the kernel shares the cores among
 	// three runnable threads); a quiet machine shows under 0.1.
 	tunerOtherCores = 0.5
+	// tunerOtherSlack: other processes' use that costs no thread in fit:
+	// a desktop's or a shell's background of under a quarter core leaves
+	// every core usable most of the time.
+	tunerOtherSlack = 0.25
 	tunerMeterGap   = 8   // steps between meter-started trials; doubles after each failure
 	tunerSpike      = 1.8 // a step this much slower than usual is slow
 	tunerRetryGap   = 8   // steps before retrying a failed trial that slow steps started
@@ -150,14 +158,38 @@ func (t *threadTuner) threads(n int) int {
 	return c.cur
 }
 
-// alternative is the count a trial tries: halve while at the top (contention
-// costs a whole core's share, and halving is what recovers it), else go
-// back up towards the configured count.
+// alternative is the count a trial tries. With the kernel's CPU times read,
+// a count other than the current one that fits beside the other processes
+// (fit); at the top with other processes busy but every core fitting (SMT:
+// the maximum is the physical cores, the busy process may sit on a
+// sibling), one fewer. Otherwise halve while at the top (contention costs
+// a whole core's share on the 2-core machines, and halving recovers it),
+// else go back up towards the configured count.
 func (t *threadTuner) alternative(cur int) int {
+	if t.meterKnown {
+		if fit := t.fit(); fit != cur {
+			return fit
+		}
+		if cur >= t.max && t.use.others >= tunerOtherCores {
+			return cur - 1
+		}
+	}
 	if cur >= t.max {
 		return max(1, cur/2)
 	}
 	return min(t.max, cur*2)
+}
+
+// fit is the thread count that fits beside other processes, by their CPU
+// use at the latest meter reading: every CPU less one per core they use.
+// ggml's threads wait for each other at every graph node, so one thread
+// sharing a core with a busy process holds all of them back; one thread
+// fewer than the cores left keeps the rest at full speed. Halving did
+// that on 2 cores but on 16 ran 8 threads beside one busy process
+// (TestThreadTunerManyCores: 0.63 of the best count, against 0.9+ at 15).
+func (t *threadTuner) fit() int {
+	n := int(t.use.cpus) - int(math.Ceil(t.use.others-tunerOtherSlack))
+	return min(t.max, max(1, n))
 }
 
 // observe records that a step of n tokens took d with the given threads.
@@ -210,7 +242,17 @@ func (t *threadTuner) conclude(c *classTuner) {
 		return
 	}
 	mean := c.trialT / float64(c.trialN)
-	better := mean < c.usual*tunerSwitch
+	margin := tunerSwitch
+	if c.byMeter && c.trial == t.max && c.trial > c.cur {
+		// Back to every core when the kernel says they are idle: it is
+		// what a quiet machine runs, and the margin is for noise. From
+		// 15 threads to 16 a step is 6% faster, under the margin, and the
+		// model stayed at 15 after the busy process left
+		// (TestThreadTunerManyCores). If the kernel was wrong, slow steps
+		// and its next reading bring the count back down.
+		margin = 1
+	}
+	better := mean < c.usual*margin
 	if better {
 		c.reason = fmt.Sprintf("%d threads: %.2f ms per step against %.2f ms at %d", c.trial, mean*1e3, c.usual*1e3, c.cur)
 		if c.trial < c.cur {
@@ -319,6 +361,7 @@ func (t *threadTuner) isTokenClass(c *classTuner) bool { return c.class < 5 }
 // stood out, so the model ran the whole settling load of
 // BenchmarkContention at 2 threads, 0.46 of its quiet speed.
 func (t *threadTuner) observeCores(u coreUse) {
+	t.use = u
 	if !t.meterKnown {
 		t.meterKnown = true
 		for i := range t.classes {
@@ -387,6 +430,7 @@ type cpuTimes struct{ idle, total, self float64 }
 type coreUse struct {
 	free   float64 // left free by other processes
 	others float64 // used by other processes
+	cpus   float64 // the CPUs the kernel schedules on
 }
 
 const (
@@ -431,6 +475,7 @@ func (m *coreMeter) sample(now time.Time) (coreUse, bool) {
 	return coreUse{
 		free:   d.idle/d.total*m.cpus + min(ours/sec, m.cpus),
 		others: max(0, (d.total-d.idle)/d.total*m.cpus-d.self/sec),
+		cpus:   m.cpus,
 	}, true
 }
 

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -387,7 +388,7 @@ func TestCoreMeter(t *testing.T) {
 		m.decoded(tc.decoded, 1)
 		got, ok := m.sample(start.Add(tc.after))
 		near := func(a, b float64) bool { return a > b-0.01 && a < b+0.01 }
-		if ok != tc.ok || (ok && (!near(got.free, tc.want.free) || !near(got.others, tc.want.others))) {
+		if ok != tc.ok || (ok && (!near(got.free, tc.want.free) || !near(got.others, tc.want.others) || got.cpus != 2)) {
 			t.Errorf("%s: %+v %v, want %+v %v", tc.name, got, ok, tc.want, tc.ok)
 		}
 	}
@@ -507,6 +508,99 @@ func TestThreadTunerPromptsFollowContention(t *testing.T) {
 			}
 			if reached < 0 || reached > tc.withinPrompts {
 				t.Errorf("prompt chunks reached %d threads after %d contended prompt steps, want at most %d", tc.want, reached, tc.withinPrompts)
+			}
+		})
+	}
+}
+
+// manyCores simulates a machine of cpus CPUs, cores of them physical (the
+// tuner's maximum), beside busy single-thread processes: a step at n
+// threads takes 100 ms × (0.04 + 0.96/n) quiet, ±15%; when our n threads
+// and the busy ones outnumber the CPUs, one of ours shares a CPU and every
+// step waits for it, 5× slower (the 2-core VM: 76 → 15 tok/s). The kernel
+// then shares the CPUs among all runnable threads.
+type manyCores struct {
+	cpus, cores int
+	rng         *rand.Rand
+}
+
+func (m manyCores) meanMs(n, busy int) float64 {
+	ms := 100 * (0.04 + 0.96/float64(n))
+	if n+busy > m.cpus {
+		ms *= 5
+	}
+	return ms
+}
+
+// TestThreadTunerManyCores: on a machine with many cores, the tuner runs
+// as many threads as fit beside the busy processes (one fewer per busy
+// process), not half of them, and all of them again once they have gone.
+func TestThreadTunerManyCores(t *testing.T) {
+	type phase struct{ steps, busy int }
+	for _, tc := range []struct {
+		name       string
+		m          manyCores
+		phases     []phase
+		minRatio   []float64 // of the best fixed count, per phase
+		endThreads []int
+	}{
+		{"16 cores, one busy process: 15 threads, then 16 again", manyCores{cpus: 16, cores: 16},
+			[]phase{{500, 0}, {3000, 1}, {1500, 0}}, []float64{0.95, 0.90, 0.95}, []int{16, 15, 16}},
+		{"16 cores, a second busy process joins the first: 15, then 14", manyCores{cpus: 16, cores: 16},
+			[]phase{{500, 0}, {2000, 1}, {2000, 2}, {1500, 0}}, []float64{0.95, 0.90, 0.90, 0.95}, []int{16, 15, 14, 16}},
+		{"16 cores, busy from the start", manyCores{cpus: 16, cores: 16},
+			[]phase{{3000, 1}}, []float64{0.90}, []int{15}},
+		{"8 cores, three busy processes", manyCores{cpus: 8, cores: 8},
+			[]phase{{500, 0}, {3000, 3}, {1500, 0}}, []float64{0.95, 0.85, 0.95}, []int{8, 5, 8}},
+		// 16 cores with two hardware threads each: the busy process fits
+		// on a sibling CPU, nothing waits, trials of 15 threads fail.
+		{"SMT: a busy process beside all physical cores costs no thread", manyCores{cpus: 32, cores: 16},
+			[]phase{{500, 0}, {3000, 1}}, []float64{0.95, 0.97}, []int{16, 16}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := tc.m
+			m.rng = rand.New(rand.NewPCG(1, 2))
+			tuner := newThreadTuner(m.cores)
+			var clock time.Time
+			var times cpuTimes
+			meter := &coreMeter{read: func() (cpuTimes, error) { return times, nil }, cpus: float64(m.cpus)}
+			for i, ph := range tc.phases {
+				var spent, best float64
+				for range ph.steps {
+					th := tuner.threads(1)
+					ms := m.meanMs(th, ph.busy) * (0.85 + 0.3*m.rng.Float64())
+					d := time.Duration(ms * float64(time.Millisecond))
+					tuner.observe(1, th, d)
+					others, self := float64(ph.busy), float64(th)
+					if runnable := float64(th + ph.busy); runnable > float64(m.cpus) {
+						share := float64(m.cpus) / runnable
+						others, self = others*share, self*share
+					}
+					sec := d.Seconds()
+					times.idle += max(0, float64(m.cpus)-others-self) * sec
+					times.total += float64(m.cpus) * sec
+					times.self += self * sec
+					clock = clock.Add(d)
+					meter.decoded(d, th)
+					if use, ok := meter.sample(clock); ok {
+						tuner.observeCores(use)
+					}
+					spent += ms
+					bestMs := math.Inf(1)
+					for n := 1; n <= m.cores; n++ {
+						bestMs = min(bestMs, m.meanMs(n, ph.busy))
+					}
+					best += bestMs
+				}
+				ratio := best / spent
+				got, reason := tuner.snapshot()
+				t.Logf("phase %d (%d busy): %.3f of the best fixed count, ends at %d threads (%s)", i, ph.busy, ratio, got, reason)
+				if ratio < tc.minRatio[i] {
+					t.Errorf("phase %d: throughput %.3f of the best fixed count, want ≥ %.2f", i, ratio, tc.minRatio[i])
+				}
+				if cur := tuner.classes[0].cur; cur != tc.endThreads[i] {
+					t.Errorf("phase %d: ends at %d threads (%s), want %d", i, cur, reason, tc.endThreads[i])
+				}
 			}
 		})
 	}
