@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -479,19 +481,36 @@ func (m *coreMeter) sample(now time.Time) (coreUse, bool) {
 	}, true
 }
 
+// readCPUTimes sums the kernel's times over the CPUs this process may run
+// on. A container pinned to 4 of a host's 64 CPUs must not read the other
+// 60's load as contention: summed over all of them, other containers at
+// half the host would look like 2 of its 4 cores taken, and the tuner
+// would try 2 threads.
 func readCPUTimes() (cpuTimes, error) {
-	ts, err := cpu.Times(false)
+	ts, err := cpu.Times(true)
 	if err != nil || len(ts) == 0 {
 		return cpuTimes{}, fmt.Errorf("cpu times: %w", err)
 	}
-	t := ts[0]
+	idle, total := sumCPUTimes(ts, allowedCPUs())
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return cpuTimes{}, fmt.Errorf("process cpu time: %w", err)
 	}
-	// Guest time is already inside user and nice on Linux, so it is left
-	// out (gopsutil's deprecated Total counts it twice).
-	total := t.User + t.Nice + t.System + t.Idle + t.Iowait + t.Irq + t.Softirq + t.Steal
 	self := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-	return cpuTimes{idle: t.Idle + t.Iowait, total: total, self: self}, nil
+	return cpuTimes{idle: idle, total: total, self: self}, nil
+}
+
+// sumCPUTimes adds up the idle and total seconds of the CPUs mine allows
+// (every CPU when mine is nil).
+func sumCPUTimes(ts []cpu.TimesStat, mine func(cpu int) bool) (idle, total float64) {
+	for _, t := range ts {
+		if n, err := strconv.Atoi(strings.TrimPrefix(t.CPU, "cpu")); err == nil && mine != nil && !mine(n) {
+			continue
+		}
+		// Guest time is already inside user and nice on Linux, so it is
+		// left out (gopsutil's deprecated Total counts it twice).
+		total += t.User + t.Nice + t.System + t.Idle + t.Iowait + t.Irq + t.Softirq + t.Steal
+		idle += t.Idle + t.Iowait
+	}
+	return idle, total
 }

@@ -3,8 +3,11 @@ package engine
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
+
+	"github.com/shirou/gopsutil/v4/cpu"
 )
 
 // machine simulates step times: ms per step by thread count, quiet and with
@@ -413,6 +416,41 @@ func TestReadCPUTimes(t *testing.T) {
 	}
 	if after.total <= before.total || after.idle < before.idle {
 		t.Errorf("kernel times went from %+v to %+v", before, after)
+	}
+}
+
+// TestSumCPUTimes: the meter sums only the CPUs this process may run on.
+func TestSumCPUTimes(t *testing.T) {
+	ts := []cpu.TimesStat{
+		{CPU: "cpu0", User: 8, Idle: 2},
+		{CPU: "cpu1", User: 1, Idle: 9, Steal: 1, Iowait: 1},
+		{CPU: "cpu2", System: 5, Idle: 5},
+	}
+	for _, tc := range []struct {
+		name        string
+		mine        func(int) bool
+		idle, total float64
+	}{
+		{"every CPU", nil, 17, 32},
+		{"pinned to cpu1", func(n int) bool { return n == 1 }, 10, 12},
+		{"cpu0 and cpu2", func(n int) bool { return n != 1 }, 7, 20},
+	} {
+		idle, total := sumCPUTimes(ts, tc.mine)
+		if idle != tc.idle || total != tc.total {
+			t.Errorf("%s: idle %v total %v, want %v %v", tc.name, idle, total, tc.idle, tc.total)
+		}
+	}
+	// The mask counts what runtime.NumCPU counts, the meter's CPUs.
+	if mine := allowedCPUs(); mine != nil {
+		n := 0
+		for i := range 4096 {
+			if mine(i) {
+				n++
+			}
+		}
+		if n != runtime.NumCPU() {
+			t.Errorf("affinity mask has %d CPUs, runtime.NumCPU %d", n, runtime.NumCPU())
+		}
 	}
 }
 
