@@ -28,12 +28,9 @@ import (
 // (the issue allows 3%) is only visible as the ratio of runs seconds apart.
 // The serving comparison with Ollama is scripts/bench-serve CONTENTION=N.
 func BenchmarkContention(b *testing.B) {
-	preset := envOr("GGUFD_BENCH_PRESETS", "110m")
-	rounds, _ := strconv.Atoi(envOr("GGUFD_BENCH_ROUNDS", "3"))
-	hogs, _ := strconv.Atoi(envOr("GGUFD_BENCH_HOG", "1"))
+	preset, path, rounds, hogs := contentionSettings(b)
 	pairs, _ := strconv.Atoi(envOr("GGUFD_BENCH_PAIRS", "3"))
 	pairs = max(pairs, 1)
-	path := synthModel(b, strings.Split(preset, ",")[0])
 	cores := physicalCores()
 	configs := []struct {
 		name    string
@@ -69,7 +66,7 @@ func BenchmarkContention(b *testing.B) {
 	fewer := map[key][]float64{} // share of the measured steps on fewer threads than the maximum
 	seq := 0
 	for i := 0; i < b.N; i++ {
-		for r := 0; r < max(rounds, 1); r++ {
+		for r := 0; r < rounds; r++ {
 			for _, busy := range []bool{false, true} {
 				var stop func()
 				if busy {
@@ -134,13 +131,14 @@ func BenchmarkContention(b *testing.B) {
 	b.Log(strings.Join(lines, "\n"))
 }
 
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	v = append([]float64(nil), v...)
-	sort.Float64s(v)
-	return v[len(v)/2]
+// contentionSettings are the contention benchmarks' common settings: the
+// model preset (the first of GGUFD_BENCH_PRESETS) and its synthesized file,
+// the rounds, and the busy processes beside the busy phases.
+func contentionSettings(b *testing.B) (preset, path string, rounds, hogs int) {
+	preset = strings.Split(envOr("GGUFD_BENCH_PRESETS", "110m"), ",")[0]
+	rounds, _ = strconv.Atoi(envOr("GGUFD_BENCH_ROUNDS", "3"))
+	hogs, _ = strconv.Atoi(envOr("GGUFD_BENCH_HOG", "1"))
+	return preset, synthModel(b, preset), max(rounds, 1), hogs
 }
 
 // startHogs starts n busy-loop processes (another user of the machine) and

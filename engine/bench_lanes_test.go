@@ -27,13 +27,11 @@ import (
 //
 // GGUFD_BENCH_STREAMS sets the sequences (default 8).
 func BenchmarkContentionLanes(b *testing.B) {
-	preset := envOr("GGUFD_BENCH_PRESETS", "110m")
-	rounds, _ := strconv.Atoi(envOr("GGUFD_BENCH_ROUNDS", "3"))
-	hogs, _ := strconv.Atoi(envOr("GGUFD_BENCH_HOG", "1"))
+	_, path, rounds, hogs := contentionSettings(b)
 	streams, _ := strconv.Atoi(envOr("GGUFD_BENCH_STREAMS", "8"))
 	cores := physicalCores()
 	lanes := min(cores, streams)
-	lm, err := llamacpp.LoadModel(synthModel(b, strings.Split(preset, ",")[0]), llamacpp.ModelParams{UseMmap: true})
+	lm, err := llamacpp.LoadModel(path, llamacpp.ModelParams{UseMmap: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -70,7 +68,7 @@ func BenchmarkContentionLanes(b *testing.B) {
 		{fmt.Sprintf("%d lanes free-running", lanes), func() float64 { return lanesDecode(b, laneCtx, streams/lanes, false) }},
 	}
 	results := map[string][]float64{}
-	for r := 0; r < max(rounds, 1); r++ {
+	for r := 0; r < rounds; r++ {
 		for _, busy := range []bool{false, true} {
 			var stop func()
 			if busy {

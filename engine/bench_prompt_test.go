@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -65,8 +64,7 @@ func BenchmarkPromptProcessing(b *testing.B) {
 				for j, v := range tps {
 					per[j] = fmt.Sprintf("%.1f", v)
 				}
-				sort.Float64s(tps)
-				med := tps[len(tps)/2]
+				med := median(tps)
 				b.ReportMetric(med, "prompt_tok/s")
 				b.Logf("%s: prompt processing (%d tokens): median %.1f tok/s over %d rounds (%s); %s",
 					filepath.Base(path), promptLen, med, len(tps), strings.Join(per, ", "), time.Now().Format(time.TimeOnly))

@@ -40,6 +40,17 @@ func BenchmarkEngine(b *testing.B) {
 	}
 }
 
+// median is the middle of v (the upper one of an even count), 0 for none;
+// v is left as it was.
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	v = append([]float64(nil), v...)
+	sort.Float64s(v)
+	return v[len(v)/2]
+}
+
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {
 		return v
@@ -125,8 +136,7 @@ func benchPreset(b *testing.B, path string, rounds int) {
 		for i, br := range all {
 			v[i] = f(br)
 		}
-		sort.Float64s(v)
-		return v[len(v)/2]
+		return median(v)
 	}
 	plainTPS := med(func(r benchRound) float64 { return r.plainTPS })
 	engineTPS := med(func(r benchRound) float64 { return r.engineTPS })

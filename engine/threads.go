@@ -118,8 +118,8 @@ type classTuner struct {
 	usual    float64 // EWMA seconds per step at cur
 	samples  int
 	gap      int  // steps between trials now
-	meterGap int  // steps between trials started by idle cores
-	byMeter  bool // the coming or running trial was started by idle cores
+	meterGap int  // steps between trials started by the core meter
+	byMeter  bool // the coming or running trial was started by the core meter
 	bySlow   bool // the coming or running trial was started by slow steps
 	verify   bool // the coming trial checks a count followed from the other kind of step
 	class    int  // its index in threadTuner.classes
@@ -188,7 +188,7 @@ func (t *threadTuner) alternative(cur int) int {
 // sharing a core with a busy process holds all of them back; one thread
 // fewer than the cores left keeps the rest at full speed. Halving did
 // that on 2 cores but on 16 ran 8 threads beside one busy process
-// (TestThreadTunerManyCores: 0.63 of the best count, against 0.9+ at 15).
+// (TestThreadTunerManyCores: 0.65 of the best count, against 0.998 at 15).
 func (t *threadTuner) fit() int {
 	n := int(t.use.cpus) - int(math.Ceil(t.use.others-tunerOtherSlack))
 	return min(t.max, max(1, n))
@@ -324,7 +324,7 @@ func (t *threadTuner) conclude(c *classTuner) {
 
 // gapAfterSwitch is the gap before the first timer trial at a new count
 // cur. Below the maximum the next trial is one of more threads, the kind
-// that stalls under contention; with the idle meter working, idle cores
+// that stalls under contention; with the core meter working, idle cores
 // start that trial when it can pay. Back at the maximum, with the meter
 // working, a trial of fewer threads would repeat the comparison the switch
 // just made; what would change its outcome, another process arriving,
@@ -391,7 +391,7 @@ func (t *threadTuner) observeCores(u coreUse) {
 func (t *threadTuner) snapshot() (int, string) { return t.last, t.reason }
 
 // coreMeter tells how many cores other processes left free: the kernel's
-// idle time over all CPUs plus the cores this model's own decode steps
+// idle time over the CPUs this process may run on plus the cores this model's own decode steps
 // occupied (ggml's threads spin, so a step of d at n threads holds n cores
 // for d), over the time since its last reading, read at most every
 // meterEvery; and how many cores other processes used: the kernel's busy
@@ -443,8 +443,11 @@ const (
 	meterStale = time.Second
 )
 
+// newCoreMeter reads the affinity mask once, as runtime.NumCPU counted it
+// once at start: the sums and the CPU count stay over the same CPUs.
 func newCoreMeter() *coreMeter {
-	return &coreMeter{read: readCPUTimes, cpus: float64(runtime.NumCPU())}
+	mine := allowedCPUs()
+	return &coreMeter{read: func() (cpuTimes, error) { return readCPUTimes(mine) }, cpus: float64(runtime.NumCPU())}
 }
 
 // decoded records a decode step of d on threads threads.
@@ -481,17 +484,17 @@ func (m *coreMeter) sample(now time.Time) (coreUse, bool) {
 	}, true
 }
 
-// readCPUTimes sums the kernel's times over the CPUs this process may run
-// on. A container pinned to 4 of a host's 64 CPUs must not read the other
+// readCPUTimes sums the kernel's times over the CPUs mine allows (see
+// allowedCPUs; nil: all), those this process may run on. A container pinned to 4 of a host's 64 CPUs must not read the other
 // 60's load as contention: summed over all of them, other containers at
 // half the host would look like 2 of its 4 cores taken, and the tuner
 // would try 2 threads.
-func readCPUTimes() (cpuTimes, error) {
+func readCPUTimes(mine func(cpu int) bool) (cpuTimes, error) {
 	ts, err := cpu.Times(true)
 	if err != nil || len(ts) == 0 {
 		return cpuTimes{}, fmt.Errorf("cpu times: %w", err)
 	}
-	idle, total := sumCPUTimes(ts, allowedCPUs())
+	idle, total := sumCPUTimes(ts, mine)
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return cpuTimes{}, fmt.Errorf("process cpu time: %w", err)

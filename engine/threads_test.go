@@ -237,7 +237,7 @@ func TestThreadTuner(t *testing.T) {
 			endThreads:    []int{2, 1, 2},
 		},
 		{
-			name:   "no idle meter: timer trials find the way back to 2 threads",
+			name:   "no core meter: timer trials find the way back to 2 threads",
 			m:      amdMachine,
 			noIdle: true,
 			phases: []tunerPhase{{500, false}, {3000, true}, {1500, false}},
@@ -399,7 +399,7 @@ func TestCoreMeter(t *testing.T) {
 
 // TestReadCPUTimes: the real reading counts this process's CPU time.
 func TestReadCPUTimes(t *testing.T) {
-	before, err := readCPUTimes()
+	before, err := readCPUTimes(allowedCPUs())
 	if err != nil {
 		t.Skipf("no CPU times here: %v", err)
 	}
@@ -407,7 +407,7 @@ func TestReadCPUTimes(t *testing.T) {
 	for n := 0; time.Now().Before(deadline); n++ {
 		_ = n * n
 	}
-	after, err := readCPUTimes()
+	after, err := readCPUTimes(allowedCPUs())
 	if err != nil {
 		t.Fatal(err)
 	}
