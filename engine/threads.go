@@ -128,6 +128,11 @@ type classTuner struct {
 	trial    int  // threads being tried, 0 when none
 	trialN   int
 	trialT   float64
+	// pairedTo, pairedS: a meter-started trial of fewer threads that was
+	// slower than the usual time (its count and mean seconds per step),
+	// waiting to be compared with the next step at cur (see conclude).
+	pairedTo int
+	pairedS  float64
 	reason   string
 }
 
@@ -213,6 +218,16 @@ func (t *threadTuner) observe(n, threads int, d time.Duration) {
 		t.reason = c.reason
 		return
 	}
+	if c.pairedTo != 0 && threads == c.cur {
+		to, mean := c.pairedTo, c.pairedS
+		c.pairedTo, c.pairedS = 0, 0
+		if mean < sec*tunerSwitch {
+			t.switchTo(c, to, mean, sec)
+			t.reason = c.reason
+			return
+		}
+		c.meterGap = min(c.meterGap*2, tunerMaxGapUp)
+	}
 	c.since++
 	// Only a trial of fewer threads helps against a sudden slowdown: at
 	// fewer threads already, a slow step is a preempted thread, and trying
@@ -255,50 +270,22 @@ func (t *threadTuner) conclude(c *classTuner) {
 		margin = 1
 	}
 	better := mean < c.usual*margin
+	if !better && c.byMeter && c.trial < c.cur {
+		// The kernel says another process started using the cores, but
+		// the usual time at cur is from before it did: the steps at cur
+		// since may be much slower. Compare with the next one instead.
+		// Measured (bench-serve CONTENTION=1, 8 streams): at the onset a
+		// 1-thread trial of 58 ms lost against the quiet usual 39.5 ms at
+		// 2 threads, and the model then ran 2-thread steps of 96–1106 ms
+		// until slow steps started another trial; a 129-token prompt step
+		// at 1 thread (400 ms) lost against 213 ms, and the next one at 2
+		// threads took 958.
+		c.pairedTo, c.pairedS = c.trial, mean
+		c.trial, c.since, c.byMeter, c.bySlow, c.verify = 0, 0, false, false, false
+		return
+	}
 	if better {
-		c.reason = fmt.Sprintf("%d threads: %.2f ms per step against %.2f ms at %d", c.trial, mean*1e3, c.usual*1e3, c.cur)
-		if c.trial < c.cur {
-			c.reason += " (another process is competing for the cores)"
-		}
-		// What made this count better (another process arriving or
-		// leaving) holds for every step shape: the classes still at the old
-		// count move to the new one at once and measure from there (a class
-		// that is better off at the old count finds out by its own trials).
-		// Waiting for each shape's own trial left single-token steps at the
-		// old count for a whole 64-token reply in the contention benchmark.
-		// Prompt chunks (long graph nodes) may well prefer another count
-		// than token steps. Still, when contention starts they follow the
-		// token steps down at once and then verify: their first trial,
-		// after tunerMinSamples steps at the new count, is of the old one.
-		// Prompt steps are rare, and their usual times are from the quiet
-		// machine: a trial compared with those failed and left prompt
-		// chunks at 2 threads beside a busy process, 4–8× slower than
-		// quiet (bench-serve HOG=1: 1.0–2.2 s of prompt processing for 8
-		// short prompts), and re-measuring first cost three such steps.
-		// When contention ends (a switch up), and when prompt chunks switch
-		// (a rarer, noisier signal), the other kind only tries it.
-		for i := range t.classes {
-			o := &t.classes[i]
-			if o == c || o.cur != c.cur || o.trial != 0 {
-				continue
-			}
-			tokens := t.isTokenClass(o) && t.isTokenClass(c)
-			unmeasured := o.samples < tunerMinSamples
-			promptsDown := t.isTokenClass(c) && !t.isTokenClass(o) && c.trial < c.cur
-			if !tokens && !unmeasured && !promptsDown {
-				o.since = max(o.since, o.gap)
-				continue
-			}
-			o.cur, o.usual, o.samples, o.since, o.byMeter, o.bySlow = c.trial, 0, 0, 0, false, false
-			o.gap, o.meterGap = t.gapAfterSwitch(c.trial), tunerMeterGap
-			o.reason = c.reason
-			if promptsDown && !unmeasured {
-				o.gap, o.verify = tunerMinSamples, true
-			}
-		}
-		c.cur, c.usual, c.samples = c.trial, mean, 1
-		c.gap = t.gapAfterSwitch(c.cur)
-		c.meterGap = tunerMeterGap
+		t.switchTo(c, c.trial, mean, c.usual)
 	} else if c.verify {
 		// The old count was not better after all: the follow holds.
 		c.gap = t.gapAfterSwitch(c.cur)
@@ -320,6 +307,63 @@ func (t *threadTuner) conclude(c *classTuner) {
 		// no longer flags them. A false alarm costs that one retry.
 		c.since = max(0, c.gap-tunerRetryGap)
 	}
+}
+
+// switchTo moves class c to n threads, whose steps took mean seconds
+// against base at c.cur, and carries the switch over to the other classes.
+func (t *threadTuner) switchTo(c *classTuner, n int, mean, base float64) {
+	c.reason = fmt.Sprintf("%d threads: %.2f ms per step against %.2f ms at %d", n, mean*1e3, base*1e3, c.cur)
+	if n < c.cur {
+		c.reason += " (another process is competing for the cores)"
+	}
+	// What made this count better (another process arriving or leaving)
+	// holds for every step shape: the classes still at the old count move
+	// to the new one at once and measure from there (a class that is
+	// better off at the old count finds out by its own trials). Waiting for
+	// each shape's own trial left single-token steps at the old count for
+	// a whole 64-token reply in the contention benchmark.
+	//
+	// Prompt chunks (long graph nodes) may well prefer another count than
+	// token steps. Still, when contention starts they follow the token
+	// steps down at once: prompt steps are rare, and their usual times are
+	// from the quiet machine; a trial compared with those failed and left
+	// prompt chunks at 2 threads beside a busy process, 4–8× slower than
+	// quiet (bench-serve HOG=1: 1.0–2.2 s of prompt processing for 8 short
+	// prompts), and re-measuring first cost three such steps. Without the
+	// kernel's word that another process uses the cores, the slowdown may
+	// have been something else, so a class with measurements of its own
+	// verifies: its first trial, after tunerMinSamples steps at the new
+	// count, is of the old one. With that word the verifying trial only
+	// stalls: 1.1–1.4 s for a 83–108-token prompt step at 2 threads beside
+	// the busy process, against 0.37–0.45 s at 1 (bench-serve
+	// CONTENTION=1, 8 streams). Idle cores start the way back up.
+	//
+	// When contention ends (a switch up), and when prompt chunks switch (a
+	// rarer, noisier signal), the other kind only tries it.
+	confirmed := t.meterKnown && t.use.others >= tunerOtherCores && t.fit() <= n
+	for i := range t.classes {
+		o := &t.classes[i]
+		if o == c || o.cur != c.cur || o.trial != 0 {
+			continue
+		}
+		tokens := t.isTokenClass(o) && t.isTokenClass(c)
+		unmeasured := o.samples < tunerMinSamples
+		promptsDown := t.isTokenClass(c) && !t.isTokenClass(o) && n < c.cur
+		if !tokens && !unmeasured && !promptsDown {
+			o.since = max(o.since, o.gap)
+			continue
+		}
+		o.cur, o.usual, o.samples, o.since, o.byMeter, o.bySlow = n, 0, 0, 0, false, false
+		o.pairedTo, o.pairedS = 0, 0
+		o.gap, o.meterGap = t.gapAfterSwitch(n), tunerMeterGap
+		o.reason = c.reason
+		if promptsDown && !unmeasured && !confirmed {
+			o.gap, o.verify = tunerMinSamples, true
+		}
+	}
+	c.cur, c.usual, c.samples, c.since = n, mean, 1, 0
+	c.gap = t.gapAfterSwitch(c.cur)
+	c.meterGap = tunerMeterGap
 }
 
 // gapAfterSwitch is the gap before the first timer trial at a new count

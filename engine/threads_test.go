@@ -467,6 +467,61 @@ func TestThreadTunerSlowStepAtFewerThreads(t *testing.T) {
 	}
 }
 
+// TestThreadTunerMeterOnset: when the kernel says another process started
+// using the cores, the usual time at the current count is from before it
+// did. A trial of fewer threads that is slower than that usual time is
+// compared with the next step at the current count, which is what the
+// other process has made of it.
+func TestThreadTunerMeterOnset(t *testing.T) {
+	tests := []struct {
+		name     string
+		usualMs  float64 // at 2 threads, quiet
+		trialMs  float64 // the trial's steps at 1 thread
+		nextMs   float64 // the next step at 2 threads
+		want     int     // threads after that step
+		backsOff bool    // the meter's trials backed off
+	}{
+		// bench-serve CONTENTION=1, 8 streams: 39.5 ms usual, 58 ms at 1
+		// thread, then 96–1106 ms at 2.
+		{"the contended step at 2 threads is slower: switch", 39.5, 58, 100, 1, false},
+		{"prompt step: 129 tokens 400 ms at 1 thread, 958 at 2", 213, 400, 958, 1, false},
+		{"the step at 2 threads is as fast as usual: stay", 39.5, 58, 41, 2, true},
+		{"the trial beats the usual time: switch without waiting", 39.5, 30, 0, 1, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tuner := newThreadTuner(2)
+			ms := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+			tuner.observeCores(coreUse{free: 2, others: 0.05, cpus: 2})
+			for range 20 {
+				tuner.observe(8, tuner.threads(8), ms(tc.usualMs))
+			}
+			c := &tuner.classes[stepClass(8)]
+			gap := c.meterGap
+			tuner.observeCores(coreUse{free: 1, others: 1, cpus: 2})
+			if th := tuner.threads(8); th != 1 {
+				t.Fatalf("the kernel's word started no trial: %d threads", th)
+			}
+			tuner.observe(8, 1, ms(tc.trialMs))
+			if c.trial != 0 { // not cut short
+				tuner.observe(8, tuner.threads(8), ms(tc.trialMs))
+			}
+			if c.cur == 2 {
+				if th := tuner.threads(8); th != 2 {
+					t.Fatalf("next step at %d threads, want 2", th)
+				}
+				tuner.observe(8, 2, ms(tc.nextMs))
+			}
+			if c.cur != tc.want {
+				t.Errorf("at %d threads (%s), want %d", c.cur, c.reason, tc.want)
+			}
+			if backedOff := c.meterGap > gap; backedOff != tc.backsOff {
+				t.Errorf("meter gap %d → %d, backed off %v, want %v", gap, c.meterGap, backedOff, tc.backsOff)
+			}
+		})
+	}
+}
+
 // TestThreadTunerPromptsFollowContention: when contention makes the token
 // steps switch to fewer threads, the prompt-chunk classes (whose steps are
 // rare, their usual times from the quiet machine) follow at once; a class
@@ -484,14 +539,21 @@ func TestThreadTunerPromptsFollowContention(t *testing.T) {
 		want          int             // the prompt class's count at the end
 		withinPrompts int             // ...reached within this many contended prompt steps
 		maxAt2        int             // contended prompt steps at 2 threads at most (-1: any)
+		// meter: the kernel's CPU times are read, and beside the busy
+		// process they say another process uses a core.
+		meter bool
 	}{
-		{"unmeasured prompt class follows the token steps", eightPrompts, 0, map[int]float64{1: 200, 2: 800}, 1, 0, 0},
-		{"measured prompt class follows, its verifying trial fails", eightPrompts, 10, map[int]float64{1: 200, 2: 400}, 1, 0, 1},
-		{"measured prompt class, stalled steps", eightPrompts, 10, map[int]float64{1: 200, 2: 800}, 1, 0, 1},
-		{"prompt chunks that prefer 2 threads beside a busy process go back", eightPrompts, 10, map[int]float64{1: 900, 2: 600}, 2, 5, -1},
+		{"unmeasured prompt class follows the token steps", eightPrompts, 0, map[int]float64{1: 200, 2: 800}, 1, 0, 0, false},
+		{"measured prompt class follows, its verifying trial fails", eightPrompts, 10, map[int]float64{1: 200, 2: 400}, 1, 0, 1, false},
+		{"measured prompt class, stalled steps", eightPrompts, 10, map[int]float64{1: 200, 2: 800}, 1, 0, 1, false},
+		{"prompt chunks that prefer 2 threads beside a busy process go back", eightPrompts, 10, map[int]float64{1: 900, 2: 600}, 2, 5, -1, false},
 		// bench-serve CONTENTION=1: one 36-token prompt, 0.13 s at 1
 		// thread and 0.7–1.0 s at 2 beside the busy process.
-		{"a short prompt moves with the token steps, no verifying trial", 36, 10, map[int]float64{1: 130, 2: 965}, 1, 0, 0},
+		{"a short prompt moves with the token steps, no verifying trial", 36, 10, map[int]float64{1: 130, 2: 965}, 1, 0, 0, false},
+		// bench-serve CONTENTION=1, 8 streams: 83–108-token prompt steps
+		// took 1.1–1.4 s at 2 threads in the verifying trial, 0.37–0.45 s
+		// at 1. With the kernel's word the follow is not verified.
+		{"the kernel says another process uses a core: no verifying trial", 100, 10, map[int]float64{1: 400, 2: 1300}, 1, 0, 0, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -499,7 +561,12 @@ func TestThreadTunerPromptsFollowContention(t *testing.T) {
 			tuner := newThreadTuner(2)
 			promptClass := &tuner.classes[stepClass(promptTokens)]
 			at2 := 0
+			quiet := coreUse{free: 2, others: 0.05, cpus: 2}
+			busy := coreUse{free: 1, others: 1, cpus: 2}
 			step := func(tokens int, contended bool) {
+				if tc.meter {
+					tuner.observeCores(map[bool]coreUse{false: quiet, true: busy}[contended])
+				}
 				th := tuner.threads(tokens)
 				if contended && tokens == promptTokens && th == 2 {
 					at2++
