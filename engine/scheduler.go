@@ -455,6 +455,9 @@ func (s *scheduler) decode(watch bool, chunks []prefillChunk) int {
 		s.m.fewerSteps.Add(1)
 	}
 	start := time.Now()
+	if s.tuner != nil {
+		s.cores.begin(start)
+	}
 	rc := s.decodeBatch(watch, chunks)
 	if rc == 0 && s.tuner != nil {
 		now := time.Now()

@@ -286,6 +286,7 @@ func TestThreadTuner(t *testing.T) {
 					case afterBusy && up && th == 1:
 						quietTrials++
 					}
+					meter.begin(clock)
 					d := m.step(th, ph.contended)
 					tuner.observe(1, th, d)
 					cur := tuner.classes[stepClass(1)].cur
@@ -360,31 +361,45 @@ func TestCoreMeter(t *testing.T) {
 	var times cpuTimes
 	m := &coreMeter{read: func() (cpuTimes, error) { return times, nil }, cpus: 2}
 	start := time.Unix(1000, 0)
+	m.begin(start)
 	if _, ok := m.sample(start); ok {
 		t.Fatal("a first reading has nothing to compare with")
 	}
 	for _, tc := range []struct {
-		name    string
+		name string
+		// unused: the model sat unused this long, these CPU seconds
+		// passing, and then a step began (0: steps went on)
+		unused  time.Duration
+		idleD   cpuTimes
 		after   time.Duration // since start
-		d       cpuTimes      // CPU seconds since the last reading
+		d       cpuTimes      // CPU seconds since the last reading (or the step's beginning)
 		decoded time.Duration // this model's decoding since the last reading, at 1 thread
 		want    coreUse
 		ok      bool
 	}{
-		{"too soon", 50 * time.Millisecond, cpuTimes{0.1, 0.2, 0}, 0, coreUse{}, false},
-		{"half the CPU time idle, no decoding, another process on the other core", 200 * time.Millisecond,
+		{"too soon", 0, cpuTimes{}, 50 * time.Millisecond, cpuTimes{0.1, 0.2, 0}, 0, coreUse{}, false},
+		{"half the CPU time idle, no decoding, another process on the other core", 0, cpuTimes{}, 200 * time.Millisecond,
 			cpuTimes{0.2, 0.4, 0}, 0, coreUse{free: 1, others: 1}, true},
-		{"busy, decoding throughout at 1 thread: one core ours, one another's", 300 * time.Millisecond,
+		{"busy, decoding throughout at 1 thread: one core ours, one another's", 0, cpuTimes{}, 300 * time.Millisecond,
 			cpuTimes{0, 0.2, 0.1}, 100 * time.Millisecond, coreUse{free: 1, others: 1}, true},
-		{"one core idle while decoding at 1 thread: both free, nobody else", 400 * time.Millisecond,
+		{"one core idle while decoding at 1 thread: both free, nobody else", 0, cpuTimes{}, 400 * time.Millisecond,
 			cpuTimes{0.1, 0.2, 0.1}, 100 * time.Millisecond, coreUse{free: 2, others: 0}, true},
-		{"decoding at 2 threads throughout, a third of our CPU time given to another process", 500 * time.Millisecond,
+		{"decoding at 2 threads throughout, a third of our CPU time given to another process", 0, cpuTimes{}, 500 * time.Millisecond,
 			cpuTimes{0, 0.2, 0.2 * 2 / 3}, 2 * 100 * time.Millisecond, coreUse{free: 2, others: 2.0 / 3}, true},
-		{"busy, decoding half the time: half a core free", 600 * time.Millisecond,
+		{"busy, decoding half the time: half a core free", 0, cpuTimes{}, 600 * time.Millisecond,
 			cpuTimes{0, 0.2, 0.05}, 50 * time.Millisecond, coreUse{free: 0.5, others: 1.5}, true},
-		{"a reading older than meterStale only starts anew", 2 * time.Second, cpuTimes{3, 3, 0}, 0, coreUse{}, false},
-		{"after the new start", 2100 * time.Millisecond, cpuTimes{0.2, 0.2, 0}, 0, coreUse{free: 2, others: 0}, true},
+		{"a step after the model sat unused: the quiet time before it is not counted", 3 * time.Second, cpuTimes{6, 6, 0}, 3100 * time.Millisecond,
+			cpuTimes{0, 0.2, 0.1}, 100 * time.Millisecond, coreUse{free: 1, others: 1}, true},
+		// The onset of contention at 2 threads: one 8-prompt step of 1.5 s.
+		{"a step longer than meterStale is measured", 0, cpuTimes{}, 4600 * time.Millisecond,
+			cpuTimes{0, 3, 2}, 2 * 1500 * time.Millisecond, coreUse{free: 2, others: 2.0 / 3}, true},
 	} {
+		if tc.unused > 0 {
+			times.idle += tc.idleD.idle
+			times.total += tc.idleD.total
+			times.self += tc.idleD.self
+			m.begin(start.Add(tc.unused))
+		}
 		times.idle += tc.d.idle
 		times.total += tc.d.total
 		times.self += tc.d.self
@@ -673,6 +688,7 @@ func TestThreadTunerManyCores(t *testing.T) {
 				var spent, best float64
 				for range ph.steps {
 					th := tuner.threads(1)
+					meter.begin(clock)
 					ms := m.meanMs(th, ph.busy) * (0.85 + 0.3*m.rng.Float64())
 					d := time.Duration(ms * float64(time.Millisecond))
 					tuner.observe(1, th, d)
