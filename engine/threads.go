@@ -44,6 +44,10 @@ type threadTuner struct {
 	// use, the latest reading, sets the count they try (fit).
 	meterKnown bool
 	use        coreUse
+	// lastAt, lastSlow: the threads of the latest step outside a trial,
+	// and how many times its class's usual time it took (0: no usual yet).
+	lastAt   int
+	lastSlow float64
 }
 
 // tunerClasses: steps of 1, 2-3, 4-7, 8-15, 16-63, 64-255 and 256+ tokens.
@@ -229,6 +233,10 @@ func (t *threadTuner) observe(n, threads int, d time.Duration) {
 		c.meterGap = min(c.meterGap*2, tunerMaxGapUp)
 	}
 	c.since++
+	t.lastAt, t.lastSlow = threads, 0
+	if c.samples >= tunerMinSamples {
+		t.lastSlow = sec / c.usual
+	}
 	// Only a trial of fewer threads helps against a sudden slowdown: at
 	// fewer threads already, a slow step is a preempted thread, and trying
 	// more threads then costs whole time slices (measured: 230 ms for one
@@ -273,13 +281,22 @@ func (t *threadTuner) conclude(c *classTuner) {
 	if !better && c.byMeter && c.trial < c.cur {
 		// The kernel says another process started using the cores, but
 		// the usual time at cur is from before it did: the steps at cur
-		// since may be much slower. Compare with the next one instead.
-		// Measured (bench-serve CONTENTION=1, 8 streams): at the onset a
-		// 1-thread trial of 58 ms lost against the quiet usual 39.5 ms at
-		// 2 threads, and the model then ran 2-thread steps of 96–1106 ms
-		// until slow steps started another trial; a 129-token prompt step
-		// at 1 thread (400 ms) lost against 213 ms, and the next one at 2
-		// threads took 958.
+		// since may be much slower. Measured (bench-serve CONTENTION=1, 8
+		// streams): at the onset a 1-thread trial of 58 ms lost against
+		// the quiet usual 39.5 ms at 2 threads, and the model then ran
+		// 2-thread steps of 96–1106 ms until slow steps started another
+		// trial; a 129-token prompt step at 1 thread (400 ms) lost against
+		// 213 ms, and the next one at 2 threads took 958.
+		//
+		// So when the latest step at cur, of any shape, was slow against
+		// its own usual time (there: a 33-token step, 1.1–1.3 s against
+		// about 0.1), that slowdown stands for this class too.
+		if t.lastAt == c.cur && t.lastSlow >= tunerSpike && mean < c.usual*t.lastSlow*tunerSwitch {
+			t.switchTo(c, c.trial, mean, c.usual*t.lastSlow)
+			c.trial, c.since, c.byMeter, c.bySlow, c.verify = 0, 0, false, false, false
+			return
+		}
+		// Otherwise compare with the next step at cur.
 		c.pairedTo, c.pairedS = c.trial, mean
 		c.trial, c.since, c.byMeter, c.bySlow, c.verify = 0, 0, false, false, false
 		return
@@ -338,8 +355,15 @@ func (t *threadTuner) switchTo(c *classTuner, n int, mean, base float64) {
 	// the busy process, against 0.37–0.45 s at 1 (bench-serve
 	// CONTENTION=1, 8 streams). Idle cores start the way back up.
 	//
-	// When contention ends (a switch up), and when prompt chunks switch (a
-	// rarer, noisier signal), the other kind only tries it.
+	// With that word, a switch down of prompt chunks carries the token
+	// steps too: at the onset the first steps are often a burst of new
+	// prompts, and the token steps' own trial then lost against their
+	// quiet usual time and had to wait for one stalled step at the old
+	// count to compare with (1.3 s for 8 tokens at 2 threads).
+	//
+	// When contention ends (a switch up), and when prompt chunks switch
+	// without the kernel's word (a rarer, noisier signal), the other kind
+	// only tries it.
 	confirmed := t.meterKnown && t.use.others >= tunerOtherCores && t.fit() <= n
 	for i := range t.classes {
 		o := &t.classes[i]
@@ -349,7 +373,8 @@ func (t *threadTuner) switchTo(c *classTuner, n int, mean, base float64) {
 		tokens := t.isTokenClass(o) && t.isTokenClass(c)
 		unmeasured := o.samples < tunerMinSamples
 		promptsDown := t.isTokenClass(c) && !t.isTokenClass(o) && n < c.cur
-		if !tokens && !unmeasured && !promptsDown {
+		confirmedDown := confirmed && n < c.cur
+		if !tokens && !unmeasured && !promptsDown && !confirmedDown {
 			o.since = max(o.since, o.gap)
 			continue
 		}

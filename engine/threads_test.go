@@ -495,13 +495,20 @@ func TestThreadTunerMeterOnset(t *testing.T) {
 		nextMs   float64 // the next step at 2 threads
 		want     int     // threads after that step
 		backsOff bool    // the meter's trials backed off
+		// otherMs: a 33-token step (usually 100 ms at 2 threads) took
+		// this long just before the kernel's word (0: none)
+		otherMs float64
 	}{
 		// bench-serve CONTENTION=1, 8 streams: 39.5 ms usual, 58 ms at 1
 		// thread, then 96–1106 ms at 2.
-		{"the contended step at 2 threads is slower: switch", 39.5, 58, 100, 1, false},
-		{"prompt step: 129 tokens 400 ms at 1 thread, 958 at 2", 213, 400, 958, 1, false},
-		{"the step at 2 threads is as fast as usual: stay", 39.5, 58, 41, 2, true},
-		{"the trial beats the usual time: switch without waiting", 39.5, 30, 0, 1, false},
+		{"the contended step at 2 threads is slower: switch", 39.5, 58, 100, 1, false, 0},
+		{"prompt step: 129 tokens 400 ms at 1 thread, 958 at 2", 213, 400, 958, 1, false, 0},
+		{"the step at 2 threads is as fast as usual: stay", 39.5, 58, 41, 2, true, 0},
+		{"the trial beats the usual time: switch without waiting", 39.5, 30, 0, 1, false, 0},
+		// bench-serve CONTENTION=1: the onset's first step was a 33-token
+		// prompt at 2 threads, 1.1–1.3 s.
+		{"a step of another shape at 2 threads was slow: switch without waiting", 39.5, 58, 0, 1, false, 1200},
+		{"a step of another shape only a little slower: compare with the next step", 39.5, 58, 41, 2, true, 150},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -509,7 +516,11 @@ func TestThreadTunerMeterOnset(t *testing.T) {
 			ms := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
 			tuner.observeCores(coreUse{free: 2, others: 0.05, cpus: 2})
 			for range 20 {
+				tuner.observe(33, tuner.threads(33), ms(100))
 				tuner.observe(8, tuner.threads(8), ms(tc.usualMs))
+			}
+			if tc.otherMs > 0 {
+				tuner.observe(33, tuner.threads(33), ms(tc.otherMs))
 			}
 			c := &tuner.classes[stepClass(8)]
 			gap := c.meterGap
@@ -532,6 +543,54 @@ func TestThreadTunerMeterOnset(t *testing.T) {
 			}
 			if backedOff := c.meterGap > gap; backedOff != tc.backsOff {
 				t.Errorf("meter gap %d → %d, backed off %v, want %v", gap, c.meterGap, backedOff, tc.backsOff)
+			}
+		})
+	}
+}
+
+// TestThreadTunerConfirmedSwitchCarries: when prompt chunks switch to fewer
+// threads and the kernel says another process uses a core, the token steps
+// follow at once; without that word they only try.
+func TestThreadTunerConfirmedSwitchCarries(t *testing.T) {
+	tests := []struct {
+		name       string
+		meter      bool
+		wantTokens int // token steps' count after the prompt chunks' switch
+	}{
+		{"the kernel confirms another process: token steps follow", true, 1},
+		{"no word from the kernel: token steps only try", false, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			const prompt = 100
+			ms := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+			tuner := newThreadTuner(2)
+			if tc.meter {
+				tuner.observeCores(coreUse{free: 2, others: 0.05, cpus: 2})
+			}
+			for range 10 {
+				for range 8 {
+					tuner.observe(8, tuner.threads(8), ms(40))
+				}
+				tuner.observe(prompt, tuner.threads(prompt), ms(200))
+			}
+			if tc.meter {
+				tuner.observeCores(coreUse{free: 1, others: 1, cpus: 2})
+			}
+			p := &tuner.classes[stepClass(prompt)]
+			p.trial, p.trialN, p.trialT = 1, 0, 0
+			for p.trial != 0 {
+				tuner.observe(prompt, 1, ms(150))
+			}
+			if p.cur != 1 {
+				t.Fatalf("prompt chunks at %d threads after a faster trial of 1", p.cur)
+			}
+			tok := &tuner.classes[stepClass(8)]
+			if tok.cur != tc.wantTokens {
+				t.Errorf("token steps at %d threads (%s), want %d", tok.cur, tok.reason, tc.wantTokens)
+			}
+			if th := tuner.threads(8); th != 1 {
+				t.Errorf("next token step at %d threads, want 1 (followed or tried)", th)
 			}
 		})
 	}
