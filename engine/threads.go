@@ -277,32 +277,29 @@ func (t *threadTuner) conclude(c *classTuner) {
 		// and its next reading bring the count back down.
 		margin = 1
 	}
-	better := mean < c.usual*margin
-	if !better && c.byMeter && c.trial < c.cur {
-		// The kernel says another process started using the cores, but
-		// the usual time at cur is from before it did: the steps at cur
-		// since may be much slower. Measured (bench-serve CONTENTION=1, 8
-		// streams): at the onset a 1-thread trial of 58 ms lost against
-		// the quiet usual 39.5 ms at 2 threads, and the model then ran
-		// 2-thread steps of 96–1106 ms until slow steps started another
-		// trial; a 129-token prompt step at 1 thread (400 ms) lost against
-		// 213 ms, and the next one at 2 threads took 958.
-		//
-		// So when the latest step at cur, of any shape, was slow against
-		// its own usual time (there: a 33-token step, 1.1–1.3 s against
-		// about 0.1), that slowdown stands for this class too.
-		if t.lastAt == c.cur && t.lastSlow >= tunerSpike && mean < c.usual*t.lastSlow*tunerSwitch {
-			t.switchTo(c, c.trial, mean, c.usual*t.lastSlow)
-			c.trial, c.since, c.byMeter, c.bySlow, c.verify = 0, 0, false, false, false
-			return
-		}
-		// Otherwise compare with the next step at cur.
-		c.pairedTo, c.pairedS = c.trial, mean
-		c.trial, c.since, c.byMeter, c.bySlow, c.verify = 0, 0, false, false, false
-		return
+	// A meter-started trial of fewer threads: the kernel says another
+	// process started using the cores, but the usual time at cur is from
+	// before it did, and the steps at cur since may be much slower.
+	// Measured (bench-serve CONTENTION=1, 8 streams): at the onset a
+	// 1-thread trial of 58 ms lost against the quiet usual 39.5 ms at 2
+	// threads, and the model then ran 2-thread steps of 96–1106 ms until
+	// slow steps started another trial; a 129-token prompt step at 1
+	// thread (400 ms) lost against 213 ms, and the next one at 2 threads
+	// took 958. So when the latest step at cur, of any shape, was slow
+	// against its own usual time (there: a 33-token step, 1.1–1.3 s
+	// against about 0.1), that slowdown stands for this class too; failing
+	// that, the trial is compared with the next step at cur (paired).
+	onset := c.byMeter && c.trial < c.cur
+	base := c.usual
+	if onset && t.lastAt == c.cur && t.lastSlow >= tunerSpike {
+		base *= t.lastSlow
 	}
+	better := mean < base*margin
+	paired := onset && !better
 	if better {
-		t.switchTo(c, c.trial, mean, c.usual)
+		t.switchTo(c, c.trial, mean, base)
+	} else if paired {
+		c.pairedTo, c.pairedS = c.trial, mean
 	} else if c.verify {
 		// The old count was not better after all: the follow holds.
 		c.gap = t.gapAfterSwitch(c.cur)
@@ -313,7 +310,7 @@ func (t *threadTuner) conclude(c *classTuner) {
 	} else if !c.bySlow {
 		c.gap = min(c.gap*2, tunerMaxGap)
 	}
-	retry := c.bySlow && !better
+	retry := c.bySlow && !better && !paired
 	c.trial, c.since, c.byMeter, c.bySlow, c.verify = 0, 0, false, false, false
 	if retry {
 		// A failed trial that slow steps started is tried once more soon,
