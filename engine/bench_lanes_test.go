@@ -25,7 +25,9 @@ import (
 //
 //	GGUFD_BENCH_HOG=1 GGUFD_BENCH_ROUNDS=3 go test -v -run '^$' -bench ContentionLanes -benchtime 1x ./engine/
 //
-// GGUFD_BENCH_STREAMS sets the sequences (default 8).
+// GGUFD_BENCH_STREAMS sets the sequences (default 8). GGUFD_BENCH_THREADS=n
+// adds one context of n threads, for thread counts above the cores and for
+// builds with other barriers (docs/benchmarks.md: OpenMP).
 func BenchmarkContentionLanes(b *testing.B) {
 	_, path, rounds, hogs := contentionSettings(b)
 	streams, _ := strconv.Atoi(envOr("GGUFD_BENCH_STREAMS", "8"))
@@ -66,6 +68,15 @@ func BenchmarkContentionLanes(b *testing.B) {
 		{"one context, 1 thread", func() float64 { return lanesDecode(b, []*llamacpp.Context{curve}, streams, false) }},
 		{fmt.Sprintf("%d lanes in lockstep", lanes), func() float64 { return lanesDecode(b, laneCtx, streams/lanes, true) }},
 		{fmt.Sprintf("%d lanes free-running", lanes), func() float64 { return lanesDecode(b, laneCtx, streams/lanes, false) }},
+	}
+	if n, _ := strconv.Atoi(envOr("GGUFD_BENCH_THREADS", "0")); n > 0 && n != cores {
+		extra := newContext(streams, n)
+		configs = append(configs, struct {
+			name string
+			run  func() float64
+		}{fmt.Sprintf("one context, %d threads", n), func() float64 {
+			return lanesDecode(b, []*llamacpp.Context{extra}, streams, false)
+		}})
 	}
 	results := map[string][]float64{}
 	for r := 0; r < rounds; r++ {
