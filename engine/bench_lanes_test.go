@@ -58,10 +58,11 @@ func BenchmarkContentionLanes(b *testing.B) {
 		laneCtx = append(laneCtx, newContext(streams/lanes, 1))
 	}
 	all := newContext(streams, cores)
-	configs := []struct {
+	type config struct {
 		name string
 		run  func() float64
-	}{
+	}
+	configs := []config{
 		{fmt.Sprintf("one context, %d threads", cores), func() float64 {
 			return lanesDecode(b, []*llamacpp.Context{all}, streams, false)
 		}},
@@ -69,12 +70,9 @@ func BenchmarkContentionLanes(b *testing.B) {
 		{fmt.Sprintf("%d lanes in lockstep", lanes), func() float64 { return lanesDecode(b, laneCtx, streams/lanes, true) }},
 		{fmt.Sprintf("%d lanes free-running", lanes), func() float64 { return lanesDecode(b, laneCtx, streams/lanes, false) }},
 	}
-	if n, _ := strconv.Atoi(envOr("GGUFD_BENCH_THREADS", "0")); n > 0 && n != cores {
+	if n := benchThreads(); n > 1 && n != cores { // 1 and cores are measured above
 		extra := newContext(streams, n)
-		configs = append(configs, struct {
-			name string
-			run  func() float64
-		}{fmt.Sprintf("one context, %d threads", n), func() float64 {
+		configs = append(configs, config{fmt.Sprintf("one context, %d threads", n), func() float64 {
 			return lanesDecode(b, []*llamacpp.Context{extra}, streams, false)
 		}})
 	}

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -31,11 +30,8 @@ func BenchmarkPromptProcessing(b *testing.B) {
 		path := synthModel(b, preset)
 		b.Run(preset, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				threads := 0 // the engine's default
-				if n, err := strconv.Atoi(os.Getenv("GGUFD_BENCH_THREADS")); err == nil && n > 0 {
-					threads = n
-				}
-				m, err := Load(context.Background(), path, LoadOptions{ContextLength: promptLen + 64, Parallel: 1, Threads: threads, BatchSize: promptLen})
+				// 0 is the engine's default
+				m, err := Load(context.Background(), path, LoadOptions{ContextLength: promptLen + 64, Parallel: 1, Threads: benchThreads(), BatchSize: promptLen})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -96,12 +96,21 @@ type benchRound struct {
 	prefillTPS          float64
 }
 
+// benchThreads is the thread count GGUFD_BENCH_THREADS forces, 0 when unset.
+func benchThreads() int {
+	n, err := strconv.Atoi(os.Getenv("GGUFD_BENCH_THREADS"))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
 func benchPreset(b *testing.B, path string, rounds int) {
 	ctx := context.Background()
 	// The engine runs its default (adaptive threads) unless a count is
 	// forced; the plain loop runs the physical cores or the forced count.
 	threads, engineThreads := physicalCores(), 0
-	if n, err := strconv.Atoi(os.Getenv("GGUFD_BENCH_THREADS")); err == nil && n > 0 {
+	if n := benchThreads(); n > 0 {
 		threads, engineThreads = n, n
 	}
 	gpuLayers, _ := strconv.Atoi(envOr("GGUFD_BENCH_GPU_LAYERS", "0"))
