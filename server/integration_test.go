@@ -67,7 +67,7 @@ models:
     threads: 1
 `
 
-func startLive(t *testing.T) *liveServer {
+func startLive(t testing.TB) *liveServer {
 	return startLiveWith(t, liveConfig, map[string]string{
 		"chat.gguf": "stories260K-chatml.gguf",
 		"raw.gguf":  "stories260K.gguf",
@@ -78,7 +78,7 @@ func startLive(t *testing.T) *liveServer {
 
 // startLiveWith serves config over copies of the shared models (file name
 // in models_dir → shared model).
-func startLiveWith(t *testing.T, configText string, files map[string]string) *liveServer {
+func startLiveWith(t testing.TB, configText string, files map[string]string) *liveServer {
 	t.Helper()
 	dir := t.TempDir()
 	modelsDir := filepath.Join(dir, "models")
@@ -101,7 +101,7 @@ func startLiveWith(t *testing.T, configText string, files map[string]string) *li
 
 // serveConfig writes config into dir (whose models/ holds the files) and
 // serves it on 127.0.0.1 until the test ends.
-func serveConfig(t *testing.T, dir, body string) *liveServer {
+func serveConfig(t testing.TB, dir, body string) *liveServer {
 	t.Helper()
 	cfgPath := filepath.Join(dir, "ggufd.yaml")
 	if err := os.WriteFile(cfgPath, []byte(body), 0o644); err != nil {
