@@ -14,14 +14,14 @@ import (
 	"github.com/ggufd/ggufd/models"
 )
 
-func newAccounts(t *testing.T) *accounts.Service {
+func newAccounts(t testing.TB) *accounts.Service {
 	t.Helper()
 	return accounts.NewService(newAccountsStore(t), accounts.Config{Mode: accounts.ModeKey, Currency: "元"})
 }
 
 // newAccountsStore is a fresh SQLite accounts database, closed when the
 // test ends.
-func newAccountsStore(t *testing.T) *accounts.SQLiteStore {
+func newAccountsStore(t testing.TB) *accounts.SQLiteStore {
 	t.Helper()
 	store, err := accounts.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "ggufd.db"))
 	if err != nil {
@@ -32,7 +32,7 @@ func newAccountsStore(t *testing.T) *accounts.SQLiteStore {
 }
 
 // fundedKey creates an account with a balance and returns a key for it.
-func fundedKey(t *testing.T, svc *accounts.Service, openid string, balance float64) string {
+func fundedKey(t testing.TB, svc *accounts.Service, openid string, balance float64) string {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := svc.CreateAccount(ctx, accounts.Account{OpenID: openid}); err != nil {

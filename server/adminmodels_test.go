@@ -139,7 +139,7 @@ func TestAdminModelsAndMetrics(t *testing.T) {
 // startManager writes cfgText and copies of shared models (destination →
 // file in ../shared/models) into a temp dir and starts a model manager on
 // it; it is closed when the test ends.
-func startManager(t *testing.T, cfgText string, files map[string]string, opts ...models.Option) (*config.Config, string, *models.Manager) {
+func startManager(t testing.TB, cfgText string, files map[string]string, opts ...models.Option) (*config.Config, string, *models.Manager) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "models"), 0o755); err != nil {

@@ -2,13 +2,23 @@ package server
 
 import (
 	"bytes"
+	"context"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ggufd/ggufd/accounts"
 )
 
 // fuzzRoutes are the endpoints whose request bodies reach a model.
@@ -21,12 +31,50 @@ var fuzzRoutes = []string{
 	"/apply-template",
 }
 
-// fuzzLive is one live server per fuzzing process: loading the models for
-// every input would make the fuzzer a model-loading benchmark.
-var fuzzLive = struct {
+// processServer is one live server per fuzzing process: loading the models
+// for every input would make the fuzzer a model-loading benchmark.
+type processServer struct {
 	once sync.Once
 	l    *liveServer
-}{}
+}
+
+func (p *processServer) get(start func() *liveServer) *liveServer {
+	p.once.Do(func() { p.l = start() })
+	return p.l
+}
+
+var fuzzLive, fuzzVision processServer
+
+// fuzzClient waits for an answer as long as a slow generation may take; a
+// request past it hangs.
+var fuzzClient = &http.Client{Timeout: 2 * time.Minute}
+
+// fuzzPost sends req and checks the answer by checkAnswer; what names the
+// input in failures is desc.
+func fuzzPost(t *testing.T, req *http.Request, desc string) (int, []byte) {
+	t.Helper()
+	resp, err := fuzzClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", req.URL.Path, err)
+	}
+	got, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("POST %s: read: %v", req.URL.Path, err)
+	}
+	checkAnswer(t, req.URL.Path, desc, resp.StatusCode, got)
+	return resp.StatusCode, got
+}
+
+// postJSON is a POST of body to url.
+func postJSON(t *testing.T, url, body string) *http.Request {
+	req, err := http.NewRequest("POST", url, strings.NewReader(body))
+	if err != nil {
+		t.Skip("not a URL the client can send")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return req
+}
 
 // FuzzAPI sends arbitrary bodies to the model endpoints of a live server
 // over the real test models. Whatever the body holds, the answer must be a
@@ -59,40 +107,292 @@ func FuzzAPI(f *testing.F) {
 	} {
 		f.Add(s.route, s.body)
 	}
-	fuzzLive.once.Do(func() { fuzzLive.l = startLive(f) })
-	live := fuzzLive.l
-	client := &http.Client{Timeout: 2 * time.Minute}
+	live := fuzzLive.get(func() *liveServer { return startLive(f) })
 	f.Fuzz(func(t *testing.T, route uint8, body string) {
 		path := fuzzRoutes[int(route)%len(fuzzRoutes)]
-		resp, err := client.Post(live.url+path, "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatalf("POST %s: %v", path, err)
+		fuzzPost(t, postJSON(t, live.url+path, body), body)
+	})
+}
+
+// checkAnswer fails t unless an answer is a success (with no server error
+// inside a stream) or an OpenAI error object with a 4xx status or 503.
+func checkAnswer(t *testing.T, path, body string, status int, got []byte) {
+	t.Helper()
+	if status < 400 {
+		// A streamed answer may still end in an error event; it must
+		// be a client error too, never a server error.
+		if bytes.Contains(got, []byte(`"type":"server_error"`)) {
+			t.Fatalf("POST %s %s: %d with a server error in the stream: %.2000s", path, body, status, got)
 		}
-		defer resp.Body.Close()
-		got, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-		if err != nil {
-			t.Fatalf("POST %s: read: %v", path, err)
+		return
+	}
+	var e struct {
+		Error *struct {
+			Message string `json:"message"`
+			Type    string `json:"type"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(got, &e); err != nil || e.Error == nil || e.Error.Message == "" || e.Error.Type == "" {
+		t.Fatalf("POST %s %s: %d without an OpenAI error object: %.2000s", path, body, status, got)
+	}
+	// 503 is a full queue or a loading model: load, not input.
+	if status >= 500 && status != http.StatusServiceUnavailable {
+		t.Fatalf("POST %s %s: %d %s", path, body, status, got)
+	}
+}
+
+// fuzzBillingConfig serves a per-token model, a per-second variant of it
+// and a priced embedding model behind API keys.
+const fuzzBillingConfig = `listen: 127.0.0.1:0
+models_dir: models
+auth: {mode: key}
+queue_depth: 16
+models:
+  story:
+    file: story.gguf
+    context: 256
+    parallel: 4
+    threads: 1
+    pricing: {input_per_1k: 1, output_per_1k: 2, cached_input_per_1k: 0.5}
+  story-t:
+    base: story
+    system_prompt: You tell stories.
+    pricing: {per_second: 1, max_seconds: 5}
+  emb:
+    file: emb.gguf
+    embeddings: true
+    context: 128
+    threads: 1
+    pricing: {input_per_1k: 1}
+`
+
+// fuzzBilled is the accounts-mode server of a fuzzing process.
+var fuzzBilled = struct {
+	once sync.Once
+	url  string
+	svc  *accounts.Service
+	key  string
+}{}
+
+// fuzzBilledRoutes are paths under the server; %s is the fuzzed userid of
+// the provider-style URLs.
+var fuzzBilledRoutes = []string{
+	"/v1/chat/completions",
+	"/v1/completions",
+	"/v1/embeddings",
+	"/llm_api/acme/%s/story/v1/chat/completions",
+	"/llm_api/acme/%s/story-t/v1/chat/completions",
+	"/llm_api/acme/%s//v1/completions",
+}
+
+// FuzzBilledAPI sends arbitrary bodies and userids to the billed endpoints
+// of a server with accounts. Besides FuzzAPI's rules, every request must
+// leave the books exact: no reservation left held, the balance lowered by
+// exactly the cost of the ledger rows the request wrote, no negative cost,
+// and a successful answer billed in one row for the tokens its usage
+// reports (a JSON body's, or a stream's usage event).
+//
+//	go test ./server -run '^$' -fuzz FuzzBilledAPI -fuzztime 10m
+func FuzzBilledAPI(f *testing.F) {
+	if testing.Short() {
+		f.Skip("loads real models")
+	}
+	for _, s := range []struct {
+		route  uint8
+		userid string
+		body   string
+	}{
+		{0, "", `{"model":"story","messages":[{"role":"user","content":"hi"}],"max_tokens":8,"n":3}`},
+		{0, "", `{"model":"story-t","messages":[{"role":"user","content":"hi"}],"max_tokens":8,"stream":true,"stream_options":{"include_usage":true}}`},
+		{1, "", `{"model":"story","prompt":["a","b"],"max_tokens":4,"n":2,"echo":true,"logprobs":1}`},
+		{2, "", `{"model":"emb","input":["hello","world"]}`},
+		{3, "u1", `{"messages":[{"role":"user","content":"hi"}],"max_tokens":6,"user":"u2"}`},
+		{4, "u%2F..", `{"messages":[{"role":"user","content":"hi"}],"max_tokens":1000}`},
+		{5, "", `{"model":"story","prompt":"Once","max_tokens":3}`},
+	} {
+		f.Add(s.route, s.userid, s.body)
+	}
+	fuzzBilled.once.Do(func() {
+		cfg, _, mgr := startManager(f, fuzzBillingConfig, map[string]string{
+			"story.gguf": "stories260K-chatml.gguf",
+			"emb.gguf":   "stories260K.gguf",
+		})
+		fuzzBilled.svc = newAccounts(f)
+		fuzzBilled.key = fundedKey(f, fuzzBilled.svc, "acme", 1e6)
+		fuzzBilled.url = serveWithAccounts(f, cfg, mgr, fuzzBilled.svc)
+	})
+	svc := fuzzBilled.svc
+	f.Fuzz(func(t *testing.T, route uint8, userid, body string) {
+		ctx := context.Background()
+		path := fuzzBilledRoutes[int(route)%len(fuzzBilledRoutes)]
+		if strings.Contains(path, "%s") {
+			path = fmt.Sprintf(path, userid)
 		}
-		if resp.StatusCode < 400 {
-			// A streamed answer may still end in an error event; it must
-			// be a client error too, never a server error.
-			if bytes.Contains(got, []byte(`"type":"server_error"`)) {
-				t.Fatalf("POST %s %s: %d with a server error in the stream: %.2000s", path, body, resp.StatusCode, got)
+		req := postJSON(t, fuzzBilled.url+path, body)
+		req.Header.Set("Authorization", "Bearer "+fuzzBilled.key)
+		before, err := svc.GetAccount(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		since := svc.Now()
+		status, got := fuzzPost(t, req, body)
+
+		// Settlement ends with the request; a stream's may trail its last
+		// byte, so wait for the hold to go.
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			held, err := svc.Reserved(ctx, "acme")
+			if err != nil {
+				t.Fatal(err)
 			}
-			return
+			if held == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("POST %s %s: %v still reserved 10 s after the answer", path, body, held)
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
-		var e struct {
-			Error *struct {
-				Message string `json:"message"`
-				Type    string `json:"type"`
-			} `json:"error"`
+		after, err := svc.GetAccount(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
 		}
-		if err := json.Unmarshal(got, &e); err != nil || e.Error == nil || e.Error.Message == "" || e.Error.Type == "" {
-			t.Fatalf("POST %s %s: %d without an OpenAI error object: %.2000s", path, body, resp.StatusCode, got)
+		rows, err := svc.Ledger(ctx, accounts.LedgerFilter{OpenID: "acme", Since: since})
+		if err != nil {
+			t.Fatal(err)
 		}
-		// 503 is a full queue or a loading model: load, not input.
-		if resp.StatusCode >= 500 && resp.StatusCode != http.StatusServiceUnavailable {
-			t.Fatalf("POST %s %s: %d %s", path, body, resp.StatusCode, got)
+		var charged accounts.Money
+		for _, r := range rows {
+			if r.Cost < 0 {
+				t.Fatalf("POST %s %s: negative cost in %+v", path, body, r)
+			}
+			charged += r.Cost
+		}
+		if before.Balance-after.Balance != charged {
+			t.Fatalf("POST %s %s: balance %v → %v, ledger rows %+v charge %v", path, body, before.Balance, after.Balance, rows, charged)
+		}
+		t.Logf("POST %s: %d, %d ledger rows, charged %v", path, status, len(rows), charged)
+		if usage := reportedUsage(got); status == http.StatusOK && usage != nil {
+			if len(rows) != 1 || rows[0].PromptTokens != usage.PromptTokens || rows[0].CompletionTokens != usage.CompletionTokens {
+				t.Fatalf("POST %s %s: usage %+v, ledger rows %+v", path, body, *usage, rows)
+			}
 		}
 	})
+}
+
+type reported struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+}
+
+// reportedUsage is the usage an answer tells the client: a JSON body's, or
+// the last one of a stream's events (sent when stream_options asks); nil if
+// none.
+func reportedUsage(answer []byte) *reported {
+	var doc struct {
+		Usage *reported `json:"usage"`
+	}
+	if json.Unmarshal(answer, &doc) == nil {
+		return doc.Usage
+	}
+	var last *reported
+	for _, line := range bytes.Split(answer, []byte("\n")) {
+		var event struct {
+			Usage *reported `json:"usage"`
+		}
+		data, ok := bytes.CutPrefix(line, []byte("data: "))
+		if ok && json.Unmarshal(data, &event) == nil && event.Usage != nil {
+			last = event.Usage
+		}
+	}
+	return last
+}
+
+// fuzzVisionConfig is visionConfig with the default image limits, so that
+// pictures of every shape up to a megapixel reach the model.
+const fuzzVisionConfig = `listen: 127.0.0.1:0
+models_dir: models
+auth: {mode: none}
+defaults: {context: 256, parallel: 2, threads: 1}
+models:
+  text:
+    file: text.gguf
+    parallel: 1
+`
+
+// FuzzVision sends images to a vision model (the synthetic projector of
+// the vision-demo preset): pictures of any shape from 1×1 to 4096×4096 and
+// up to a megapixel (4096×1 and 1×4096 included) in PNG, JPEG or GIF, or
+// arbitrary bytes as a data: URL, with up to three images and a text part. They are decoded in Go and reach llama.cpp's
+// image preprocessing as bitmaps; whatever their shape, the answer must
+// follow FuzzAPI's rules and nothing may crash.
+//
+//	go test ./server -run '^$' -fuzz FuzzVision -fuzztime 10m
+func FuzzVision(f *testing.F) {
+	if testing.Short() {
+		f.Skip("loads real models")
+	}
+	for _, s := range []struct {
+		w, h        uint16
+		kind, count uint8
+		raw         []byte
+		text        string
+	}{
+		{w: 8, h: 8, count: 1, text: "What is this?"},
+		{w: 1, h: 1, kind: 1, count: 1},
+		{w: 511, h: 1, kind: 2, count: 2, text: "x"},
+		{w: 1, h: 300, count: 3},
+		{w: 99, h: 101, kind: 1, count: 1},
+		{w: 4095, h: 0, count: 1},
+		{w: 0, h: 4095, kind: 1, count: 1},
+		{w: 1023, h: 1023, count: 1},
+		{kind: 3, count: 1, raw: []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02")},
+		{kind: 3, count: 1, raw: []byte("GIF89a\x01\x00\x01\x00")},
+		{kind: 3, count: 1, raw: []byte("RIFF\x00\x00\x00\x00WEBPVP8 ")},
+	} {
+		f.Add(s.w, s.h, s.kind, s.count, s.raw, s.text)
+	}
+	live := fuzzVision.get(func() *liveServer { return startVision(f, fuzzVisionConfig) })
+	f.Fuzz(func(t *testing.T, w, h uint16, kind, count uint8, raw []byte, text string) {
+		img := raw
+		width, height := int(w)%4096+1, int(h)%4096+1
+		if width*height > 1<<20 {
+			height = max(1, (1<<20)/width)
+		}
+		if kind%4 != 3 {
+			img = fuzzPicture(t, width, height, kind%4)
+		}
+		url := "data:image/png;base64," + base64.StdEncoding.EncodeToString(img)
+		parts := []string{textPart(text)}
+		for range int(count%3) + 1 {
+			parts = append(parts, imagePart(url))
+		}
+		body := chatBody("eyes", `,"max_tokens":4`, parts...)
+		desc := fmt.Sprintf("(%d×%d kind %d, %d bytes)", width, height, kind%4, len(img))
+		status, got := fuzzPost(t, postJSON(t, live.url+"/v1/chat/completions", body), desc)
+		t.Logf("%s: %d %.200s", desc, status, got)
+	})
+}
+
+// fuzzPicture encodes a w×h gradient as PNG (kind 0), JPEG (1) or GIF (2).
+func fuzzPicture(t *testing.T, w, h int, kind uint8) []byte {
+	im := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			im.SetNRGBA(x, y, color.NRGBA{R: byte(x), G: byte(y), B: byte(x + y), A: 255})
+		}
+	}
+	var buf bytes.Buffer
+	var err error
+	switch kind {
+	case 0:
+		err = png.Encode(&buf, im)
+	case 1:
+		err = jpeg.Encode(&buf, im, nil)
+	default:
+		err = gif.Encode(&buf, im, nil)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

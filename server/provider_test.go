@@ -21,7 +21,7 @@ import (
 
 // serveWithAccounts serves mgr through the accounts service on 127.0.0.1
 // until the test ends, and returns the base URL.
-func serveWithAccounts(t *testing.T, cfg *config.Config, mgr *models.Manager, svc *accounts.Service) string {
+func serveWithAccounts(t testing.TB, cfg *config.Config, mgr *models.Manager, svc *accounts.Service) string {
 	t.Helper()
 	srv, err := New(cfg, mgr, slog.New(slog.DiscardHandler), WithAccounts(svc))
 	if err != nil {

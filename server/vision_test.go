@@ -40,7 +40,7 @@ models:
     parallel: 1
 `
 
-func startVision(t *testing.T) *liveServer {
+func startVision(t testing.TB, configText string) *liveServer {
 	t.Helper()
 	dir := t.TempDir()
 	models := filepath.Join(dir, "models")
@@ -61,12 +61,12 @@ func startVision(t *testing.T) *liveServer {
 	if err := os.WriteFile(filepath.Join(models, "text.gguf"), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return serveConfig(t, dir, visionConfig)
+	return serveConfig(t, dir, configText)
 }
 
 // pngURL draws a w×h picture from seed (noise when noisy, which does not
 // compress) and returns it as a data: URL.
-func pngURL(t *testing.T, w, h int, seed byte, noisy bool) string {
+func pngURL(t testing.TB, w, h int, seed byte, noisy bool) string {
 	t.Helper()
 	im := image.NewNRGBA(image.Rect(0, 0, w, h))
 	state := uint32(seed) + 1
@@ -142,7 +142,7 @@ func TestVisionLive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads real models")
 	}
-	live := startVision(t)
+	live := startVision(t, visionConfig)
 	perImage := imageTokensPerImage(t)
 
 	t.Run("models list marks vision models", func(t *testing.T) {
