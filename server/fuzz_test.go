@@ -190,7 +190,8 @@ var fuzzBilledRoutes = []string{
 // leave the books exact: no reservation left held, the balance lowered by
 // exactly the cost of the ledger rows the request wrote, no negative cost,
 // and a successful answer billed in one row for the tokens its usage
-// reports (a JSON body's, or a stream's usage event).
+// reports (a JSON body's, or a stream's usage event). Some clients hang up
+// part way through the answer; the books must be exact for them too.
 //
 //	go test ./server -run '^$' -fuzz FuzzBilledAPI -fuzztime 10m
 func FuzzBilledAPI(f *testing.F) {
@@ -200,17 +201,20 @@ func FuzzBilledAPI(f *testing.F) {
 	for _, s := range []struct {
 		route  uint8
 		userid string
+		hangUp uint16
 		body   string
 	}{
-		{0, "", `{"model":"story","messages":[{"role":"user","content":"hi"}],"max_tokens":8,"n":3}`},
-		{0, "", `{"model":"story-t","messages":[{"role":"user","content":"hi"}],"max_tokens":8,"stream":true,"stream_options":{"include_usage":true}}`},
-		{1, "", `{"model":"story","prompt":["a","b"],"max_tokens":4,"n":2,"echo":true,"logprobs":1}`},
-		{2, "", `{"model":"emb","input":["hello","world"]}`},
-		{3, "u1", `{"messages":[{"role":"user","content":"hi"}],"max_tokens":6,"user":"u2"}`},
-		{4, "u%2F..", `{"messages":[{"role":"user","content":"hi"}],"max_tokens":1000}`},
-		{5, "", `{"model":"story","prompt":"Once","max_tokens":3}`},
+		{0, "", 0, `{"model":"story","messages":[{"role":"user","content":"hi"}],"max_tokens":8,"n":3}`},
+		{0, "", 0, `{"model":"story-t","messages":[{"role":"user","content":"hi"}],"max_tokens":8,"stream":true,"stream_options":{"include_usage":true}}`},
+		{1, "", 0, `{"model":"story","prompt":["a","b"],"max_tokens":4,"n":2,"echo":true,"logprobs":1}`},
+		{2, "", 0, `{"model":"emb","input":["hello","world"]}`},
+		{3, "u1", 0, `{"messages":[{"role":"user","content":"hi"}],"max_tokens":6,"user":"u2"}`},
+		{4, "u%2F..", 0, `{"messages":[{"role":"user","content":"hi"}],"max_tokens":1000}`},
+		{5, "", 0, `{"model":"story","prompt":"Once","max_tokens":3}`},
+		{0, "", 700, `{"model":"story","messages":[{"role":"user","content":"hi"}],"max_tokens":200,"n":2,"stream":true,"ignore_eos":true}`},
+		{4, "u", 1, `{"messages":[{"role":"user","content":"hi"}],"max_tokens":200,"ignore_eos":true}`},
 	} {
-		f.Add(s.route, s.userid, s.body)
+		f.Add(s.route, s.userid, s.hangUp, s.body)
 	}
 	fuzzBilled.once.Do(func() {
 		cfg, _, mgr := startManager(f, fuzzBillingConfig, map[string]string{
@@ -222,7 +226,7 @@ func FuzzBilledAPI(f *testing.F) {
 		fuzzBilled.url = serveWithAccounts(f, cfg, mgr, fuzzBilled.svc)
 	})
 	svc := fuzzBilled.svc
-	f.Fuzz(func(t *testing.T, route uint8, userid, body string) {
+	f.Fuzz(func(t *testing.T, route uint8, userid string, hangUp uint16, body string) {
 		ctx := context.Background()
 		path := fuzzBilledRoutes[int(route)%len(fuzzBilledRoutes)]
 		if strings.Contains(path, "%s") {
@@ -235,7 +239,20 @@ func FuzzBilledAPI(f *testing.F) {
 			t.Fatal(err)
 		}
 		since := svc.Now()
-		status, got := fuzzPost(t, req, body)
+		// A client that hangs up after hangUp bytes (when it is not a
+		// multiple of 3) pays for what was done until the server noticed.
+		var status int
+		var got []byte
+		if hangUp%3 != 0 {
+			resp, err := fuzzClient.Do(req)
+			if err != nil {
+				t.Fatalf("POST %s: %v", path, err)
+			}
+			io.CopyN(io.Discard, resp.Body, int64(hangUp))
+			resp.Body.Close()
+		} else {
+			status, got = fuzzPost(t, req, body)
+		}
 
 		// Settlement ends with the request; a stream's may trail its last
 		// byte, so wait for the hold to go.
