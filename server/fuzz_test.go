@@ -191,7 +191,8 @@ var fuzzBilledRoutes = []string{
 // exactly the cost of the ledger rows the request wrote, no negative cost,
 // and a successful answer billed in one row for the tokens its usage
 // reports (a JSON body's, or a stream's usage event). Some clients hang up
-// part way through the answer; the books must be exact for them too.
+// part way through the answer, and some requests are suspended by their
+// account; the books must be exact for them too.
 //
 //	go test ./server -run '^$' -fuzz FuzzBilledAPI -fuzztime 10m
 func FuzzBilledAPI(f *testing.F) {
@@ -213,6 +214,8 @@ func FuzzBilledAPI(f *testing.F) {
 		{5, "", 0, `{"model":"story","prompt":"Once","max_tokens":3}`},
 		{0, "", 700, `{"model":"story","messages":[{"role":"user","content":"hi"}],"max_tokens":200,"n":2,"stream":true,"ignore_eos":true}`},
 		{4, "u", 1, `{"messages":[{"role":"user","content":"hi"}],"max_tokens":200,"ignore_eos":true}`},
+		{0, "", 2, `{"model":"story","messages":[{"role":"user","content":"hi"}],"max_tokens":250,"n":2,"ignore_eos":true}`},
+		{3, "u", 5, `{"messages":[{"role":"user","content":"hi"}],"max_tokens":250,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}}`},
 	} {
 		f.Add(s.route, s.userid, s.hangUp, s.body)
 	}
@@ -239,18 +242,40 @@ func FuzzBilledAPI(f *testing.F) {
 			t.Fatal(err)
 		}
 		since := svc.Now()
-		// A client that hangs up after hangUp bytes (when it is not a
-		// multiple of 3) pays for what was done until the server noticed.
+		// A client that hangs up after hangUp bytes (when that is 1 more
+		// than a multiple of 3) pays for what was done until the server
+		// noticed; one whose account suspends its generations (2 more)
+		// gets and pays what was generated until then.
 		var status int
 		var got []byte
-		if hangUp%3 != 0 {
+		switch hangUp % 3 {
+		case 1:
 			resp, err := fuzzClient.Do(req)
 			if err != nil {
 				t.Fatalf("POST %s: %v", path, err)
 			}
 			io.CopyN(io.Discard, resp.Body, int64(hangUp))
 			resp.Body.Close()
-		} else {
+		case 2:
+			done := make(chan struct{})
+			suspended := make(chan struct{})
+			go func() {
+				defer close(suspended)
+				for {
+					if n, _ := svc.Suspend(ctx, "acme", ""); n > 0 {
+						return
+					}
+					select {
+					case <-done:
+						return
+					case <-time.After(time.Millisecond):
+					}
+				}
+			}()
+			status, got = fuzzPost(t, req, body)
+			close(done)
+			<-suspended
+		default:
 			status, got = fuzzPost(t, req, body)
 		}
 
@@ -288,7 +313,9 @@ func FuzzBilledAPI(f *testing.F) {
 			t.Fatalf("POST %s %s: balance %v → %v, ledger rows %+v charge %v", path, body, before.Balance, after.Balance, rows, charged)
 		}
 		t.Logf("POST %s: %d, %d ledger rows, charged %v", path, status, len(rows), charged)
-		if usage := reportedUsage(got); status == http.StatusOK && usage != nil {
+		// A request suspended before any work reports no tokens and
+		// writes no row: the ledger records billable work only.
+		if usage := reportedUsage(got); status == http.StatusOK && usage != nil && *usage != (reported{}) {
 			if len(rows) != 1 || rows[0].PromptTokens != usage.PromptTokens || rows[0].CompletionTokens != usage.CompletionTokens {
 				t.Fatalf("POST %s %s: usage %+v, ledger rows %+v", path, body, *usage, rows)
 			}
