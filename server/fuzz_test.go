@@ -3,11 +3,8 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/color"
 	"image/gif"
 	"image/jpeg"
 	"image/png"
@@ -31,19 +28,20 @@ var fuzzRoutes = []string{
 	"/apply-template",
 }
 
-// processServer is one live server per fuzzing process: loading the models
-// for every input would make the fuzzer a model-loading benchmark.
-type processServer struct {
+// perProcess holds what a fuzzing process starts once, a live server:
+// loading the models for every input would make the fuzzer a
+// model-loading benchmark.
+type perProcess[T any] struct {
 	once sync.Once
-	l    *liveServer
+	v    T
 }
 
-func (p *processServer) get(start func() *liveServer) *liveServer {
-	p.once.Do(func() { p.l = start() })
-	return p.l
+func (p *perProcess[T]) get(start func() T) T {
+	p.once.Do(func() { p.v = start() })
+	return p.v
 }
 
-var fuzzLive, fuzzVision processServer
+var fuzzLive, fuzzVision perProcess[*liveServer]
 
 // fuzzClient waits for an answer as long as a slow generation may take; a
 // request past it hangs.
@@ -166,13 +164,15 @@ models:
     pricing: {input_per_1k: 1}
 `
 
-// fuzzBilled is the accounts-mode server of a fuzzing process.
-var fuzzBilled = struct {
-	once sync.Once
-	url  string
-	svc  *accounts.Service
-	key  string
-}{}
+// billedServer is a server with accounts and the key of a funded account,
+// "acme".
+type billedServer struct {
+	url string
+	svc *accounts.Service
+	key string
+}
+
+var fuzzBilled perProcess[billedServer]
 
 // fuzzBilledRoutes are paths under the server; %s is the fuzzed userid of
 // the provider-style URLs.
@@ -219,24 +219,24 @@ func FuzzBilledAPI(f *testing.F) {
 	} {
 		f.Add(s.route, s.userid, s.hangUp, s.body)
 	}
-	fuzzBilled.once.Do(func() {
+	srv := fuzzBilled.get(func() billedServer {
 		cfg, _, mgr := startManager(f, fuzzBillingConfig, map[string]string{
 			"story.gguf": "stories260K-chatml.gguf",
 			"emb.gguf":   "stories260K.gguf",
 		})
-		fuzzBilled.svc = newAccounts(f)
-		fuzzBilled.key = fundedKey(f, fuzzBilled.svc, "acme", 1e6)
-		fuzzBilled.url = serveWithAccounts(f, cfg, mgr, fuzzBilled.svc)
+		svc := newAccounts(f)
+		key := fundedKey(f, svc, "acme", 1e6)
+		return billedServer{url: serveWithAccounts(f, cfg, mgr, svc), svc: svc, key: key}
 	})
-	svc := fuzzBilled.svc
+	svc := srv.svc
 	f.Fuzz(func(t *testing.T, route uint8, userid string, hangUp uint16, body string) {
 		ctx := context.Background()
 		path := fuzzBilledRoutes[int(route)%len(fuzzBilledRoutes)]
 		if strings.Contains(path, "%s") {
 			path = fmt.Sprintf(path, userid)
 		}
-		req := postJSON(t, fuzzBilled.url+path, body)
-		req.Header.Set("Authorization", "Bearer "+fuzzBilled.key)
+		req := postJSON(t, srv.url+path, body)
+		req.Header.Set("Authorization", "Bearer "+srv.key)
 		before, err := svc.GetAccount(ctx, "acme")
 		if err != nil {
 			t.Fatal(err)
@@ -257,42 +257,17 @@ func FuzzBilledAPI(f *testing.F) {
 			io.CopyN(io.Discard, resp.Body, int64(hangUp))
 			resp.Body.Close()
 		case 2:
-			done := make(chan struct{})
-			suspended := make(chan struct{})
-			go func() {
-				defer close(suspended)
-				for {
-					if n, _ := svc.Suspend(ctx, "acme", ""); n > 0 {
-						return
-					}
-					select {
-					case <-done:
-						return
-					case <-time.After(time.Millisecond):
-					}
-				}
-			}()
+			stop := suspendUntil(svc, "acme")
 			status, got = fuzzPost(t, req, body)
-			close(done)
-			<-suspended
+			stop()
 		default:
 			status, got = fuzzPost(t, req, body)
 		}
 
 		// Settlement ends with the request; a stream's may trail its last
 		// byte, so wait for the hold to go.
-		for deadline := time.Now().Add(10 * time.Second); ; {
-			held, err := svc.Reserved(ctx, "acme")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if held == 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("POST %s %s: %v still reserved 10 s after the answer", path, body, held)
-			}
-			time.Sleep(5 * time.Millisecond)
+		if held := awaitNoHold(t, svc, "acme", 10*time.Second); held != 0 {
+			t.Fatalf("POST %s %s: %v still reserved 10 s after the answer", path, body, held)
 		}
 		after, err := svc.GetAccount(ctx, "acme")
 		if err != nil {
@@ -315,12 +290,47 @@ func FuzzBilledAPI(f *testing.F) {
 		t.Logf("POST %s: %d, %d ledger rows, charged %v", path, status, len(rows), charged)
 		// A request suspended before any work reports no tokens and
 		// writes no row: the ledger records billable work only.
-		if usage := reportedUsage(got); status == http.StatusOK && usage != nil && *usage != (reported{}) {
+		if usage := reportedUsage(t, got); status == http.StatusOK && usage != nil && *usage != (reported{}) {
 			if len(rows) != 1 || rows[0].PromptTokens != usage.PromptTokens || rows[0].CompletionTokens != usage.CompletionTokens {
 				t.Fatalf("POST %s %s: usage %+v, ledger rows %+v", path, body, *usage, rows)
 			}
 		}
 	})
+}
+
+// suspendUntil suspends the account's generations as soon as one runs, until
+// stop is called; stop returns once it has ended.
+func suspendUntil(svc *accounts.Service, openid string) (stop func()) {
+	done, ended := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(ended)
+		for {
+			if n, _ := svc.Suspend(context.Background(), openid, ""); n > 0 {
+				return
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	return func() { close(done); <-ended }
+}
+
+// awaitNoHold waits up to limit for the account to have nothing reserved and
+// returns what is still reserved then.
+func awaitNoHold(t *testing.T, svc *accounts.Service, openid string, limit time.Duration) accounts.Money {
+	t.Helper()
+	for deadline := time.Now().Add(limit); ; time.Sleep(5 * time.Millisecond) {
+		held, err := svc.Reserved(context.Background(), openid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if held == 0 || time.Now().After(deadline) {
+			return held
+		}
+	}
 }
 
 type reported struct {
@@ -331,20 +341,19 @@ type reported struct {
 // reportedUsage is the usage an answer tells the client: a JSON body's, or
 // the last one of a stream's events (sent when stream_options asks); nil if
 // none.
-func reportedUsage(answer []byte) *reported {
-	var doc struct {
+func reportedUsage(t *testing.T, answer []byte) *reported {
+	type withUsage struct {
 		Usage *reported `json:"usage"`
 	}
+	var doc withUsage
 	if json.Unmarshal(answer, &doc) == nil {
 		return doc.Usage
 	}
 	var last *reported
-	for _, line := range bytes.Split(answer, []byte("\n")) {
-		var event struct {
-			Usage *reported `json:"usage"`
-		}
-		data, ok := bytes.CutPrefix(line, []byte("data: "))
-		if ok && json.Unmarshal(data, &event) == nil && event.Usage != nil {
+	events, _ := sseEvents(t, bytes.NewReader(answer))
+	for _, data := range events {
+		var event withUsage
+		if json.Unmarshal([]byte(data), &event) == nil && event.Usage != nil {
 			last = event.Usage
 		}
 	}
@@ -366,9 +375,10 @@ models:
 // FuzzVision sends images to a vision model (the synthetic projector of
 // the vision-demo preset): pictures of any shape from 1×1 to 4096×4096 and
 // up to a megapixel (4096×1 and 1×4096 included) in PNG, JPEG or GIF, or
-// arbitrary bytes as a data: URL, with up to three images and a text part. They are decoded in Go and reach llama.cpp's
-// image preprocessing as bitmaps; whatever their shape, the answer must
-// follow FuzzAPI's rules and nothing may crash.
+// arbitrary bytes as a data: URL, with up to three images and a text part.
+// They are decoded in Go and reach llama.cpp's image preprocessing as
+// bitmaps; whatever their shape, the answer must follow FuzzAPI's rules and
+// nothing may crash.
 //
 //	go test ./server -run '^$' -fuzz FuzzVision -fuzztime 10m
 func FuzzVision(f *testing.F) {
@@ -405,7 +415,7 @@ func FuzzVision(f *testing.F) {
 		if kind%4 != 3 {
 			img = fuzzPicture(t, width, height, kind%4)
 		}
-		url := "data:image/png;base64," + base64.StdEncoding.EncodeToString(img)
+		url := dataURL(img)
 		parts := []string{textPart(text)}
 		for range int(count%3) + 1 {
 			parts = append(parts, imagePart(url))
@@ -417,14 +427,9 @@ func FuzzVision(f *testing.F) {
 	})
 }
 
-// fuzzPicture encodes a w×h gradient as PNG (kind 0), JPEG (1) or GIF (2).
+// fuzzPicture encodes a w×h picture as PNG (kind 0), JPEG (1) or GIF (2).
 func fuzzPicture(t *testing.T, w, h int, kind uint8) []byte {
-	im := image.NewNRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			im.SetNRGBA(x, y, color.NRGBA{R: byte(x), G: byte(y), B: byte(x + y), A: 255})
-		}
-	}
+	im := picture(w, h, 0, false)
 	var buf bytes.Buffer
 	var err error
 	switch kind {

@@ -111,6 +111,7 @@ func TestModelDefaultsApplied(t *testing.T) {
 func sseEvents(t *testing.T, r io.Reader) (data []string, comments []string) {
 	t.Helper()
 	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, 64<<20) // an event with logprobs of many choices can be long
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
@@ -122,6 +123,9 @@ func sseEvents(t *testing.T, r io.Reader) (data []string, comments []string) {
 		default:
 			t.Errorf("unexpected SSE line %q", line)
 		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Errorf("read SSE: %v", err)
 	}
 	return data, comments
 }

@@ -64,10 +64,9 @@ func startVision(t testing.TB, configText string) *liveServer {
 	return serveConfig(t, dir, configText)
 }
 
-// pngURL draws a w×h picture from seed (noise when noisy, which does not
-// compress) and returns it as a data: URL.
-func pngURL(t testing.TB, w, h int, seed byte, noisy bool) string {
-	t.Helper()
+// picture draws a w×h picture from seed (noise when noisy, which does not
+// compress).
+func picture(w, h int, seed byte, noisy bool) *image.NRGBA {
 	im := image.NewNRGBA(image.Rect(0, 0, w, h))
 	state := uint32(seed) + 1
 	for y := range h {
@@ -80,11 +79,23 @@ func pngURL(t testing.TB, w, h int, seed byte, noisy bool) string {
 			im.SetNRGBA(x, y, c)
 		}
 	}
+	return im
+}
+
+// pngURL is picture(w, h, seed, noisy) as a PNG data: URL.
+func pngURL(t testing.TB, w, h int, seed byte, noisy bool) string {
+	t.Helper()
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, im); err != nil {
+	if err := png.Encode(&buf, picture(w, h, seed, noisy)); err != nil {
 		t.Fatal(err)
 	}
-	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())
+	return dataURL(buf.Bytes())
+}
+
+// dataURL is b as an image data: URL; the server recognises the format
+// from the bytes, not from the declared type.
+func dataURL(b []byte) string {
+	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(b)
 }
 
 // chatBody is a chat request with the given content parts.
