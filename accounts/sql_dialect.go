@@ -66,9 +66,20 @@ func placeholders(n int) string {
 type sqlDB struct {
 	db *sql.DB
 	d  dialect
+	// gate, when set, is entered before each statement or transaction that
+	// takes the database's write lock (SQLite: see writeGate).
+	gate *writeGate
 }
 
+// ExecContext runs a statement on its own; statements run this way write.
 func (x *sqlDB) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if x.gate != nil {
+		if err := x.gate.enter(ctx); err != nil {
+			return nil, err
+		}
+		defer x.gate.leave()
+		defer x.gate.admitted()
+	}
 	return x.db.ExecContext(ctx, x.d.rebind(q), args...)
 }
 
@@ -80,12 +91,27 @@ func (x *sqlDB) QueryRowContext(ctx context.Context, q string, args ...any) *sql
 	return x.db.QueryRowContext(ctx, x.d.rebind(q), args...)
 }
 
+// BeginTx begins a transaction; on SQLite (_txlock=immediate) that takes
+// the write lock, so the transaction holds this process's writer turn until
+// it commits or rolls back.
 func (x *sqlDB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sqlTx, error) {
-	tx, err := x.db.BeginTx(ctx, opts)
-	if err != nil {
+	if x.gate == nil {
+		tx, err := x.db.BeginTx(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		return &sqlTx{Tx: tx, d: x.d}, nil
+	}
+	if err := x.gate.enter(ctx); err != nil {
 		return nil, err
 	}
-	return &sqlTx{Tx: tx, d: x.d}, nil
+	tx, err := x.db.BeginTx(ctx, opts)
+	x.gate.admitted()
+	if err != nil {
+		x.gate.leave()
+		return nil, err
+	}
+	return &sqlTx{Tx: tx, d: x.d, leave: x.gate.leave}, nil
 }
 
 func (x *sqlDB) Close() error { return x.db.Close() }
@@ -94,6 +120,29 @@ func (x *sqlDB) Close() error { return x.db.Close() }
 type sqlTx struct {
 	*sql.Tx
 	d dialect
+	// leave, when set, ends the writer turn taken at BEGIN; the transaction's
+	// owner ends it by its Commit or Rollback (every BeginTx is followed by a
+	// deferred Rollback).
+	leave func()
+}
+
+func (x *sqlTx) Commit() error {
+	err := x.Tx.Commit()
+	x.end()
+	return err
+}
+
+func (x *sqlTx) Rollback() error {
+	err := x.Tx.Rollback()
+	x.end()
+	return err
+}
+
+func (x *sqlTx) end() {
+	if x.leave != nil {
+		x.leave()
+		x.leave = nil
+	}
 }
 
 func (x *sqlTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {

@@ -21,7 +21,9 @@ import (
 // generation; admission state commits without fsync, see sqlStore.holds).
 // busy_timeout makes a second process wait for the write lock
 // instead of failing, and _txlock=immediate takes that lock at BEGIN so two
-// read-then-write transactions never deadlock into SQLITE_BUSY.
+// read-then-write transactions never deadlock into SQLITE_BUSY. Writers
+// queue for that lock at a writeGate, so a busy daemon cannot starve a CLI
+// writer beside it.
 //
 // Reservations, running requests and rate windows live in the same file, so
 // several daemons on one machine could share it; suspend, however, reaches
@@ -46,7 +48,8 @@ func openSQLite(ctx context.Context, path string, opts OpenOptions) (*SQLiteStor
 		db.Close()
 		return nil, err
 	}
-	s := &SQLiteStore{sqlStore: sqlStore{db: &sqlDB{db: db, d: sqliteDialect}, holds: &sqlDB{db: holds, d: sqliteDialect}}, path: path}
+	gate := newWriteGate(path)
+	s := &SQLiteStore{sqlStore: sqlStore{db: &sqlDB{db: db, d: sqliteDialect, gate: gate}, holds: &sqlDB{db: holds, d: sqliteDialect, gate: gate}}, path: path}
 	if err := s.open(ctx, opts); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open accounts database %s: %w", path, err)
