@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,21 +26,6 @@ var fuzzRoutes = []string{
 	"/detokenize",
 	"/apply-template",
 }
-
-// perProcess holds what a fuzzing process starts once, a live server:
-// loading the models for every input would make the fuzzer a
-// model-loading benchmark.
-type perProcess[T any] struct {
-	once sync.Once
-	v    T
-}
-
-func (p *perProcess[T]) get(start func() T) T {
-	p.once.Do(func() { p.v = start() })
-	return p.v
-}
-
-var fuzzLive, fuzzVision perProcess[*liveServer]
 
 // fuzzClient waits for an answer as long as a slow generation may take; a
 // request past it hangs.
@@ -105,7 +89,10 @@ func FuzzAPI(f *testing.F) {
 	} {
 		f.Add(s.route, s.body)
 	}
-	live := fuzzLive.get(func() *liveServer { return startLive(f) })
+	// One live server per run of the target, outside f.Fuzz: a fuzzing
+	// worker runs the target once and then feeds it inputs, so the models
+	// load once per worker, not per input.
+	live := startLive(f)
 	f.Fuzz(func(t *testing.T, route uint8, body string) {
 		path := fuzzRoutes[int(route)%len(fuzzRoutes)]
 		fuzzPost(t, postJSON(t, live.url+path, body), body)
@@ -164,16 +151,6 @@ models:
     pricing: {input_per_1k: 1}
 `
 
-// billedServer is a server with accounts and the key of a funded account,
-// "acme".
-type billedServer struct {
-	url string
-	svc *accounts.Service
-	key string
-}
-
-var fuzzBilled perProcess[billedServer]
-
 // fuzzBilledRoutes are paths under the server; %s is the fuzzed userid of
 // the provider-style URLs.
 var fuzzBilledRoutes = []string{
@@ -219,24 +196,20 @@ func FuzzBilledAPI(f *testing.F) {
 	} {
 		f.Add(s.route, s.userid, s.hangUp, s.body)
 	}
-	srv := fuzzBilled.get(func() billedServer {
-		cfg, _, mgr := startManager(f, fuzzBillingConfig, map[string]string{
-			"story.gguf": "stories260K-chatml.gguf",
-			"emb.gguf":   "stories260K.gguf",
-		})
-		svc := newAccounts(f)
-		key := fundedKey(f, svc, "acme", 1e6)
-		return billedServer{url: serveWithAccounts(f, cfg, mgr, svc), svc: svc, key: key}
+	cfg, _, mgr := startManager(f, fuzzBillingConfig, map[string]string{
+		"story.gguf": "stories260K-chatml.gguf",
+		"emb.gguf":   "stories260K.gguf",
 	})
-	svc := srv.svc
+	svc := newAccounts(f)
+	url, key := serveWithAccounts(f, cfg, mgr, svc), fundedKey(f, svc, "acme", 1e6)
 	f.Fuzz(func(t *testing.T, route uint8, userid string, hangUp uint16, body string) {
 		ctx := context.Background()
 		path := fuzzBilledRoutes[int(route)%len(fuzzBilledRoutes)]
 		if strings.Contains(path, "%s") {
 			path = fmt.Sprintf(path, userid)
 		}
-		req := postJSON(t, srv.url+path, body)
-		req.Header.Set("Authorization", "Bearer "+srv.key)
+		req := postJSON(t, url+path, body)
+		req.Header.Set("Authorization", "Bearer "+key)
 		before, err := svc.GetAccount(ctx, "acme")
 		if err != nil {
 			t.Fatal(err)
@@ -405,7 +378,7 @@ func FuzzVision(f *testing.F) {
 	} {
 		f.Add(s.w, s.h, s.kind, s.count, s.raw, s.text)
 	}
-	live := fuzzVision.get(func() *liveServer { return startVision(f, fuzzVisionConfig) })
+	live := startVision(f, fuzzVisionConfig)
 	f.Fuzz(func(t *testing.T, w, h uint16, kind, count uint8, raw []byte, text string) {
 		img := raw
 		width, height := int(w)%4096+1, int(h)%4096+1
