@@ -9,15 +9,13 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gofrs/flock"
 )
 
 // TestSQLiteWritersQueueAtTheGate checks that every kind of write of the
 // SQLite store, a transaction or a lone statement, on either pool, waits at
 // the writer gate while another process holds it, and proceeds once it is
-// left. Another process is stood in for by a second flock on the gate
-// file: flock locks conflict between open files, even in one process.
+// left. Another process is stood in for by a second gate on the file:
+// flock locks conflict between open files, even in one process.
 func TestSQLiteWritersQueueAtTheGate(t *testing.T) {
 	f := newFixture(t, ModeKey)
 	f.account(t, "acme", "100")
@@ -37,10 +35,14 @@ func TestSQLiteWritersQueueAtTheGate(t *testing.T) {
 			return err
 		}},
 	}
-	other := flock.New(f.path + "-writers")
+	other, err := openWriteGate(f.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.close()
 	for _, w := range writes {
 		t.Run(w.name, func(t *testing.T) {
-			if err := other.Lock(); err != nil {
+			if err := other.enter(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -49,9 +51,8 @@ func TestSQLiteWritersQueueAtTheGate(t *testing.T) {
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("while another process holds the gate: got %v, want it to wait until its context ends", err)
 			}
-			if err := other.Unlock(); err != nil {
-				t.Fatal(err)
-			}
+			other.admitted()
+			other.leave()
 			if err := w.write(context.Background()); err != nil {
 				t.Fatalf("after the gate is left: %v", err)
 			}
@@ -112,7 +113,16 @@ func TestSQLiteTransactionHoldsTheTurn(t *testing.T) {
 // that gives up takes nothing with it, and the gate file is private.
 func TestWriteGate(t *testing.T) {
 	path := t.TempDir() + "/accounts.db"
-	a, b := newWriteGate(path), newWriteGate(path)
+	a, err := openWriteGate(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	b, err := openWriteGate(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.close()
 	cases := []struct {
 		name            string
 		holder, other   *writeGate

@@ -31,6 +31,7 @@ import (
 type SQLiteStore struct {
 	sqlStore
 	path string
+	gate *writeGate
 }
 
 // OpenSQLite opens (creating if needed) the database at path and migrates it.
@@ -48,8 +49,13 @@ func openSQLite(ctx context.Context, path string, opts OpenOptions) (*SQLiteStor
 		db.Close()
 		return nil, err
 	}
-	gate := newWriteGate(path)
-	s := &SQLiteStore{sqlStore: sqlStore{db: &sqlDB{db: db, d: sqliteDialect, gate: gate}, holds: &sqlDB{db: holds, d: sqliteDialect, gate: gate}}, path: path}
+	gate, err := openWriteGate(path)
+	if err != nil {
+		db.Close()
+		holds.Close()
+		return nil, fmt.Errorf("open accounts database %s: %w", path, err)
+	}
+	s := &SQLiteStore{sqlStore: sqlStore{db: &sqlDB{db: db, d: sqliteDialect, gate: gate}, holds: &sqlDB{db: holds, d: sqliteDialect, gate: gate}}, path: path, gate: gate}
 	if err := s.open(ctx, opts); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open accounts database %s: %w", path, err)
@@ -90,7 +96,7 @@ func (s *SQLiteStore) ListenSuspend(ctx context.Context, ready func(), _ func(Su
 
 // Close closes the database.
 func (s *SQLiteStore) Close() error {
-	return errors.Join(s.holds.Close(), s.db.Close())
+	return errors.Join(s.holds.Close(), s.db.Close(), s.gate.close())
 }
 
 // errNoRows lets callers of scanOne tell "absent" from a failure.
