@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -102,8 +101,8 @@ func runDaemonOnceWithChat(t *testing.T, exe, root, model string) (healthBody, s
 		daemonArgsEnv+"=serve\x1f--listen\x1f"+addr+"\x1f--models-dir\x1f"+filepath.Join(root, "models"),
 		"OLLAMA_LIBRARY_PATH="+filepath.Join(root, "lib/ollama"),
 		"GGML_BACKEND_PATH="+filepath.Join(root, "lib/ollama/libggml-cuda.so"))
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &syncWriter{w: &logs}, &syncWriter{w: &logs}
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -154,7 +154,7 @@ func checkInvariant(t *testing.T, info accounts.AccountInfo, rows []accounts.Led
 
 type daemon struct {
 	cmd  *exec.Cmd
-	logs *bytes.Buffer
+	logs *syncBuffer
 	done chan error
 }
 
@@ -162,7 +162,7 @@ func startDaemon(t *testing.T, env *billingEnv) *daemon {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), daemonArgsEnv+"=serve\x1f--config\x1f"+env.cfg)
-	d := &daemon{cmd: cmd, logs: &bytes.Buffer{}, done: make(chan error, 1)}
+	d := &daemon{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = d.logs, d.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

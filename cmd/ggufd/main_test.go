@@ -154,8 +154,8 @@ func TestServeEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	var logs bytes.Buffer
-	go func() { done <- run(ctx, []string{"serve", "--config", cfgPath}, io.Discard, &syncWriter{w: &logs}) }()
+	var logs syncBuffer
+	go func() { done <- run(ctx, []string{"serve", "--config", cfgPath}, io.Discard, &logs) }()
 
 	base := "http://" + addr
 	deadline := time.Now().Add(30 * time.Second)
@@ -215,14 +215,21 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 }
 
-// syncWriter serialises writes from the daemon's goroutines.
-type syncWriter struct {
+// syncBuffer collects what a daemon writes from several goroutines, or
+// through both its stdout and stderr, and can be read while it runs.
+type syncBuffer struct {
 	mu sync.Mutex
-	w  io.Writer
+	b  bytes.Buffer
 }
 
-func (s *syncWriter) Write(p []byte) (int, error) {
+func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.w.Write(p)
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
