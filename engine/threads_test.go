@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shirou/gopsutil/v4/cpu"
+	"golang.org/x/sys/unix"
 )
 
 // machine simulates step times: ms per step by thread count, quiet and with
@@ -418,8 +419,13 @@ func TestReadCPUTimes(t *testing.T) {
 	if err != nil {
 		t.Skipf("no CPU times here: %v", err)
 	}
-	deadline := time.Now().Add(50 * time.Millisecond)
-	for n := 0; time.Now().Before(deadline); n++ {
+	// Spin for 50 ms of this thread's own CPU time, not of the wall clock:
+	// on a loaded machine 50 ms of wall time held 9 ms of CPU (go test
+	// -race -count=3 ./...), and the check below failed.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	start := threadCPUTime(t)
+	for n := 0; threadCPUTime(t)-start < 50*time.Millisecond; n++ {
 		_ = n * n
 	}
 	after, err := readCPUTimes(allowedCPUs())
@@ -432,6 +438,15 @@ func TestReadCPUTimes(t *testing.T) {
 	if after.total <= before.total || after.idle < before.idle {
 		t.Errorf("kernel times went from %+v to %+v", before, after)
 	}
+}
+
+// threadCPUTime is the CPU time the calling OS thread has used.
+func threadCPUTime(t *testing.T) time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		t.Skipf("no thread CPU clock here: %v", err)
+	}
+	return time.Duration(ts.Nano())
 }
 
 // TestSumCPUTimes: the meter sums only the CPUs this process may run on.
