@@ -59,7 +59,7 @@ LIB_DIR := lib/ggufd
 # ARGS are passed to `ggufd serve` by `make run`, e.g. make run ARGS="--config my.yaml".
 ARGS ?=
 
-.PHONY: all deps deps-test browser-deps cmake-deps cuda-deps build run test vet bench bench-serve bench-admission bench-dist cuda dist clean env
+.PHONY: all deps deps-test browser-deps cmake-deps cuda-deps build run test test-race vet bench bench-serve bench-admission bench-dist cuda dist clean env
 
 all: build
 
@@ -128,6 +128,12 @@ vet: deps
 # same for the browser test.
 test: deps deps-test browser-deps vet
 	GGUFD_REQUIRE_POSTGRES=1 GGUFD_BROWSER_TEST=require $(GO) test -count=1 -timeout 30m ./...
+
+# test-race runs every test again under the race detector (CI runs it after
+# test): the daemon is concurrent throughout, and only -race sees a data race
+# that has not yet corrupted anything.
+test-race: deps deps-test browser-deps
+	GGUFD_REQUIRE_POSTGRES=1 GGUFD_BROWSER_TEST=require $(GO) test -race -count=1 -timeout 30m ./...
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./engine/
