@@ -702,10 +702,11 @@ function clearChat() {
 
 // ---------- wiring ----------
 
+// connect reads the key and user fields and lists the models and balance
+// they give; it settles once both have answered, shown or failed.
 function connect() {
   readCreds();
-  refreshModels();
-  refreshBalance();
+  return Promise.allSettled([refreshModels(), refreshBalance()]);
 }
 
 async function main() {
@@ -763,7 +764,9 @@ async function main() {
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") refreshModels();
   });
-  connect();
+  // Ready once the first listing has answered: the models, or the prompt
+  // for a key, are what the page first shows.
+  await connect();
   document.body.dataset.ready = "true";
 }
 
