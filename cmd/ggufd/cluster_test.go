@@ -291,18 +291,13 @@ func TestKilledDaemonReleasesItsHolds(t *testing.T) {
 	if r, err := chatModel(b, "rand", 16000); err != nil || r.status != 429 || r.code != "insufficient_quota" {
 		t.Fatalf("B while A's holds are live: %+v %v", r, err)
 	}
-	for held > 0 {
-		if time.Since(killed) > ttl+5*time.Second {
-			t.Fatalf("A's holds still count %v after %s (ttl %s)", held, time.Since(killed), ttl)
-		}
-		time.Sleep(50 * time.Millisecond)
-		if held, err = svc.Reserved(context.Background(), "acme"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	awaitNoHolds(t, svc, ttl+5*time.Second) // A's lapse
 	lapsed := time.Since(killed)
 	resp, _ := c.stream(t, b, "u3", 16000) // needs 16 of what A held
 	resp.Body.Close()
+	// B settles the stream it was hung up on in its own time, and the
+	// balance and the ledger are two reads: wait until it has.
+	awaitNoHolds(t, svc, 30*time.Second)
 
 	info, rows := c.state(t)
 	byID := map[string]accounts.LedgerEntry{}
@@ -316,6 +311,23 @@ func TestKilledDaemonReleasesItsHolds(t *testing.T) {
 	}
 	checkInvariant(t, info, rows)
 	t.Logf("A's 32元 of holds lapsed %s after SIGKILL (ttl %s); %d ledger rows, balance %v", lapsed.Round(time.Millisecond), ttl, len(rows), info.Balance)
+}
+
+// awaitNoHolds waits until acme has nothing reserved, failing after limit.
+func awaitNoHolds(t *testing.T, svc *accounts.Service, limit time.Duration) {
+	t.Helper()
+	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		held, err := svc.Reserved(context.Background(), "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if held == 0 {
+			return
+		}
+		if time.Since(start) > limit {
+			t.Fatalf("acme still has %v reserved after %s", held, limit)
+		}
+	}
 }
 
 // TestRateLimitIsSharedAcrossDaemons: a model limited to 60 requests a
