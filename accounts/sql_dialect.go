@@ -95,23 +95,23 @@ func (x *sqlDB) QueryRowContext(ctx context.Context, q string, args ...any) *sql
 // the write lock, so the transaction holds this process's writer turn until
 // it commits or rolls back.
 func (x *sqlDB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sqlTx, error) {
-	if x.gate == nil {
-		tx, err := x.db.BeginTx(ctx, opts)
-		if err != nil {
+	t := &sqlTx{d: x.d}
+	if x.gate != nil {
+		if err := x.gate.enter(ctx); err != nil {
 			return nil, err
 		}
-		return &sqlTx{Tx: tx, d: x.d}, nil
-	}
-	if err := x.gate.enter(ctx); err != nil {
-		return nil, err
+		t.leave = x.gate.leave
 	}
 	tx, err := x.db.BeginTx(ctx, opts)
-	x.gate.admitted()
+	if x.gate != nil {
+		x.gate.admitted()
+	}
 	if err != nil {
-		x.gate.leave()
+		t.end()
 		return nil, err
 	}
-	return &sqlTx{Tx: tx, d: x.d, leave: x.gate.leave}, nil
+	t.Tx = tx
+	return t, nil
 }
 
 func (x *sqlDB) Close() error { return x.db.Close() }

@@ -31,7 +31,6 @@ import (
 type SQLiteStore struct {
 	sqlStore
 	path string
-	gate *writeGate
 }
 
 // OpenSQLite opens (creating if needed) the database at path and migrates it.
@@ -55,7 +54,7 @@ func openSQLite(ctx context.Context, path string, opts OpenOptions) (*SQLiteStor
 		holds.Close()
 		return nil, fmt.Errorf("open accounts database %s: %w", path, err)
 	}
-	s := &SQLiteStore{sqlStore: sqlStore{db: &sqlDB{db: db, d: sqliteDialect, gate: gate}, holds: &sqlDB{db: holds, d: sqliteDialect, gate: gate}}, path: path, gate: gate}
+	s := &SQLiteStore{sqlStore: sqlStore{db: &sqlDB{db: db, d: sqliteDialect, gate: gate}, holds: &sqlDB{db: holds, d: sqliteDialect, gate: gate}}, path: path}
 	if err := s.open(ctx, opts); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open accounts database %s: %w", path, err)
@@ -96,7 +95,7 @@ func (s *SQLiteStore) ListenSuspend(ctx context.Context, ready func(), _ func(Su
 
 // Close closes the database.
 func (s *SQLiteStore) Close() error {
-	return errors.Join(s.holds.Close(), s.db.Close(), s.gate.close())
+	return errors.Join(s.holds.Close(), s.db.Close(), s.db.gate.close())
 }
 
 // errNoRows lets callers of scanOne tell "absent" from a failure.
