@@ -86,10 +86,12 @@ func (p Pricing) CachedPer1K() Money {
 
 // MaxDuration is the processing time after which billing stops; 0: never.
 func (p Pricing) MaxDuration() time.Duration {
-	if p.MaxSeconds <= 0 {
+	if !(p.MaxSeconds > 0) {
 		return 0
 	}
-	return time.Duration(p.MaxSeconds * float64(time.Second))
+	// Billing counts whole milliseconds; a positive cap below one would
+	// otherwise become 0, which means no cap.
+	return max(time.Duration(p.MaxSeconds*float64(time.Second)), time.Millisecond)
 }
 
 // ReserveDuration is the processing time reserved for w: its tokens at the
@@ -115,16 +117,19 @@ func (p Pricing) ReserveDuration(w Work) time.Duration {
 func (p Pricing) Cost(u Usage) Money {
 	cached := clamp(u.CachedTokens, 0, u.PromptTokens)
 	uncached := max(u.PromptTokens, 0) - cached
-	tokenMicros := int64(uncached)*int64(p.InputPer1K) +
-		int64(cached)*int64(p.CachedPer1K()) +
-		int64(max(u.CompletionTokens, 0))*int64(p.OutputPer1K)
-	cost := roundDiv(tokenMicros, 1000)
+	var tokens perThousand
+	tokens.add(int64(uncached), p.InputPer1K)
+	tokens.add(int64(cached), p.CachedPer1K())
+	tokens.add(int64(max(u.CompletionTokens, 0)), p.OutputPer1K)
+	cost := tokens.round()
 	if p.PerSecond != 0 {
 		d := max(u.Processing, 0)
 		if limit := p.MaxDuration(); limit > 0 {
 			d = min(d, limit)
 		}
-		cost += roundDiv(int64(p.PerSecond)*d.Milliseconds(), 1000)
+		var secs perThousand
+		secs.add(d.Milliseconds(), p.PerSecond)
+		cost += secs.round()
 	}
 	return Money(cost)
 }
@@ -133,14 +138,33 @@ func (p Pricing) Cost(u Usage) Money {
 // cached, if that is dearer), MaxTokens generated, and the ReserveDuration
 // of processing.
 func (p Pricing) Reservation(w Work) Money {
-	in := max(p.InputPer1K, p.CachedPer1K())
-	tokenMicros := int64(max(w.PromptTokens, 0))*int64(in) + int64(max(w.MaxTokens, 0))*int64(p.OutputPer1K)
-	cost := roundDiv(tokenMicros, 1000)
+	var tokens perThousand
+	tokens.add(int64(max(w.PromptTokens, 0)), max(p.InputPer1K, p.CachedPer1K()))
+	tokens.add(int64(max(w.MaxTokens, 0)), p.OutputPer1K)
+	cost := tokens.round()
 	if p.PerSecond != 0 {
-		cost += roundDiv(int64(p.PerSecond)*p.ReserveDuration(w).Milliseconds(), 1000)
+		var secs perThousand
+		secs.add(p.ReserveDuration(w).Milliseconds(), p.PerSecond)
+		cost += secs.round()
 	}
 	return Money(cost)
 }
+
+// perThousand sums counts × prices-per-1000 (tokens at a price per 1K,
+// milliseconds at a price per second) exactly, keeping the whole thousands
+// apart from the remainders: n×price for a million tokens at the largest
+// configurable price (1e6 units, 1e12 micro-units per 1K) would overflow
+// int64, n/1000×price does not until billions of tokens. The remainders add
+// up to under 1000×price per term and are divided once, so the total is
+// what one division of the whole sum gives.
+type perThousand struct{ whole, rem int64 }
+
+func (a *perThousand) add(n int64, price Money) {
+	a.whole += n / 1000 * int64(price)
+	a.rem += n % 1000 * int64(price)
+}
+
+func (a perThousand) round() int64 { return a.whole + roundDiv(a.rem, 1000) }
 
 // roundDiv divides rounding half away from zero.
 func roundDiv(n, d int64) int64 {

@@ -32,6 +32,17 @@ func TestPricingCost(t *testing.T) {
 			Usage{Processing: time.Hour}, 3600 * MicrosPerUnit},
 		{"tokens plus seconds", Pricing{OutputPer1K: MicrosPerUnit, PerSecond: MicrosPerUnit},
 			Usage{CompletionTokens: 1000, Processing: time.Second}, 2 * MicrosPerUnit},
+		// At the largest configurable price (config.MaxPrice, 1e12 micro-units
+		// per 1K) tokens × price passes int64 from 9.2 million tokens on.
+		{"largest price, ten million tokens", Pricing{InputPer1K: 1e12, OutputPer1K: 1e12},
+			Usage{PromptTokens: 2_000_000, CompletionTokens: 8_000_001}, 10_000_001 * 1e9},
+		{"largest price, sub-thousand remainders round once", Pricing{InputPer1K: 1e12 + 1, OutputPer1K: 1},
+			Usage{PromptTokens: 10_000_499, CompletionTokens: 1}, 10_000_499*(1e9) + 10_001}, // …+10,000.5 rounds up
+		{"largest per-second price, a day", Pricing{PerSecond: 1e12},
+			Usage{Processing: 24*time.Hour + 1500*time.Millisecond}, (86_400 + 1.5) * 1e12},
+		// A cap under a millisecond was 0, which means no cap.
+		{"max_seconds under a millisecond still caps", Pricing{PerSecond: MicrosPerUnit, MaxSeconds: 1e-10},
+			Usage{Processing: time.Hour}, 1000},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,6 +75,8 @@ func TestPricingReservation(t *testing.T) {
 			Work{PromptTokens: 10, MaxTokens: 10}, MoneyFromFloat(15)},
 		{"unknown speed without max_seconds", Pricing{PerSecond: MoneyFromFloat(0.01)},
 			Work{PromptTokens: 10, MaxTokens: 10}, MoneyFromFloat(0.01 * UnknownSpeedSeconds)},
+		{"largest price, eleven million tokens", Pricing{InputPer1K: 1e12, OutputPer1K: 1e12},
+			Work{PromptTokens: 1_000_000, MaxTokens: 10_000_000}, 11_000_000 * 1e9},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

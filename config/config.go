@@ -185,6 +185,17 @@ type SamplingDefaults struct {
 	Seed             *int64   `yaml:"seed"`
 }
 
+// Bounds of a price. MaxPrice (currency units per 1K tokens or per second)
+// leaves room in the accounts package's int64 micro-units for requests of
+// billions of tokens or months of processing, and is far above any real
+// price in any currency. max_seconds is billed in whole milliseconds, and
+// MaxMaxSeconds (about 11.6 days) keeps it inside a time.Duration.
+const (
+	MaxPrice      = 1e6
+	MinMaxSeconds = 0.001
+	MaxMaxSeconds = 1e6
+)
+
 // Pricing is what a model costs, in Auth.Currency.
 type Pricing struct {
 	InputPer1K  float64 `yaml:"input_per_1k"`
@@ -227,8 +238,12 @@ const (
 	// workspaces, which are allocated outside the compute buffers.
 	DefaultGPUMemoryHeadroom = ByteSize(512 << 20)
 	DefaultQueueDepth        = 64
-	DefaultBodyLimit         = ByteSize(16 << 20)
-	DefaultBodyTimeout       = Duration(60 * time.Second)
+	// MaxQueueDepth bounds queue_depth: each model allocates its queues
+	// at load (a pointer per place, twice), outside the memory estimate,
+	// and a value past what make accepts would panic in the load.
+	MaxQueueDepth      = 65536
+	DefaultBodyLimit   = ByteSize(16 << 20)
+	DefaultBodyTimeout = Duration(60 * time.Second)
 	// DefaultPromptLimit holds a 128k-token context at 8 bytes a token;
 	// tokenizing it peaks at about 65 MB (measured with the Llama-2
 	// vocabulary: ~50 bytes of memory per byte of text).

@@ -142,7 +142,27 @@ func TestParseErrors(t *testing.T) {
 		{"same file through a symlink", "models_dir: models\nmodels:\n  a: {}\n  b:\n    file: link.gguf\n",
 			[]string{"models.b.file", "link.gguf is already served as models.a"}},
 		{"ranges", "models_dir: models\nqueue_depth: 0\nmodels:\n  a:\n    parallel: -1\n    kv_cache_type: f32\n    sampling: {top_p: 1.5}\n",
-			[]string{"queue_depth: must be at least 1", "models.a.parallel", "models.a.kv_cache_type", "models.a.sampling.top_p"}},
+			[]string{"queue_depth: must be between 1 and 65536, got 0", "models.a.parallel", "models.a.kv_cache_type", "models.a.sampling.top_p"}},
+		// A queue_depth past what make accepts panicked in the model's load
+		// goroutine, killing the daemon at the first request.
+		{"queue_depth huge", "queue_depth: 35184372088832\n", []string{"queue_depth: must be between 1 and 65536, got 35184372088832"}},
+		// NaN compares false with every bound: each sampling default must
+		// still be refused, not reach every request as the client's fault.
+		{"sampling NaN", "models_dir: models\nmodels:\n  a:\n    sampling: {temperature: .nan, top_p: .nan, min_p: .NaN, repeat_penalty: .nan, presence_penalty: .nan, frequency_penalty: .nan}\n",
+			[]string{"sampling.temperature: must be between 0 and 2, got NaN", "sampling.top_p", "sampling.min_p", "sampling.repeat_penalty", "sampling.presence_penalty", "sampling.frequency_penalty"}},
+		// Prices past int64 micro-units wrapped around: NaN, ±Inf and 1e13
+		// all became the minimum int64, so 1000 prompt tokens cost nothing.
+		{"prices not finite or too large", "models_dir: models\nmodels:\n  a:\n    pricing: {input_per_1k: .nan, output_per_1k: .inf, cached_input_per_1k: 1e13, per_second: 1000001}\n",
+			[]string{"models.a.pricing.input_per_1k: must be a number from 0 to 1e+06, got NaN", "models.a.pricing.output_per_1k: must be a number from 0 to 1e+06, got +Inf",
+				"models.a.pricing.cached_input_per_1k: must be a number from 0 to 1e+06, got 1e+13", "models.a.pricing.per_second: must be a number from 0 to 1e+06, got 1.000001e+06"}},
+		{"max_seconds NaN", "models_dir: models\nmodels:\n  a:\n    pricing: {per_second: 1, max_seconds: .nan}\n",
+			[]string{"models.a.pricing.max_seconds: must be 0 (no cap) or from 0.001 to 1e+06 seconds, got NaN"}},
+		{"max_seconds infinite", "models_dir: models\nmodels:\n  a:\n    pricing: {per_second: 1, max_seconds: .inf}\n",
+			[]string{"models.a.pricing.max_seconds: must be 0 (no cap) or from 0.001 to 1e+06 seconds, got +Inf"}},
+		{"max_seconds under a millisecond", "models_dir: models\nmodels:\n  a:\n    pricing: {per_second: 1, max_seconds: 1e-10}\n",
+			[]string{"models.a.pricing.max_seconds: must be 0 (no cap) or from 0.001 to 1e+06 seconds, got 1e-10"}},
+		{"keep_alive NaN", "models_dir: models\nmodels:\n  a:\n    keep_alive: nan\n",
+			[]string{"models.a.keep_alive", "is not a number"}},
 		{"open network without auth", "listen: 0.0.0.0:8080\nauth: {mode: none}\n",
 			[]string{"auth.mode: mode none on 0.0.0.0:8080"}},
 		{"bad listen", "listen: localhost\n", []string{"listen: want host:port"}},

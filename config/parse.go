@@ -404,8 +404,8 @@ func (p *parser) validate(c *Config) {
 	if c.MaxLoadedModels < 0 {
 		p.fieldErr("max_loaded_models", "must not be negative (0 means no limit)")
 	}
-	if c.QueueDepth < 1 {
-		p.fieldErr("queue_depth", "must be at least 1, got %d", c.QueueDepth)
+	if c.QueueDepth < 1 || c.QueueDepth > MaxQueueDepth {
+		p.fieldErr("queue_depth", "must be between 1 and %d, got %d", MaxQueueDepth, c.QueueDepth)
 	}
 	if c.BodyLimit < 1024 {
 		p.fieldErr("body_limit", "must be at least 1KiB, got %s", c.BodyLimit)
@@ -675,7 +675,8 @@ func (p *parser) serving(m *Model, f string) {
 	s := m.Sampling
 	sf := f + ".sampling"
 	rangeF := func(name string, v *float64, lo, hi float64) {
-		if v != nil && (*v < lo || *v > hi) {
+		// Written so that NaN (YAML's .nan) fails too: it compares false.
+		if v != nil && !(*v >= lo && *v <= hi) {
 			p.fieldErr(sf+"."+name, "must be between %g and %g, got %g", lo, hi, *v)
 		}
 	}
@@ -702,7 +703,11 @@ func (p *parser) serving(m *Model, f string) {
 	p.pricing(f+".pricing", m.Pricing)
 }
 
-// pricing checks a price: no negative amounts.
+// pricing checks a price: finite amounts from 0 to MaxPrice, and a
+// max_seconds of 0 (no cap) or from MinMaxSeconds to MaxMaxSeconds. NaN
+// fails every comparison, so each check is written to reject it; a price
+// past the bound would wrap around int64 micro-units (1000 prompt tokens
+// for nothing, or seven for the whole range).
 func (p *parser) pricing(f string, pr Pricing) {
 	cached := 0.0
 	if pr.CachedInputPer1K != nil {
@@ -714,11 +719,13 @@ func (p *parser) pricing(f string, pr Pricing) {
 	}{
 		{"input_per_1k", pr.InputPer1K}, {"output_per_1k", pr.OutputPer1K},
 		{"cached_input_per_1k", cached}, {"per_second", pr.PerSecond},
-		{"max_seconds", pr.MaxSeconds},
 	} {
-		if v.v < 0 {
-			p.fieldErr(f+"."+v.name, "must not be negative, got %g", v.v)
+		if !(v.v >= 0 && v.v <= MaxPrice) {
+			p.fieldErr(f+"."+v.name, "must be a number from 0 to %g, got %g", MaxPrice, v.v)
 		}
+	}
+	if ms := pr.MaxSeconds; ms != 0 && !(ms >= MinMaxSeconds && ms <= MaxMaxSeconds) {
+		p.fieldErr(f+".max_seconds", "must be 0 (no cap) or from %g to %g seconds, got %g", MinMaxSeconds, MaxMaxSeconds, ms)
 	}
 }
 

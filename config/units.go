@@ -42,6 +42,10 @@ func ParseDuration(s string) (Duration, error) {
 	}
 	// A bare number is seconds, as in Ollama's keep_alive.
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if math.IsNaN(f) {
+			// NaN would convert to the minimum int64, which reads as never.
+			return 0, fmt.Errorf("duration %q is not a number", s)
+		}
 		if f < 0 {
 			return Never, nil
 		}

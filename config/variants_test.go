@@ -98,7 +98,7 @@ func TestVariantErrors(t *testing.T) {
 				"models.v.parallel", "models.v.gpu_layers", "models.v.chat_template", "models.v.file",
 			}},
 		{"own settings still checked", "models_dir: models\nmodels:\n  a: {}\n  v:\n    base: a\n    pricing: {per_second: -1}\n",
-			[]string{"models.v.pricing.per_second: must not be negative"}},
+			[]string{"models.v.pricing.per_second: must be a number from 0 to 1e+06, got -1"}},
 		{"one file twice suggests a variant", "models_dir: models\nmodels:\n  a: {}\n  b:\n    file: a.gguf\n",
 			[]string{"models.b.file", "already served as models.a", "a variant with base: a"}},
 	}
