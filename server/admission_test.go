@@ -105,6 +105,13 @@ func TestPromptLimit(t *testing.T) {
 		{"chat tools", "/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f","description":"` + big + `"}}]}`, "messages"},
 		{"chat within", "/v1/chat/completions", chat(small), ""},
 		{"apply-template", "/apply-template", chat(big), "messages"},
+		// Templates render more than content: each of these reaches the
+		// tokenizer too.
+		{"chat name", "/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","name":"` + big + `","content":"hi"}]}`, "messages"},
+		{"chat tool_call_id", "/v1/chat/completions", `{"model":"tiny","messages":[{"role":"tool","tool_call_id":"` + big + `","content":"hi"}]}`, "messages"},
+		{"chat tool call name and id", "/v1/chat/completions", `{"model":"tiny","messages":[{"role":"assistant","tool_calls":[{"id":"` + small + `","type":"function","function":{"name":"` + small + `a","arguments":"{}"}}]}]}`, "messages"},
+		{"chat_template_kwargs", "/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":"hi"}],"chat_template_kwargs":{"x":"` + big + `"}}`, "messages"},
+		{"apply-template kwargs", "/apply-template", `{"model":"tiny","messages":[{"role":"user","content":"hi"}],"chat_template_kwargs":{"x":"` + big + `"}}`, "messages"},
 		{"embeddings", "/v1/embeddings", `{"model":"embed","input":["` + small + `","` + small + `a"]}`, "input"},
 	}
 	for _, tt := range tests {

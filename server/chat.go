@@ -86,7 +86,7 @@ func (s *Server) chatCompletions(c echo.Context, r *request) error {
 	if err := setLogprobs(&base, req.Logprobs != nil && *req.Logprobs, req.TopLogprobs, "top_logprobs"); err != nil {
 		return err
 	}
-	if err := s.checkPromptSize("messages", messagesSize(req.Messages, req.Tools)); err != nil {
+	if err := s.checkPromptSize("messages", messagesSize(req.Messages, req.Tools, req.ChatTemplateKwargs)); err != nil {
 		return err
 	}
 	tools, err := parseChatTools(req.Tools, req.ToolChoice, req.ParallelToolCalls)

@@ -48,17 +48,25 @@ var chatRoles = map[string]string{
 }
 
 // messagesSize is the bytes a chat request gives the template to render and
-// the tokenizer to read: message contents, reasoning and tool-call
-// arguments as sent, and the tool definitions.
-func messagesSize(msgs []wireMessage, tools json.RawMessage) int {
+// the tokenizer to read: message contents, reasoning, names, tool-call ids,
+// names and arguments as sent, the tool definitions and chat_template_kwargs.
+func messagesSize(msgs []wireMessage, tools json.RawMessage, kwargs map[string]json.RawMessage) int {
 	n := len(tools)
+	// Every field a template may render counts, not only the content:
+	// many templates print a message's name, every tool-capable one the
+	// calls' names and ids, and kwargs are template variables.
+	for k, v := range kwargs {
+		n += len(k) + len(v)
+	}
 	for _, m := range msgs {
 		n += contentTextSize(m.Content)
-		if m.ReasoningContent != nil {
-			n += len(*m.ReasoningContent)
+		for _, s := range []*string{m.ReasoningContent, m.Name, m.ToolCallID} {
+			if s != nil {
+				n += len(*s)
+			}
 		}
 		for _, tc := range m.ToolCalls {
-			n += len(tc.Function.Arguments)
+			n += len(tc.ID) + len(tc.Function.Name) + len(tc.Function.Arguments)
 		}
 	}
 	return n

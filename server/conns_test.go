@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -211,6 +212,35 @@ func TestUnauthenticatedBodyIsNotRead(t *testing.T) {
 			}
 			c.Close()
 			waitOpen(t, s, 0)
+		})
+	}
+}
+
+// TestOversizedBodyClosesConnection: a body over body_limit is answered
+// 413 and the connection closed, whether its Content-Length says so up
+// front (the body is then never read) or a chunked body runs over midway.
+func TestOversizedBodyClosesConnection(t *testing.T) {
+	s, err := NewWithCatalog(Settings{Limits: Limits{BodyLimit: 1 << 16}}, newFakeCatalog(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serve(t, s)
+	body := `{"model":"tiny","messages":[{"role":"user","content":"` + strings.Repeat("x", 100_000) + `"}]}`
+	tests := []struct{ name, request string }{
+		{"content-length", fmt.Sprintf("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body)},
+		{"chunked", fmt.Sprintf("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n", len(body), body)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dialRaw(t, addr, tt.request)
+			defer c.Close()
+			resp, b, closed := answer(t, c, 10*time.Second)
+			if resp == nil || resp.StatusCode != http.StatusRequestEntityTooLarge {
+				t.Fatalf("answer %v %s, want 413", resp, b)
+			}
+			if !closed {
+				t.Fatal("connection kept open after the 413")
+			}
 		})
 	}
 }

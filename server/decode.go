@@ -21,6 +21,11 @@ func (s *Server) readBody(c echo.Context) ([]byte, error) {
 	req := c.Request()
 	lim := s.currentLimits()
 	if req.ContentLength > lim.BodyLimit {
+		// The body is left unread, so the connection is closed after the
+		// 413, as MaxBytesReader does for a body found too large midway;
+		// net/http would otherwise read up to 256 KiB of it to reuse the
+		// connection.
+		c.Response().Header().Set(echo.HeaderConnection, "close")
 		return nil, &http.MaxBytesError{Limit: lim.BodyLimit}
 	}
 	// The writer net/http gave us, which MaxBytesReader tells to close the

@@ -65,6 +65,9 @@ func (s *Server) embeddings(c echo.Context, r *request) error {
 	if err != nil {
 		return err
 	}
+	if len(inputs) > maxEmbeddingInputs {
+		return apierror.InvalidParam("input", "Invalid 'input': at most %d inputs per request, got %d.", maxEmbeddingInputs, len(inputs))
+	}
 	if err := s.checkPromptSize("input", textSize(inputs)); err != nil {
 		return err
 	}

@@ -409,6 +409,8 @@ func TestErrors(t *testing.T) {
 		{"unknown model get", "GET", "/v1/models/nope", ``, nil, 404, "model_not_found", "model", false},
 		{"chat on embedding model", "POST", "/v1/chat/completions", `{"model":"embed","messages":[{"role":"user","content":"x"}]}`, nil, 400, "invalid_value", "model", false},
 		{"embeddings on chat model", "POST", "/v1/embeddings", `{"model":"tiny","input":"x"}`, nil, 400, "invalid_value", "model", false},
+		// OpenAI's limit; token-id inputs cost no prompt_limit bytes.
+		{"embeddings inputs", "POST", "/v1/embeddings", `{"model":"embed","input":[[1]` + strings.Repeat(`,[1]`, maxEmbeddingInputs) + `]}`, nil, 400, "invalid_value", "input", false},
 		{"suffix", "POST", "/v1/completions", `{"model":"tiny","prompt":"x","suffix":"y"}`, nil, 400, "invalid_value", "suffix", false},
 		{"prompt missing", "POST", "/v1/completions", `{"model":"tiny"}`, nil, 400, "invalid_value", "prompt", false},
 		{"prompt type", "POST", "/v1/completions", `{"model":"tiny","prompt":{"a":1}}`, nil, 400, "invalid_type", "prompt", false},
@@ -535,6 +537,51 @@ func TestUtilityEndpoints(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != 200 || strings.TrimSpace(string(b)) != tc.want {
 			t.Errorf("%s %s: %d %s", tc.path, tc.body, resp.StatusCode, b)
+		}
+	}
+}
+
+// TestApplyTemplateShowsSystemPrompt: /apply-template shows exactly what
+// a chat request renders, the model's configured system prompt included.
+func TestApplyTemplateShowsSystemPrompt(t *testing.T) {
+	cat := newFakeCatalog()
+	cat.edit("tiny", func(e *models.Entry) { e.Model.SystemPrompt = "You are terse." })
+	_, url := newTestServer(t, cat)
+	tests := []struct{ name, msgs string }{
+		{"added", `[{"role":"user","content":"hi"}]`},
+		{"the request's own system message wins", `[{"role":"system","content":"Be brief."},{"role":"user","content":"hi"}]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := `{"model":"tiny","messages":` + tt.msgs + `}`
+			if st, b := send(t, "POST", url+"/v1/chat/completions", "", body); st != 200 {
+				t.Fatalf("chat: %d %s", st, b)
+			}
+			seen := cat.models["tiny"].lastRequest(t).Prompt
+			st, b := send(t, "POST", url+"/apply-template", "", body)
+			var got struct{ Prompt string }
+			if err := json.Unmarshal([]byte(b), &got); st != 200 || err != nil {
+				t.Fatalf("apply-template: %d %s", st, b)
+			}
+			if got.Prompt != seen {
+				t.Errorf("/apply-template shows %q; the model saw %q", got.Prompt, seen)
+			}
+		})
+	}
+}
+
+// TestModelIDPercentEncoded: OpenAI's SDKs escape the id in
+// /v1/models/{id}; a name with a slash must be found either way.
+func TestModelIDPercentEncoded(t *testing.T) {
+	cat := newFakeCatalog()
+	cat.edit("tiny", func(e *models.Entry) { e.Name, e.Model.Name = "org/model", "org/model" })
+	cat.entries["org/model"] = cat.entries["tiny"]
+	cat.models["org/model"] = newFakeModel()
+	_, url := newTestServer(t, cat)
+	for _, p := range []string{"/v1/models/org/model", "/v1/models/org%2Fmodel", "/v1/models/org%2fmodel"} {
+		st, body := send(t, "GET", url+p, "", "")
+		if st != 200 || !strings.Contains(body, `"id":"org/model"`) {
+			t.Errorf("GET %s: %d %s", p, st, body)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"math"
+	"net/url"
 	"strings"
 
 	"github.com/ggufd/ggufd/engine"
@@ -116,6 +117,14 @@ func (s *Server) listModels(c echo.Context, r *request) error {
 func (s *Server) getModel(c echo.Context, r *request) error {
 	// The id may hold slashes ("org/model"), so the route is a wildcard.
 	id := strings.TrimPrefix(c.Param("*"), "/")
+	// Echo routes on the escaped path when it has escapes Go would not
+	// write (OpenAI's SDKs send "org%2Fmodel"), and then leaves them in
+	// the parameter.
+	if c.Request().URL.RawPath != "" {
+		if u, err := url.PathUnescape(id); err == nil {
+			id = u
+		}
+	}
 	if id == "" {
 		return s.listModels(c, r)
 	}

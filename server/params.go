@@ -15,7 +15,12 @@ import (
 const (
 	maxStopStrings = 16
 	maxChoices     = 16 // further bounded by the model's parallel slots
-	maxTopLogprobs = 20
+	// maxEmbeddingInputs is OpenAI's limit. The prompt limit counts bytes
+	// of text, and token-id inputs none, so without it an 80 kB body of
+	// 20,000 one-token inputs made a 16 MB answer on a 64-dimension model
+	// (gigabytes at the default body limit and a real model's width).
+	maxEmbeddingInputs = 2048
+	maxTopLogprobs     = 20
 )
 
 // Sampling defaults for requests and models that set nothing: llama-server's,

@@ -120,7 +120,7 @@ func (s *Server) applyTemplate(c echo.Context, r *request) error {
 	if err := s.decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if err := s.checkPromptSize("messages", messagesSize(req.Messages, req.Tools)); err != nil {
+	if err := s.checkPromptSize("messages", messagesSize(req.Messages, req.Tools, req.ChatTemplateKwargs)); err != nil {
 		return err
 	}
 	tools, err := parseChatTools(req.Tools, req.ToolChoice, nil)
@@ -132,6 +132,9 @@ func (s *Server) applyTemplate(c echo.Context, r *request) error {
 		return err
 	}
 	return s.utility(c, r, req.Model, func(m Model) (any, error) {
+		// The model's configured system prompt, as chat requests get it:
+		// this endpoint shows exactly the text the model sees.
+		tmpl.Messages = withSystemPrompt(tmpl.Messages, r.model.Model.SystemPrompt)
 		prompt, _, err := renderPrompt(m, r.model, tmpl)
 		if err != nil {
 			return nil, err
