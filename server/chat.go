@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/ggufd/ggufd/engine"
@@ -48,8 +49,11 @@ func templateInput(msgs []wireMessage, tools chatTools, kwargs map[string]json.R
 
 // withSystemPrompt puts the model's configured system prompt before a
 // conversation that has no system message of its own.
+// A system message anywhere counts: a second one would be the model's
+// and the client's both, and strict templates (Llama-2, Mistral) refuse a
+// system message after the first turn.
 func withSystemPrompt(msgs []engine.ChatMessage, prompt string) []engine.ChatMessage {
-	if prompt == "" || len(msgs) > 0 && msgs[0]["role"] == "system" {
+	if prompt == "" || slices.ContainsFunc(msgs, func(m engine.ChatMessage) bool { return m["role"] == "system" }) {
 		return msgs
 	}
 	return append([]engine.ChatMessage{{"role": "system", "content": prompt}}, msgs...)

@@ -547,9 +547,14 @@ func TestApplyTemplateShowsSystemPrompt(t *testing.T) {
 	cat := newFakeCatalog()
 	cat.edit("tiny", func(e *models.Entry) { e.Model.SystemPrompt = "You are terse." })
 	_, url := newTestServer(t, cat)
-	tests := []struct{ name, msgs string }{
-		{"added", `[{"role":"user","content":"hi"}]`},
-		{"the request's own system message wins", `[{"role":"system","content":"Be brief."},{"role":"user","content":"hi"}]`},
+	tests := []struct {
+		name, msgs string
+		added      bool // the configured prompt is in the rendered text
+	}{
+		{"added", `[{"role":"user","content":"hi"}]`, true},
+		{"the request's own system message wins", `[{"role":"system","content":"Be brief."},{"role":"user","content":"hi"}]`, false},
+		// A second system turn would break strict templates.
+		{"also when it is not the first", `[{"role":"user","content":"hi"},{"role":"system","content":"Be brief."}]`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -565,6 +570,9 @@ func TestApplyTemplateShowsSystemPrompt(t *testing.T) {
 			}
 			if got.Prompt != seen {
 				t.Errorf("/apply-template shows %q; the model saw %q", got.Prompt, seen)
+			}
+			if added := strings.Contains(seen, "You are terse."); added != tt.added {
+				t.Errorf("configured system prompt in %q: %v, want %v", seen, added, tt.added)
 			}
 		})
 	}
