@@ -28,12 +28,15 @@ type Store interface {
 	// call returns the first row and charges nothing.
 	Charge(ctx context.Context, e LedgerEntry) (LedgerEntry, Money, error)
 	// Settle is Charge for a request admitted with holds: in the same
-	// transaction it deletes the HoldMoney holdID (if any) and never takes
-	// the balance below the account's other live reservations, lowering
-	// e.Cost if it must (only possible once holdID has lapsed). Retried
-	// with the same hold it returns the first row; a request id that another
-	// hold already settled (a client reusing X-Request-Id) is stored as
-	// RequestID + "." + holdID, so two requests are never billed as one.
+	// transaction it deletes the HoldMoney holdID (if any) and charges
+	// e.Cost in full, never capped: not at the hold's amount, and not at
+	// what the account's other live reservations leave once holdID has
+	// lapsed. The work was done, so it is paid for; if that takes the
+	// balance below zero or below others' holds, admission refuses the
+	// account until it is topped up. Retried with the same hold it returns
+	// the first row; a request id that another hold already settled (a
+	// client reusing X-Request-Id) is stored as RequestID + "." + holdID,
+	// so two requests are never billed as one.
 	Settle(ctx context.Context, e LedgerEntry, holdID string) (LedgerEntry, Money, error)
 
 	// Reserve stores h (a HoldMoney) if the balance minus the account's live
