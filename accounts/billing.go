@@ -104,7 +104,18 @@ func (s *Service) settle(ctx context.Context, res *Reservation, u Usage) (Ledger
 		FinishReason:     u.FinishReason,
 		HTTPStatus:       u.HTTPStatus,
 	}
-	stored, err := s.settleRetrying(ctx, entry, res.holdID)
+	// Every settlement needs an identity of its own, so that a retry after a
+	// lost commit finds its row while another request that reuses the
+	// request id (a client's X-Request-Id) gets a row of its own. A hold's
+	// id is one; a request that reserved nothing gets a fresh id, made once
+	// here and kept across settleRetrying's attempts. Without it, such a
+	// request's row would pass for a retry of the earlier one, and the
+	// usage of unmetered accounts and free models would go unrecorded.
+	settleID := res.holdID
+	if settleID == "" {
+		settleID = newUniqueID("settle_")
+	}
+	stored, err := s.settleRetrying(ctx, entry, settleID)
 	if err != nil {
 		return entry, fmt.Errorf("settle %s: %w", res.RequestID, err)
 	}
@@ -113,13 +124,13 @@ func (s *Service) settle(ctx context.Context, res *Reservation, u Usage) (Ledger
 
 // settleBackoff spaces the attempts of a settlement that failed for a reason
 // other than the account (a dropped connection, a failover). The store is
-// idempotent on the request id, so an attempt whose commit succeeded but
+// idempotent on the settlement id, so an attempt whose commit succeeded but
 // whose answer was lost is not charged twice.
 var settleBackoff = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second}
 
-func (s *Service) settleRetrying(ctx context.Context, e LedgerEntry, holdID string) (LedgerEntry, error) {
+func (s *Service) settleRetrying(ctx context.Context, e LedgerEntry, settleID string) (LedgerEntry, error) {
 	for attempt := 0; ; attempt++ {
-		stored, _, err := s.store.Settle(ctx, e, holdID)
+		stored, _, err := s.store.Settle(ctx, e, settleID)
 		if err == nil || errors.Is(err, ErrAccountNotFound) || attempt == len(settleBackoff) {
 			return stored, err
 		}

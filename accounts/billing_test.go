@@ -107,6 +107,60 @@ func TestSettleChargesExactlyAndOnce(t *testing.T) {
 	checkInvariant(t, f.store, "acme")
 }
 
+// Two requests that carry the same request id (a client reusing
+// X-Request-Id) are two ledger rows, whether or not they reserved anything:
+// the usage of unmetered accounts and free models is recorded too.
+func TestReusedRequestIDGetsARowPerRequest(t *testing.T) {
+	metered := Pricing{InputPer1K: MoneyFromFloat(1), OutputPer1K: MoneyFromFloat(1)}
+	tests := []struct {
+		name      string
+		unmetered bool
+		pricing   Pricing
+		suffix    string // the second row's request id after "client-req-1."
+		cost      Money  // of each request
+	}{
+		{"metered account, priced model", false, metered, "hold_", MoneyFromFloat(0.06)},
+		{"unmetered account", true, metered, "settle_", 0},
+		{"free model", false, Pricing{}, "settle_", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			f := newFixture(t, ModeKey)
+			if _, err := f.svc.CreateAccount(ctx, Account{OpenID: "acme", Balance: MoneyFromFloat(10), Unmetered: tt.unmetered}); err != nil {
+				t.Fatal(err)
+			}
+			id := Identity{OpenID: "acme", Unmetered: tt.unmetered}
+			for range 2 {
+				res, err := f.svc.Reserve(ctx, id, "m", tt.pricing, Work{PromptTokens: 10, MaxTokens: 100})
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.RequestID = "client-req-1"
+				if _, err := f.svc.Settle(ctx, res, Usage{PromptTokens: 10, CompletionTokens: 50, HTTPStatus: 200}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rows, err := f.svc.Ledger(ctx, LedgerFilter{OpenID: "acme"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) != 2 {
+				t.Fatalf("%d ledger rows for 2 requests: %+v", len(rows), rows)
+			}
+			if rows[0].RequestID != "client-req-1" || !strings.HasPrefix(rows[1].RequestID, "client-req-1."+tt.suffix) {
+				t.Fatalf("request ids %q, %q; want client-req-1 and client-req-1.%s…", rows[0].RequestID, rows[1].RequestID, tt.suffix)
+			}
+			for _, r := range rows {
+				if r.Cost != tt.cost || r.CompletionTokens != 50 {
+					t.Fatalf("row %+v: want cost %s and its 50 completion tokens", r, tt.cost)
+				}
+			}
+			checkInvariant(t, f.store, "acme")
+		})
+	}
+}
+
 // TestSettleChargesWhatWasUsed: a request that did more than its
 // reservation covered pays for all of it; the balance goes negative by
 // exactly the difference and the next request is refused until a top-up.

@@ -73,17 +73,18 @@ func (l *leases) lastRenewed() time.Time {
 
 func (s *Service) newHold(kind HoldKind, id Identity, amount Money, now time.Time) Hold {
 	return Hold{
-		ID: newHoldID(), Kind: kind, OpenID: id.OpenID, UserID: id.UserID, Daemon: s.daemon,
+		ID: newUniqueID("hold_"), Kind: kind, OpenID: id.OpenID, UserID: id.UserID, Daemon: s.daemon,
 		Amount: amount, Started: now, Expires: now.Add(s.ttl),
 	}
 }
 
-// newHoldID has 96 random bits: hold ids stay unique across daemons and
-// across the ledger's history, where they disambiguate reused request ids.
-func newHoldID() string {
+// newUniqueID has 96 random bits after prefix: hold and settlement ids
+// stay unique across daemons and across the ledger's history, where they
+// disambiguate reused request ids.
+func newUniqueID(prefix string) string {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
-	return "hold_" + hex.EncodeToString(b)
+	return prefix + hex.EncodeToString(b)
 }
 
 func defaultDaemonID() string {

@@ -30,11 +30,14 @@ func (s *sqlStore) Charge(ctx context.Context, e LedgerEntry) (LedgerEntry, Mone
 	return s.charge(ctx, e, "", false)
 }
 
-func (s *sqlStore) Settle(ctx context.Context, e LedgerEntry, holdID string) (LedgerEntry, Money, error) {
-	return s.charge(ctx, e, holdID, true)
+func (s *sqlStore) Settle(ctx context.Context, e LedgerEntry, settleID string) (LedgerEntry, Money, error) {
+	return s.charge(ctx, e, settleID, true)
 }
 
-func (s *sqlStore) charge(ctx context.Context, e LedgerEntry, holdID string, settle bool) (LedgerEntry, Money, error) {
+// charge writes e. settleID is the settlement's identity (see
+// Store.Settle), stored in the ledger's hold_id column: the column was
+// named when only settlements with a hold had one.
+func (s *sqlStore) charge(ctx context.Context, e LedgerEntry, settleID string, settle bool) (LedgerEntry, Money, error) {
 	fail := func(err error) (LedgerEntry, Money, error) {
 		return e, 0, fmt.Errorf("charge %q: %w", e.OpenID, err)
 	}
@@ -48,7 +51,7 @@ func (s *sqlStore) charge(ctx context.Context, e LedgerEntry, holdID string, set
 		return fail(err)
 	}
 	if e.RequestID != "" {
-		id, prev, dup, err := uniqueRequestID(ctx, tx, e.OpenID, e.RequestID, holdID)
+		id, prev, dup, err := uniqueRequestID(ctx, tx, e.OpenID, e.RequestID, settleID)
 		if err != nil {
 			return fail(err)
 		}
@@ -63,9 +66,10 @@ func (s *sqlStore) charge(ctx context.Context, e LedgerEntry, holdID string, set
 		// (which only matters once this hold has lapsed). A request that did
 		// the work is paid for; if that takes the balance below zero or
 		// below others' holds, admission refuses the account's next
-		// requests until it is topped up.
-		if holdID != "" {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM holds WHERE id = ?`, holdID); err != nil {
+		// requests until it is topped up. A settlement that reserved
+		// nothing has an id that names no hold: the delete finds nothing.
+		if settleID != "" {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM holds WHERE id = ?`, settleID); err != nil {
 				return fail(err)
 			}
 		}
@@ -74,7 +78,7 @@ func (s *sqlStore) charge(ctx context.Context, e LedgerEntry, holdID string, set
 		prompt_tokens, cached_tokens, completion_tokens, processing_ms, cost, finish_reason, http_status, hold_id)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		ms(e.Time), e.RequestID, e.OpenID, e.UserID, e.KeyID, e.Model, e.PromptTokens, e.CachedTokens,
-		e.CompletionTokens, e.ProcessingMS, e.Cost, e.FinishReason, e.HTTPStatus, holdID).Scan(&e.ID); err != nil {
+		e.CompletionTokens, e.ProcessingMS, e.Cost, e.FinishReason, e.HTTPStatus, settleID).Scan(&e.ID); err != nil {
 		return fail(err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET balance = balance - ? WHERE openid = ?`, e.Cost, e.OpenID); err != nil {
@@ -88,16 +92,17 @@ func (s *sqlStore) charge(ctx context.Context, e LedgerEntry, holdID string, set
 
 // uniqueRequestID finds the id to store a settlement under. dup reports
 // that this very settlement is already stored (as prev): a retry after a
-// commit whose answer was lost. A request id settled by another hold is a
-// client reusing X-Request-Id; that request gets rid.holdID instead, which
-// is unique because hold ids are.
-func uniqueRequestID(ctx context.Context, tx *sqlTx, openid, rid, holdID string) (id string, prev LedgerEntry, dup bool, err error) {
+// commit whose answer was lost, recognised by its settleID. A request id
+// stored by another settlement is a client reusing X-Request-Id; that
+// request gets rid.settleID instead, which is unique because settlement
+// ids are. With settleID "" (Charge) the request id alone is the identity.
+func uniqueRequestID(ctx context.Context, tx *sqlTx, openid, rid, settleID string) (id string, prev LedgerEntry, dup bool, err error) {
 	candidates := []string{rid}
-	if holdID != "" {
-		candidates = append(candidates, rid+"."+holdID)
+	if settleID != "" {
+		candidates = append(candidates, rid+"."+settleID)
 	}
 	for _, c := range candidates {
-		row, prevHold, err := scanLedger(tx.QueryRowContext(ctx, `SELECT `+ledgerCols+` FROM ledger
+		row, prevSettle, err := scanLedger(tx.QueryRowContext(ctx, `SELECT `+ledgerCols+` FROM ledger
 			WHERE openid = ? AND request_id = ?`, openid, c))
 		if isNoRows(err) {
 			return c, LedgerEntry{}, false, nil
@@ -105,11 +110,11 @@ func uniqueRequestID(ctx context.Context, tx *sqlTx, openid, rid, holdID string)
 		if err != nil {
 			return "", LedgerEntry{}, false, err
 		}
-		if holdID == "" || prevHold == holdID {
+		if settleID == "" || prevSettle == settleID {
 			return "", row, true, nil
 		}
 	}
-	return "", LedgerEntry{}, false, fmt.Errorf("request id %q: settled twice under hold %s", rid, holdID)
+	return "", LedgerEntry{}, false, fmt.Errorf("request id %q: settled twice under settlement %s", rid, settleID)
 }
 
 func (s *sqlStore) Reserve(ctx context.Context, h Hold, now time.Time) error {

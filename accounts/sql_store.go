@@ -322,13 +322,14 @@ func (s *sqlStore) Ledger(ctx context.Context, f LedgerFilter) ([]LedgerEntry, e
 const ledgerCols = `id, created_at, request_id, openid, userid, key_id, model, prompt_tokens, cached_tokens,
 	completion_tokens, processing_ms, cost, finish_reason, http_status, hold_id`
 
-// scanLedger reads a row of ledgerCols; holdID is the hold it settled.
-func scanLedger(row interface{ Scan(...any) error }) (e LedgerEntry, holdID string, err error) {
+// scanLedger reads a row of ledgerCols; settleID is the settlement that
+// wrote it (its hold's id, when it had a hold), "" for a Charge.
+func scanLedger(row interface{ Scan(...any) error }) (e LedgerEntry, settleID string, err error) {
 	var t int64
 	err = row.Scan(&e.ID, &t, &e.RequestID, &e.OpenID, &e.UserID, &e.KeyID, &e.Model, &e.PromptTokens,
-		&e.CachedTokens, &e.CompletionTokens, &e.ProcessingMS, &e.Cost, &e.FinishReason, &e.HTTPStatus, &holdID)
+		&e.CachedTokens, &e.CompletionTokens, &e.ProcessingMS, &e.Cost, &e.FinishReason, &e.HTTPStatus, &settleID)
 	e.Time = fromMS(t)
-	return e, holdID, err
+	return e, settleID, err
 }
 
 func (s *sqlStore) UsageByModel(ctx context.Context, openid string) ([]ModelUsage, error) {

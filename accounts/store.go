@@ -27,17 +27,21 @@ type Store interface {
 	// idempotent on (e.OpenID, e.RequestID) when RequestID is set: a second
 	// call returns the first row and charges nothing.
 	Charge(ctx context.Context, e LedgerEntry) (LedgerEntry, Money, error)
-	// Settle is Charge for a request admitted with holds: in the same
-	// transaction it deletes the HoldMoney holdID (if any) and charges
-	// e.Cost in full, never capped: not at the hold's amount, and not at
-	// what the account's other live reservations leave once holdID has
-	// lapsed. The work was done, so it is paid for; if that takes the
-	// balance below zero or below others' holds, admission refuses the
-	// account until it is topped up. Retried with the same hold it returns
-	// the first row; a request id that another hold already settled (a
-	// client reusing X-Request-Id) is stored as RequestID + "." + holdID,
-	// so two requests are never billed as one.
-	Settle(ctx context.Context, e LedgerEntry, holdID string) (LedgerEntry, Money, error)
+	// Settle is Charge for a request that went through admission. settleID
+	// identifies this settlement: the id of the HoldMoney it releases, or,
+	// for a request that reserved nothing (an unmetered account, a free
+	// model), an id just as unique that names no hold. In the same
+	// transaction it deletes the hold settleID (if there is one) and
+	// charges e.Cost in full, never capped: not at the hold's amount, and
+	// not at what the account's other live reservations leave once the
+	// hold has lapsed. The work was done, so it is paid for; if that takes
+	// the balance below zero or below others' holds, admission refuses the
+	// account until it is topped up. Retried with the same settleID it
+	// returns the first row; a request id that another settlement already
+	// used (a client reusing X-Request-Id) is stored as RequestID + "." +
+	// settleID, so two requests are never billed, or recorded, as one.
+	// With settleID "" it is Charge: idempotent on the request id alone.
+	Settle(ctx context.Context, e LedgerEntry, settleID string) (LedgerEntry, Money, error)
 
 	// Reserve stores h (a HoldMoney) if the balance minus the account's live
 	// reservations at now covers h.Amount, else returns a *QuotaError.

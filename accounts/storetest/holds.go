@@ -151,6 +151,38 @@ func testSettleOnce(t *testing.T, s accounts.Store) {
 	invariant(t, s, "b")
 }
 
+// A request that reserved nothing (an unmetered account, a free model) is
+// settled under an id that names no hold. That id, not the request id
+// alone, tells a retry of the settlement from another request reusing the
+// request id: both requests must reach the ledger.
+func testSettleWithoutHold(t *testing.T, s accounts.Store) {
+	ctx := context.Background()
+	mustCreate(t, s, accounts.Account{OpenID: "a", Balance: 1000})
+	e := accounts.LedgerEntry{Time: t0, RequestID: "r1", OpenID: "a", Model: "m", CompletionTokens: 5}
+	first, bal, err := s.Settle(ctx, e, "s1")
+	if err != nil || bal != 1000 || first.RequestID != "r1" {
+		t.Fatalf("settle: %+v %s %v", first, bal, err)
+	}
+	again, _, err := s.Settle(ctx, e, "s1")
+	if err != nil || again.ID != first.ID {
+		t.Fatalf("retried settle: %+v %v (want the first row, %d)", again, err, first.ID)
+	}
+	e.Cost = 40
+	reused, bal, err := s.Settle(ctx, e, "s2")
+	if err != nil || reused.ID == first.ID || reused.RequestID != "r1.s2" || bal != 960 {
+		t.Fatalf("reused request id: %+v %s %v", reused, bal, err)
+	}
+	again, bal, err = s.Settle(ctx, e, "s2")
+	if err != nil || again.ID != reused.ID || bal != 960 {
+		t.Fatalf("retried settle of the reused id: %+v %s %v", again, bal, err)
+	}
+	rows, err := s.Ledger(ctx, accounts.LedgerFilter{OpenID: "a"})
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("ledger: %+v %v (want 2 rows)", rows, err)
+	}
+	invariant(t, s, "a")
+}
+
 func testSettleExact(t *testing.T, s accounts.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, accounts.Account{OpenID: "a", Balance: 1000})

@@ -39,6 +39,7 @@ func Run(t *testing.T, b Backend) {
 		{"Migrations", testMigrations},
 		{"HoldsLapseUnlessRenewed", testHoldsLapse},
 		{"SettleIsWrittenOnce", testSettleOnce},
+		{"SettleWithoutHoldIsWrittenOncePerSettlement", testSettleWithoutHold},
 		{"SettleChargesExactly", testSettleExact},
 		{"RateAdmission", testRateAdmission},
 	}
