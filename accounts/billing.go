@@ -57,7 +57,7 @@ func (s *Service) Reserve(ctx context.Context, id Identity, model string, pricin
 		}
 		return nil, fmt.Errorf("reserve: %w", err)
 	}
-	s.leases.add(hold.ID)
+	s.leases.add(hold.ID, hold.Expires)
 	res.Amount, res.holdID = need, hold.ID
 	return res, nil
 }

@@ -12,32 +12,36 @@ import (
 )
 
 // ErrHoldsLapsed is the cancel cause of generations stopped because their
-// daemon could not renew their holds for a whole HoldTTL (the database was
-// unreachable): other daemons may by then have spent what they held. It is
-// a kind of suspension, so the server ends such responses normally.
-var ErrHoldsLapsed = fmt.Errorf("%w: the accounts database could not be reached to keep the request's reservation", ErrSuspended)
+// daemon's holds lapsed before it renewed them: the database was out of
+// reach for a whole HoldTTL, or the daemon itself stalled that long (a VM
+// pause, SIGSTOP, a host suspend). Other daemons may by then have spent
+// what the holds kept, and the concurrency slots are free. It is a kind of
+// suspension, so the server ends such responses normally and bills what
+// they used.
+var ErrHoldsLapsed = fmt.Errorf("%w: the request's reservation lapsed before this daemon could renew it", ErrSuspended)
 
 // storeTimeout bounds the clean-up writes that run after a request ended,
 // on a context of their own (the request's is gone by then).
 const storeTimeout = 10 * time.Second
 
-// leases are the ids of this daemon's live holds, which Run renews. A hold
-// leaves the set when its request ends, whether or not its delete reached
-// the database: one that did not simply lapses.
+// leases are this daemon's live holds, which Run renews, each with the
+// expiry the database has for it as far as this daemon knows: the one it
+// was stored with, then each renewal's. A hold leaves the set when its
+// request ends, whether or not its delete reached the database: one that
+// did not simply lapses. It also leaves when it is found lapsed.
 type leases struct {
 	mu      sync.Mutex
-	ids     map[string]struct{}
-	renewed time.Time // the last time every hold in the set was renewed
+	expires map[string]time.Time
 }
 
-func newLeases(now time.Time) *leases {
-	return &leases{ids: map[string]struct{}{}, renewed: now}
+func newLeases() *leases {
+	return &leases{expires: map[string]time.Time{}}
 }
 
-func (l *leases) add(id string) {
+func (l *leases) add(id string, expires time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.ids[id] = struct{}{}
+	l.expires[id] = expires
 }
 
 func (l *leases) drop(id string) {
@@ -46,29 +50,45 @@ func (l *leases) drop(id string) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	delete(l.ids, id)
+	delete(l.expires, id)
+}
+
+// takeLapsed removes the holds whose expiry has passed at now, and returns
+// how many there were. Taking them out of the set reports each lapse once:
+// their requests may take a while to end after being stopped.
+func (l *leases) takeLapsed(now time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for id, exp := range l.expires {
+		if !exp.After(now) {
+			delete(l.expires, id)
+			n++
+		}
+	}
+	return n
 }
 
 func (l *leases) snapshot() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := make([]string, 0, len(l.ids))
-	for id := range l.ids {
+	out := make([]string, 0, len(l.expires))
+	for id := range l.expires {
 		out = append(out, id)
 	}
 	return out
 }
 
-func (l *leases) markRenewed(at time.Time) {
+// renewed records that the holds in ids, all live when the renewal ran,
+// now expire at until; those whose requests ended meanwhile stay out.
+func (l *leases) renewed(ids []string, until time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.renewed = at
-}
-
-func (l *leases) lastRenewed() time.Time {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.renewed
+	for _, id := range ids {
+		if _, ok := l.expires[id]; ok {
+			l.expires[id] = until
+		}
+	}
 }
 
 func (s *Service) newHold(kind HoldKind, id Identity, amount Money, now time.Time) Hold {
@@ -144,26 +164,36 @@ func (s *Service) Run(ctx context.Context, ready func()) {
 }
 
 // renew extends the expiry of this daemon's holds and sweeps what has
-// lapsed anywhere. If renewals have failed for a whole HoldTTL the holds
-// have lapsed, so the generations they covered are stopped: they are no
-// longer reserved for, and would run on unaccounted.
+// lapsed anywhere. A hold whose expiry passed before it was renewed has
+// lapsed, whether renewals failed for a whole HoldTTL or the daemon stalled
+// that long between two (then the next renewal succeeds, renewing none of
+// them): the generations it covered are stopped, as they are no longer
+// reserved for, hold no concurrency slot, and would run on unaccounted.
+// They are billed for what they used, as any suspended generation is.
+//
+// Lapses are found from the expiries this daemon set, not from how many
+// holds RenewHolds renewed: a request that ends between the snapshot and
+// the renewal deletes its hold too, so a short count proves nothing.
+// The tracker does not tie generations to holds, so, as README promises
+// for a daemon that lost the database, every generation of the daemon is
+// stopped.
 func (s *Service) renew(ctx context.Context) {
 	now := s.now()
+	if lapsed := s.leases.takeLapsed(now); lapsed > 0 {
+		n := s.tracker.StopAll(ErrHoldsLapsed)
+		s.log.Error("holds lapsed before this daemon renewed them: stopped its generations",
+			"holds", lapsed, "stopped", n, "ttl", s.ttl)
+	}
 	if ids := s.leases.snapshot(); len(ids) > 0 {
-		if _, err := s.store.RenewHolds(ctx, ids, now.Add(s.ttl), now); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			s.log.Warn("renew holds", "holds", len(ids), "err", err)
-			if now.Sub(s.leases.lastRenewed()) >= s.ttl {
-				if n := s.tracker.StopAll(ErrHoldsLapsed); n > 0 {
-					s.log.Error("holds lapsed: stopped this daemon's generations", "stopped", n, "ttl", s.ttl)
-				}
+		until := now.Add(s.ttl)
+		if _, err := s.store.RenewHolds(ctx, ids, until, now); err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("renew holds", "holds", len(ids), "err", err)
 			}
 			return
 		}
+		s.leases.renewed(ids, until)
 	}
-	s.leases.markRenewed(now)
 	if err := s.store.Sweep(ctx, now); err != nil && ctx.Err() == nil {
 		s.log.Warn("sweep lapsed holds", "err", err)
 	}

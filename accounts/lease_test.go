@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestHoldsLapseUnlessTheDaemonRenews(t *testing.T) {
@@ -49,27 +51,115 @@ func TestHoldsLapseUnlessTheDaemonRenews(t *testing.T) {
 	}
 }
 
-// When the database stays out of reach for a whole HoldTTL, the daemon's
-// holds have lapsed and its generations are stopped.
+// unrenewable fails RenewHolds while down is set, as a database out of
+// reach does; everything else reaches the store.
+type unrenewable struct {
+	Store
+	down atomic.Bool
+}
+
+func (s *unrenewable) RenewHolds(ctx context.Context, ids []string, until, now time.Time) (int, error) {
+	if s.down.Load() {
+		return 0, errors.New("connection refused")
+	}
+	return s.Store.RenewHolds(ctx, ids, until, now)
+}
+
+// When a daemon's holds lapse before it renews them, its generations are
+// stopped: they no longer hold a reservation or a concurrency slot. That is
+// so whether the database stayed out of reach for a whole HoldTTL or the
+// daemon itself stalled that long, after which renewal succeeds but renews
+// nothing. What the stopped generation used is still billed, and a lapse
+// stops only the generations running when it is found.
 func TestLapsedHoldsStopGenerations(t *testing.T) {
+	step := DefaultHoldTTL / 3
+	tests := []struct {
+		name  string
+		down  bool            // RenewHolds fails meanwhile
+		ticks []time.Duration // clock advances, each followed by renew()
+	}{
+		{"database out of reach for a whole TTL", true, []time.Duration{step, step, step}},
+		{"daemon stalled past the TTL", false, []time.Duration{DefaultHoldTTL + time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			f := newFixture(t, ModeKey)
+			store := &unrenewable{Store: f.store}
+			svc := NewService(store, Config{Mode: ModeKey, Now: f.clock.Now})
+			f.account(t, "acme", "1")
+			id := Identity{OpenID: "acme", UserID: "u", Limits: Limits{MaxConcurrent: 1}}
+			permit, err := svc.Admit(ctx, id, "m", 0, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := svc.Reserve(ctx, id, "m", Pricing{OutputPer1K: MoneyFromFloat(1)}, Work{MaxTokens: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			gen, cancel := context.WithCancelCause(ctx)
+			defer cancel(nil)
+			svc.Track("acme", "u", cancel)
+
+			store.down.Store(tt.down)
+			for i, d := range tt.ticks {
+				if gen.Err() != nil {
+					t.Fatalf("stopped after %d renewals, before the holds lapsed", i)
+				}
+				f.clock.Advance(d)
+				svc.renew(ctx)
+			}
+			if cause := context.Cause(gen); !errors.Is(cause, ErrHoldsLapsed) || !errors.Is(cause, ErrSuspended) {
+				t.Fatalf("cause %v, want ErrHoldsLapsed", cause)
+			}
+
+			// The stopped generation pays for what it did.
+			store.down.Store(false)
+			e, err := svc.Settle(ctx, res, Usage{CompletionTokens: 400})
+			permit.Done(400)
+			if err != nil || e.Cost != MoneyFromFloat(0.4) {
+				t.Fatalf("settle after the stop: %+v %v; want 0.4 billed", e, err)
+			}
+			checkInvariant(t, f.store, "acme")
+
+			// The lapse was reported once: the next generation runs on.
+			if _, err := svc.Admit(ctx, id, "m", 0, 10); err != nil {
+				t.Fatal(err)
+			}
+			next, cancelNext := context.WithCancelCause(ctx)
+			defer cancelNext(nil)
+			svc.Track("acme", "u", cancelNext)
+			f.clock.Advance(step)
+			svc.renew(ctx)
+			if next.Err() != nil {
+				t.Fatalf("a generation admitted after the lapse was stopped: %v", context.Cause(next))
+			}
+		})
+	}
+}
+
+// A request whose hold is deleted between renew's snapshot and its renewal
+// (it settled meanwhile) makes RenewHolds renew fewer holds than it was
+// given; that is no lapse, and stops nothing.
+func TestRenewalMissingAnEndedHoldStopsNothing(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, ModeKey)
 	f.account(t, "acme", "1")
-	if _, err := f.svc.Admit(ctx, Identity{OpenID: "acme"}, "m", 0, 10); err != nil {
+	permit, err := f.svc.Admit(ctx, Identity{OpenID: "acme"}, "m", 0, 10)
+	if err != nil {
 		t.Fatal(err)
 	}
 	gen, cancel := context.WithCancelCause(ctx)
-	f.svc.Track("acme", "u", cancel)
-	f.store.Close() // the database goes away
+	defer cancel(nil)
+	f.svc.Track("acme", "", cancel)
+	// The hold's delete committed; its lease is not dropped yet.
+	if err := f.store.ReleaseHold(ctx, permit.holdID, -1); err != nil {
+		t.Fatal(err)
+	}
 	f.clock.Advance(DefaultHoldTTL / 3)
 	f.svc.renew(ctx)
 	if gen.Err() != nil {
-		t.Fatal("stopped before the holds lapsed")
-	}
-	f.clock.Advance(DefaultHoldTTL)
-	f.svc.renew(ctx)
-	if !errors.Is(context.Cause(gen), ErrHoldsLapsed) || !errors.Is(context.Cause(gen), ErrSuspended) {
-		t.Fatalf("cause %v, want ErrHoldsLapsed", context.Cause(gen))
+		t.Fatalf("stopped: %v", context.Cause(gen))
 	}
 }
 

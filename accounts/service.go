@@ -125,7 +125,7 @@ func NewService(store Store, cfg Config) *Service {
 		daemon:  cfg.DaemonID,
 		ttl:     cfg.HoldTTL,
 		tracker: NewTracker(),
-		leases:  newLeases(now()),
+		leases:  newLeases(),
 	}
 	s.SetAuth(AuthSettings{Mode: cfg.Mode, Currency: cfg.Currency, AdminKey: cfg.AdminKey})
 	return s
@@ -189,7 +189,7 @@ func (s *Service) Admit(ctx context.Context, id Identity, model string, modelRPM
 	if err != nil {
 		return nil, err
 	}
-	s.leases.add(run.ID)
+	s.leases.add(run.ID, run.Expires)
 	return &Permit{svc: s, holdID: run.ID, Headers: headers}, nil
 }
 
