@@ -280,3 +280,64 @@ func testConfig(dir string) *config.Config {
 	c.ModelsDir = dir
 	return c
 }
+
+// edit writes config (as writeConfig) and reloads it at once, without
+// waiting for the watcher.
+func (e *env) edit(body string) {
+	e.t.Helper()
+	e.writeConfig(body)
+	if err := e.m.Reload(context.Background()); err != nil {
+		e.t.Fatalf("Reload: %v", err)
+	}
+}
+
+// acquireAsync asks for name in its own goroutine; the answer arrives on
+// the channel. At the end of the test (before the manager closes, which
+// would wait for it) the request stops waiting, and a lease the test did
+// not take is released.
+func (e *env) acquireAsync(name string) <-chan acquireResult {
+	ch := make(chan acquireResult, 1)
+	sent := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		l, err := e.m.Acquire(ctx, name)
+		ch <- acquireResult{lease: l, err: err}
+		close(sent)
+	}()
+	e.t.Cleanup(func() {
+		cancel()
+		<-sent
+		select {
+		case res := <-ch:
+			if res.lease != nil {
+				res.lease.Release()
+			}
+		default: // the test took it
+		}
+	})
+	return ch
+}
+
+// waiting is how many requests wait for name's model to (re)load.
+func (e *env) waiting(name string) int {
+	e.t.Helper()
+	var n int
+	e.m.call(func() {
+		if r := e.m.st.runners[name]; r != nil {
+			n = len(r.waiters)
+		}
+	})
+	return n
+}
+
+// unloadAsked reports whether an admin Unload of name waits for it.
+func (e *env) unloadAsked(name string) bool {
+	e.t.Helper()
+	var asked bool
+	e.m.call(func() {
+		if r := e.m.st.runners[name]; r != nil {
+			asked = len(r.unloadWait) > 0
+		}
+	})
+	return asked
+}

@@ -468,8 +468,22 @@ func (m *Manager) update(r *runner, it *item) {
 	}
 	if it.spec == r.item.spec {
 		// Same load settings as in force: take the other settings now, and
-		// forget a reload that an earlier edit asked for.
+		// forget a reload that an earlier edit asked for (an edit that was
+		// reverted), with the drain it started, or the model would keep
+		// turning requests away and then reload unchanged.
 		r.item, r.next = it, nil
+		if r.drain && len(r.unloadWait) == 0 { // no admin Unload wants the drain
+			r.drain = false
+			if r.state == StateLoaded {
+				// Requests that queued behind the drain: the model as
+				// loaded has the settings in force.
+				ws := r.waiters
+				r.waiters = nil
+				for _, w := range ws {
+					m.grant(r, w)
+				}
+			}
+		}
 		return
 	}
 	if it.spec == cur.spec {

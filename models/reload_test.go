@@ -303,3 +303,83 @@ func TestMemoryCheckAtStartup(t *testing.T) {
 		})
 	}
 }
+
+// A load setting edited while a request is in flight drains the model for a
+// reload; reverting the edit (an editor's save then undo) must cancel that
+// drain too, not only the reload, so the model serves requests again at once
+// and is not reloaded with the settings it already has. An admin Unload
+// asked for meanwhile still drains it.
+func TestRevertedLoadEditCancelsTheDrain(t *testing.T) {
+	const (
+		before = "models:\n  stories:\n    file: stories.gguf\n    context: 128\n"
+		edited = "models:\n  stories:\n    file: stories.gguf\n    context: 64\n"
+	)
+	tests := []struct {
+		name               string
+		queuedBeforeRevert bool // the request arrives while the edit is in force
+		adminUnload        bool // an admin Unload is asked for while the edit is in force
+		servedAtOnce       bool // the request is served beside the one in flight
+		loads              int
+	}{
+		{"request after the revert", false, false, true, 1},
+		{"request queued behind the drain", true, false, true, 1},
+		{"admin unload keeps the drain", true, true, false, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, fakeLoad, before, func(models string) { twoModels(models, t) }, WithDebounce(time.Hour))
+			inFlight := e.acquire("stories")
+			defer inFlight.Release() // on failure too, so Close does not wait for it
+			e.edit(edited)
+			var unloaded chan error
+			if tt.adminUnload {
+				unloaded = make(chan error, 1)
+				go func() { unloaded <- e.m.Unload(context.Background(), "stories") }()
+				waitFor(t, 5*time.Second, "unload requested", func() bool { return e.unloadAsked("stories") })
+			}
+			var req <-chan acquireResult
+			if tt.queuedBeforeRevert {
+				req = e.acquireAsync("stories")
+				waitFor(t, 5*time.Second, "request queued behind the drain", func() bool { return e.waiting("stories") == 1 })
+			}
+			e.edit(before)
+			if en, _ := e.m.Lookup("stories"); en.ContextLength != 128 {
+				t.Fatalf("context %d after the revert, want 128", en.ContextLength)
+			}
+			if req == nil {
+				req = e.acquireAsync("stories")
+			}
+
+			if tt.servedAtOnce {
+				select {
+				case res := <-req:
+					if res.err != nil {
+						t.Fatalf("Acquire after the revert: %v", res.err)
+					}
+					res.lease.Release()
+				case <-time.After(5 * time.Second):
+					t.Fatal("the request still waits for the reload that the revert cancelled")
+				}
+			} else {
+				waitFor(t, 5*time.Second, "request waiting for the admin unload", func() bool { return e.waiting("stories") == 1 })
+			}
+			inFlight.Release()
+			if tt.adminUnload {
+				if err := <-unloaded; err != nil {
+					t.Fatalf("Unload: %v", err)
+				}
+			}
+			if !tt.servedAtOnce {
+				res := <-req
+				if res.err != nil {
+					t.Fatalf("Acquire after the unload: %v", res.err)
+				}
+				res.lease.Release()
+			}
+			e.acquire("stories").Release()
+			if n := e.loads.count("stories.gguf"); n != tt.loads {
+				t.Errorf("%d loads, want %d", n, tt.loads)
+			}
+		})
+	}
+}
