@@ -252,9 +252,23 @@ func (m *Manager) loadFailed(r *runner, err error) {
 		w.ch <- acquireResult{err: err}
 	}
 	r.waiters = nil
+	// Nothing is loaded, so an admin Unload asked for during the load
+	// (of a model still in the catalog or removed meanwhile) is done;
+	// unloaded() is never coming to end it.
+	r.unloadDone()
 	if r.removed {
 		delete(m.st.detached, r)
 	}
+}
+
+// unloadDone ends a drain and answers the admin Unloads waiting for r,
+// once r holds no model.
+func (r *runner) unloadDone() {
+	r.drain = false
+	for _, c := range r.unloadWait {
+		close(c)
+	}
+	r.unloadWait = nil
 }
 
 // idle handles a loaded model whose last lease was released: unload it now
@@ -348,11 +362,7 @@ func (m *Manager) unloaded(r *runner, gen uint64, err error) {
 	r.loadedAt, r.expiresAt = time.Time{}, time.Time{}
 	r.keepAlive = nil // a client's keep_alive lasts one load
 	r.progress.Store(0)
-	r.drain = false
-	for _, c := range r.unloadWait {
-		close(c)
-	}
-	r.unloadWait = nil
+	r.unloadDone()
 	m.log.Info("model unloaded", "model", r.name())
 	if r.removed {
 		delete(m.st.detached, r)

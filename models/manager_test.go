@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ggufd/ggufd/engine"
 )
 
 // twoModels puts stories260K.gguf and a copy of llama-2-tiny-random.gguf
@@ -379,6 +381,65 @@ func TestAdminLoadUnload(t *testing.T) {
 	}
 	if err := e.m.Unload(ctx, "nope"); err == nil {
 		t.Error("Unload of an unknown model succeeded")
+	}
+}
+
+// An admin Unload asked for while a load runs waits for that load; when the
+// load fails nothing is loaded, so the Unload is done, whether the model is
+// still in the catalog or a reload removed it meanwhile.
+func TestUnloadDuringALoadThatFails(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		removed bool
+	}{
+		{"in the catalog", false},
+		{"removed by a reload", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			failing := func(context.Context, string, engine.LoadOptions) (LoadedModel, error) {
+				return nil, errors.New("out of memory (simulated)")
+			}
+			e := newEnv(t, failing, "", func(models string) { twoModels(models, t) }, plentyOfMemory(), WithDebounce(time.Hour))
+			gate := make(chan struct{})
+			e.loads.mu.Lock()
+			e.loads.gate = gate
+			e.loads.mu.Unlock()
+			req := e.acquireAsync("stories")
+			waitFor(t, 5*time.Second, "load started", func() bool { return e.loads.count("stories.gguf") == 1 })
+			unloaded := make(chan error, 1)
+			go func() { unloaded <- e.m.Unload(context.Background(), "stories") }()
+			waitFor(t, 5*time.Second, "unload requested", func() bool { return e.unloadAsked("stories") })
+			if tt.removed {
+				if err := os.Remove(filepath.Join(e.models, "stories.gguf")); err != nil {
+					t.Fatal(err)
+				}
+				if err := e.m.Reload(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := e.m.Lookup("stories"); err == nil {
+					t.Fatal("stories still in the catalog after its file was removed")
+				}
+			}
+
+			close(gate) // the load fails
+			if res := <-req; res.err == nil {
+				res.lease.Release()
+				t.Fatal("the load did not fail")
+			}
+			select {
+			case err := <-unloaded:
+				if err != nil {
+					t.Fatalf("Unload: %v", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Unload still waits for a load that failed")
+			}
+			if !tt.removed {
+				if s := e.state("stories"); s != StateFailed {
+					t.Errorf("stories is %s, want %s", s, StateFailed)
+				}
+			}
+		})
 	}
 }
 
