@@ -116,7 +116,7 @@ type estResult struct {
 }
 
 // catalogBuilder turns a config and the models folder into items. It is
-// used under Manager.reloadMu only.
+// used only in a Manager's reload turn (see reloadTurn).
 type catalogBuilder struct {
 	estimate Estimator
 	meta     map[string]fileMeta

@@ -7,7 +7,9 @@
 // and background work (loads, unloads, timers) send it closures to run.
 // Nothing slow runs on the loop: loads and unloads happen in their own
 // goroutines and report back, and file reads happen before a reload's
-// result is handed to the loop.
+// result is handed to the loop. Reloads take turns (see reloadTurn), so
+// that they apply configs, and run the OnConfig hooks, in the order the
+// file was read.
 package models
 
 import (
@@ -87,9 +89,17 @@ type Manager struct {
 
 	catalog atomic.Pointer[catalog]
 
-	reloadMu sync.Mutex // serialises reloads; guards builder and baseCfg
-	builder  *catalogBuilder
-	baseCfg  *config.Config // the config used when there is no config file
+	// reloadTurn holds a token while a reload runs, from reading the file
+	// to the last OnConfig hook: with reloads at once (the file watcher's
+	// and POST /admin/reload), one that read the file earlier would
+	// otherwise apply it, or run the hooks with it, after one that read it
+	// later, leaving the old config in force; and the hooks, which keep
+	// state of their own, would run concurrently. A channel rather than a
+	// mutex, so a reload waiting for its turn still ends with its context
+	// or with Close.
+	reloadTurn chan struct{}
+	builder    *catalogBuilder // used only while holding reloadTurn
+	baseCfg    *config.Config  // the config used when there is no config file; set by New only
 
 	watchersMu   sync.Mutex
 	watchers     []func(*config.Config)                   // see OnConfig
@@ -162,6 +172,7 @@ func New(cfg *config.Config, configPath string, logger *slog.Logger, opts ...Opt
 		ops:               make(chan func(), 64),
 		quit:              make(chan struct{}),
 		done:              make(chan struct{}),
+		reloadTurn:        make(chan struct{}, 1),
 		builder:           newCatalogBuilder(o.estimate),
 		baseCfg:           cfg,
 		st: loopState{
@@ -269,17 +280,8 @@ func (m *Manager) start(ctx context.Context) error {
 		go m.watch(wctx, w, cfg)
 		<-m.watchReady
 	}
-	if err := m.Reload(ctx); err != nil && m.configPath == "" {
+	if err := m.firstReload(ctx); err != nil {
 		return err
-	} else if err != nil {
-		// The file was parsed by the caller before New; failing now means
-		// it changed in between, or a model of it can never fit in memory
-		// (checked here, not by config.Parse). Serve the one we were given
-		// unless that fails too.
-		if aerr := m.apply(m.baseCfg); aerr != nil {
-			return aerr
-		}
-		m.log.Error("config not applied; serving the one given at startup", "err", err)
 	}
 
 	for _, e := range m.Entries() {
@@ -292,6 +294,28 @@ func (m *Manager) start(ctx context.Context) error {
 			}
 		}(e.Name)
 	}
+	return nil
+}
+
+// firstReload reads the catalog at Start, falling back on the config given
+// to New, in one turn so that a reload of the watcher cannot come between.
+func (m *Manager) firstReload(ctx context.Context) error {
+	if err := m.takeReloadTurn(ctx); err != nil {
+		return err
+	}
+	defer m.endReloadTurn()
+	err := m.reload()
+	if err == nil || m.configPath == "" {
+		return err
+	}
+	// The file was parsed by the caller before New; failing now means it
+	// changed in between, or a model of it can never fit in memory
+	// (checked here, not by config.Parse). Serve the one we were given
+	// unless that fails too.
+	if aerr := m.apply(m.baseCfg); aerr != nil {
+		return aerr
+	}
+	m.log.Error("config not applied; serving the one given at startup", "err", err)
 	return nil
 }
 
@@ -317,8 +341,6 @@ func (m *Manager) ensureDemo(cfg *config.Config) error {
 func (m *Manager) currentConfig() *config.Config {
 	var c *config.Config
 	if !m.call(func() { c = m.st.cfg }) {
-		m.reloadMu.Lock()
-		defer m.reloadMu.Unlock()
 		return m.baseCfg
 	}
 	return c
@@ -326,11 +348,37 @@ func (m *Manager) currentConfig() *config.Config {
 
 // Reload re-reads the config file (when there is one) and models_dir and
 // applies the result. An invalid config is not applied: the last good one
-// keeps serving and the error is returned.
+// keeps serving and the error is returned. Reloads run one at a time, in
+// turn; ctx bounds the wait for this one's turn.
 func (m *Manager) Reload(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := m.takeReloadTurn(ctx); err != nil {
+		return err
+	}
+	defer m.endReloadTurn()
+	return m.reload()
+}
+
+// takeReloadTurn waits until no other reload runs; endReloadTurn lets the
+// next one run.
+func (m *Manager) takeReloadTurn(ctx context.Context) error {
+	select {
+	case m.reloadTurn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("reload: waiting for the reload before it: %w", ctx.Err())
+	case <-m.done:
+		return ErrClosed
+	}
+}
+
+func (m *Manager) endReloadTurn() { <-m.reloadTurn }
+
+// reload is Reload in the caller's turn: the file is read in the turn too,
+// so the last reload to apply is the last to have read it.
+func (m *Manager) reload() error {
 	cfg := m.baseCfg
 	if m.configPath != "" {
 		c, err := config.Load(m.configPath)
@@ -365,8 +413,10 @@ func (m *Manager) Reload(ctx context.Context) error {
 // OnConfig registers f to be called with every configuration a reload
 // applies, so the parts of the daemon that own other settings (the HTTP
 // server's limits) follow edits of the file too. A config that fails
-// validation is never passed. f runs on the reloading goroutine and must
-// not block.
+// validation is never passed. f runs on the reloading goroutine, in that
+// reload's turn: hooks are never called concurrently, and see the configs
+// in the order they were applied. f may call the manager's other methods,
+// but must not block or call Reload, which would wait for f's own turn.
 func (m *Manager) OnConfig(f func(*config.Config)) {
 	m.watchersMu.Lock()
 	defer m.watchersMu.Unlock()
@@ -384,10 +434,8 @@ func (m *Manager) OnLoad(f func(model string, took time.Duration)) {
 }
 
 // apply installs cfg and the models folder as they are now, unless a model
-// of cfg can never fit in memory.
+// of cfg can never fit in memory. The caller holds the reload turn.
 func (m *Manager) apply(cfg *config.Config) error {
-	m.reloadMu.Lock()
-	defer m.reloadMu.Unlock()
 	items, variants, warnings := m.builder.build(cfg)
 	if err := m.checkMemory(cfg, items); err != nil {
 		return err

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/ggufd/ggufd/config"
@@ -382,4 +385,128 @@ func TestRevertedLoadEditCancelsTheDrain(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Reloads at once (the file watcher's and POST /admin/reload) take turns,
+// from reading the file to the last OnConfig hook: a reload that starts
+// while another one's hooks run waits, then applies the file as it is when
+// its turn comes, so hooks (which keep state of their own, as cmd/ggufd's
+// authReloader does) never run concurrently and end on the config the
+// manager applied last.
+func TestReloadsTakeTurns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		copyModel(t, "stories260K.gguf", dir, "stories.gguf")
+		path := filepath.Join(dir, "ggufd.yaml")
+		write := func(body string) {
+			if err := os.WriteFile(path, []byte("models_dir: .\n"+body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write("body_limit: 1MiB\n")
+		cfg, err := config.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// No Start: the manager's goroutines must all be ones synctest can
+		// see blocked, which the file watcher's is not.
+		m, err := New(cfg, path, testLogger(t), WithLoader(fakeLoad), plentyOfMemory())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close(context.Background())
+
+		var (
+			mu      sync.Mutex
+			running int               // hooks running now
+			seen    []config.ByteSize // body_limit of each hook call, in order
+		)
+		release := make(chan struct{})
+		m.OnConfig(func(c *config.Config) {
+			mu.Lock()
+			running++
+			if running > 1 {
+				t.Error("OnConfig hooks ran concurrently")
+			}
+			first := len(seen) == 0 && running == 1
+			mu.Unlock()
+			if first {
+				<-release // the first reload's hook is late: preempted, or its log write blocks
+			}
+			mu.Lock()
+			seen = append(seen, c.BodyLimit)
+			running--
+			mu.Unlock()
+		})
+
+		ctx := context.Background()
+		first := make(chan error, 1)
+		go func() { first <- m.Reload(ctx) }()
+		synctest.Wait() // in its hook
+		write("body_limit: 2MiB\n")
+		second := make(chan error, 1)
+		go func() { second <- m.Reload(ctx) }()
+		synctest.Wait()             // waiting for its turn
+		write("body_limit: 3MiB\n") // edited again meanwhile
+		close(release)
+		for _, done := range []chan error{first, second} {
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		applied := m.Config().BodyLimit
+		mu.Lock()
+		defer mu.Unlock()
+		if want := []config.ByteSize{1 << 20, 3 << 20}; !slices.Equal(seen, want) || applied != want[1] {
+			t.Errorf("hooks saw body_limit %v, the manager applied %v; want hooks %v and the manager on the last", seen, applied, want)
+		}
+	})
+}
+
+// OnConfig hooks run in their reload's turn but not on the manager's loop,
+// so they may call the manager; a Reload waiting for its turn (here one a
+// hook calls, which would otherwise wait for itself) ends with its context.
+func TestOnConfigHooksMayCallTheManager(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		copyModel(t, "stories260K.gguf", dir, "stories.gguf")
+		path := filepath.Join(dir, "ggufd.yaml")
+		if err := os.WriteFile(path, []byte("models_dir: .\nbody_limit: 1MiB\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := New(cfg, path, testLogger(t), WithLoader(fakeLoad), plentyOfMemory())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close(context.Background())
+		var (
+			calls int
+			inner error
+		)
+		m.OnConfig(func(c *config.Config) {
+			calls++
+			if got := m.Config(); got != c {
+				t.Errorf("Config() in the hook is not the config applied")
+			}
+			if s, err := m.Status("stories"); err != nil || s.State != StateUnloaded || len(m.Entries()) != 1 {
+				t.Errorf("Status in the hook: %+v, %v; %d entries", s, err, len(m.Entries()))
+			}
+			if calls == 1 { // once: without turns it would call this hook again
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				inner = m.Reload(ctx)
+			}
+		})
+		if err := m.Reload(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if !errors.Is(inner, context.DeadlineExceeded) {
+			t.Errorf("Reload waiting for its turn: %v, want %v", inner, context.DeadlineExceeded)
+		}
+	})
 }
