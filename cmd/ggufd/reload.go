@@ -15,8 +15,10 @@ import (
 type authReloader struct {
 	log    *slog.Logger
 	svc    *accounts.Service
-	listen string         // the address the daemon listens on (--listen included)
-	file   *config.Config // the file as last applied, to tell what an edit changed
+	listen string // the address the daemon listens on (--listen included)
+	// file is the config as last applied, to tell what an edit changed.
+	// Unlocked: the manager runs OnConfig hooks one reload at a time.
+	file *config.Config
 }
 
 // restartOnly are the settings read once at startup, with how to show them.
