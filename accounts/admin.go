@@ -97,11 +97,34 @@ type KeyOptions struct {
 	Label     string
 	Models    []string   // allow-list; empty allows every model
 	ExpiresAt *time.Time // nil: never
+	// ExpiresInDays, when not 0, sets ExpiresAt that many days from now
+	// (1 to MaxKeyDays).
+	ExpiresInDays int
+}
+
+// MaxKeyDays bounds a key's lifetime given in days: a hundred years. Days
+// as nanoseconds pass int64 at about 106,000, so a key meant to last
+// centuries wrapped around to one that expired within the hour.
+const MaxKeyDays = 36500
+
+// ExpiryInDays is the expiry of a key that lasts days from now.
+func ExpiryInDays(now time.Time, days int) (time.Time, error) {
+	if days < 1 || days > MaxKeyDays {
+		return time.Time{}, fmt.Errorf("%w: a key's lifetime must be from 1 to %d days, got %d", ErrInvalidArgument, MaxKeyDays, days)
+	}
+	return now.Add(time.Duration(days) * 24 * time.Hour), nil
 }
 
 // CreateKey creates an API key and returns the secret, which is shown once
 // and never stored, with the stored record.
 func (s *Service) CreateKey(ctx context.Context, o KeyOptions) (secret string, key APIKey, err error) {
+	if o.ExpiresInDays != 0 {
+		t, err := ExpiryInDays(s.now(), o.ExpiresInDays)
+		if err != nil {
+			return "", APIKey{}, err
+		}
+		o.ExpiresAt = &t
+	}
 	if o.ExpiresAt != nil && !o.ExpiresAt.After(s.now()) {
 		return "", APIKey{}, fmt.Errorf("%w: expiry is in the past", ErrInvalidArgument)
 	}

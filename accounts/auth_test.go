@@ -187,3 +187,30 @@ func TestNewOpenID(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+// TestKeyExpiryInDays: a lifetime in days is a hundred years at most, and
+// counted from the service's clock.
+func TestKeyExpiryInDays(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		days    int
+		want    time.Time
+		wantErr bool
+	}{
+		{1, now.Add(24 * time.Hour), false},
+		{MaxKeyDays, now.Add(MaxKeyDays * 24 * time.Hour), false},
+		{MaxKeyDays + 1, time.Time{}, true},
+		{213504, time.Time{}, true}, // wrapped around to 30 minutes
+		{0, time.Time{}, true},
+		{-5, time.Time{}, true},
+	}
+	for _, tt := range tests {
+		got, err := ExpiryInDays(now, tt.days)
+		if (err != nil) != tt.wantErr || !got.Equal(tt.want) {
+			t.Errorf("ExpiryInDays(%d) = %v, %v; want %v (error %v)", tt.days, got, err, tt.want, tt.wantErr)
+		}
+		if err != nil && !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("ExpiryInDays(%d): %v is not ErrInvalidArgument", tt.days, err)
+		}
+	}
+}

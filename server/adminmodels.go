@@ -14,7 +14,7 @@ import (
 // and behind the same admin key:
 //
 //	GET  /admin/models              every model with state, memory and placement, slots, queue, expiry
-//	POST /admin/models/:name/load   load now (waits for the load)
+//	POST /admin/models/:name/load   load now (waits for the load); a "/" in the name as %2F
 //	POST /admin/models/:name/unload unload once its requests finish
 //	POST /admin/reload              re-read the config file now
 func (s *Server) registerModelAdmin(mgr *models.Manager) {
@@ -99,7 +99,7 @@ func (a modelAdmin) status(c echo.Context, name string) error {
 }
 
 func (a modelAdmin) load(c echo.Context) error {
-	name := c.Param("name")
+	name := pathParam(c, "name") // "org%2Fmodel" for a name with a slash
 	if err := a.m.Load(c.Request().Context(), name); err != nil {
 		return err
 	}
@@ -107,7 +107,7 @@ func (a modelAdmin) load(c echo.Context) error {
 }
 
 func (a modelAdmin) unload(c echo.Context) error {
-	name := c.Param("name")
+	name := pathParam(c, "name") // "org%2Fmodel" for a name with a slash
 	if err := a.m.Unload(c.Request().Context(), name); err != nil {
 		return err
 	}

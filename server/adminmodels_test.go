@@ -176,3 +176,33 @@ func startManager(t testing.TB, cfgText string, files map[string]string, opts ..
 	})
 	return cfg, cfgPath, mgr
 }
+
+// TestAdminModelNameWithSlash: a model named "org/tiny" is loaded and
+// unloaded through /admin/models/org%2Ftiny/..., as OpenAI's SDKs escape
+// a name in a path (GET /v1/models/org%2Ftiny finds it too).
+func TestAdminModelNameWithSlash(t *testing.T) {
+	cfg, _, mgr := startManager(t, strings.Replace(adminConfig, "  tiny:\n", "  org/tiny:\n", 1), map[string]string{"tiny.gguf": "stories260K.gguf"})
+	store, err := accounts.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "ggufd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	admin, _ := accounts.NewAdminKey("test-admin-key")
+	svc := accounts.NewService(store, accounts.Config{Mode: accounts.ModeKey, AdminKey: admin})
+	srv, err := New(cfg, mgr, slog.New(slog.DiscardHandler), WithAccounts(svc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	steps := []struct{ method, path, key, want string }{
+		{"POST", "/admin/models/org%2Ftiny/load", "test-admin-key", `"state":"loaded"`},
+		{"GET", "/v1/models/org%2Ftiny", fundedKey(t, svc, "o1", 1), `"id":"org/tiny"`},
+		{"POST", "/admin/models/org%2Ftiny/unload", "test-admin-key", `"state":"unloaded"`},
+	}
+	for _, s := range steps {
+		if code, body := send(t, s.method, hs.URL+s.path, s.key, ""); code != http.StatusOK || !strings.Contains(body, s.want) {
+			t.Fatalf("%s %s: %d %s", s.method, s.path, code, body)
+		}
+	}
+}

@@ -22,7 +22,7 @@ func cors(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		// Preflight: answer it here, for every path.
-		h.Set(echo.HeaderAccessControlAllowMethods, "GET, POST, DELETE, OPTIONS")
+		h.Set(echo.HeaderAccessControlAllowMethods, "GET, POST, PUT, DELETE, OPTIONS")
 		if hdrs := req.Header.Get(echo.HeaderAccessControlRequestHeaders); hdrs != "" {
 			h.Set(echo.HeaderAccessControlAllowHeaders, hdrs)
 		}

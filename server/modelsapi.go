@@ -114,17 +114,22 @@ func (s *Server) listModels(c echo.Context, r *request) error {
 	}})
 }
 
-func (s *Server) getModel(c echo.Context, r *request) error {
-	// The id may hold slashes ("org/model"), so the route is a wildcard.
-	id := strings.TrimPrefix(c.Param("*"), "/")
-	// Echo routes on the escaped path when it has escapes Go would not
-	// write (OpenAI's SDKs send "org%2Fmodel"), and then leaves them in
-	// the parameter.
+// pathParam is a path parameter unescaped. Echo routes on the escaped path
+// when it has escapes Go would not write (OpenAI's SDKs send a model named
+// "org/model" as "org%2Fmodel"), and then leaves them in the parameter.
+func pathParam(c echo.Context, name string) string {
+	p := c.Param(name)
 	if c.Request().URL.RawPath != "" {
-		if u, err := url.PathUnescape(id); err == nil {
-			id = u
+		if u, err := url.PathUnescape(p); err == nil {
+			return u
 		}
 	}
+	return p
+}
+
+func (s *Server) getModel(c echo.Context, r *request) error {
+	// The id may hold slashes ("org/model"), so the route is a wildcard.
+	id := strings.TrimPrefix(pathParam(c, "*"), "/")
 	if id == "" {
 		return s.listModels(c, r)
 	}

@@ -94,17 +94,26 @@ func TestShutdown(t *testing.T) {
 
 func TestCORSPreflight(t *testing.T) {
 	_, url := newTestServer(t, newFakeCatalog())
-	req, _ := http.NewRequest(http.MethodOptions, url+"/v1/chat/completions", nil)
-	req.Header.Set("Origin", "http://localhost:3000")
-	req.Header.Set("Access-Control-Request-Method", "POST")
-	req.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct{ method, path string }{
+		{"POST", "/v1/chat/completions"},
+		{"DELETE", "/admin/keys/key_x"},
+		// The admin API's metering route is PUT only.
+		{"PUT", "/admin/accounts/acme/metering"},
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "*" ||
-		!strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "authorization") {
-		t.Errorf("preflight: %d %v", resp.StatusCode, resp.Header)
+	for _, tt := range tests {
+		req, _ := http.NewRequest(http.MethodOptions, url+tt.path, nil)
+		req.Header.Set("Origin", "http://localhost:3000")
+		req.Header.Set("Access-Control-Request-Method", tt.method)
+		req.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "*" ||
+			!strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "authorization") ||
+			!strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), tt.method) {
+			t.Errorf("preflight of %s %s: %d %v", tt.method, tt.path, resp.StatusCode, resp.Header)
+		}
 	}
 }

@@ -76,6 +76,10 @@ func TestAccountsCLIRoundTrip(t *testing.T) {
 		{[]string{"accounts", "limits", "acme", "--tpm", "1000"}, []string{"rpm 60, tpm 1000, concurrent -"}, false},
 		{[]string{"accounts", "list"}, []string{"acme", "Acme", "12"}, false},
 		{[]string{"accounts", "info", "acme"}, []string{"balance     12 元", "spent       0 元"}, false},
+		// Days past int64 nanoseconds wrapped to a key that expired within
+		// the hour; negative ones are no duration.
+		{[]string{"keys", "create", "acme", "--expires", "213504d"}, nil, true},
+		{[]string{"keys", "create", "acme", "--expires", "-5d"}, nil, true},
 		{[]string{"keys", "list", "acme"}, []string{"ID"}, false},
 		{[]string{"accounts", "bogus"}, nil, true},
 	}

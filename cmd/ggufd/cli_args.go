@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ggufd/ggufd/accounts"
 )
 
 // parseInterleaved parses flags placed before, between or after positional
@@ -88,7 +90,11 @@ func parseWhen(s string) (time.Time, error) {
 func parseExpiry(s string, now time.Time) (time.Time, error) {
 	if d, ok := strings.CutSuffix(s, "d"); ok {
 		if n, err := strconv.Atoi(d); err == nil && n > 0 {
-			return now.Add(time.Duration(n) * 24 * time.Hour), nil
+			t, err := accounts.ExpiryInDays(now, n)
+			if err != nil {
+				return time.Time{}, fmt.Errorf("--expires %q: %w", s, err)
+			}
+			return t, nil
 		}
 	}
 	if d, err := time.ParseDuration(s); err == nil && d > 0 {

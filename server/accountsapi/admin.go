@@ -199,11 +199,7 @@ func (h *handlers) adminCreateKey(c echo.Context) error {
 	if err := decode(c, &b); err != nil {
 		return h.fail(c, err)
 	}
-	o := accounts.KeyOptions{OpenID: c.Param("openid"), Label: b.Label, Models: b.Models, ExpiresAt: b.ExpiresAt}
-	if b.ExpiresInDays > 0 {
-		t := time.Now().Add(time.Duration(b.ExpiresInDays) * 24 * time.Hour)
-		o.ExpiresAt = &t
-	}
+	o := accounts.KeyOptions{OpenID: c.Param("openid"), Label: b.Label, Models: b.Models, ExpiresAt: b.ExpiresAt, ExpiresInDays: b.ExpiresInDays}
 	secret, key, err := h.svc.CreateKey(c.Request().Context(), o)
 	if err != nil {
 		return h.fail(c, err)

@@ -256,6 +256,10 @@ func TestAdminAPI(t *testing.T) {
 		{"GET", "/admin/accounts/acme", "", 200, `"tokens_per_minute":1000`},
 		{"POST", "/admin/accounts/acme/keys", `{"label":"ci","models":["paid"],"expires_in_days":30}`, 201, `"key":"sk-`},
 		{"POST", "/admin/accounts/acme/keys", `{"expires_at":"2000-01-01T00:00:00Z"}`, 400, "past"},
+		// 213504 days overflowed to a key that expired within the hour; a
+		// negative count was ignored, making a key that never expires.
+		{"POST", "/admin/accounts/acme/keys", `{"expires_in_days":213504}`, 400, "from 1 to 36500 days"},
+		{"POST", "/admin/accounts/acme/keys", `{"expires_in_days":-5}`, 400, "from 1 to 36500 days"},
 		{"POST", "/admin/accounts/ghost/keys", `{}`, 404, "account_not_found"},
 		{"DELETE", "/admin/keys/key_nope", "", 404, "key_not_found"},
 		{"GET", "/admin/ledger?since=yesterday", "", 400, "since"},
