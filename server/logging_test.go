@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/ggufd/ggufd/accounts"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines.
@@ -62,5 +65,43 @@ func TestRequestLogHasNoContent(t *testing.T) {
 	if err := json.Unmarshal([]byte(logs), &line); err != nil || line.DurationMS <= 0 || line.DurationMS >= 1000 ||
 		line.TTFTMS <= 0 || line.TTFTMS > line.DurationMS {
 		t.Errorf("durations %+v (%v) in %s", line, err, logs)
+	}
+}
+
+// TestRequestLogKeepsOpenIDSecretInOpenIDMode: in openid mode the openid
+// in the path is the credential, so the log names the account by a
+// fingerprint; in key mode the openid is a name and is logged as such.
+func TestRequestLogKeepsOpenIDSecretInOpenIDMode(t *testing.T) {
+	const oid = "oid-5f0c1e9a8b7d6c5e4f3a2b1c0d9e8f7a"
+	tests := []struct {
+		mode       accounts.AuthMode
+		key        bool // the request carries the account's key (key mode needs one)
+		want, deny string
+	}{
+		{accounts.ModeOpenID, false, `"openid_sha256":"` + openIDFingerprint(oid) + `"`, oid},
+		{accounts.ModeKey, true, `"openid":"` + oid + `"`, "openid_sha256"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.mode), func(t *testing.T) {
+			var buf syncBuffer
+			svc := accounts.NewService(newAccountsStore(t), accounts.Config{Mode: tt.mode, Currency: "元"})
+			key := fundedKey(t, svc, oid, 10)
+			if !tt.key {
+				key = ""
+			}
+			s, err := NewWithCatalog(Settings{}, newFakeCatalog(), slog.New(slog.NewJSONHandler(&buf, nil)), WithAccounts(svc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			hs := httptest.NewServer(s.Handler())
+			defer hs.Close()
+			if status, body := send(t, "GET", hs.URL+"/llm_api/"+oid+"/alice/tiny/v1/models", key, ""); status != 200 {
+				t.Fatalf("%d %s", status, body)
+			}
+			logs := buf.String()
+			if !strings.Contains(logs, tt.want) || strings.Contains(logs, tt.deny) {
+				t.Errorf("log wants %s and not %s: %s", tt.want, tt.deny, logs)
+			}
+		})
 	}
 }

@@ -2,10 +2,13 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
 	"math"
 	"time"
 
+	"github.com/ggufd/ggufd/accounts"
 	"github.com/labstack/echo/v4"
 )
 
@@ -33,6 +36,14 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// openIDFingerprint is the first 16 hex digits of the openid's SHA-256:
+// an operator finds the account with
+// printf %s "$OPENID" | sha256sum | cut -c1-16.
+func openIDFingerprint(openid string) string {
+	sum := sha256.Sum256([]byte(openid))
+	return hex.EncodeToString(sum[:8])
+}
+
 func (s *Server) logRequest(c echo.Context, r *request) {
 	attrs := []slog.Attr{
 		slog.String("request_id", r.id),
@@ -42,7 +53,15 @@ func (s *Server) logRequest(c echo.Context, r *request) {
 		millis("duration_ms", time.Since(r.start)),
 	}
 	if r.viaLLM {
-		attrs = append(attrs, slog.String("openid", r.openID), slog.String("userid", r.userID))
+		if s.accounts != nil && s.accounts.Mode() == accounts.ModeOpenID {
+			// In openid mode the openid in the path is the credential, and
+			// the log is read by more people than the database: it names
+			// the account by a fingerprint, as a key is never logged.
+			attrs = append(attrs, slog.String("openid_sha256", openIDFingerprint(r.openID)))
+		} else {
+			attrs = append(attrs, slog.String("openid", r.openID))
+		}
+		attrs = append(attrs, slog.String("userid", r.userID))
 	}
 	if r.model.Name != "" {
 		attrs = append(attrs, slog.String("model", r.model.Name))
