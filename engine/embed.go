@@ -16,45 +16,10 @@ func (m *Model) Embed(ctx context.Context, req EmbedRequest) (EmbedResult, error
 	if !m.opts.Embeddings {
 		return EmbedResult{}, ErrNotEmbedding
 	}
-	var inputs [][]int32
-	for _, text := range req.Texts {
-		toks, err := m.tokenize(text, true, false)
-		if err != nil {
-			return EmbedResult{}, &InvalidRequestError{Param: "input", Message: err.Error()}
-		}
-		inputs = append(inputs, toks)
+	j, err := m.enqueueEmbed(ctx, req)
+	if err != nil {
+		return EmbedResult{}, err
 	}
-	for _, t := range req.Tokens {
-		toks, err := m.checkTokens("input", t)
-		if err != nil {
-			return EmbedResult{}, err
-		}
-		inputs = append(inputs, toks)
-	}
-	if len(inputs) == 0 {
-		return EmbedResult{}, &InvalidRequestError{Param: "input", Message: "no input to embed"}
-	}
-	for i, in := range inputs {
-		if len(in) == 0 {
-			return EmbedResult{}, &InvalidRequestError{Param: "input", Message: fmt.Sprintf("input %d is empty", i)}
-		}
-		if len(in) > m.info.ContextLength {
-			return EmbedResult{}, &PromptTooLongError{PromptTokens: len(in), ContextLength: m.info.ContextLength}
-		}
-	}
-	j := &embedJob{ctx: ctx, inputs: inputs, result: make(chan embedResult, 1)}
-	m.closeMu.RLock()
-	if m.closed {
-		m.closeMu.RUnlock()
-		return EmbedResult{}, ErrClosed
-	}
-	select {
-	case m.embeds <- j:
-	default:
-		m.closeMu.RUnlock()
-		return EmbedResult{}, ErrQueueFull
-	}
-	m.closeMu.RUnlock()
 	select {
 	case res := <-j.result:
 		return res.res, res.err
@@ -62,6 +27,50 @@ func (m *Model) Embed(ctx context.Context, req EmbedRequest) (EmbedResult, error
 		// The scheduler notices the cancelled context before decoding; the
 		// buffered result channel lets it finish without a reader.
 		return EmbedResult{}, ctx.Err()
+	}
+}
+
+// enqueueEmbed tokenizes and checks req's inputs and hands them to the
+// scheduler, all under closeMu: tokenizing uses the llama model, which the
+// scheduler frees once Close has run.
+func (m *Model) enqueueEmbed(ctx context.Context, req EmbedRequest) (*embedJob, error) {
+	m.closeMu.RLock()
+	defer m.closeMu.RUnlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	var inputs [][]int32
+	for _, text := range req.Texts {
+		toks, err := m.tokenize(text, true, false)
+		if err != nil {
+			return nil, &InvalidRequestError{Param: "input", Message: err.Error()}
+		}
+		inputs = append(inputs, toks)
+	}
+	for _, t := range req.Tokens {
+		toks, err := m.checkTokens("input", t)
+		if err != nil {
+			return nil, err
+		}
+		inputs = append(inputs, toks)
+	}
+	if len(inputs) == 0 {
+		return nil, &InvalidRequestError{Param: "input", Message: "no input to embed"}
+	}
+	for i, in := range inputs {
+		if len(in) == 0 {
+			return nil, &InvalidRequestError{Param: "input", Message: fmt.Sprintf("input %d is empty", i)}
+		}
+		if len(in) > m.info.ContextLength {
+			return nil, &PromptTooLongError{PromptTokens: len(in), ContextLength: m.info.ContextLength}
+		}
+	}
+	j := &embedJob{ctx: ctx, inputs: inputs, result: make(chan embedResult, 1)}
+	select {
+	case m.embeds <- j:
+		return j, nil
+	default:
+		return nil, ErrQueueFull
 	}
 }
 

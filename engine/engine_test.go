@@ -607,3 +607,52 @@ func TestLoadErrors(t *testing.T) {
 		t.Fatal("missing file loaded")
 	}
 }
+
+// TestUseAfterClose: every method that reaches the llama model answers
+// ErrClosed once the model is closed, and one racing with Close either
+// runs before the model is freed or gets ErrClosed. Generate tokenized
+// and built its sampler before checking, on memory the scheduler had
+// freed: llama.cpp read a garbage token id and aborted the process (a
+// forced shutdown closes models that still have requests in flight).
+func TestUseAfterClose(t *testing.T) {
+	calls := []struct {
+		name  string
+		embed bool
+		call  func(m *Model) error
+	}{
+		{"Generate", false, func(m *Model) error {
+			_, err := m.Generate(context.Background(), GenerateRequest{Prompt: "Hello world, this is a test", Grammar: `root ::= "yes" | "no"`})
+			return err
+		}},
+		{"Tokenize", false, func(m *Model) error { _, err := m.Tokenize("Hello world", true, true); return err }},
+		{"Detokenize", false, func(m *Model) error { _, err := m.Detokenize([]int{1, 2, 3}); return err }},
+		{"FillInMiddle", false, func(m *Model) error { _, err := m.FillInMiddle("a", "b"); return err }},
+		{"Embed", true, func(m *Model) error {
+			_, err := m.Embed(context.Background(), EmbedRequest{Texts: []string{"Hello world"}})
+			return err
+		}},
+	}
+	for _, c := range calls {
+		t.Run(c.name, func(t *testing.T) {
+			m := loadModel(t, "llama-2-tiny-random.gguf", LoadOptions{ContextLength: 256, Parallel: 1, Embeddings: c.embed})
+			// Racing with Close: each call either ran or was refused.
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Go(func() {
+					for range 20 {
+						if err := c.call(m); errors.Is(err, ErrClosed) {
+							return
+						}
+					}
+				})
+			}
+			m.Close()
+			wg.Wait()
+			for range 20 {
+				if err := c.call(m); !errors.Is(err, ErrClosed) {
+					t.Fatalf("%s after Close: %v, want ErrClosed", c.name, err)
+				}
+			}
+		})
+	}
+}

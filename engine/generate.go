@@ -23,15 +23,17 @@ func (m *Model) Generate(ctx context.Context, req GenerateRequest) (*Stream, err
 	if m.opts.Embeddings {
 		return nil, ErrEmbeddingModel
 	}
-	r, err := m.prepare(ctx, req)
-	if err != nil {
-		return nil, err
-	}
+	// Held from prepare, which tokenizes and builds the sampler on the
+	// llama model, to the send: the scheduler frees the model once Close
+	// has run, and Close waits for this.
 	m.closeMu.RLock()
 	defer m.closeMu.RUnlock()
 	if m.closed {
-		r.discard()
 		return nil, ErrClosed
+	}
+	r, err := m.prepare(ctx, req)
+	if err != nil {
+		return nil, err
 	}
 	if int(m.queued.Add(1)) > m.opts.QueueDepth {
 		m.queued.Add(-1)

@@ -41,9 +41,12 @@ type Model struct {
 	// after each image encode.
 	onImageEncoded func()
 
-	// closeMu orders Generate's send against Close: senders hold it for
-	// reading, so once Close holds it for writing no send is in flight and
-	// the scheduler can drain the channel for good.
+	// closeMu orders every use of the llama model outside the scheduler
+	// (tokenizing, building samplers) and every send to the scheduler
+	// against Close: callers hold it for reading and check closed, so once
+	// Close has held it for writing no use or send is in flight, none
+	// starts, and the scheduler can drain the channels and free the model
+	// for good.
 	closeMu sync.RWMutex
 	closed  bool
 	queued  atomic.Int32 // requests waiting for a slot (channel + scheduler's FIFO)
@@ -385,8 +388,25 @@ func (m *Model) tokenize(text string, addSpecial, parseSpecial bool) ([]int32, e
 // added once.
 func (m *Model) tokenizePrompt(text string) ([]int32, error) { return m.tokenize(text, true, true) }
 
+// inUse holds closeMu for reading while a caller uses the llama model
+// (tokenizer, vocabulary), so Close waits for it and the scheduler frees
+// nothing under it; after Close it refuses with ErrClosed. Release it with
+// m.closeMu.RUnlock.
+func (m *Model) inUse() error {
+	m.closeMu.RLock()
+	if m.closed {
+		m.closeMu.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
 // Tokenize turns text into token ids.
 func (m *Model) Tokenize(text string, addSpecial, parseSpecial bool) ([]int, error) {
+	if err := m.inUse(); err != nil {
+		return nil, err
+	}
+	defer m.closeMu.RUnlock()
 	toks, err := m.tokenize(text, addSpecial, parseSpecial)
 	if err != nil {
 		return nil, &InvalidRequestError{Param: "content", Message: err.Error()}
@@ -404,6 +424,10 @@ func (m *Model) Tokenize(text string, addSpecial, parseSpecial bool) ([]int, err
 // whose vocabulary lacks those tokens (only code models trained for infill
 // have them) returns ErrNoFillInMiddle.
 func (m *Model) FillInMiddle(prefix, suffix string) ([]int, error) {
+	if err := m.inUse(); err != nil {
+		return nil, err
+	}
+	defer m.closeMu.RUnlock()
 	pre, suf, mid := m.lm.FIMTokens()
 	if pre < 0 || suf < 0 || mid < 0 {
 		return nil, ErrNoFillInMiddle
@@ -433,6 +457,10 @@ func (m *Model) FillInMiddle(prefix, suffix string) ([]int, error) {
 
 // Detokenize turns token ids into text.
 func (m *Model) Detokenize(tokens []int) (string, error) {
+	if err := m.inUse(); err != nil {
+		return "", err
+	}
+	defer m.closeMu.RUnlock()
 	toks, err := m.checkTokens("tokens", tokens)
 	if err != nil {
 		return "", err
