@@ -152,10 +152,14 @@ func (p *Parser) step(final bool) bool {
 	case stReasoning:
 		if p.reasoning.lead {
 			// Some models repeat the opening tag the prompt ended with.
+			// Each repeat is dropped and the step starts over, so tags
+			// that arrive together go as they do one by one.
 			s := strings.TrimLeft(p.buf, spaces)
 			if strings.HasPrefix(s, p.think.open) {
 				p.buf = s[len(p.think.open):]
-			} else if s != "" && strings.HasPrefix(p.think.open, s) {
+				return true
+			}
+			if s != "" && strings.HasPrefix(p.think.open, s) {
 				if final {
 					p.buf = ""
 				}
