@@ -68,14 +68,23 @@ func (d *deepseekSection) feed(p *Parser, s string, final bool) (int, result) {
 				return d.end(i)
 			}
 		case 1: // the head: type or name, then the separator
-			sep := strings.Index(s[d.off:], dsSep)
+			// The head is judged by its own text only (up to the
+			// separator, or what there is of it so far), so a separator
+			// that arrives in the same Push as a bad head changes nothing.
+			head := s[d.off:]
+			sep := strings.Index(head, dsSep)
+			if sep >= 0 {
+				head = head[:sep]
+			} else {
+				head = head[:len(head)-partialSuffix(head, []string{dsSep})]
+			}
+			if strings.ContainsAny(head, "\n{") || !validName(strings.TrimSpace(head)) || len(head) > 256 {
+				return d.end(d.off)
+			}
 			if sep < 0 {
-				if strings.ContainsAny(s[d.off:], "\n{") || len(s)-d.off > 256 {
-					return d.end(d.off)
-				}
 				return d.wait(s, final)
 			}
-			head := strings.TrimSpace(s[d.off : d.off+sep])
+			head = strings.TrimSpace(head)
 			after := d.off + sep + len(dsSep)
 			if after == len(s) {
 				return d.wait(s, final)
@@ -91,6 +100,11 @@ func (d *deepseekSection) feed(p *Parser, s string, final bool) (int, result) {
 			}
 			nl := strings.IndexAny(s[after:], "\n`{")
 			if nl < 0 {
+				// A name cannot become valid again: text that is not
+				// one is not a call now, as it is once the line ends.
+				if !validName(strings.TrimSpace(s[after:])) {
+					return d.end(d.off)
+				}
 				return d.wait(s, final)
 			}
 			name := strings.TrimSpace(s[after : after+nl])
