@@ -44,18 +44,26 @@ func (g *glmSection) feed(p *Parser, s string, final bool) (int, result) {
 				g.json = &closedSection{body: newCallObject(nameKeys, argumentsKeys), close: "</tool_call>"}
 				return g.json.feed(p, s, final)
 			}
-			end := strings.IndexAny(s[g.off:], "\n<")
+			// The name is a bare word, which prose after the tag can look
+			// like, so it must be an offered tool's: while the line goes
+			// on, the beginning of one. The name so far decides the same
+			// way whether its end came in this Push or a later one.
+			name := s[g.off:]
+			end := strings.IndexAny(name, "\n<")
+			if end >= 0 {
+				name = name[:end]
+			}
+			name = strings.TrimRight(name, spaces)
 			if end < 0 {
-				if !validName(s[g.off:]) {
+				if !p.toolPrefix(name) {
 					return 0, notCall
 				}
 				return 0, more
 			}
-			name := strings.TrimSpace(s[g.off : g.off+end])
-			if name == "" || !validName(name) {
+			var ok bool
+			if g.tool, ok = p.tool(name); !ok {
 				return 0, notCall
 			}
-			g.tool, _ = p.tool(name)
 			g.index = p.startCall(name)
 			g.off += end
 			g.st = 1

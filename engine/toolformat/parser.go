@@ -288,6 +288,16 @@ func (p *Parser) tool(name string) (Tool, bool) {
 	return Tool{}, false
 }
 
+// toolPrefix reports whether some offered tool's name begins with s.
+func (p *Parser) toolPrefix(s string) bool {
+	for _, t := range p.tools {
+		if strings.HasPrefix(t.Name, s) {
+			return true
+		}
+	}
+	return false
+}
+
 // wsText trims a text stream: leading space (after markup) is dropped and
 // trailing space is held until more text follows, so space around markup
 // never reaches the client.
