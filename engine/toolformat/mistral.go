@@ -49,9 +49,12 @@ func (m *mistralSection) feed(p *Parser, s string, final bool) (int, result) {
 				m.list = &callList{newItem: func() *callObject { return newCallObject(nameKeys, argumentsKeys) }}
 				return m.list.feed(p, s, final)
 			}
+			// The name so far, less the space that may end it, decides
+			// the same way whether the '[' after it came in this Push or
+			// a later one.
 			end := strings.IndexByte(s[i:], '[')
 			if end < 0 {
-				if !validName(s[i:]) {
+				if !validName(strings.TrimRight(s[i:], spaces)) {
 					return 0, notCall
 				}
 				return 0, more
@@ -65,11 +68,22 @@ func (m *mistralSection) feed(p *Parser, s string, final bool) (int, result) {
 			case strings.HasPrefix(rest, "[ARGS]"):
 				m.off = i + end + len("[ARGS]")
 			case strings.HasPrefix(rest, "[CALL_ID]"):
-				a := strings.Index(rest, "[ARGS]")
+				// The id, like the name, is a word: anything else
+				// is not a call, before [ARGS] arrives as after.
+				id := rest[len("[CALL_ID]"):]
+				a := strings.Index(id, "[ARGS]")
+				if a >= 0 {
+					id = id[:a]
+				} else {
+					id = id[:len(id)-partialSuffix(id, []string{"[ARGS]"})]
+				}
+				if !validName(strings.TrimSpace(id)) {
+					return 0, notCall
+				}
 				if a < 0 {
 					return 0, more
 				}
-				m.off = i + end + a + len("[ARGS]")
+				m.off = i + end + len("[CALL_ID]") + a + len("[ARGS]")
 			case strings.HasPrefix("[CALL_ID]", rest) || strings.HasPrefix("[ARGS]", rest):
 				return 0, more
 			default:
