@@ -31,21 +31,29 @@ models:
     threads: 1
 `
 
-func TestAdminModelsAndMetrics(t *testing.T) {
-	cfg, cfgPath, mgr := startManager(t, adminConfig, map[string]string{"tiny.gguf": "stories260K.gguf"})
+// startAdminServer serves cfgText (tiny.gguf is stories260K) in key mode
+// with the admin key "test-admin-key", on a fresh accounts database.
+func startAdminServer(t *testing.T, cfgText string) (cfgPath string, svc *accounts.Service, hs *httptest.Server) {
+	t.Helper()
+	cfg, cfgPath, mgr := startManager(t, cfgText, map[string]string{"tiny.gguf": "stories260K.gguf"})
 	store, err := accounts.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "ggufd.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
 	admin, _ := accounts.NewAdminKey("test-admin-key")
-	svc := accounts.NewService(store, accounts.Config{Mode: accounts.ModeKey, AdminKey: admin})
+	svc = accounts.NewService(store, accounts.Config{Mode: accounts.ModeKey, AdminKey: admin})
 	srv, err := New(cfg, mgr, slog.New(slog.DiscardHandler), WithAccounts(svc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
+	hs = httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
+	return cfgPath, svc, hs
+}
+
+func TestAdminModelsAndMetrics(t *testing.T) {
+	cfgPath, svc, hs := startAdminServer(t, adminConfig)
 
 	call := func(method, path, key string) (int, string) {
 		t.Helper()
@@ -181,20 +189,7 @@ func startManager(t testing.TB, cfgText string, files map[string]string, opts ..
 // unloaded through /admin/models/org%2Ftiny/..., as OpenAI's SDKs escape
 // a name in a path (GET /v1/models/org%2Ftiny finds it too).
 func TestAdminModelNameWithSlash(t *testing.T) {
-	cfg, _, mgr := startManager(t, strings.Replace(adminConfig, "  tiny:\n", "  org/tiny:\n", 1), map[string]string{"tiny.gguf": "stories260K.gguf"})
-	store, err := accounts.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "ggufd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	admin, _ := accounts.NewAdminKey("test-admin-key")
-	svc := accounts.NewService(store, accounts.Config{Mode: accounts.ModeKey, AdminKey: admin})
-	srv, err := New(cfg, mgr, slog.New(slog.DiscardHandler), WithAccounts(svc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
+	_, svc, hs := startAdminServer(t, strings.Replace(adminConfig, "  tiny:\n", "  org/tiny:\n", 1))
 	steps := []struct{ method, path, key, want string }{
 		{"POST", "/admin/models/org%2Ftiny/load", "test-admin-key", `"state":"loaded"`},
 		{"GET", "/v1/models/org%2Ftiny", fundedKey(t, svc, "o1", 1), `"id":"org/tiny"`},
