@@ -147,3 +147,30 @@ func TestEveryChoiceIsReservedAndBilled(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchedPromptFailureBillsStartedPrompts: when a later prompt of a
+// batched completion cannot start (too long, queue full), the prompts
+// already started are cancelled, and what they decoded is still billed.
+// It was settled as nothing: no ledger row, although the engine had run.
+func TestBatchedPromptFailureBillsStartedPrompts(t *testing.T) {
+	cat := newFakeCatalog()
+	fm := cat.models["tiny"]
+	fm.genErr, fm.genErrAt = &engine.PromptTooLongError{PromptTokens: 300, ContextLength: 256}, 3
+	svc := newAccounts(t)
+	key := fundedKey(t, svc, "o1", 100)
+	_, url := newTestServer(t, cat, WithAccounts(svc))
+	status, body := send(t, "POST", url+"/v1/completions", key, `{"model":"tiny","prompt":["a","b","c"],"max_tokens":4}`)
+	if status != http.StatusBadRequest || !strings.Contains(body, "context_length_exceeded") {
+		t.Fatalf("%d %s; want 400 context_length_exceeded", status, body)
+	}
+	rows, err := svc.Ledger(context.Background(), accounts.LedgerFilter{OpenID: "o1"})
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("ledger %+v (%v); want one row", rows, err)
+	}
+	// Two prompts started; the fake reports 7 prompt (2 cached) and 2
+	// completion tokens for each.
+	if e := rows[0]; e.PromptTokens != 14 || e.CachedTokens != 4 || e.CompletionTokens != 4 || e.HTTPStatus != 400 {
+		t.Fatalf("billed %d prompt (%d cached) + %d completion tokens with status %d; want 14 (4) + 4 with 400",
+			e.PromptTokens, e.CachedTokens, e.CompletionTokens, e.HTTPStatus)
+	}
+}

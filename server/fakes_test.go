@@ -22,6 +22,7 @@ type fakeModel struct {
 	block     bool          // wait for cancellation instead of finishing
 	delay     time.Duration // between pieces
 	genErr    error         // returned by Generate
+	genErrAt  int           // when > 0, genErr is returned by that call only (1: the first)
 	promptErr error         // returned by ApplyChatTemplate
 	fim       bool          // has fill-in-the-middle tokens
 	// doneErr ends each generation with this error after its pieces, as
@@ -29,6 +30,7 @@ type fakeModel struct {
 	doneErr error
 
 	mu        sync.Mutex
+	calls     int // Generate calls
 	requests  []engine.GenerateRequest
 	cancelled chan struct{}
 }
@@ -42,10 +44,12 @@ func newFakeModel() *fakeModel {
 }
 
 func (m *fakeModel) Generate(ctx context.Context, req engine.GenerateRequest) (EventStream, error) {
-	if m.genErr != nil {
+	m.mu.Lock()
+	m.calls++
+	if m.genErr != nil && (m.genErrAt == 0 || m.calls == m.genErrAt) {
+		m.mu.Unlock()
 		return nil, m.genErr
 	}
-	m.mu.Lock()
 	m.requests = append(m.requests, req)
 	m.mu.Unlock()
 	n := max(req.N, 1)

@@ -73,9 +73,9 @@ func (g *generation) run(ctx context.Context, c echo.Context, r *request, m Mode
 		genCtx, cancelCap = context.WithTimeout(genCtx, limit)
 		defer cancelCap()
 	}
-	stream, err := startAll(genCtx, m, reqs)
+	stream, used, err := startAll(genCtx, m, reqs)
 	if err != nil {
-		return result{}, blamePrompt(err, g.promptParam)
+		return result{usage: used}, blamePrompt(err, g.promptParam)
 	}
 	rd := g.renderer(m)
 	out := &output{sse: r.sse, r: rd, cancel: cancel, req: r, capped: genCtx}
@@ -195,20 +195,25 @@ func blamePrompt(err error, param string) error {
 // startAll starts one engine request per prompt and merges their events,
 // numbering choices prompt by prompt (index = prompt*n + choice) as OpenAI
 // does for batched prompts.
-func startAll(ctx context.Context, m Model, reqs []engine.GenerateRequest) (EventStream, error) {
+func startAll(ctx context.Context, m Model, reqs []engine.GenerateRequest) (EventStream, engine.Usage, error) {
 	if len(reqs) == 1 {
-		return m.Generate(ctx, reqs[0])
+		st, err := m.Generate(ctx, reqs[0])
+		return st, engine.Usage{}, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	streams := make([]EventStream, 0, len(reqs))
 	for _, r := range reqs {
 		st, err := m.Generate(ctx, r)
 		if err != nil {
+			// The prompts already started may have decoded and generated
+			// before the cancel reaches them: what they used comes back
+			// with the error, to be billed (it was settled as nothing).
 			cancel()
+			var used engine.Usage
 			for _, st := range streams {
-				drain(st)
+				used = addUsage(used, drain(st))
 			}
-			return nil, err
+			return nil, used, err
 		}
 		streams = append(streams, st)
 	}
@@ -249,7 +254,7 @@ func startAll(ctx context.Context, m Model, reqs []engine.GenerateRequest) (Even
 		ms.final = &total
 		close(ms.events)
 	}()
-	return ms, nil
+	return ms, engine.Usage{}, nil
 }
 
 // mergedStream must be read to the end, like engine.Stream.
@@ -278,10 +283,17 @@ func (m *mergedStream) Next() (engine.Event, bool) {
 	}
 }
 
-func drain(st EventStream) {
+// drain reads st to its end and returns its usage, which the last event
+// carries.
+func drain(st EventStream) engine.Usage {
+	var used engine.Usage
 	for {
-		if _, ok := st.Next(); !ok {
-			return
+		ev, ok := st.Next()
+		if !ok {
+			return used
+		}
+		if ev.Done {
+			used = ev.Usage
 		}
 	}
 }
