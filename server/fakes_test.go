@@ -25,6 +25,7 @@ type fakeModel struct {
 	genErrAt  int           // when > 0, genErr is returned by that call only (1: the first)
 	promptErr error         // returned by ApplyChatTemplate
 	fim       bool          // has fill-in-the-middle tokens
+	logprobs  []float32     // per piece when set; -0.5 otherwise
 	// doneErr ends each generation with this error after its pieces, as
 	// the engine reports a failure inside a batch.
 	doneErr error
@@ -74,8 +75,12 @@ func (m *fakeModel) Generate(ctx context.Context, req engine.GenerateRequest) (E
 				}
 				ev := engine.Event{Index: i, Text: p}
 				if req.Logprobs {
-					ev.Logprobs = []engine.TokenLogprob{{Token: j, Text: p, Bytes: []byte(p), Logprob: -0.5,
-						Top: []engine.TopLogprob{{Token: j, Text: p, Bytes: []byte(p), Logprob: -0.5}}}}
+					lp := float32(-0.5)
+					if j < len(m.logprobs) {
+						lp = m.logprobs[j]
+					}
+					ev.Logprobs = []engine.TokenLogprob{{Token: j, Text: p, Bytes: []byte(p), Logprob: lp,
+						Top: []engine.TopLogprob{{Token: j, Text: p, Bytes: []byte(p), Logprob: lp}}}}
 				}
 				ch <- ev
 				usage.CompletionTokens++

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -657,5 +658,41 @@ func TestKeepAliveWhileGenerating(t *testing.T) {
 	}
 	if data[len(data)-1] != "[DONE]" {
 		t.Errorf("events %q", data)
+	}
+}
+
+// TestNonFiniteLogprobs: JSON has no NaN or -Inf, so a logprob the model
+// could not give a number (overflowing logits give NaN) is OpenAI's -9999.
+// A chunk holding NaN failed to encode: the stream ended after its role
+// chunk, with no finish_reason and no [DONE], and was logged as a 200.
+func TestNonFiniteLogprobs(t *testing.T) {
+	cat := newFakeCatalog()
+	cat.models["tiny"].logprobs = []float32{float32(math.NaN()), float32(math.Inf(-1))}
+	_, url := newTestServer(t, cat)
+	tests := []struct{ name, path, body string }{
+		{"chat stream", "/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":"hi"}],"stream":true,"logprobs":true,"top_logprobs":1}`},
+		{"chat", "/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":"hi"}],"logprobs":true,"top_logprobs":1}`},
+		{"completions stream", "/v1/completions", `{"model":"tiny","prompt":"hi","stream":true,"logprobs":1}`},
+		{"completions", "/v1/completions", `{"model":"tiny","prompt":"hi","logprobs":1}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := post(t, url+tt.path, tt.body)
+			defer resp.Body.Close()
+			var text string
+			if strings.HasSuffix(tt.name, "stream") {
+				data, _ := sseEvents(t, resp.Body)
+				if len(data) == 0 || data[len(data)-1] != "[DONE]" {
+					t.Fatalf("stream did not end with [DONE]: %q", data)
+				}
+				text = strings.Join(data, "\n")
+			} else {
+				b, _ := io.ReadAll(resp.Body)
+				text = string(b)
+			}
+			if resp.StatusCode != 200 || !strings.Contains(text, `"finish_reason":"length"`) || strings.Count(text, "-9999") < 2 {
+				t.Fatalf("%d: %s", resp.StatusCode, text)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"math"
 	"runtime/debug"
 
 	"github.com/ggufd/ggufd/engine"
@@ -166,14 +167,27 @@ func bytesJSON(b []byte) []int {
 	return out
 }
 
+// unlikelyLogprob is what OpenAI reports for a token too unlikely to have
+// a number: JSON has no -Inf, nor NaN, and a chunk that holds one cannot be
+// encoded at all. A model whose logits overflow gives NaN, and an answer
+// or stream that then failed to encode ended without its finish chunk.
+const unlikelyLogprob = -9999
+
+func jsonLogprob(v float32) float32 {
+	if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+		return unlikelyLogprob
+	}
+	return v
+}
+
 func toChatLogprobs(lps []engine.TokenLogprob) []chatTokenLogprob {
 	out := make([]chatTokenLogprob, 0, len(lps))
 	for _, lp := range lps {
 		top := make([]chatTopLogprob, 0, len(lp.Top))
 		for _, t := range lp.Top {
-			top = append(top, chatTopLogprob{Token: t.Text, Logprob: t.Logprob, Bytes: bytesJSON(t.Bytes)})
+			top = append(top, chatTopLogprob{Token: t.Text, Logprob: jsonLogprob(t.Logprob), Bytes: bytesJSON(t.Bytes)})
 		}
-		out = append(out, chatTokenLogprob{Token: lp.Text, Logprob: lp.Logprob, Bytes: bytesJSON(lp.Bytes), TopLogprobs: top})
+		out = append(out, chatTokenLogprob{Token: lp.Text, Logprob: jsonLogprob(lp.Logprob), Bytes: bytesJSON(lp.Bytes), TopLogprobs: top})
 	}
 	return out
 }
@@ -183,10 +197,10 @@ func toChatLogprobs(lps []engine.TokenLogprob) []chatTokenLogprob {
 func appendTextLogprobs(dst *textLogprobs, lps []engine.TokenLogprob, offset int) int {
 	for _, lp := range lps {
 		dst.Tokens = append(dst.Tokens, lp.Text)
-		dst.TokenLogprobs = append(dst.TokenLogprobs, lp.Logprob)
+		dst.TokenLogprobs = append(dst.TokenLogprobs, jsonLogprob(lp.Logprob))
 		top := make(map[string]float32, len(lp.Top))
 		for _, t := range lp.Top {
-			top[t.Text] = t.Logprob
+			top[t.Text] = jsonLogprob(t.Logprob)
 		}
 		dst.TopLogprobs = append(dst.TopLogprobs, top)
 		dst.TextOffset = append(dst.TextOffset, offset)
