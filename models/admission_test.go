@@ -42,6 +42,7 @@ type fakeGPUs struct {
 	mu    sync.Mutex
 	total []uint64
 	used  []uint64
+	hold  chan struct{} // see holdCloses
 }
 
 func newFakeGPUs(totalMiB ...uint64) *fakeGPUs {
@@ -96,7 +97,20 @@ func (g *fakeGPUs) load(ctx context.Context, path string, opts engine.LoadOption
 		g.free(alloc)
 		return nil, err
 	}
-	return &gpuModel{LoadedModel: lm, free: func() { g.free(alloc) }}, nil
+	return &gpuModel{LoadedModel: lm, g: g, free: func() { g.free(alloc) }}, nil
+}
+
+// holdCloses makes models closed from now on keep their memory until
+// release is called (or the test ends), as a big model's Close (freeing
+// its buffers, unmapping its file) takes a moment.
+func (g *fakeGPUs) holdCloses(t *testing.T) (release func()) {
+	hold := make(chan struct{})
+	g.mu.Lock()
+	g.hold = hold
+	g.mu.Unlock()
+	release = sync.OnceFunc(func() { close(hold) })
+	t.Cleanup(release) // before the manager's Close, which waits for them
+	return release
 }
 
 func (g *fakeGPUs) free(alloc []uint64) {
@@ -109,10 +123,17 @@ func (g *fakeGPUs) free(alloc []uint64) {
 
 type gpuModel struct {
 	LoadedModel
+	g    *fakeGPUs
 	free func()
 }
 
 func (m *gpuModel) Close() error {
+	m.g.mu.Lock()
+	hold := m.g.hold
+	m.g.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
 	m.free()
 	return m.LoadedModel.Close()
 }
