@@ -15,7 +15,9 @@ import (
 // Admission: system memory and each GPU's memory are separate budgets. A
 // load is placed (models/placement) on what is free now; if it falls short
 // of the best placement it could get, or of memory, least recently used
-// idle models that hold memory where it is short are unloaded first.
+// idle models that hold memory where it is short are unloaded first. Models
+// already unloading count as gone for that best placement: their memory is
+// back as soon as their Close returns, so a load that needs it waits for it.
 
 // DeviceUsage is what a model holds on one device.
 type DeviceUsage struct {
@@ -229,23 +231,32 @@ func (m *Manager) freeMemory() float64 {
 }
 
 // plan places r and decides whether it loads now (after evicting the
-// returned models), waits for busy models to finish, or can never load.
+// returned models), waits for busy models to finish or unloading ones to
+// close, or can never load.
 //
-// The target is the placement r would get with every idle model gone (for
-// gpu_layers auto: the most layers on GPUs that memory allows beside the
-// busy models). Idle models are then unloaded least recently used first,
-// but only those holding memory r is short of — on a GPU while r has fewer
-// layers there than the target, system memory while that is short, any
-// while max_loaded_models is reached — until r fits with the target.
+// The target is the placement r would get with every idle and unloading
+// model gone (for gpu_layers auto: the most layers on GPUs that memory
+// allows beside the busy models). Idle models are then unloaded least
+// recently used first, but only those holding memory r is short of — on a
+// GPU while r has fewer layers there than the target, system memory while
+// that is short, any while max_loaded_models is reached — until r fits with
+// the target. If it does not fit until the unloading models are gone too,
+// r waits for them rather than failing or taking fewer layers for as long
+// as it stays loaded: their memory is back once their Close returns, and
+// unloaded then plans the pending loads again.
 func (m *Manager) plan(r *runner) (placement.Plan, []*runner, verdict, error) {
 	cfg := m.st.cfg
 	count := 0
-	var idle, busy []*runner
+	var idle, busy, unloading []*runner
 	for _, o := range m.allRunners() {
 		if o == r || o.admitting {
 			continue // other queued loads hold nothing yet
 		}
 		switch o.state {
+		case StateUnloading:
+			// Its memory is still held (neither the driver nor the OS
+			// reports it free) but comes back once its Close returns.
+			unloading = append(unloading, o)
 		case StateLoading:
 			count++
 			busy = append(busy, o)
@@ -265,7 +276,7 @@ func (m *Manager) plan(r *runner) (placement.Plan, []*runner, verdict, error) {
 		return placement.Place(b.with(freed), r.item.est, r.item.gpuLayers)
 	}
 	limit := cfg.MaxLoadedModels
-	best, _ := place(idle)
+	best, _ := place(slices.Concat(idle, unloading))
 	var evict []*runner
 	rest := slices.Clone(idle)
 	for {
@@ -285,8 +296,9 @@ func (m *Manager) plan(r *runner) (placement.Plan, []*runner, verdict, error) {
 		evict = append(evict, rest[i])
 		rest = slices.Delete(rest, i, i+1)
 	}
-	// It does not fit beside the busy models: it may once they finish.
-	all := slices.Concat(idle, busy)
+	// It does not fit beside the busy and unloading models: it may once
+	// they finish.
+	all := slices.Concat(idle, busy, unloading)
 	p, err := place(all)
 	if err != nil {
 		return placement.Plan{}, nil, never, noFit(r.name(), err)

@@ -310,6 +310,89 @@ func TestGPUAllWaitsForBusyModel(t *testing.T) {
 	}
 }
 
+// A load that needs memory a model being unloaded still holds (keep-alive
+// expiry, admin unload, reload, eviction) waits for that model's Close and
+// then loads as it would with the model gone: not refused as though it could
+// never fit, nor placed on what is free meanwhile for as long as it stays
+// loaded. One that would not fit even then is refused at once, as before.
+func TestLoadWaitsForModelsUnloading(t *testing.T) {
+	tests := []struct {
+		name string
+		gpus []uint64 // total MiB per GPU
+		cfg  string
+		want []string // big2's placement once big has closed; nil: refused at once
+		err  string   // what the refusal says
+	}{
+		// 2500MiB of the GPU free while big (9500MiB) unloads.
+		{"-1 waits for the GPU", []uint64{12000}, "models:\n  big: {}\n  big2: {gpu_layers: -1}\n",
+			[]string{"CPU:0:110", "CUDA0:9:9500"}, ""},
+		{"auto waits for the whole GPU, not two layers", []uint64{12000}, "",
+			[]string{"CPU:0:110", "CUDA0:9:9500"}, ""},
+		// 630MiB of the limit left while big (9610MiB) unloads.
+		{"system memory", nil, "memory_limit: 10GiB\nmemory_headroom: 0\ndefaults: {gpu_layers: 0}\n",
+			[]string{"CPU:9:9610"}, ""},
+		// big gets 8 layers (8500MiB) of the 9000MiB GPU; big2 needs 9500MiB
+		// there, more than the whole GPU once big is gone.
+		{"-1 larger than the GPU is refused", []uint64{9000}, "models:\n  big: {}\n  big2: {gpu_layers: -1}\n",
+			nil, "need about 9.3GiB on CUDA0 (Fake GPU) but at most 8.8GiB is free"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gpus := newFakeGPUs(tt.gpus...)
+			e := gpuEnv(t, gpus, tt.cfg)
+			e.acquire("big").Release()
+			release := gpus.holdCloses(t)
+			unloaded := make(chan error, 1)
+			go func() { unloaded <- e.m.Unload(context.Background(), "big") }()
+			waitFor(t, 5*time.Second, "big unloading", func() bool { return e.state("big") == StateUnloading })
+
+			got := e.acquireAsync("big2")
+			waitFor(t, 5*time.Second, "big2 answered or waiting for memory", func() bool { return len(got) > 0 || e.pending("big2") })
+			if tt.want == nil {
+				select {
+				case res := <-got:
+					if res.err == nil || !strings.Contains(res.err.Error(), tt.err) {
+						t.Errorf("err = %v, want one saying %q", res.err, tt.err)
+					}
+				default:
+					t.Fatal("big2 waits for memory it cannot get even once big has closed")
+				}
+				if n := e.loads.count("big2.gguf"); n != 0 {
+					t.Errorf("loader called %d times for a model that cannot fit", n)
+				}
+				return
+			}
+			select {
+			case res := <-got:
+				if res.lease != nil {
+					res.lease.Release()
+				}
+				t.Fatalf("big2 answered while big was unloading (lease %v, err %v), want it to wait", res.lease != nil, res.err)
+			default:
+			}
+			release() // big's Close returns: its memory is free
+			if err := <-unloaded; err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case res := <-got:
+				if res.err != nil {
+					t.Fatalf("big2 after big closed: %v", res.err)
+				}
+				defer res.lease.Release()
+			case <-time.After(5 * time.Second):
+				t.Fatal("big2 not loaded after big closed")
+			}
+			if p := placementOf(t, e, "big2"); !slices.Equal(p, tt.want) {
+				t.Errorf("big2 placed %v, want %v", p, tt.want)
+			}
+			if n := e.loads.count("big2.gguf"); n != 1 {
+				t.Errorf("big2 loaded %d times, want once", n)
+			}
+		})
+	}
+}
+
 func TestGPUDoesNotFit(t *testing.T) {
 	tests := []struct {
 		name string

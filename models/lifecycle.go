@@ -138,12 +138,12 @@ type verdict int
 
 const (
 	fits  verdict = iota // load now (after the listed evictions)
-	wait                 // fits once busy models finish
+	wait                 // fits once busy models finish or unloading ones close
 	never                // cannot fit even with every other model unloaded
 )
 
-// admit loads r now if it fits, queues it until busy models finish if that
-// would make room, or fails its waiters.
+// admit loads r now if it fits, queues it until busy models finish or
+// unloading ones close if that would make room, or fails its waiters.
 func (m *Manager) admit(r *runner) {
 	p, evict, v, err := m.plan(r)
 	switch v {
