@@ -54,13 +54,17 @@ type format struct {
 	name   string
 	config func(io.Reader) (image.Config, error)
 	decode func(io.Reader) (image.Image, error)
+	// check, if set, refuses (with an *Error) a file whose decoding would
+	// cost more than its header's size says; it runs after the pixel
+	// check of config's size, before decode.
+	check func(data []byte, lim Limits) error
 }
 
 var (
-	formatPNG  = format{"PNG", png.DecodeConfig, png.Decode}
-	formatJPEG = format{"JPEG", jpeg.DecodeConfig, jpeg.Decode}
-	formatGIF  = format{"GIF", gif.DecodeConfig, gif.Decode} // the first frame
-	formatWebP = format{"WebP", webp.DecodeConfig, webp.Decode}
+	formatPNG  = format{"PNG", png.DecodeConfig, png.Decode, nil}
+	formatJPEG = format{"JPEG", jpeg.DecodeConfig, jpeg.Decode, nil}
+	formatGIF  = format{"GIF", gif.DecodeConfig, gif.Decode, nil} // the first frame
+	formatWebP = format{"WebP", webp.DecodeConfig, webp.Decode, checkWebPFrame}
 )
 
 // sniff recognises a format by its first bytes. For formats it cannot
@@ -112,14 +116,33 @@ func Decode(data []byte, lim Limits) (engine.Image, error) {
 	if cfg.Width <= 0 || cfg.Height <= 0 {
 		return engine.Image{}, errorf(CodeInvalidImage, "The %s image has no pixels (%dx%d).", f.name, cfg.Width, cfg.Height)
 	}
-	if px := int64(cfg.Width) * int64(cfg.Height); lim.MaxPixels > 0 && px > lim.MaxPixels {
-		return engine.Image{}, errorf(CodeTooLarge, "The image is %dx%d = %d pixels, more than the limit of %d pixels.", cfg.Width, cfg.Height, px, lim.MaxPixels)
+	if err := checkPixels(cfg.Width, cfg.Height, lim); err != nil {
+		return engine.Image{}, err
+	}
+	if f.check != nil {
+		if err := f.check(data, lim); err != nil {
+			return engine.Image{}, err
+		}
 	}
 	img, err := f.decode(bytes.NewReader(data))
 	if err != nil {
 		return engine.Image{}, errorf(CodeInvalidImage, "The %s image could not be decoded (corrupt or truncated): %v.", f.name, err)
 	}
+	// The checks above should make this impossible; it keeps a decoder
+	// that allocates more than its header said (as webp.Decode did) from
+	// also costing the RGB copy and reaching the engine.
+	if b := img.Bounds(); checkPixels(b.Dx(), b.Dy(), lim) != nil {
+		return engine.Image{}, errorf(CodeTooLarge, "The %s image decoded to %dx%d pixels, more than its header said and than the limit of %d pixels.", f.name, b.Dx(), b.Dy(), lim.MaxPixels)
+	}
 	return toRGB(img), nil
+}
+
+// checkPixels refuses a w×h image over lim.MaxPixels.
+func checkPixels(w, h int, lim Limits) *Error {
+	if px := int64(w) * int64(h); lim.MaxPixels > 0 && px > lim.MaxPixels {
+		return errorf(CodeTooLarge, "The image is %dx%d = %d pixels, more than the limit of %d pixels.", w, h, px, lim.MaxPixels)
+	}
+	return nil
 }
 
 // toRGB flattens any decoded image to 8-bit RGB. Alpha is dropped, leaving
