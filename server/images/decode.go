@@ -62,7 +62,7 @@ type format struct {
 
 var (
 	formatPNG  = format{"PNG", png.DecodeConfig, png.Decode, nil}
-	formatJPEG = format{"JPEG", jpeg.DecodeConfig, jpeg.Decode, nil}
+	formatJPEG = format{"JPEG", jpeg.DecodeConfig, jpeg.Decode, checkJPEGScans}
 	formatGIF  = format{"GIF", gif.DecodeConfig, gif.Decode, nil} // the first frame
 	formatWebP = format{"WebP", webp.DecodeConfig, webp.Decode, checkWebPFrame}
 )
