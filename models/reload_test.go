@@ -148,6 +148,69 @@ func TestModelFilesAddedAndRemoved(t *testing.T) {
 	waitFor(t, 2*time.Second, "removed model closed", fm.closed.Load)
 }
 
+// TestWatchedFolderRecreated: hot reload outlives a watched folder that is
+// removed or renamed away and then created again (rm -rf models && mkdir
+// models, a restored backup, a remount): the watch that died with the old
+// folder is set up on the new one, so files added to it are served.
+func TestWatchedFolderRecreated(t *testing.T) {
+	mkdirModels := func(e *env) {
+		if err := os.MkdirAll(e.models, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name string
+		gone func(e *env) // takes the folder away
+		back func(e *env) // creates it again and adds fresh.gguf
+		want string       // the name fresh.gguf is then served under
+	}{
+		{"models_dir removed", func(e *env) {
+			if err := os.RemoveAll(e.models); err != nil {
+				t.Fatal(err)
+			}
+		}, func(e *env) {
+			mkdirModels(e)
+			copyModel(t, "stories260K.gguf", e.models, "fresh.gguf")
+		}, "fresh"},
+		{"models_dir renamed away", func(e *env) {
+			if err := os.Rename(e.models, e.models+".old"); err != nil {
+				t.Fatal(err)
+			}
+		}, func(e *env) {
+			mkdirModels(e)
+			copyModel(t, "stories260K.gguf", e.models, "fresh.gguf")
+		}, "fresh"},
+		{"config folder removed with models_dir in it", func(e *env) {
+			if err := os.RemoveAll(e.dir); err != nil {
+				t.Fatal(err)
+			}
+		}, func(e *env) {
+			mkdirModels(e)
+			copyModel(t, "stories260K.gguf", e.models, "fresh.gguf")
+			e.writeConfig("models:\n  again:\n    file: fresh.gguf\n")
+		}, "again"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, fakeLoad, "", func(models string) {
+				copyModel(t, "stories260K.gguf", models, "stories.gguf")
+			})
+			tt.gone(e)
+			// The reload of the removal is over before the folder is back,
+			// so only the watcher can find what is added next.
+			waitFor(t, 5*time.Second, "stories gone with its folder", func() bool {
+				_, err := e.m.Lookup("stories")
+				return err != nil
+			})
+			tt.back(e)
+			waitFor(t, 5*time.Second, tt.want+" served from the folder created again", func() bool {
+				_, err := e.m.Lookup(tt.want)
+				return err == nil
+			})
+		})
+	}
+}
+
 func TestDemoModelOnFirstRun(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {

@@ -2,7 +2,11 @@ package models
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,42 +19,97 @@ import (
 // in models_dir changes. It watches folders rather than files: editors save
 // by writing a temporary file and renaming it over the original, which
 // would orphan a watch on the file itself.
+//
+// A watch dies with its folder: when models_dir (or the config's folder) is
+// removed or renamed away, the watcher watches its nearest existing
+// ancestor instead, whose events say when the folder is back, and then
+// watches the folder again (rm -rf models && mkdir models, a restored
+// backup, a remount).
 func (m *Manager) watch(ctx context.Context, w *fsnotify.Watcher, cfg *config.Config) {
 	defer close(m.watchDone)
 	defer w.Close()
 
-	watched := map[string]bool{}
 	var modelsDir string
-	sync := func(cfg *config.Config) {
-		want := map[string]bool{}
-		if m.configPath != "" {
-			want[filepath.Dir(m.configPath)] = true
-		}
+	var wanted []string // the folders whose files matter
+	setWanted := func(cfg *config.Config) {
 		modelsDir = cfg.ModelsDir
-		want[modelsDir] = true
-		for d := range watched {
-			if !want[d] {
-				_ = w.Remove(d)
-				delete(watched, d)
-			}
-		}
-		for d := range want {
-			if watched[d] {
-				continue
-			}
-			if err := w.Add(d); err != nil {
-				m.log.Warn("cannot watch folder", "dir", d, "err", err)
-				continue
-			}
-			watched[d] = true
+		wanted = []string{modelsDir}
+		if m.configPath != "" && filepath.Dir(m.configPath) != modelsDir {
+			wanted = append(wanted, filepath.Dir(m.configPath))
 		}
 	}
-	sync(cfg)
+	// sync makes the watches match the wanted folders. It asks fsnotify what
+	// it watches rather than remembering what it added: fsnotify drops the
+	// watch of a folder that is removed or renamed. It reports whether it
+	// started watching a wanted folder: files may have arrived there before
+	// the watch did, so the caller reloads.
+	sync := func() (appeared bool) {
+		// A folder created or removed while the watches change moves a
+		// target; a few rounds make sure none of that goes unseen.
+		for range 4 {
+			watching := map[string]bool{}
+			for _, p := range w.WatchList() {
+				watching[p] = true
+			}
+			targets := map[string]bool{}
+			for _, d := range wanted {
+				targets[watchTarget(d)] = true
+			}
+			for p := range watching {
+				if !targets[p] {
+					_ = w.Remove(p)
+				}
+			}
+			for t := range targets {
+				if watching[t] {
+					continue
+				}
+				if err := w.Add(t); err != nil {
+					if !errors.Is(err, fs.ErrNotExist) { // else gone meanwhile: the next round sees it
+						m.log.Warn("cannot watch folder", "dir", t, "err", err)
+					}
+					continue
+				}
+				appeared = appeared || slices.Contains(wanted, t)
+			}
+			stable := true
+			for _, d := range wanted {
+				stable = stable && targets[watchTarget(d)]
+			}
+			if stable {
+				break
+			}
+		}
+		return appeared
+	}
+	// onPath reports whether name is a wanted folder or one of its
+	// ancestors: its creation, removal or renaming changes what to watch.
+	onPath := func(name string) bool {
+		for _, d := range wanted {
+			for p := d; ; p = filepath.Dir(p) {
+				if p == name {
+					return true
+				}
+				if filepath.Dir(p) == p {
+					break
+				}
+			}
+		}
+		return false
+	}
+	setWanted(cfg)
+	sync()
 	close(m.watchReady)
 
 	relevant := func(ev fsnotify.Event) bool {
 		if ev.Op == fsnotify.Chmod {
 			return false
+		}
+		if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+			// A wanted folder itself going away takes its files with it.
+			if slices.Contains(wanted, ev.Name) {
+				return true
+			}
 		}
 		dir, base := filepath.Dir(ev.Name), filepath.Base(ev.Name)
 		if m.configPath != "" && dir == filepath.Dir(m.configPath) {
@@ -74,7 +133,13 @@ func (m *Manager) watch(ctx context.Context, w *fsnotify.Watcher, cfg *config.Co
 			if !ok {
 				return
 			}
-			if relevant(ev) {
+			reload := relevant(ev)
+			if ev.Has(fsnotify.Create) || ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+				if onPath(ev.Name) && sync() {
+					reload = true
+				}
+			}
+			if reload {
 				timer.Reset(m.opts.debounce)
 			}
 		case err, ok := <-w.Errors:
@@ -91,9 +156,26 @@ func (m *Manager) watch(ctx context.Context, w *fsnotify.Watcher, cfg *config.Co
 			} else {
 				m.log.Info("config and models reloaded", "models", len(m.Entries()))
 			}
-			sync(m.currentConfig())
+			setWanted(m.currentConfig())
+			sync()
 		case <-ctx.Done():
 			return
 		}
+	}
+}
+
+// watchTarget is the folder to watch for dir: dir itself, or while it does
+// not exist (or is not a folder) its nearest existing ancestor, where its
+// creation shows.
+func watchTarget(dir string) string {
+	for {
+		if st, err := os.Stat(dir); err == nil && st.IsDir() {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return dir
+		}
+		dir = parent
 	}
 }
