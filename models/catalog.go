@@ -132,7 +132,9 @@ func newCatalogBuilder(e Estimator) *catalogBuilder {
 // which are served by their base's item. Warnings are problems worth a log
 // line.
 func (b *catalogBuilder) build(cfg *config.Config) (items []*item, variants []Entry, warnings []string) {
-	taken := map[string]bool{}
+	// taken maps each name in use to the discovered file serving it, ""
+	// for a configured model's name or alias.
+	taken := map[string]string{}
 	files := map[string]bool{}
 	byName := map[string]*item{}
 	// byFile finds the item already serving a file under another path (a
@@ -140,9 +142,9 @@ func (b *catalogBuilder) build(cfg *config.Config) (items []*item, variants []En
 	// loading the same weights twice.
 	byFile := map[string]*item{}
 	for _, m := range cfg.Models {
-		taken[m.Name] = true
+		taken[m.Name] = ""
 		for _, a := range m.Aliases {
-			taken[a] = true
+			taken[a] = ""
 		}
 		files[m.File] = true
 		if m.IsVariant() {
@@ -171,8 +173,14 @@ func (b *catalogBuilder) build(cfg *config.Config) (items []*item, variants []En
 			continue
 		}
 		m := cfg.DiscoveredModel(path)
-		if taken[m.Name] {
-			warnings = append(warnings, fmt.Sprintf("%s is not served: its name %q is taken by a configured model or alias", path, m.Name))
+		if by, ok := taken[m.Name]; ok {
+			if by == "" {
+				warnings = append(warnings, fmt.Sprintf("%s is not served: its name %q is taken by a configured model or alias", path, m.Name))
+			} else {
+				// Files are taken in sorted order, real files before
+				// links, so the same file wins on every reload.
+				warnings = append(warnings, fmt.Sprintf("%s is not served: its name %q is taken by %s, which is served under it; rename one of the two files", path, m.Name, by))
+			}
 			continue
 		}
 		if m.Name == DemoName && m.Description == "" {
@@ -181,7 +189,7 @@ func (b *catalogBuilder) build(cfg *config.Config) (items []*item, variants []En
 		if m.Name == VisionDemoName && m.Description == "" {
 			m.Description = "Vision demo model with random weights: it takes images, and its output is gibberish."
 		}
-		taken[m.Name] = true
+		taken[m.Name] = path
 		real := config.RealPath(path)
 		if base := byFile[real]; base != nil {
 			// Served like a variant: its own name and (default) price, the

@@ -109,6 +109,81 @@ func TestSymlinkSharesTheLoad(t *testing.T) {
 	}
 }
 
+// TestNameTakenWarning: a models_dir file whose name is already in use is
+// not served, and the warning says what holds the name: the file that won
+// (files are taken in sorted order, real files before links), or a
+// configured model or alias.
+func TestNameTakenWarning(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    string
+		setup   func(dir string)
+		served  string // the file that serves "dup"; "" a configured model does
+		skipped string // the file that is not served
+	}{
+		{"two files with one stem", "", func(dir string) {
+			copyModel(t, "stories260K.gguf", dir, "dup.gguf")
+			copyModel(t, "llama-2-tiny-random.gguf", dir, "dup.GGUF")
+		}, "dup.GGUF", "dup.gguf"},
+		{"a link beside an unrelated file", "", func(dir string) {
+			copyModel(t, "stories260K.gguf", dir, "dup.gguf")
+			other := filepath.Join(dir, "elsewhere")
+			if err := os.Mkdir(other, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			copyModel(t, "llama-2-tiny-random.gguf", other, "tiny.gguf")
+			if err := os.Symlink(filepath.Join("elsewhere", "tiny.gguf"), filepath.Join(dir, "dup.GGUF")); err != nil {
+				t.Fatal(err)
+			}
+		}, "dup.gguf", "dup.GGUF"},
+		{"a configured model", "models:\n  dup: {file: stories.gguf}\n", func(dir string) {
+			twoModels(dir, t)
+			copyModel(t, "stories260K.gguf", dir, "dup.gguf")
+		}, "", "dup.gguf"},
+		{"an alias", "models:\n  yi: {file: stories.gguf, aliases: [dup]}\n", func(dir string) {
+			twoModels(dir, t)
+			copyModel(t, "stories260K.gguf", dir, "dup.gguf")
+		}, "", "dup.gguf"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tt.setup(dir)
+			if tt.served != "" && len(findGGUF(dir)) < 2 {
+				t.Skip("file names are not case-sensitive here")
+			}
+			cfg, err := config.Parse([]byte("models_dir: "+dir+"\n"+tt.body), filepath.Join(dir, "ggufd.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			items, _, warnings := newCatalogBuilder(ggufEstimate).build(cfg)
+			for _, it := range items {
+				if it.Name == "dup" && it.Discovered && filepath.Base(it.Path) != tt.served {
+					t.Errorf("dup is served from %s, want %s", it.Path, tt.served)
+				}
+			}
+			skipped := filepath.Join(dir, tt.skipped)
+			var got []string
+			for _, w := range warnings {
+				if strings.HasPrefix(w, skipped+" is not served") {
+					got = append(got, w)
+				}
+			}
+			if len(got) != 1 {
+				t.Fatalf("warnings %q: want one saying %s is not served", warnings, skipped)
+			}
+			w := got[0]
+			if tt.served == "" {
+				if !strings.Contains(w, "configured model or alias") {
+					t.Errorf("warning %q: want it to blame a configured model or alias", w)
+				}
+			} else if !strings.Contains(w, "taken by "+filepath.Join(dir, tt.served)) || strings.Contains(w, "configured") {
+				t.Errorf("warning %q: want it to name %s, the file that serves \"dup\"", w, tt.served)
+			}
+		})
+	}
+}
+
 // TestConfiguredOnly: with configured_only, GGUF files the config does not
 // name are not served.
 func TestConfiguredOnly(t *testing.T) {
