@@ -352,16 +352,13 @@ func (d *decoder) tensorInfo() (TensorInfo, error) {
 	return ti, nil
 }
 
-// value reads one value of type t; depth guards against nested arrays
-// recursing without end.
+// value reads one value of type t; depth is the array nesting level, which
+// array limits.
 func (d *decoder) value(t ValueType, depth int) (any, error) {
 	switch t {
 	case TypeString:
 		return d.str()
 	case TypeArray:
-		if depth >= maxArrayNested {
-			return nil, fmt.Errorf("%w: %s: arrays nested more than %d deep", ErrInvalid, d.what, maxArrayNested)
-		}
 		return d.array(depth)
 	}
 	n := t.size()
@@ -404,7 +401,16 @@ func scalar(t ValueType, b []byte) any {
 	panic("gguf: scalar called with non-scalar type " + t.String())
 }
 
+// array reads an array whose nesting level is depth (0 for a metadata
+// value). The limit is checked here, on every level, because array calls
+// itself for arrays of arrays: checked only on the outermost one, recursion
+// was bounded by the file size alone (12 bytes a level), and a file of some
+// tens of MB overflowed the goroutine stack, a fatal error that no recover
+// catches.
 func (d *decoder) array(depth int) (Array, error) {
+	if depth >= maxArrayNested {
+		return Array{}, fmt.Errorf("%w: %s: arrays nested more than %d deep", ErrInvalid, d.what, maxArrayNested)
+	}
 	et, err := d.u32()
 	if err != nil {
 		return Array{}, err

@@ -138,6 +138,10 @@ func TestOpenErrors(t *testing.T) {
 		{"cut in tensor data", src[:len(src)-1000], ErrTruncated, "1000 bytes missing"},
 		{"header only", src[:f.DataOffset], ErrTruncated, "1026144 bytes missing"},
 		{"bad alignment", withAlignment(t, 3), ErrInvalid, "general.alignment 3"},
+		// Arrays of arrays: the limit holds on every level, not only the
+		// outermost (9 levels used to be read, recursing once per level).
+		{"arrays nested 8 deep", nestedArrays(8).pad(), nil, ""},
+		{"arrays nested 9 deep", nestedArrays(9).pad(), ErrInvalid, "arrays nested more than 8 deep"},
 	}
 	dir := t.TempDir()
 	for _, tt := range tests {
@@ -147,6 +151,12 @@ func TestOpenErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err := Open(p)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("Open = %v, want a valid file", err)
+				}
+				return
+			}
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Open = %v, want %v", err, tt.want)
 			}
@@ -158,6 +168,51 @@ func TestOpenErrors(t *testing.T) {
 	if _, err := Open(filepath.Join(dir, "missing.gguf")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Open(missing) = %v, want ErrNotExist", err)
 	}
+}
+
+// raw builds GGUF bytes by hand, to write what Write refuses.
+type raw struct{ bytes.Buffer }
+
+// rawFile starts a GGUF v3 file claiming tensors tensor infos and kvs
+// metadata pairs.
+func rawFile(tensors, kvs uint64) *raw {
+	r := &raw{}
+	r.Write(header(3, tensors, kvs))
+	return r
+}
+
+func (r *raw) u32(v uint32) *raw { binary.Write(r, binary.LittleEndian, v); return r }
+func (r *raw) u64(v uint64) *raw { binary.Write(r, binary.LittleEndian, v); return r }
+func (r *raw) str(s string) *raw { r.u64(uint64(len(s))); r.WriteString(s); return r }
+
+func (r *raw) kvU32(key string, v uint32) *raw { return r.str(key).u32(uint32(TypeUint32)).u32(v) }
+func (r *raw) kvStr(key, v string) *raw       { return r.str(key).u32(uint32(TypeString)).str(v) }
+
+// tensor writes a tensor info at data offset 0.
+func (r *raw) tensor(name string, typ GGMLType, dims ...uint64) *raw {
+	r.str(name).u32(uint32(len(dims)))
+	for _, d := range dims {
+		r.u64(d)
+	}
+	return r.u32(uint32(typ)).u64(0)
+}
+
+// pad ends the header at the alignment, where the data section starts.
+func (r *raw) pad() []byte {
+	for r.Len()%defaultAlignment != 0 {
+		r.WriteByte(0)
+	}
+	return r.Bytes()
+}
+
+// nestedArrays is a file whose one value is levels arrays, one in the other,
+// the innermost an empty uint8 array.
+func nestedArrays(levels int) *raw {
+	r := rawFile(0, 1).str("nested").u32(uint32(TypeArray))
+	for range levels - 1 {
+		r.u32(uint32(TypeArray)).u64(1)
+	}
+	return r.u32(uint32(TypeUint8)).u64(0)
 }
 
 // withAlignment is a minimal GGUF file with one general.alignment KV.
