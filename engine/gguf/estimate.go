@@ -150,6 +150,14 @@ func (f *File) Estimate(p EstimateParams) Estimate {
 		headV = v
 	}
 
+	// Every layer llama.cpp builds has tensors of its own (blk.N.*), so a
+	// file holds at least as many tensors as it has layers. A block_count
+	// beyond that is a file llama.cpp refuses (tensors missing); bounding it
+	// by the tensors present keeps a 128-byte file claiming 2^31 layers from
+	// making splitWeights allocate 32 GiB, one LayerEstimate per claimed
+	// layer.
+	layers = min(layers, uint64(len(f.Tensors)))
+
 	var e Estimate
 	e.Weights = f.TensorBytes()
 	f.splitWeights(&e, int(layers))

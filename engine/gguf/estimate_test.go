@@ -1,6 +1,8 @@
 package gguf
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/ggufd/ggufd/internal/sharedtest"
@@ -151,5 +153,44 @@ func TestEstimateLayers(t *testing.T) {
 			t.Errorf("%s: KV %d vs %d, compute %d vs graph %d + output %d, host graph %d", tt.name,
 				sumKV, e.KVCache, e.Compute, e.Graph, e.OutputBuffer, e.HostGraph)
 		}
+	}
+}
+
+// writeRaw writes hand-built GGUF bytes to a file in a temporary folder.
+func writeRaw(t *testing.T, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "hostile.gguf")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestEstimateHostileMetadata gives Estimate files that open but whose
+// metadata claims sizes nothing real has: it must neither allocate for
+// them nor let the figures wrap around to something small.
+func TestEstimateHostileMetadata(t *testing.T) {
+	llama := func(kvs uint64) *raw { return rawFile(0, kvs).kvStr("general.architecture", "llama") }
+	tests := []struct {
+		name   string
+		data   []byte
+		layers int // len(Layers) at most
+	}{
+		// One LayerEstimate per claimed layer was allocated and written:
+		// block_count 2^20 cost 16 MiB, 0xFFFFFFFF 32 GiB, from 128 bytes
+		// (only the small case here: the old code would really allocate).
+		{"block_count 2^20, no tensors", llama(2).kvU32("llama.block_count", 1<<20).pad(), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Open(writeRaw(t, tt.data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := f.Estimate(EstimateParams{ContextLength: 4096})
+			if len(e.Layers) > tt.layers {
+				t.Errorf("%d layers for a file of %d bytes and %d tensors, want at most %d", len(e.Layers), f.Size, len(f.Tensors), tt.layers)
+			}
+		})
 	}
 }
