@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"os"
 )
 
@@ -345,7 +346,15 @@ func (d *decoder) tensorInfo() (TensorInfo, error) {
 		return ti, fmt.Errorf("%w: tensor %q: first dimension %d is not a multiple of the %s block size %d",
 			ErrInvalid, ti.Name, ti.Dims[0], tr.name, tr.blockSize)
 	}
-	ti.Size = elems / tr.blockSize * tr.typeSize
+	// The element count fits an int64 but its byte size need not: 2^62 F32
+	// values are 2^64 bytes, which wrapped to 0 and passed every later check
+	// (no data needed at all). A size past the file is caught with the
+	// other tensors' ends below, as truncation.
+	hi, size := bits.Mul64(elems/tr.blockSize, tr.typeSize)
+	if hi != 0 || size > math.MaxInt64 {
+		return ti, fmt.Errorf("%w: tensor %q of %d %s values is more than 2^63 bytes", ErrInvalid, ti.Name, elems, tr.name)
+	}
+	ti.Size = size
 	if ti.Offset > math.MaxInt64-ti.Size {
 		return ti, fmt.Errorf("%w: tensor %q has absurd offset %d", ErrInvalid, ti.Name, ti.Offset)
 	}

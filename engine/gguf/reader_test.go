@@ -142,6 +142,9 @@ func TestOpenErrors(t *testing.T) {
 		// outermost (9 levels used to be read, recursing once per level).
 		{"arrays nested 8 deep", nestedArrays(8).pad(), nil, ""},
 		{"arrays nested 9 deep", nestedArrays(9).pad(), ErrInvalid, "arrays nested more than 8 deep"},
+		// A byte size past 2^64 wrapped (to 0 here): no tensor data needed.
+		{"tensor bytes overflow", rawFile(1, 0).tensor("big", GGMLTypeF32, 1<<31, 1<<31).pad(), ErrInvalid, "more than 2^63 bytes"},
+		{"tensor bytes past the file", rawFile(1, 0).tensor("big", GGMLTypeF32, 1<<30, 1<<30).pad(), ErrTruncated, "bytes missing"},
 	}
 	dir := t.TempDir()
 	for _, tt := range tests {
