@@ -136,5 +136,5 @@ func ggufEstimate(path string, p gguf.EstimateParams) (gguf.Estimate, error) {
 	if err != nil {
 		return gguf.Estimate{}, err
 	}
-	return f.Estimate(p), nil
+	return f.Estimate(p)
 }

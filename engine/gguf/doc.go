@@ -16,8 +16,9 @@
 //
 // Sizing:
 //
-//	e := f.Estimate(gguf.EstimateParams{ContextLength: 4096, Parallel: 4})
-//	// e.Weights + e.KVCache + e.Compute == e.Total bytes
+//	e, err := f.Estimate(gguf.EstimateParams{ContextLength: 4096, Parallel: 4})
+//	// e.Weights + e.KVCache + e.Compute == e.Total bytes;
+//	// errors.Is(err, gguf.ErrTooLarge): more than any memory holds
 //
 // See File.Estimate for how the compute buffer is approximated.
 //

@@ -1,6 +1,11 @@
 package gguf
 
 import (
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -110,18 +115,25 @@ func kvBytesPerElement(cacheType string) (num, den uint64) {
 //
 // llama.cpp refuses a quantized V cache (q8_0, q4_0) without flash
 // attention; Estimate does not check that.
-func (f *File) Estimate(p EstimateParams) Estimate {
-	ctx := uint64(p.ContextLength)
+//
+// Metadata can claim sizes no machine has (head counts and dimensions are
+// uint32 each, and their products far exceed 64 bits): when any figure
+// passes 2^63 bytes, Estimate returns an error wrapping ErrTooLarge rather
+// than a figure that wrapped around to something small.
+func (f *File) Estimate(p EstimateParams) (Estimate, error) {
+	var c checked
+	ctx := uint64(max(p.ContextLength, 0))
 	if ctx == 0 {
 		ctx = uint64(f.ContextLength())
 	}
 	par := uint64(max(p.Parallel, 1))
-	batch := uint64(p.BatchSize)
+	batch := uint64(max(p.BatchSize, 0))
 	if batch == 0 {
 		batch = 512
 	}
+	cells := c.mul("context × parallel", ctx, par)
 	// llama.cpp never reserves a bigger batch than the context holds.
-	batch = min(batch, ctx*par)
+	batch = min(batch, cells)
 
 	layers := uint64(f.BlockCount())
 	embd := uint64(f.EmbeddingLength())
@@ -163,33 +175,80 @@ func (f *File) Estimate(p EstimateParams) Estimate {
 	f.splitWeights(&e, int(layers))
 
 	num, den := kvBytesPerElement(p.KVCacheType)
-	cells := ctx * par
-	layerKV := cells * headsKV * (headK + headV) * num / den
+	layerKV := c.mul("KV cache", cells, headsKV, c.add("KV cache", headK, headV), num) / den
+	e.KVCache = c.mul("KV cache", layerKV, layers)
 	for i := range e.Layers {
 		e.Layers[i].KVCache = layerKV
-		e.KVCache += layerKV
 	}
 
 	const f32 = 4
 	var attn uint64
 	if p.FlashAttention {
-		attn = batch * ctx * (f32 + 2)
+		attn = c.mul("attention", batch, ctx, f32+2)
 	} else {
-		attn = batch*ctx*heads*f32 + batch*ctx*f32
+		attn = c.add("attention", c.mul("attention", batch, ctx, heads, f32), c.mul("attention", batch, ctx, f32))
 	}
-	output := batch * vocab * f32
-	ffnPeak := 3 * batch * ffn * f32
-	outBuf := par * vocab * f32
+	output := c.mul("logits", batch, vocab, f32)
+	ffnPeak := c.mul("feed-forward", 3, batch, ffn, f32)
+	outBuf := c.mul("output buffer", par, vocab, f32)
 	if p.Embeddings {
-		outBuf += par * embd * f32
+		outBuf = c.add("output buffer", outBuf, c.mul("output buffer", par, embd, f32))
 	}
-	e.Graph = max(attn, output, ffnPeak) + 6*batch*embd*f32 + 1<<20
-	e.HostGraph = 3*batch*embd*f32 + 1<<20
+	e.Graph = c.add("compute graph", max(attn, output, ffnPeak), c.mul("compute graph", 6, batch, embd, f32), 1<<20)
+	e.HostGraph = c.add("compute graph", c.mul("compute graph", 3, batch, embd, f32), 1<<20)
 	e.OutputBuffer = outBuf
-	e.Compute = e.Graph + e.OutputBuffer
+	e.Compute = c.add("compute", e.Graph, e.OutputBuffer)
 
-	e.Total = e.Weights + e.KVCache + e.Compute
-	return e
+	e.Total = c.add("total", e.Weights, e.KVCache, e.Compute)
+	if c.over != "" {
+		return Estimate{}, fmt.Errorf("%w: %s: its %s alone would need more than 2^63 bytes (context %d, parallel %d)",
+			ErrTooLarge, f.Path, c.over, ctx, par)
+	}
+	return e, nil
+}
+
+// ErrTooLarge is what Estimate wraps when the metadata describes a model
+// bigger than any memory (more than 2^63 bytes).
+var ErrTooLarge = errors.New("gguf: model too large")
+
+// checked multiplies and adds sizes, noting the first figure that passes
+// 2^63 bytes (beyond any memory, and with room left for the sums callers
+// make of the figures). A result past it is math.MaxUint64, never small, so
+// the figures computed from it overflow too.
+type checked struct{ over string }
+
+func (c *checked) fail(what string) uint64 {
+	if c.over == "" {
+		c.over = what
+	}
+	return math.MaxUint64
+}
+
+func (c *checked) mul(what string, xs ...uint64) uint64 {
+	if slices.Contains(xs, 0) {
+		return 0
+	}
+	r := uint64(1)
+	for _, x := range xs {
+		hi, lo := bits.Mul64(r, x)
+		if hi != 0 || lo > math.MaxInt64 {
+			return c.fail(what)
+		}
+		r = lo
+	}
+	return r
+}
+
+func (c *checked) add(what string, xs ...uint64) uint64 {
+	var r uint64
+	for _, x := range xs {
+		sum, carry := bits.Add64(r, x, 0)
+		if carry != 0 || sum > math.MaxInt64 {
+			return c.fail(what)
+		}
+		r = sum
+	}
+	return r
 }
 
 // splitWeights sorts the tensors into the layers llama.cpp places: blk.N.*

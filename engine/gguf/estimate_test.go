@@ -1,6 +1,7 @@
 package gguf
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -29,7 +30,10 @@ func TestEstimateKVCache(t *testing.T) {
 		{EstimateParams{}, 1310720}, // trained context
 	}
 	for _, tt := range tests {
-		e := f.Estimate(tt.p)
+		e, err := f.Estimate(tt.p)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if e.KVCache != tt.want {
 			t.Errorf("Estimate(%+v).KVCache = %d, want %d", tt.p, e.KVCache, tt.want)
 		}
@@ -65,7 +69,11 @@ func TestEstimateComputeFigures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkCompute(t, tt.model, tt.p, f.Estimate(tt.p).Compute, uint64(tt.measured*mib))
+		e, err := f.Estimate(tt.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkCompute(t, tt.model, tt.p, e.Compute, uint64(tt.measured*mib))
 	}
 }
 
@@ -124,7 +132,10 @@ func TestEstimateLayers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := f.Estimate(EstimateParams{ContextLength: 64, Parallel: 2})
+		e, err := f.Estimate(EstimateParams{ContextLength: 64, Parallel: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if len(e.Layers) != f.BlockCount() {
 			t.Fatalf("%s: %d layers, file has %d", tt.name, len(e.Layers), f.BlockCount())
 		}
@@ -171,15 +182,42 @@ func writeRaw(t *testing.T, data []byte) string {
 // them nor let the figures wrap around to something small.
 func TestEstimateHostileMetadata(t *testing.T) {
 	llama := func(kvs uint64) *raw { return rawFile(0, kvs).kvStr("general.architecture", "llama") }
+	// valid uint32 metadata, as llama.cpp reads it
+	huge := func(kvs ...[2]any) []byte {
+		r := llama(uint64(1 + len(kvs)))
+		for _, kv := range kvs {
+			r.kvU32(kv[0].(string), kv[1].(uint32))
+		}
+		return r.pad()
+	}
 	tests := []struct {
 		name   string
 		data   []byte
-		layers int // len(Layers) at most
+		p      EstimateParams
+		layers int   // len(Layers) at most
+		err    error // ErrTooLarge: a figure passes 2^63 bytes
 	}{
 		// One LayerEstimate per claimed layer was allocated and written:
 		// block_count 2^20 cost 16 MiB, 0xFFFFFFFF 32 GiB, from 128 bytes
 		// (only the small case here: the old code would really allocate).
-		{"block_count 2^20, no tensors", llama(2).kvU32("llama.block_count", 1<<20).pad(), 0},
+		{"block_count 2^20, no tensors", llama(2).kvU32("llama.block_count", 1<<20).pad(), EstimateParams{ContextLength: 4096}, 0, nil},
+		// The figures wrapped around: 4096 cells × 2^20 KV heads × 2^32
+		// dims × 2 bytes = 2^65 bytes of KV cache was estimated at 0.
+		{"KV cache 2^65 bytes", huge(
+			[2]any{"llama.attention.head_count", uint32(1 << 20)},
+			[2]any{"llama.attention.head_count_kv", uint32(1 << 20)},
+			[2]any{"llama.attention.key_length", uint32(1 << 31)},
+			[2]any{"llama.attention.value_length", uint32(1 << 31)},
+		), EstimateParams{ContextLength: 4096}, 0, ErrTooLarge},
+		// Attention scores: batch 2^16 × context 2^31 × 2^31 heads × 4 bytes.
+		{"attention scores 2^80 bytes", huge(
+			[2]any{"llama.attention.head_count", uint32(1 << 31)},
+		), EstimateParams{ContextLength: 1 << 31, BatchSize: 1 << 16}, 0, ErrTooLarge},
+		// Feed-forward: 3 × batch 2^16 × 2^31 × 4 bytes is 2^49.6: large,
+		// but a number, not an overflow.
+		{"feed-forward 2^49 bytes", huge(
+			[2]any{"llama.feed_forward_length", uint32(1 << 31)},
+		), EstimateParams{ContextLength: 1 << 16, BatchSize: 1 << 16}, 0, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -187,7 +225,19 @@ func TestEstimateHostileMetadata(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e := f.Estimate(EstimateParams{ContextLength: 4096})
+			e, err := f.Estimate(tt.p)
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("Estimate(%+v) = %+v, %v; want error %v", tt.p, e, err, tt.err)
+			}
+			if err != nil {
+				if e.Total != 0 {
+					t.Errorf("an estimate with an error: %+v", e)
+				}
+				return
+			}
+			if e.Total < e.Weights+e.KVCache || e.Total < e.Compute {
+				t.Errorf("Total %d is less than its parts: %+v", e.Total, e)
+			}
 			if len(e.Layers) > tt.layers {
 				t.Errorf("%d layers for a file of %d bytes and %d tensors, want at most %d", len(e.Layers), f.Size, len(f.Tensors), tt.layers)
 			}

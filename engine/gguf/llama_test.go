@@ -233,7 +233,10 @@ func TestEstimateMatchesLlamaCpp(t *testing.T) {
 		}
 		m := loadLlama(t, models[tt.model])
 		b := newContextLogged(t, m, tt.p)
-		e := f.Estimate(tt.p)
+		e, err := f.Estimate(tt.p)
+		if err != nil {
+			t.Fatal(err)
+		}
 		t.Logf("%s %+v: llama.cpp KV %.2f compute %.2f output %.2f MiB; estimate KV %.2f compute %.2f MiB",
 			tt.model, tt.p, b.kv, b.compute, b.output, float64(e.KVCache)/mib, float64(e.Compute)/mib)
 		if d := math.Abs(float64(e.KVCache)/mib - b.kv); d > 0.01 {

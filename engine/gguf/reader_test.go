@@ -189,7 +189,7 @@ func (r *raw) u64(v uint64) *raw { binary.Write(r, binary.LittleEndian, v); retu
 func (r *raw) str(s string) *raw { r.u64(uint64(len(s))); r.WriteString(s); return r }
 
 func (r *raw) kvU32(key string, v uint32) *raw { return r.str(key).u32(uint32(TypeUint32)).u32(v) }
-func (r *raw) kvStr(key, v string) *raw       { return r.str(key).u32(uint32(TypeString)).str(v) }
+func (r *raw) kvStr(key, v string) *raw        { return r.str(key).u32(uint32(TypeString)).str(v) }
 
 // tensor writes a tensor info at data offset 0.
 func (r *raw) tensor(name string, typ GGMLType, dims ...uint64) *raw {
