@@ -33,6 +33,12 @@ const (
 	maxArrayLen    = 1 << 31
 	maxStringLen   = 1 << 30
 	maxArrayNested = 8
+
+	// The smallest a key-value pair can be: a key's length (8), the type
+	// (4) and a 1-byte value; a tensor info: a name's length (8), the
+	// dimension count (4), the type (4) and the offset (8).
+	minKVSize     = 8 + 4 + 1
+	minTensorSize = 8 + 4 + 4 + 8
 )
 
 // File is a parsed GGUF file: its metadata and tensor directory. The tensor
@@ -229,6 +235,14 @@ func decode(r io.Reader, size int64) (*File, error) {
 		return nil, fmt.Errorf("%w: metadata count %d is absurd", ErrInvalid, nKVs)
 	}
 
+	// Each key-value pair takes at least minKVSize bytes and each tensor
+	// info minTensorSize, so counts the rest of the file cannot hold are
+	// caught before allocating for them (2^20 tensors was ~118 MB of
+	// allocation for a 32-byte file).
+	d.what = fmt.Sprintf("%d metadata keys and %d tensor infos", nKVs, nTensors)
+	if need := int64(nKVs)*minKVSize + int64(nTensors)*minTensorSize; need > d.remaining() {
+		return nil, d.truncatedAtLeast(need)
+	}
 	f.KVs = make([]KV, 0, nKVs)
 	f.index = make(map[string]int, nKVs)
 	for i := range nKVs {
@@ -261,6 +275,10 @@ func decode(r io.Reader, size int64) (*File, error) {
 		f.Alignment = a
 	}
 
+	d.what = fmt.Sprintf("%d tensor infos", nTensors)
+	if need := int64(nTensors) * minTensorSize; need > d.remaining() {
+		return nil, d.truncatedAtLeast(need)
+	}
 	f.Tensors = make([]TensorInfo, 0, nTensors)
 	names := make(map[string]struct{}, nTensors)
 	for i := range nTensors {

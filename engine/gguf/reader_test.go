@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -170,6 +171,45 @@ func TestOpenErrors(t *testing.T) {
 	}
 	if _, err := Open(filepath.Join(dir, "missing.gguf")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Open(missing) = %v, want ErrNotExist", err)
+	}
+}
+
+// TestOpenAllocatesForWhatTheFileHolds opens files whose counts claim far
+// more than they hold: Open must fail before allocating for the claims.
+func TestOpenAllocatesForWhatTheFileHolds(t *testing.T) {
+	tests := []struct {
+		name    string
+		data    []byte
+		message string
+	}{
+		// 2^20 tensor infos (64 B each plus a map entry) were allocated
+		// for before the first was read: ~118 MB for a 32-byte file.
+		{"2^20 tensors in 32 bytes", rawFile(maxTensors, 0).pad(), "0 metadata keys and 1048576 tensor infos needs at least"},
+		{"2^20 keys in 32 bytes", rawFile(0, maxKVs).pad(), "1048576 metadata keys and 0 tensor infos needs at least"},
+		{"2^20 tensors after the metadata", rawFile(maxTensors, 1).kvStr("general.architecture", strings.Repeat("x", maxTensors*24)).pad(),
+			"1048576 tensor infos needs at least"},
+		{"array of 2^31 in 64 bytes", rawFile(0, 1).str("a").u32(uint32(TypeArray)).u32(uint32(TypeUint64)).u64(1 << 31).pad(), "needs at least"},
+	}
+	dir := t.TempDir()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "_")+".gguf")
+			if err := os.WriteFile(p, tt.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			_, err := Open(p)
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, ErrTruncated) || !strings.Contains(err.Error(), tt.message) {
+				t.Errorf("Open = %v, want ErrTruncated saying %q", err, tt.message)
+			}
+			// The bufio reader's 1 MiB buffer, plus what the file holds.
+			if alloc, limit := after.TotalAlloc-before.TotalAlloc, uint64(2<<20+3*len(tt.data)); alloc > limit {
+				t.Errorf("Open of a %d-byte file allocated %d bytes (want at most %d)", len(tt.data), alloc, limit)
+			}
+		})
 	}
 }
 
