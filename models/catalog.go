@@ -58,7 +58,7 @@ type item struct {
 	opts      engine.LoadOptions // GPULayers, TensorSplit and Progress are set per load
 	gpuLayers config.GPULayers   // as configured; placed per load
 	est       gguf.Estimate
-	estErr    error // the estimate could not be made; the loader reports why
+	estErr    error // the file was refused or cannot fit any memory: loading it fails with this
 	prepErr   error // the load cannot even be attempted (chat template unreadable)
 }
 

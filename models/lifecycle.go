@@ -131,6 +131,14 @@ func (m *Manager) startLoad(r *runner) {
 		m.loadFailed(r, &LoadFailedError{Model: r.name(), Err: r.item.prepErr})
 		return
 	}
+	if r.item.estErr != nil {
+		// The Go reader refused the file (or its estimate overflows): it is
+		// not handed to llama.cpp's parser, nor loaded with a 0 B estimate
+		// that bypasses admission. The error is the reader's; a changed
+		// file is read again at the reload its change triggers.
+		m.loadFailed(r, &LoadFailedError{Model: r.name(), Err: r.item.estErr})
+		return
+	}
 	m.admit(r)
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ggufd/ggufd/engine"
+	"github.com/ggufd/ggufd/engine/gguf"
 )
 
 // twoModels puts stories260K.gguf and a copy of llama-2-tiny-random.gguf
@@ -308,12 +309,14 @@ func TestTruncatedModel(t *testing.T) {
 			for range 2 { // the second Acquire retries and fails again
 				_, err := e.m.Acquire(context.Background(), "broken")
 				var lf *LoadFailedError
-				if !errors.As(err, &lf) || lf.Model != "broken" {
-					t.Fatalf("err = %v, want LoadFailedError", err)
+				if !errors.As(err, &lf) || lf.Model != "broken" || !errors.Is(err, gguf.ErrTruncated) {
+					t.Fatalf("err = %v, want LoadFailedError with the reader's ErrTruncated", err)
 				}
 			}
-			if c := e.loads.count("broken.gguf"); c != 2 {
-				t.Errorf("%d load attempts, want 2 (a failed model is retried)", c)
+			// The reader's error stands: the file never reaches llama.cpp,
+			// where it would have loaded with a 0 B estimate.
+			if c := e.loads.count("broken.gguf"); c != 0 {
+				t.Errorf("%d load attempts of a file the reader refuses, want 0", c)
 			}
 			s, _ := e.m.Status("broken")
 			if s.State != StateFailed || s.Error == "" {
