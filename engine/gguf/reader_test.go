@@ -259,7 +259,7 @@ func nestedArrays(levels int) *raw {
 }
 
 // withAlignment is a minimal GGUF file with one general.alignment KV.
-func withAlignment(t *testing.T, a uint32) []byte {
+func withAlignment(t testing.TB, a uint32) []byte {
 	t.Helper()
 	b := bytes.NewBuffer(header(3, 0, 1))
 	key := "general.alignment"
