@@ -120,22 +120,34 @@ func (g *Gate) Admit(ctx context.Context, r Request) (context.Context, *Ticket, 
 		}
 	}
 	prompt, completion, est := r.bounds(pol.Context)
+	// Tracked before Admit commits its run hold: from that commit on, every
+	// daemon counts the request as running, so a suspend (this daemon's, or
+	// another's notice) must find it here. One that comes while the request
+	// is still being admitted cancels gctx, and the request ends as
+	// suspended before any work. Tracked after Reserve, it was missed:
+	// stopped 0 (or counted stopped by another daemon) and it ran to its end.
+	gctx, cancel := context.WithCancelCause(ctx)
+	untrack := g.svc.Track(id.OpenID, id.UserID, cancel)
+	refuse := func(err error) (context.Context, *Ticket, error) {
+		untrack()
+		cancel(nil)
+		return nil, nil, err
+	}
 	permit, err := g.svc.Admit(ctx, id, r.Model, pol.RateLimit, est)
 	if err != nil {
-		return nil, nil, err
+		return refuse(err)
 	}
 	res, err := g.svc.Reserve(ctx, id, r.Model, pol.Pricing, accounts.Work{PromptTokens: prompt, MaxTokens: completion, Speed: pol.Speed})
 	if err != nil {
 		permit.Done(-1) // refused for money: the attempt still counts against rate limits
-		return nil, nil, err
+		return refuse(err)
 	}
 	if r.RequestID != "" {
 		res.RequestID = r.RequestID
 	}
-	gctx, cancel := context.WithCancelCause(ctx)
 	t.ctx, t.cancel, t.permit, t.res = gctx, cancel, permit, res
 	t.RateHeaders = permit.Headers
-	t.untrack = g.svc.Track(id.OpenID, id.UserID, cancel)
+	t.untrack = untrack
 	return gctx, t, nil
 }
 

@@ -2,7 +2,9 @@ package accountsapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -175,5 +177,59 @@ func TestClientGoneIsNotAServiceFailure(t *testing.T) {
 		Header: http.Header{"Authorization": {"Bearer " + key}}})
 	if ae := APIError(err, "元"); err == nil || ae.Status != apierror.StatusClientClosed {
 		t.Fatalf("admit with the client gone: %v → %v", err, ae)
+	}
+}
+
+// suspendDuringReserve lets a suspend of the account arrive while a request
+// is being admitted: its run hold is committed (every daemon counts it as
+// running) and its reservation is being made, as when a user presses Stop
+// right after sending.
+type suspendDuringReserve struct {
+	accounts.Store
+	svc     *accounts.Service
+	stopped int
+	err     error
+	done    bool
+}
+
+func (s *suspendDuringReserve) Reserve(ctx context.Context, h accounts.Hold, now time.Time) error {
+	if !s.done {
+		s.done = true
+		s.stopped, s.err = s.svc.Suspend(ctx, h.OpenID, "")
+	}
+	return s.Store.Reserve(ctx, h, now)
+}
+
+// TestSuspendStopsARequestBeingAdmitted: the request was tracked only after
+// its reservation, so such a suspend answered stopped 0 and the generation
+// ran to its end (and another daemon's suspend counted it as stopped).
+func TestSuspendStopsARequestBeingAdmitted(t *testing.T) {
+	base, err := accounts.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { base.Close() })
+	store := &suspendDuringReserve{Store: base}
+	svc := accounts.NewService(store, accounts.Config{Mode: accounts.ModeKey})
+	store.svc = svc
+	if _, err := svc.CreateAccount(t.Context(), accounts.Account{OpenID: "acme", Balance: 10 * accounts.MicrosPerUnit}); err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := svc.CreateKey(t.Context(), accounts.KeyOptions{OpenID: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := NewGate(svc, Options{Policy: testPolicy})
+	ctx, ticket, err := gate.Admit(t.Context(), Request{Endpoint: "chat.completions", Model: "paid", MaxTokens: 10,
+		Header: http.Header{"Authorization": {"Bearer " + key}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ticket.Finish(accounts.Usage{})
+	if store.err != nil || store.stopped != 1 {
+		t.Fatalf("suspend during admission: stopped %d, %v; want 1", store.stopped, store.err)
+	}
+	if !errors.Is(context.Cause(ctx), accounts.ErrSuspended) || !ticket.Suspended() {
+		t.Fatalf("the admitted request runs on (cause %v): it would generate to its end", context.Cause(ctx))
 	}
 }
