@@ -410,6 +410,12 @@ func TestErrors(t *testing.T) {
 		{"unknown model get", "GET", "/v1/models/nope", ``, nil, 404, "model_not_found", "model", false},
 		{"chat on embedding model", "POST", "/v1/chat/completions", `{"model":"embed","messages":[{"role":"user","content":"x"}]}`, nil, 400, "invalid_value", "model", false},
 		{"embeddings on chat model", "POST", "/v1/embeddings", `{"model":"tiny","input":"x"}`, nil, 400, "invalid_value", "model", false},
+		// Templates print tools and arguments recursively: nesting is
+		// bounded (jinja.MaxJSONDepth), or an 18 KB schema cost gigabytes.
+		{"tools nested too deep", "POST", "/v1/chat/completions", chat(`,"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"},"x":` +
+			strings.Repeat("[", 600) + strings.Repeat("]", 600) + `}}]`), nil, 400, "invalid_value", "tools[0]", false},
+		{"arguments nested too deep", "POST", "/v1/chat/completions", `{"model":"tiny","messages":[{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"` +
+			strings.Repeat("[", 600) + strings.Repeat("]", 600) + `"}}]},{"role":"user","content":"x"}]}`, nil, 400, "invalid_value", "messages[0].tool_calls[0].function.arguments", false},
 		// OpenAI's limit; token-id inputs cost no prompt_limit bytes.
 		{"embeddings inputs", "POST", "/v1/embeddings", `{"model":"embed","input":[[1]` + strings.Repeat(`,[1]`, maxEmbeddingInputs) + `]}`, nil, 400, "invalid_value", "input", false},
 		{"suffix", "POST", "/v1/completions", `{"model":"tiny","prompt":"x","suffix":"y"}`, nil, 400, "invalid_value", "suffix", false},

@@ -2,6 +2,7 @@ package jinja
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -23,6 +24,35 @@ func TestDecodeJSONKeepsOrder(t *testing.T) {
 		if _, err := DecodeJSON([]byte(bad)); err == nil {
 			t.Errorf("DecodeJSON(%q) succeeded", bad)
 		}
+	}
+}
+
+// TestDecodeJSONDepth: request JSON that templates print is nested at most
+// MaxJSONDepth levels; deeper, tojson(indent) grew with the square of the
+// depth (2.1 GB for an 18 KB tool schema).
+func TestDecodeJSONDepth(t *testing.T) {
+	nest := func(open, close string, n int) string {
+		return strings.Repeat(open, n) + "1" + strings.Repeat(close, n)
+	}
+	objects := func(n int) string { return nest(`{"a":`, `}`, n) }
+	tests := []struct {
+		name string
+		json string
+		ok   bool
+	}{
+		{"arrays at the limit", nest("[", "]", MaxJSONDepth), true},
+		{"arrays past it", nest("[", "]", MaxJSONDepth+1), false},
+		{"objects at the limit", objects(MaxJSONDepth), true},
+		{"objects past it", objects(MaxJSONDepth + 1), false},
+		{"mixed, half a million deep", nest(`{"a":[`, `]}`, 250_000), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := DecodeJSON([]byte(tt.json))
+			if (err == nil) != tt.ok {
+				t.Fatalf("DecodeJSON: %v, want ok %v", err, tt.ok)
+			}
+		})
 	}
 }
 

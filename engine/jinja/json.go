@@ -221,7 +221,7 @@ func writeJSONString(b *strings.Builder, s string, ensureASCII bool) {
 func DecodeJSON(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	v, err := decodeValue(dec)
+	v, err := decodeValue(dec, 0)
 	if err != nil {
 		return nil, fmt.Errorf("decode json: %w", err)
 	}
@@ -231,13 +231,26 @@ func DecodeJSON(data []byte) (any, error) {
 	return v, nil
 }
 
-func decodeValue(dec *json.Decoder) (any, error) {
+// MaxJSONDepth bounds how deep DecodeJSON nests objects and arrays. What it
+// decodes comes from requests (tools, tool-call arguments, template
+// kwargs) and templates print it recursively: a tool schema nested 9,000
+// levels deep (18 KB) made Llama 3.3's tojson(indent=4) allocate 2.1 GB,
+// memory growing with the square of the depth, and arguments sent as a
+// 1 MB string nest 500,000 levels, half a gigabyte of goroutine stack in
+// decoding and rendering. Python's json, which transformers uses, stops
+// near 1,000 levels; real tool schemas nest tens.
+const MaxJSONDepth = 512
+
+func decodeValue(dec *json.Decoder, depth int) (any, error) {
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, err
 	}
 	switch t := tok.(type) {
 	case json.Delim:
+		if depth++; depth > MaxJSONDepth {
+			return nil, fmt.Errorf("nested more than %d levels deep", MaxJSONDepth)
+		}
 		switch t {
 		case '{':
 			d := NewDict()
@@ -247,7 +260,7 @@ func decodeValue(dec *json.Decoder) (any, error) {
 					return nil, err
 				}
 				k, _ := kt.(string)
-				v, err := decodeValue(dec)
+				v, err := decodeValue(dec, depth)
 				if err != nil {
 					return nil, err
 				}
@@ -258,7 +271,7 @@ func decodeValue(dec *json.Decoder) (any, error) {
 		case '[':
 			l := &List{Items: []any{}}
 			for dec.More() {
-				v, err := decodeValue(dec)
+				v, err := decodeValue(dec, depth)
 				if err != nil {
 					return nil, err
 				}
