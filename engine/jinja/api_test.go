@@ -2,6 +2,8 @@ package jinja
 
 import (
 	"fmt"
+	"math"
+	"math/big"
 	"strings"
 	"sync"
 	"testing"
@@ -67,6 +69,9 @@ func TestFromGo(t *testing.T) {
 		{float32(0.5), "0.5"},
 		{[]map[string]any{{"k": nil}}, "[{'k': None}]"},
 		{map[string]string{"s": "t"}, "{'s': 't'}"},
+		{uint64(math.MaxUint64), "18446744073709551615"},
+		{new(big.Int).Lsh(big.NewInt(1), 70), "1180591620717411303424"},
+		{big.NewInt(-5), "-5"},
 	}
 	tmpl, err := Parse("{{ v }}")
 	if err != nil {

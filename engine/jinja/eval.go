@@ -2,6 +2,8 @@ package jinja
 
 import (
 	"fmt"
+	"math"
+	"math/big"
 	"strings"
 )
 
@@ -149,7 +151,12 @@ func (r *renderer) eval(e expr, sc *scope) (any, error) {
 		case "-":
 			switch v := x.(type) {
 			case int64:
+				if v == math.MinInt64 {
+					return intValue(new(big.Int).Neg(big.NewInt(v))), nil
+				}
 				return -v, nil
+			case bigInt:
+				return intValue(new(big.Int).Neg(v.big())), nil
 			case float64:
 				return -v, nil
 			case bool:
@@ -161,7 +168,7 @@ func (r *renderer) eval(e expr, sc *scope) (any, error) {
 			return nil, atPos(e.pos, fmt.Errorf("bad operand type for unary -: '%s'", typeName(x)))
 		default:
 			switch x.(type) {
-			case int64, float64:
+			case int64, bigInt, float64:
 				return x, nil
 			case bool:
 				i, _ := asInt(x)

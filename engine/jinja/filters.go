@@ -3,6 +3,7 @@ package jinja
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"sort"
 	"strconv"
 	"strings"
@@ -223,7 +224,7 @@ func fInt(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
 	switch x := v.(type) {
 	case Undefined:
 		return nil, x.err() // Undefined.__int__ raises
-	case int64:
+	case int64, bigInt:
 		return x, nil
 	case bool:
 		n, _ := asInt(x)
@@ -232,11 +233,20 @@ func fInt(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
 		if math.IsInf(x, 0) || math.IsNaN(x) {
 			return dflt, nil
 		}
+		if math.Abs(x) >= 1<<63 {
+			n, _ := big.NewFloat(math.Trunc(x)).Int(nil)
+			return intValue(n), nil
+		}
 		return int64(x), nil
 	case string:
 		s := strings.TrimSpace(strings.ReplaceAll(x, "_", ""))
 		if n, err := strconv.ParseInt(s, int(base), 64); err == nil {
 			return n, nil
+		}
+		if base == 10 && s != "" && s[0] != '+' {
+			if n, ok := parseBigInt(s); ok {
+				return n, nil
+			}
 		}
 		if base == 10 {
 			if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
@@ -257,6 +267,8 @@ func fFloat(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
 	case int64, bool:
 		f, _ := asFloat(x)
 		return f, nil
+	case bigInt:
+		return x.float()
 	case string:
 		if f, err := strconv.ParseFloat(strings.TrimSpace(x), 64); err == nil {
 			return f, nil
@@ -274,6 +286,8 @@ func fAbs(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
 		return x, nil
 	case float64:
 		return math.Abs(x), nil
+	case bigInt:
+		return intValue(new(big.Int).Abs(x.big())), nil
 	case bool:
 		n, _ := asInt(x)
 		return n, nil
@@ -282,6 +296,16 @@ func fAbs(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
 }
 
 func fRound(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
+	if b, ok := v.(bigInt); ok {
+		if toStr(argAt(args, kw, 1, "method", "common")) == "common" {
+			return b, nil // round(int, n) stays an int
+		}
+		f, err := b.float()
+		if err != nil {
+			return nil, err
+		}
+		v = f // ceil and floor work on value * 10**precision, a float
+	}
 	f, ok := asFloat(v)
 	if !ok {
 		return nil, fmt.Errorf("round filter needs a number, got %s", typeName(v))
@@ -831,7 +855,7 @@ func setKey(v any) (any, error) {
 	case bool:
 		i, _ := asInt(x)
 		return i, nil
-	case nil, int64, float64, string:
+	case nil, int64, bigInt, float64, string:
 		return normKey(x), nil
 	case Markup:
 		return string(x), nil

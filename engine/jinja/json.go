@@ -88,6 +88,8 @@ func jsonKey(k any) (string, error) {
 		return "null", nil
 	case int64:
 		return strconv.FormatInt(x, 10), nil
+	case bigInt:
+		return x.dec, nil
 	case float64:
 		return jsonFloat(x), nil
 	}
@@ -119,6 +121,8 @@ func writeJSON(b *strings.Builder, v any, o *jsonOptions, level int) error {
 		}
 	case int64:
 		b.WriteString(strconv.FormatInt(x, 10))
+	case bigInt:
+		b.WriteString(x.dec)
 	case float64:
 		b.WriteString(jsonFloat(x))
 	case string:
@@ -216,8 +220,9 @@ func writeJSONString(b *strings.Builder, s string, ensureASCII bool) {
 }
 
 // DecodeJSON parses JSON into template values, keeping the key order of
-// objects (*Dict) as Python's json.loads does. Integers become int64 and
-// numbers with a fraction or exponent float64.
+// objects (*Dict) as Python's json.loads does. Integers become int64, or
+// bigInt outside int64's range (Python keeps them exact), and numbers with
+// a fraction or exponent float64.
 func DecodeJSON(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -285,6 +290,9 @@ func decodeValue(dec *json.Decoder, depth int) (any, error) {
 		s := string(t)
 		if !strings.ContainsAny(s, ".eE") {
 			if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+				return n, nil
+			}
+			if n, ok := parseBigInt(s); ok {
 				return n, nil
 			}
 		}

@@ -16,6 +16,8 @@ func truthy(v any) bool {
 		return x
 	case int64:
 		return x != 0
+	case bigInt:
+		return true // never zero
 	case float64:
 		return x != 0
 	case string:
@@ -41,7 +43,7 @@ func typeName(v any) string {
 		return "Undefined"
 	case bool:
 		return "bool"
-	case int64:
+	case int64, bigInt:
 		return "int"
 	case float64:
 		return "float"
@@ -99,6 +101,9 @@ func asFloat(v any) (float64, bool) {
 // equal is Python's ==.
 func equal(a, b any) bool {
 	a, b = plain(a), plain(b)
+	if _, eq, ok := compareBig(a, b); ok {
+		return eq
+	}
 	switch x := a.(type) {
 	case string:
 		y, ok := b.(string)
@@ -150,6 +155,9 @@ func equal(a, b any) bool {
 // compare is Python's ordering for <, <=, >, >=; it returns -1, 0 or 1.
 func compare(a, b any) (int, error) {
 	a, b = plain(a), plain(b)
+	if c, _, ok := compareBig(a, b); ok {
+		return c, nil
+	}
 	if fa, ok := asFloat(a); ok {
 		if fb, ok := asFloat(b); ok {
 			ia, aInt := asInt(a)
@@ -266,6 +274,12 @@ func binaryOp(op string, a, b any) (any, error) {
 		return v, err
 	}
 	a, b = plain(a), plain(b)
+	_, aBig := a.(bigInt)
+	_, bBig := b.(bigInt)
+	if aBig || bBig {
+		// See bigInt: only int64 arithmetic is supported.
+		return nil, fmt.Errorf("unsupported operand for %s: integer outside the 64-bit range (arithmetic on it is not supported)", op)
+	}
 	ia, aInt := asInt(a)
 	ib, bInt := asInt(b)
 	fa, aNum := asFloat(a)

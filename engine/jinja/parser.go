@@ -785,9 +785,12 @@ func (p *parser) parsePrimary() (expr, error) {
 		return &constExpr{pos: t.pos, val: s}, nil
 	case tokInt:
 		p.next()
-		n, err := strconv.ParseInt(t.val, 10, 64)
-		if err != nil {
-			return nil, p.errAt(t.pos, "integer literal %s out of range", t.val)
+		if n, err := strconv.ParseInt(t.val, 10, 64); err == nil {
+			return &constExpr{pos: t.pos, val: n}, nil
+		}
+		n, ok := parseBigInt(t.val)
+		if !ok {
+			return nil, p.errAt(t.pos, "bad integer literal %s", t.val)
 		}
 		return &constExpr{pos: t.pos, val: n}, nil
 	case tokFloat:

@@ -34,11 +34,18 @@ func init() {
 		"boolean":   func(v any, _ []any) (bool, error) { _, ok := v.(bool); return ok, nil },
 		"true":      func(v any, _ []any) (bool, error) { b, ok := v.(bool); return ok && b, nil },
 		"false":     func(v any, _ []any) (bool, error) { b, ok := v.(bool); return ok && !b, nil },
-		"integer":   func(v any, _ []any) (bool, error) { _, ok := v.(int64); return ok, nil },
-		"float":     func(v any, _ []any) (bool, error) { _, ok := v.(float64); return ok, nil },
+		"integer": func(v any, _ []any) (bool, error) {
+			switch v.(type) {
+			case int64, bigInt:
+				return true, nil
+			}
+			return false, nil
+		},
+		"float": func(v any, _ []any) (bool, error) { _, ok := v.(float64); return ok, nil },
 		"number": func(v any, _ []any) (bool, error) {
+			_, big := v.(bigInt)
 			_, ok := asFloat(v)
-			return ok, nil
+			return ok || big, nil
 		},
 		"string":  func(v any, _ []any) (bool, error) { _, ok := v.(string); return ok, nil },
 		"mapping": func(v any, _ []any) (bool, error) { _, ok := v.(*Dict); return ok, nil },
@@ -65,10 +72,16 @@ func init() {
 		},
 		// odd, even and divisibleby use Python's %, so floats work too.
 		"odd": func(v any, _ []any) (bool, error) {
+			if b, ok := v.(bigInt); ok {
+				return b.big().Bit(0) == 1, nil
+			}
 			m, err := binaryOp("%", v, int64(2))
 			return err == nil && equal(m, int64(1)), err
 		},
 		"even": func(v any, _ []any) (bool, error) {
+			if b, ok := v.(bigInt); ok {
+				return b.big().Bit(0) == 0, nil
+			}
 			m, err := binaryOp("%", v, int64(2))
 			return err == nil && equal(m, int64(0)), err
 		},

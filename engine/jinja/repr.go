@@ -83,6 +83,8 @@ func toStr(v any) string {
 		return "False"
 	case int64:
 		return strconv.FormatInt(x, 10)
+	case bigInt:
+		return x.dec
 	case float64:
 		return formatFloat(x)
 	}
@@ -179,7 +181,7 @@ func writeRepr(b *strings.Builder, v any, active map[any]bool) {
 			b.WriteString(", " + toStr(x.step))
 		}
 		b.WriteString(")")
-	case nil, bool, int64, float64:
+	case nil, bool, int64, bigInt, float64:
 		b.WriteString(toStr(v))
 	default:
 		// Functions, cyclers and other objects: Python shows a type tag.

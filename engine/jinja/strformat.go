@@ -103,12 +103,22 @@ func formatOne(spec string, verb byte, val any) (string, error) {
 		if f, ok := val.(float64); ok {
 			val = int64(f)
 		}
+		if b, ok := val.(bigInt); ok {
+			return fmt.Sprintf("%"+spec+"d", b.big()), nil
+		}
 		n, ok := asInt(val)
 		if !ok {
 			return "", fmt.Errorf("%%d format: a real number is required, not %s", typeName(val))
 		}
 		return fmt.Sprintf("%"+spec+"d", n), nil
 	case 'f', 'F', 'e', 'E', 'g', 'G':
+		if b, ok := val.(bigInt); ok {
+			f, err := b.float()
+			if err != nil {
+				return "", err
+			}
+			val = f
+		}
 		f, ok := asFloat(val)
 		if !ok {
 			return "", fmt.Errorf("must be real number, not %s", typeName(val))
@@ -118,6 +128,9 @@ func formatOne(spec string, verb byte, val any) (string, error) {
 		}
 		return fmt.Sprintf("%"+spec+string(verb), f), nil
 	case 'x', 'X', 'o':
+		if b, ok := val.(bigInt); ok {
+			return fmt.Sprintf("%"+spec+string(verb), b.big()), nil
+		}
 		n, ok := asInt(val)
 		if !ok {
 			return "", fmt.Errorf("%%x format: an integer is required, not %s", typeName(val))

@@ -3,9 +3,11 @@ package jinja
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"reflect"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 )
@@ -61,7 +63,7 @@ func (t *Template) Render(vars map[string]any) (out string, err error) {
 // order; use *Dict (e.g. from DecodeJSON) where order matters.
 func FromGo(v any) any {
 	switch x := v.(type) {
-	case nil, bool, int64, float64, string, Markup, *List, *Dict, *Namespace, Undefined, Func, builtinFunc, *macro,
+	case nil, bool, int64, bigInt, float64, string, Markup, *List, *Dict, *Namespace, Undefined, Func, builtinFunc, *macro,
 		*iterator, *dictView, *rangeValue, *loopInfo, boundMethod:
 		return v
 	case int:
@@ -76,6 +78,8 @@ func FromGo(v any) any {
 		return uint64ToValue(uint64(x))
 	case uint64:
 		return uint64ToValue(x)
+	case *big.Int:
+		return intValue(x)
 	case uint32:
 		return int64(x)
 	case uint16:
@@ -123,7 +127,7 @@ func FromGo(v any) any {
 
 func uint64ToValue(u uint64) any {
 	if u > math.MaxInt64 {
-		return float64(u)
+		return bigInt{strconv.FormatUint(u, 10)}
 	}
 	return int64(u)
 }

@@ -41,7 +41,7 @@ type List struct {
 func NewList(items ...any) *List { return &List{Items: items} }
 
 // Dict is a Python dict: a map that remembers insertion order. Keys are
-// strings, int64, float64, bool or nil.
+// strings, int64, bigInt, float64, bool or nil.
 type Dict struct {
 	keys []any
 	vals []any
@@ -90,7 +90,7 @@ func normKey(k any) any {
 
 func hashable(k any) bool {
 	switch k.(type) {
-	case nil, bool, int64, float64, string:
+	case nil, bool, int64, bigInt, float64, string:
 		return true
 	}
 	return false
