@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"strings"
 )
 
 // bigInt is a Python int outside int64's range. Request JSON (tool
@@ -22,9 +23,19 @@ import (
 // not compute with them.
 type bigInt struct{ dec string }
 
+// maxIntDigits is Python's limit on the digits of an int read from text.
+const maxIntDigits = 4300
+
 // parseBigInt reads a decimal integer literal as a template int: int64
 // when it fits, otherwise bigInt.
 func parseBigInt(s string) (any, bool) {
+	// Python refuses to convert integers of more than 4300 digits
+	// (sys.int_info.default_max_str_digits) because the conversion is
+	// quadratic; a request could otherwise spend seconds on one 1 MB
+	// number in its tool arguments.
+	if len(strings.TrimLeft(s, "+-")) > maxIntDigits {
+		return nil, false
+	}
 	n, ok := new(big.Int).SetString(s, 10)
 	if !ok {
 		return nil, false

@@ -80,3 +80,23 @@ func TestBigIntegerArithmeticIsAnError(t *testing.T) {
 		}
 	}
 }
+
+// TestBigIntegerDigitsBounded: as Python (max_str_digits 4300), an integer
+// of more digits is refused rather than converted: the conversion is
+// quadratic, and a 1 MB number fits in a request's tool arguments.
+func TestBigIntegerDigitsBounded(t *testing.T) {
+	tests := []struct {
+		digits int
+		ok     bool
+	}{
+		{maxIntDigits, true},
+		{maxIntDigits + 1, false},
+		{1 << 20, false},
+	}
+	for _, tt := range tests {
+		_, err := DecodeJSON([]byte(`{"n": 1` + strings.Repeat("0", tt.digits-1) + `}`))
+		if (err == nil) != tt.ok {
+			t.Errorf("%d digits: %v, want ok %v", tt.digits, err, tt.ok)
+		}
+	}
+}
