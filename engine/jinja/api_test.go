@@ -133,3 +133,24 @@ func TestIntegerOverflowIsAnError(t *testing.T) {
 		}
 	}
 }
+
+// TestReprKeepsReplacementCharacter: Python prints U+FFFD in a repr as the
+// character (it is printable, category So); it was escaped as \ufffd, so a
+// tool definition holding it (Apriel prints tools with |string) differed.
+func TestReprKeepsReplacementCharacter(t *testing.T) {
+	tests := []struct{ src, want string }{
+		{"{{ ['a\uFFFDb'] }}", "['a\uFFFDb']"},
+		{"{{ {'k': '\uFFFD'}|string }}", "{'k': '\uFFFD'}"},
+		{"{{ ['\u00A0'] }}", `['\xa0']`}, // not printable to Python: still escaped
+	}
+	for _, tt := range tests {
+		tmpl, err := Parse(tt.src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := tmpl.Render(nil)
+		if err != nil || got != tt.want {
+			t.Errorf("%s = %q, %v; want %q", tt.src, got, err, tt.want)
+		}
+	}
+}

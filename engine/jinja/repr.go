@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 )
 
 // formatFloat renders f the way Python's repr(float) does: the shortest
@@ -211,7 +210,9 @@ func writeStrRepr(b *strings.Builder, s string) {
 		case r < 0x20 || r == 0x7f:
 			b.WriteString(`\x`)
 			b.WriteString(hex2(int(r)))
-		case r == utf8.RuneError || (r >= 0x80 && !unicode.IsPrint(r) && r != ' '):
+		// U+FFFD is printable to Python (category So) and printed as is;
+		// template strings are valid UTF-8, so it is never a decoding error.
+		case r >= 0x80 && !unicode.IsPrint(r) && r != ' ':
 			switch {
 			case r < 0x100:
 				b.WriteString(`\x` + hex2(int(r)))
