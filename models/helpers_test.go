@@ -319,25 +319,24 @@ func (e *env) acquireAsync(name string) <-chan acquireResult {
 }
 
 // waiting is how many requests wait for name's model to (re)load.
-func (e *env) waiting(name string) int {
+func (e *env) waiting(name string) (n int) {
 	e.t.Helper()
-	var n int
-	e.m.call(func() {
-		if r := e.m.st.runners[name]; r != nil {
-			n = len(r.waiters)
-		}
-	})
+	e.onRunner(name, func(r *runner) { n = len(r.waiters) })
 	return n
 }
 
 // unloadAsked reports whether an admin Unload of name waits for it.
-func (e *env) unloadAsked(name string) bool {
+func (e *env) unloadAsked(name string) (asked bool) {
 	e.t.Helper()
-	var asked bool
+	e.onRunner(name, func(r *runner) { asked = len(r.unloadWait) > 0 })
+	return asked
+}
+
+// onRunner runs f on the manager's loop with name's runner, if it has one.
+func (e *env) onRunner(name string, f func(*runner)) {
 	e.m.call(func() {
 		if r := e.m.st.runners[name]; r != nil {
-			asked = len(r.unloadWait) > 0
+			f(r)
 		}
 	})
-	return asked
 }

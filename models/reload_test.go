@@ -458,26 +458,7 @@ func TestRevertedLoadEditCancelsTheDrain(t *testing.T) {
 // manager applied last.
 func TestReloadsTakeTurns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		dir := t.TempDir()
-		copyModel(t, "stories260K.gguf", dir, "stories.gguf")
-		path := filepath.Join(dir, "ggufd.yaml")
-		write := func(body string) {
-			if err := os.WriteFile(path, []byte("models_dir: .\n"+body), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		write("body_limit: 1MiB\n")
-		cfg, err := config.Load(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// No Start: the manager's goroutines must all be ones synctest can
-		// see blocked, which the file watcher's is not.
-		m, err := New(cfg, path, testLogger(t), WithLoader(fakeLoad), plentyOfMemory())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close(context.Background())
+		m, write := unstartedManager(t, "body_limit: 1MiB\n")
 
 		var (
 			mu      sync.Mutex
@@ -532,21 +513,7 @@ func TestReloadsTakeTurns(t *testing.T) {
 // hook calls, which would otherwise wait for itself) ends with its context.
 func TestOnConfigHooksMayCallTheManager(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		dir := t.TempDir()
-		copyModel(t, "stories260K.gguf", dir, "stories.gguf")
-		path := filepath.Join(dir, "ggufd.yaml")
-		if err := os.WriteFile(path, []byte("models_dir: .\nbody_limit: 1MiB\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := config.Load(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := New(cfg, path, testLogger(t), WithLoader(fakeLoad), plentyOfMemory())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close(context.Background())
+		m, _ := unstartedManager(t, "body_limit: 1MiB\n")
 		var (
 			calls int
 			inner error
@@ -572,4 +539,32 @@ func TestOnConfigHooksMayCallTheManager(t *testing.T) {
 			t.Errorf("Reload waiting for its turn: %v, want %v", inner, context.DeadlineExceeded)
 		}
 	})
+}
+
+// unstartedManager is a manager of stories.gguf (fake loads) over a config
+// file of models_dir "." and body, never started: in a synctest bubble its
+// goroutines must all be ones synctest sees blocked, which the file
+// watcher's is not. write replaces the file's body; the manager is closed
+// when the test ends.
+func unstartedManager(t *testing.T, body string) (m *Manager, write func(body string)) {
+	t.Helper()
+	dir := t.TempDir()
+	copyModel(t, "stories260K.gguf", dir, "stories.gguf")
+	path := filepath.Join(dir, "ggufd.yaml")
+	write = func(body string) {
+		if err := os.WriteFile(path, []byte("models_dir: .\n"+body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(body)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err = New(cfg, path, testLogger(t), WithLoader(fakeLoad), plentyOfMemory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(context.Background()) })
+	return m, write
 }

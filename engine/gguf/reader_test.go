@@ -150,10 +150,7 @@ func TestOpenErrors(t *testing.T) {
 	dir := t.TempDir()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "_")+".gguf")
-			if err := os.WriteFile(p, tt.data, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			p := writeCase(t, dir, tt.name, tt.data)
 			_, err := Open(p)
 			if tt.want == nil {
 				if err != nil {
@@ -193,10 +190,7 @@ func TestOpenAllocatesForWhatTheFileHolds(t *testing.T) {
 	dir := t.TempDir()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "_")+".gguf")
-			if err := os.WriteFile(p, tt.data, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			p := writeCase(t, dir, tt.name, tt.data)
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
@@ -277,4 +271,14 @@ func BenchmarkOpenLlama2Vocab(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// writeCase writes a table case's file into dir, named after the case.
+func writeCase(t *testing.T, dir, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".gguf")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
