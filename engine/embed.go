@@ -31,14 +31,13 @@ func (m *Model) Embed(ctx context.Context, req EmbedRequest) (EmbedResult, error
 }
 
 // enqueueEmbed tokenizes and checks req's inputs and hands them to the
-// scheduler, all under closeMu: tokenizing uses the llama model, which the
+// scheduler, all under useModel: tokenizing uses the llama model, which the
 // scheduler frees once Close has run.
 func (m *Model) enqueueEmbed(ctx context.Context, req EmbedRequest) (*embedJob, error) {
-	m.closeMu.RLock()
-	defer m.closeMu.RUnlock()
-	if m.closed {
-		return nil, ErrClosed
+	if err := m.useModel(); err != nil {
+		return nil, err
 	}
+	defer m.doneWithModel()
 	var inputs [][]int32
 	for _, text := range req.Texts {
 		toks, err := m.tokenize(text, true, false)

@@ -26,11 +26,10 @@ func (m *Model) Generate(ctx context.Context, req GenerateRequest) (*Stream, err
 	// Held from prepare, which tokenizes and builds the sampler on the
 	// llama model, to the send: the scheduler frees the model once Close
 	// has run, and Close waits for this.
-	m.closeMu.RLock()
-	defer m.closeMu.RUnlock()
-	if m.closed {
-		return nil, ErrClosed
+	if err := m.useModel(); err != nil {
+		return nil, err
 	}
+	defer m.doneWithModel()
 	r, err := m.prepare(ctx, req)
 	if err != nil {
 		return nil, err

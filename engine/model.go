@@ -388,11 +388,12 @@ func (m *Model) tokenize(text string, addSpecial, parseSpecial bool) ([]int32, e
 // added once.
 func (m *Model) tokenizePrompt(text string) ([]int32, error) { return m.tokenize(text, true, true) }
 
-// inUse holds closeMu for reading while a caller uses the llama model
-// (tokenizer, vocabulary), so Close waits for it and the scheduler frees
-// nothing under it; after Close it refuses with ErrClosed. Release it with
-// m.closeMu.RUnlock.
-func (m *Model) inUse() error {
+// useModel holds closeMu for reading while a caller outside the scheduler
+// uses the llama model (tokenizer, vocabulary, samplers) or sends to the
+// scheduler, so Close waits for it and the scheduler frees nothing under
+// it; after Close it refuses with ErrClosed. Each success is ended by
+// doneWithModel.
+func (m *Model) useModel() error {
 	m.closeMu.RLock()
 	if m.closed {
 		m.closeMu.RUnlock()
@@ -401,12 +402,14 @@ func (m *Model) inUse() error {
 	return nil
 }
 
+func (m *Model) doneWithModel() { m.closeMu.RUnlock() }
+
 // Tokenize turns text into token ids.
 func (m *Model) Tokenize(text string, addSpecial, parseSpecial bool) ([]int, error) {
-	if err := m.inUse(); err != nil {
+	if err := m.useModel(); err != nil {
 		return nil, err
 	}
-	defer m.closeMu.RUnlock()
+	defer m.doneWithModel()
 	toks, err := m.tokenize(text, addSpecial, parseSpecial)
 	if err != nil {
 		return nil, &InvalidRequestError{Param: "content", Message: err.Error()}
@@ -424,10 +427,10 @@ func (m *Model) Tokenize(text string, addSpecial, parseSpecial bool) ([]int, err
 // whose vocabulary lacks those tokens (only code models trained for infill
 // have them) returns ErrNoFillInMiddle.
 func (m *Model) FillInMiddle(prefix, suffix string) ([]int, error) {
-	if err := m.inUse(); err != nil {
+	if err := m.useModel(); err != nil {
 		return nil, err
 	}
-	defer m.closeMu.RUnlock()
+	defer m.doneWithModel()
 	pre, suf, mid := m.lm.FIMTokens()
 	if pre < 0 || suf < 0 || mid < 0 {
 		return nil, ErrNoFillInMiddle
@@ -457,10 +460,10 @@ func (m *Model) FillInMiddle(prefix, suffix string) ([]int, error) {
 
 // Detokenize turns token ids into text.
 func (m *Model) Detokenize(tokens []int) (string, error) {
-	if err := m.inUse(); err != nil {
+	if err := m.useModel(); err != nil {
 		return "", err
 	}
-	defer m.closeMu.RUnlock()
+	defer m.doneWithModel()
 	toks, err := m.checkTokens("tokens", tokens)
 	if err != nil {
 		return "", err
