@@ -340,3 +340,9 @@ func (e *env) onRunner(name string, f func(*runner)) {
 		}
 	})
 }
+
+// withAfterWatchReload runs f in the watcher after each reload it makes,
+// before it sets up its watches again.
+func withAfterWatchReload(f func()) Option {
+	return func(o *options) { o.afterWatchReload = f }
+}

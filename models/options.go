@@ -101,6 +101,9 @@ type options struct {
 	debounce time.Duration
 	// modelsDir replaces the config's models_dir, on every reload too.
 	modelsDir string
+	// afterWatchReload runs in the watcher between a reload it made and the
+	// watches it then sets up (tests change folders in that window).
+	afterWatchReload func()
 }
 
 // Option customises a Manager.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -190,24 +191,44 @@ func TestWatchedFolderRecreated(t *testing.T) {
 			e.writeConfig("models:\n  again:\n    file: fresh.gguf\n")
 		}, "again"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, fakeLoad, "", func(models string) {
-				copyModel(t, "stories260K.gguf", models, "stories.gguf")
+	// when: the folder is back after the watcher has set up its watches
+	// again, or already while the reload of its removal runs (files then
+	// arrive before any watch on the new folder can see them).
+	for _, during := range []bool{false, true} {
+		for _, tt := range tests {
+			name := tt.name
+			if during {
+				name += ", back during the reload"
+			}
+			t.Run(name, func(t *testing.T) {
+				var armed atomic.Bool
+				var e *env
+				hook := withAfterWatchReload(func() {
+					if during && armed.CompareAndSwap(true, false) {
+						tt.back(e)
+					}
+				})
+				e = newEnv(t, fakeLoad, "", func(models string) {
+					copyModel(t, "stories260K.gguf", models, "stories.gguf")
+				}, hook)
+				armed.Store(during)
+				tt.gone(e)
+				// Without the hook, the reload of the removal is over before
+				// the folder is back, so only the watcher can find what is
+				// added next.
+				waitFor(t, 5*time.Second, "stories gone with its folder", func() bool {
+					_, err := e.m.Lookup("stories")
+					return err != nil
+				})
+				if !during {
+					tt.back(e)
+				}
+				waitFor(t, 5*time.Second, tt.want+" served from the folder created again", func() bool {
+					_, err := e.m.Lookup(tt.want)
+					return err == nil
+				})
 			})
-			tt.gone(e)
-			// The reload of the removal is over before the folder is back,
-			// so only the watcher can find what is added next.
-			waitFor(t, 5*time.Second, "stories gone with its folder", func() bool {
-				_, err := e.m.Lookup("stories")
-				return err != nil
-			})
-			tt.back(e)
-			waitFor(t, 5*time.Second, tt.want+" served from the folder created again", func() bool {
-				_, err := e.m.Lookup(tt.want)
-				return err == nil
-			})
-		})
+		}
 	}
 }
 

@@ -156,8 +156,16 @@ func (m *Manager) watch(ctx context.Context, w *fsnotify.Watcher, cfg *config.Co
 			} else {
 				m.log.Info("config and models reloaded", "models", len(m.Entries()))
 			}
+			if m.opts.afterWatchReload != nil {
+				m.opts.afterWatchReload()
+			}
+			// A folder the reload found missing may be back by now, with
+			// files the reload did not see and no watch saw arrive: when a
+			// wanted folder is newly watched, look again.
 			setWanted(m.currentConfig())
-			sync()
+			if sync() {
+				timer.Reset(m.opts.debounce)
+			}
 		case <-ctx.Done():
 			return
 		}
