@@ -26,24 +26,13 @@ type AccountInfo struct {
 
 // Info gathers an account's balance, totals, usage by model and limits.
 func (s *Service) Info(ctx context.Context, openid string) (AccountInfo, error) {
-	acc, err := s.store.GetAccount(ctx, openid)
-	if err != nil {
-		return AccountInfo{}, err
-	}
-	totals, err := s.store.Totals(ctx, openid)
+	snap, err := s.store.Snapshot(ctx, openid, s.now())
 	if err != nil {
 		return AccountInfo{}, fmt.Errorf("info: %w", err)
 	}
-	usage, err := s.store.UsageByModel(ctx, openid)
-	if err != nil {
-		return AccountInfo{}, fmt.Errorf("info: %w", err)
-	}
+	acc, totals, usage, holds := snap.Account, snap.Totals, snap.Usage, snap.Holds
 	if usage == nil {
 		usage = []ModelUsage{}
-	}
-	holds, err := s.store.Holds(ctx, openid, s.now())
-	if err != nil {
-		return AccountInfo{}, fmt.Errorf("info: %w", err)
 	}
 	reserved, running := reservedBy(holds), 0
 	for _, h := range holds {

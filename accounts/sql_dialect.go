@@ -21,6 +21,10 @@ type dialect struct {
 	// relaxCommit, run first in a transaction, lets it commit without
 	// waiting for its WAL flush ("" when the pool is set up so already).
 	relaxCommit string
+	// snapshot is the isolation under which a read-only transaction sees
+	// one state of the database throughout (SQLite's transactions always
+	// do).
+	snapshot sql.IsolationLevel
 }
 
 var (
@@ -30,6 +34,7 @@ var (
 	}
 	postgresDialect = dialect{
 		name: "postgres", numbered: true, lockRow: " FOR UPDATE",
+		snapshot:    sql.LevelRepeatableRead,
 		relaxCommit: "SET LOCAL synchronous_commit = off",
 		tableExists: `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?`,
 	}
@@ -112,6 +117,18 @@ func (x *sqlDB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sqlTx, error
 	}
 	t.Tx = tx
 	return t, nil
+}
+
+// beginRead begins a read-only transaction that sees one state of the
+// database throughout. It takes no write lock (the SQLite driver begins a
+// read-only transaction DEFERRED despite _txlock), so it does not pass the
+// write gate.
+func (x *sqlDB) beginRead(ctx context.Context) (*sqlTx, error) {
+	tx, err := x.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: x.d.snapshot})
+	if err != nil {
+		return nil, err
+	}
+	return &sqlTx{Tx: tx, d: x.d}, nil
 }
 
 func (x *sqlDB) Close() error { return x.db.Close() }

@@ -284,7 +284,11 @@ func (s *sqlStore) RenewHolds(ctx context.Context, ids []string, until, now time
 }
 
 func (s *sqlStore) Holds(ctx context.Context, openid string, now time.Time) ([]Hold, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, kind, openid, userid, daemon_id, amount, started_at, expires_at
+	return liveHolds(ctx, s.db, openid, now)
+}
+
+func liveHolds(ctx context.Context, q queryer, openid string, now time.Time) ([]Hold, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, kind, openid, userid, daemon_id, amount, started_at, expires_at
 		FROM holds WHERE openid = ? AND expires_at > ? ORDER BY started_at, id`, openid, ms(now))
 	if err != nil {
 		return nil, fmt.Errorf("holds of %q: %w", openid, err)

@@ -75,7 +75,18 @@ func (s *sqlStore) CreateAccount(ctx context.Context, a Account) error {
 }
 
 func (s *sqlStore) GetAccount(ctx context.Context, openid string) (Account, error) {
-	a, err := scanAccount(s.db.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE openid = ?`, openid))
+	return getAccount(ctx, s.db, openid)
+}
+
+// queryer is a pool or a transaction: the reads below run on either, so a
+// Snapshot runs the same queries in one transaction.
+type queryer interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+func getAccount(ctx context.Context, q queryer, openid string) (Account, error) {
+	a, err := scanAccount(q.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE openid = ?`, openid))
 	if isNoRows(err) {
 		return Account{}, fmt.Errorf("account %q: %w", openid, ErrAccountNotFound)
 	}
@@ -333,7 +344,11 @@ func scanLedger(row interface{ Scan(...any) error }) (e LedgerEntry, settleID st
 }
 
 func (s *sqlStore) UsageByModel(ctx context.Context, openid string) ([]ModelUsage, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT model, COUNT(*), `+sumInt("prompt_tokens")+`,
+	return usageByModel(ctx, s.db, openid)
+}
+
+func usageByModel(ctx context.Context, q queryer, openid string) ([]ModelUsage, error) {
+	rows, err := q.QueryContext(ctx, `SELECT model, COUNT(*), `+sumInt("prompt_tokens")+`,
 		`+sumInt("cached_tokens")+`, `+sumInt("completion_tokens")+`, `+sumInt("processing_ms")+`,
 		`+sumInt("cost")+` FROM ledger WHERE openid = ? GROUP BY model ORDER BY model`, openid)
 	if err != nil {
@@ -354,14 +369,44 @@ func (s *sqlStore) UsageByModel(ctx context.Context, openid string) ([]ModelUsag
 }
 
 func (s *sqlStore) Totals(ctx context.Context, openid string) (Totals, error) {
+	return totals(ctx, s.db, openid)
+}
+
+func totals(ctx context.Context, q queryer, openid string) (Totals, error) {
 	var t Totals
-	err := s.db.QueryRowContext(ctx, `SELECT
+	err := q.QueryRowContext(ctx, `SELECT
 		(SELECT `+sumInt("amount")+` FROM topups WHERE openid = ?),
 		(SELECT `+sumInt("cost")+` FROM ledger WHERE openid = ?)`, openid, openid).Scan(&t.TopUps, &t.Spent)
 	if err != nil {
 		return t, fmt.Errorf("totals of %q: %w", openid, err)
 	}
 	return t, nil
+}
+
+// Snapshot reads in one read-only transaction, which sees one state of the
+// database throughout (SQLite: a deferred BEGIN on WAL, which takes no write
+// lock; PostgreSQL: REPEATABLE READ), so a settlement committing meanwhile
+// shows entirely or not at all.
+func (s *sqlStore) Snapshot(ctx context.Context, openid string, now time.Time) (AccountSnapshot, error) {
+	var snap AccountSnapshot
+	tx, err := s.db.beginRead(ctx)
+	if err != nil {
+		return snap, fmt.Errorf("snapshot of %q: %w", openid, err)
+	}
+	defer tx.Rollback()
+	if snap.Account, err = getAccount(ctx, tx, openid); err != nil {
+		return snap, err
+	}
+	if snap.Totals, err = totals(ctx, tx, openid); err != nil {
+		return snap, err
+	}
+	if snap.Usage, err = usageByModel(ctx, tx, openid); err != nil {
+		return snap, err
+	}
+	if snap.Holds, err = liveHolds(ctx, tx, openid, now); err != nil {
+		return snap, err
+	}
+	return snap, tx.Commit()
 }
 
 // sumInt sums an integer column as a 64-bit integer in both backends

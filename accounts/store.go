@@ -87,6 +87,11 @@ type Store interface {
 	Ledger(ctx context.Context, f LedgerFilter) ([]LedgerEntry, error)
 	UsageByModel(ctx context.Context, openid string) ([]ModelUsage, error)
 	Totals(ctx context.Context, openid string) (Totals, error)
+	// Snapshot reads openid's account, totals, usage by model and the holds
+	// live at now as one state of the database, so what it shows adds up
+	// (Balance = TopUps − Spent = the sum of the usage costs) even while
+	// settlements commit. It returns ErrAccountNotFound for an unknown openid.
+	Snapshot(ctx context.Context, openid string, now time.Time) (AccountSnapshot, error)
 
 	Close() error
 }

@@ -102,6 +102,14 @@ type ModelUsage struct {
 	Cost             Money   `json:"cost"`
 }
 
+// AccountSnapshot is one account as of one moment (Store.Snapshot).
+type AccountSnapshot struct {
+	Account Account
+	Totals  Totals
+	Usage   []ModelUsage
+	Holds   []Hold
+}
+
 // Totals are an account's money sums, for the balance invariant and Info.
 type Totals struct {
 	TopUps Money `json:"top_ups"`

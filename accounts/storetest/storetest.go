@@ -42,6 +42,7 @@ func Run(t *testing.T, b Backend) {
 		{"SettleWithoutHoldIsWrittenOncePerSettlement", testSettleWithoutHold},
 		{"SettleChargesExactly", testSettleExact},
 		{"RateAdmission", testRateAdmission},
+		{"SnapshotAddsUp", testSnapshot},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
