@@ -60,7 +60,7 @@ func BenchmarkAdmission(b *testing.B) {
 				p := Pricing{InputPer1K: 1000, OutputPer1K: 2000}
 				admit := func() (*Permit, *Reservation, error) {
 					clock.Tick()
-					permit, err := svc.Admit(ctx, id, "m", 1<<30, 1000)
+					permit, err := svc.Admit(ctx, id, "m", 1<<30, TokenDemand{Fixed: 1000})
 					if err != nil {
 						return nil, nil, err
 					}

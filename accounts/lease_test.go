@@ -89,7 +89,7 @@ func TestLapsedHoldsStopGenerations(t *testing.T) {
 			svc := NewService(store, Config{Mode: ModeKey, Now: f.clock.Now})
 			f.account(t, "acme", "1")
 			id := Identity{OpenID: "acme", UserID: "u", Limits: Limits{MaxConcurrent: 1}}
-			permit, err := svc.Admit(ctx, id, "m", 0, 10)
+			permit, err := svc.Admit(ctx, id, "m", 0, TokenDemand{Fixed: 10})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,7 +123,7 @@ func TestLapsedHoldsStopGenerations(t *testing.T) {
 			checkInvariant(t, f.store, "acme")
 
 			// The lapse was reported once: the next generation runs on.
-			if _, err := svc.Admit(ctx, id, "m", 0, 10); err != nil {
+			if _, err := svc.Admit(ctx, id, "m", 0, TokenDemand{Fixed: 10}); err != nil {
 				t.Fatal(err)
 			}
 			next, cancelNext := context.WithCancelCause(ctx)
@@ -145,7 +145,7 @@ func TestRenewalMissingAnEndedHoldStopsNothing(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, ModeKey)
 	f.account(t, "acme", "1")
-	permit, err := f.svc.Admit(ctx, Identity{OpenID: "acme"}, "m", 0, 10)
+	permit, err := f.svc.Admit(ctx, Identity{OpenID: "acme"}, "m", 0, TokenDemand{Fixed: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

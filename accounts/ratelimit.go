@@ -101,8 +101,37 @@ type LimitRequest struct {
 	// account (as OpenAI's per-model limits are); 0 means none.
 	ModelRPM int
 	Limits   Limits
-	// Tokens is the request's token estimate: prompt plus max_tokens.
+	// Tokens is counted against the tokens-per-minute limit as is: the
+	// prompt's estimate, plus the completion when the client bounded it
+	// (max_tokens).
 	Tokens int
+	// Open, when > 0, is the most each of Choices completions may use when
+	// the client bounded none (what the context leaves). The limit then
+	// grants each what the minute has left, up to Open (see grant).
+	Open, Choices int
+}
+
+// TokenDemand is a request's demand on a tokens-per-minute limit, as
+// LimitRequest's Tokens, Open and Choices say.
+type TokenDemand struct {
+	Fixed, Open, Choices int
+}
+
+// grant is the completion each of r's choices may use when the client set
+// no bound: what the window leaves after r.Tokens, shared by the choices, up
+// to r.Open; 0 when that is not a token each. Counting the whole context
+// instead would make a request without max_tokens wait for an empty window
+// under any limit smaller than the context; counting none (as before) let
+// concurrent requests each generate past the limit, corrected only when
+// they ended. An empty window admits any request, so it grants at least one
+// token a choice.
+func (r LimitRequest) grant(w window) int {
+	choices := int64(max(r.Choices, 1))
+	left := int64(r.Limits.TokensPerMinute) - w.Sum - int64(max(r.Tokens, 0))
+	if w.Count == 0 {
+		left = max(left, choices)
+	}
+	return int(min(int64(r.Open), max(left, 0)/choices))
 }
 
 type limitCheck struct {
@@ -149,22 +178,33 @@ func (ws windows) add(ev RateEvent) {
 // alike: it checks every applicable limit and, only if all pass, returns the
 // events that count the request against them, so a refused request costs
 // nothing.
-func decideRate(r LimitRequest, now time.Time, rw RateWindows, running int) ([]RateEvent, RateHeaders, error) {
+//
+// It also returns the completion each choice was granted by the
+// tokens-per-minute limit when the client set no bound (r.Open), or 0 for
+// no such cap.
+func decideRate(r LimitRequest, now time.Time, rw RateWindows, running int) ([]RateEvent, RateHeaders, int, error) {
 	if rw.Summaries == nil {
 		rw.Summaries = map[string]RateSummary{}
 	}
 	ws := windows{rw}
 	if c := r.Limits.MaxConcurrent; c > 0 && running >= c {
-		return nil, RateHeaders{}, &RateLimitError{Scope: ScopeConcurrency, Limit: c, RetryAfter: time.Second, Headers: ws.headers(now, r)}
+		return nil, RateHeaders{}, 0, &RateLimitError{Scope: ScopeConcurrency, Limit: c, RetryAfter: time.Second, Headers: ws.headers(now, r)}
+	}
+	granted := 0
+	if r.Open > 0 && r.Limits.TokensPerMinute > 0 {
+		granted = r.grant(ws.get(scopeTokens))
+		// With nothing granted, the check below refuses the request and
+		// times its retry for a token a choice.
+		r.Tokens = max(r.Tokens, 0) + max(granted, 1)*max(r.Choices, 1)
 	}
 	checks := r.checks()
 	for _, c := range checks {
 		ok, retry, err := ws.get(c.key).check(now, c.n, int64(c.limit))
 		if err != nil {
-			return nil, RateHeaders{}, fmt.Errorf("rate window %s: %w", c.key, err)
+			return nil, RateHeaders{}, 0, fmt.Errorf("rate window %s: %w", c.key, err)
 		}
 		if !ok {
-			return nil, RateHeaders{}, &RateLimitError{Scope: c.scope, Limit: c.limit, RetryAfter: retry, Headers: ws.headers(now, r)}
+			return nil, RateHeaders{}, 0, &RateLimitError{Scope: c.scope, Limit: c.limit, RetryAfter: retry, Headers: ws.headers(now, r)}
 		}
 	}
 	var add []RateEvent
@@ -173,7 +213,7 @@ func decideRate(r LimitRequest, now time.Time, rw RateWindows, running int) ([]R
 		add = append(add, ev)
 		ws.add(ev)
 	}
-	return add, ws.headers(now, r), nil
+	return add, ws.headers(now, r), granted, nil
 }
 
 // headers reports the request limit with the least room left, and the token
@@ -208,6 +248,10 @@ type Permit struct {
 	once   sync.Once
 	// Headers are the x-ratelimit-* values after admitting this request.
 	Headers RateHeaders
+	// Completion is what each choice may generate under the account's
+	// tokens-per-minute limit when the client set no bound (TokenDemand.Open
+	// > 0); 0: the limits set no cap.
+	Completion int
 }
 
 // Done releases the concurrency slot and corrects the token estimate to the

@@ -20,7 +20,7 @@ func newLimiter(t *testing.T) (*limiter, *fakeClock) {
 }
 
 func (l *limiter) Admit(r LimitRequest) (*Permit, error) {
-	return l.f.svc.Admit(context.Background(), Identity{OpenID: r.OpenID, Limits: r.Limits}, r.Model, r.ModelRPM, r.Tokens)
+	return l.f.svc.Admit(context.Background(), Identity{OpenID: r.OpenID, Limits: r.Limits}, r.Model, r.ModelRPM, TokenDemand{Fixed: r.Tokens, Open: r.Open, Choices: r.Choices})
 }
 
 func TestModelRateLimitRetryAfter(t *testing.T) {
@@ -121,6 +121,68 @@ func TestTokenEstimateCorrectedOnDone(t *testing.T) {
 	// A request larger than the whole limit only fits an empty window.
 	if _, err := l.Admit(LimitRequest{OpenID: "b", Limits: lim, Tokens: 5000}); err != nil {
 		t.Fatalf("oversized into empty window: %v", err)
+	}
+}
+
+// TestOpenCompletionGrantedWhatTheMinuteLeaves: a request without
+// max_tokens is counted for the completion the tokens-per-minute window has
+// left (up to what the context allows), and told it in Permit.Completion,
+// so concurrent requests cannot generate past the limit; a window with no
+// token left for it refuses it until one leaves.
+func TestOpenCompletionGrantedWhatTheMinuteLeaves(t *testing.T) {
+	lim := Limits{TokensPerMinute: 1000}
+	open := func(prompt, choices int) LimitRequest {
+		return LimitRequest{OpenID: "a", Limits: lim, Tokens: prompt, Open: 4096, Choices: choices}
+	}
+	tests := []struct {
+		name  string
+		first *LimitRequest // admitted before, and corrected to used
+		used  int
+		r     LimitRequest
+		want  int // the completion granted each choice; -1: refused
+	}{
+		{"empty window: what the limit leaves after the prompt", nil, 0, open(100, 1), 900},
+		{"shared by the choices", nil, 0, open(100, 3), 300},
+		{"no more than the context allows", nil, 0, LimitRequest{OpenID: "a", Limits: lim, Tokens: 100, Open: 50, Choices: 2}, 50},
+		{"a prompt past the limit still gets a token in an empty window", nil, 0, open(5000, 2), 1},
+		{"no tokens-per-minute limit: no cap", nil, 0, LimitRequest{OpenID: "a", Limits: Limits{RequestsPerMinute: 10}, Open: 4096}, 0},
+		{"what a running open request was granted is taken", &LimitRequest{OpenID: "a", Limits: lim, Tokens: 100, Open: 4096}, -1, open(10, 1), -1},
+		{"what an ended request used is taken", &LimitRequest{OpenID: "a", Limits: lim, Tokens: 100, Open: 4096}, 300, open(100, 1), 600},
+		{"a bounded request counts its max_tokens", &LimitRequest{OpenID: "a", Limits: lim, Tokens: 700}, -1, open(100, 1), 200},
+		{"less than a token a choice left: refused", &LimitRequest{OpenID: "a", Limits: lim, Tokens: 998}, -1, open(0, 3), -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, _ := newLimiter(t)
+			if tt.first != nil {
+				p, err := l.Admit(*tt.first)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tt.used >= 0 {
+					p.Done(tt.used)
+				}
+			}
+			p, err := l.Admit(tt.r)
+			if tt.want < 0 {
+				var rl *RateLimitError
+				if !errors.As(err, &rl) || rl.Scope != ScopeAccountTokens || rl.RetryAfter <= 0 {
+					t.Fatalf("admitted (%+v, %v), want a tokens-per-minute refusal with a retry time", p, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Completion != tt.want {
+				t.Fatalf("granted %d a choice, want %d", p.Completion, tt.want)
+			}
+			if tt.r.Limits.TokensPerMinute > 0 && tt.first == nil && tt.r.Tokens < 1000 {
+				if h := p.Headers; h.RemainingTokens != 1000-tt.r.Tokens-tt.want*max(tt.r.Choices, 1) {
+					t.Fatalf("remaining tokens %d after granting %d", h.RemainingTokens, tt.want)
+				}
+			}
+		})
 	}
 }
 

@@ -175,22 +175,26 @@ func (s *Service) AdminEnabled() bool { return s.auth.Load().AdminKey.Enabled() 
 
 // Admit counts a request against the model's rate limit (per account) and
 // the account's own limits, on every daemon sharing the database. tokens is
-// prompt plus max_tokens. Call Permit.Done when the request ends.
-func (s *Service) Admit(ctx context.Context, id Identity, model string, modelRPM, tokens int) (*Permit, error) {
+// the request's demand on a tokens-per-minute limit; when it is open (no
+// max_tokens), Permit.Completion is the completion each choice was granted.
+// Call Permit.Done when the request ends.
+func (s *Service) Admit(ctx context.Context, id Identity, model string, modelRPM int, tokens TokenDemand) (*Permit, error) {
 	now := s.now()
-	r := LimitRequest{OpenID: id.OpenID, Model: model, ModelRPM: modelRPM, Limits: id.Limits, Tokens: tokens}
+	r := LimitRequest{OpenID: id.OpenID, Model: model, ModelRPM: modelRPM, Limits: id.Limits,
+		Tokens: tokens.Fixed, Open: tokens.Open, Choices: tokens.Choices}
 	run := s.newHold(HoldRun, id, 0, now)
 	var headers RateHeaders
+	var granted int
 	err := s.store.AdmitRate(ctx, RateAdmission{Run: run, Now: now, Decide: func(w RateWindows, running int) ([]RateEvent, error) {
-		add, h, err := decideRate(r, now, w, running)
-		headers = h
+		add, h, g, err := decideRate(r, now, w, running)
+		headers, granted = h, g
 		return add, err
 	}})
 	if err != nil {
 		return nil, err
 	}
 	s.leases.add(run.ID, run.Expires)
-	return &Permit{svc: s, holdID: run.ID, Headers: headers}, nil
+	return &Permit{svc: s, holdID: run.ID, Headers: headers, Completion: granted}, nil
 }
 
 // Track registers a generation so Suspend can cancel it.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -172,5 +173,64 @@ func TestBatchedPromptFailureBillsStartedPrompts(t *testing.T) {
 	if e := rows[0]; e.PromptTokens != 14 || e.CachedTokens != 4 || e.CompletionTokens != 4 || e.HTTPStatus != 400 {
 		t.Fatalf("billed %d prompt (%d cached) + %d completion tokens with status %d; want 14 (4) + 4 with 400",
 			e.PromptTokens, e.CachedTokens, e.CompletionTokens, e.HTTPStatus)
+	}
+}
+
+// TestTokensPerMinuteBoundsOpenCompletions: a request without max_tokens
+// under a tokens-per-minute limit generates what the minute has left after
+// its prompt's estimate, and no more (finish_reason "length"), so requests
+// running at once cannot together pass the limit; the next one is refused
+// until tokens leave the window. Before, such a request was counted for its
+// prompt alone and generated to the end of the context.
+func TestTokensPerMinuteBoundsOpenCompletions(t *testing.T) {
+	cfg, _, mgr := startManager(t, tokenPricedConfig, map[string]string{"priced.gguf": "stories260K-chatml.gguf"})
+	svc := newAccounts(t)
+	ctx := context.Background()
+	srv, err := New(cfg, mgr, slog.New(slog.DiscardHandler), WithAccounts(svc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	const tpm = 200
+	secret := fundedKey(t, svc, "o1", 100)
+	if err := svc.SetLimits(ctx, "o1", accounts.Limits{TokensPerMinute: tpm}); err != nil {
+		t.Fatal(err)
+	}
+	body := `{"model":"priced","messages":[{"role":"user","content":"Tell me a story"}],"ignore_eos":true}`
+	post := func() (*http.Response, chatCompletion) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", hs.URL+"/v1/chat/completions", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out := chatCompletion{Usage: &usageJSON{}, Choices: []chatChoice{{}}}
+		if resp.StatusCode == 200 {
+			if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return resp, out
+	}
+
+	resp, out := post()
+	granted := tpm - len(body)/4 // the prompt is estimated at four bytes a token
+	if resp.StatusCode != 200 || out.Usage.CompletionTokens != granted || out.Choices[0].FinishReason != "length" {
+		t.Fatalf("status %d, %d completion tokens (%q); want %d, what the minute left after the prompt's estimate",
+			resp.StatusCode, out.Usage.CompletionTokens, out.Choices[0].FinishReason, granted)
+	}
+	if got := resp.Header.Get("x-ratelimit-remaining-tokens"); got != "0" {
+		t.Errorf("x-ratelimit-remaining-tokens %q, want 0", got)
+	}
+	rows, err := svc.Ledger(ctx, accounts.LedgerFilter{OpenID: "o1"})
+	if err != nil || len(rows) != 1 || rows[0].CompletionTokens != granted {
+		t.Fatalf("ledger %+v, %v", rows, err)
+	}
+	resp, _ = post()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("second request: status %d, Retry-After %q; want 429 with a retry time", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 }

@@ -60,6 +60,13 @@ func (g *generation) run(ctx context.Context, c echo.Context, r *request, m Mode
 	if err != nil {
 		return result{}, blamePrompt(err, g.promptParam)
 	}
+	if limit := r.completionCap; limit > 0 {
+		for i := range reqs {
+			if reqs[i].MaxTokens == 0 || reqs[i].MaxTokens > limit {
+				reqs[i].MaxTokens = limit
+			}
+		}
+	}
 	if par := m.Info().Parallel; par > 0 && g.params.choices() > par {
 		return result{}, apierror.InvalidParam("n", "Invalid 'n': this model serves at most %d choices per request.", par)
 	}

@@ -46,6 +46,10 @@ type request struct {
 	// capping (0: the context), prompts and choices per prompt (0: 1), and
 	// the prompt's size in bytes (0: the body's length).
 	maxTokens, prompts, choices int
+	// completionCap is the most each choice may generate, set at admission
+	// when the client gave no max_tokens and a tokens-per-minute limit
+	// leaves less than the context; 0: none.
+	completionCap int
 	promptBytes                 int64
 	sse                         *sseWriter // the stream, for streaming requests
 
@@ -259,6 +263,7 @@ func (s *Server) serve(c echo.Context, r *request, j job) error {
 	for k, v := range ticket.RateHeaders.Fields() {
 		c.Response().Header().Set(k, v)
 	}
+	r.completionCap = ticket.MaxTokens
 	res, err := s.run(ctx, r, ticket, j)
 	if c.Request().Context().Err() != nil && !ticket.Suspended() {
 		err = errClientGone

@@ -59,11 +59,15 @@ type Request struct {
 const promptSlack = 256
 
 // bounds returns the prompt and completion sizes to reserve (the worst case)
-// and the token estimate for tokens-per-minute limits (OpenAI's: about four
-// bytes a token plus max_tokens), corrected to the real count at Finish.
-// The completion covers every choice of every prompt; the prompt is
-// evaluated once per prompt, whatever n is, and each fits the context.
-func (r Request) bounds(ctxLen int) (prompt, completion, tpmEstimate int) {
+// and the request's demand on a tokens-per-minute limit: the prompt at
+// OpenAI's estimate of about four bytes a token (corrected to the real
+// count at Finish), plus the completion when max_tokens bounds it; without
+// max_tokens the completion is open, up to the context (the limit grants
+// what its minute has left, see accounts.LimitRequest.grant); embeddings
+// have none. The
+// completion covers every choice of every prompt; the prompt is evaluated
+// once per prompt, whatever n is, and each fits the context.
+func (r Request) bounds(ctxLen int) (prompt, completion int, tokens accounts.TokenDemand) {
 	prompts, seqs := max(r.Prompts, 1), max(r.Prompts, 1)*max(r.Choices, 1)
 	prompt = r.PromptTokens
 	if prompt <= 0 {
@@ -72,19 +76,23 @@ func (r Request) bounds(ctxLen int) (prompt, completion, tpmEstimate int) {
 			prompt = int(r.BodyBytes) + promptSlack
 		}
 	}
-	completion = ctxLen
+	perChoice := ctxLen
 	if r.MaxTokens > 0 && r.MaxTokens < ctxLen {
-		completion = r.MaxTokens
+		perChoice = r.MaxTokens
 	}
-	completion *= seqs
-	est := r.PromptTokens
-	if est <= 0 {
-		est = int(r.BodyBytes / 4)
+	completion = perChoice * seqs
+	tokens = accounts.TokenDemand{Fixed: r.PromptTokens, Choices: seqs}
+	if tokens.Fixed <= 0 {
+		tokens.Fixed = int(r.BodyBytes / 4)
 	}
-	if r.MaxTokens > 0 {
-		est += r.MaxTokens * seqs
+	switch {
+	case r.Endpoint == "embeddings": // generates nothing
+	case r.MaxTokens > 0:
+		tokens.Fixed += completion
+	default:
+		tokens.Open = perChoice
 	}
-	return prompt, completion, est
+	return prompt, completion, tokens
 }
 
 // Authenticate decides who is calling from the request's key and path
@@ -119,7 +127,7 @@ func (g *Gate) Admit(ctx context.Context, r Request) (context.Context, *Ticket, 
 			pol.Context = g.opts.policy(r.Model).Context
 		}
 	}
-	prompt, completion, est := r.bounds(pol.Context)
+	prompt, completion, tokens := r.bounds(pol.Context)
 	// Tracked before Admit commits its run hold: from that commit on, every
 	// daemon counts the request as running, so a suspend (this daemon's, or
 	// another's notice) must find it here. One that comes while the request
@@ -133,9 +141,13 @@ func (g *Gate) Admit(ctx context.Context, r Request) (context.Context, *Ticket, 
 		cancel(nil)
 		return nil, nil, err
 	}
-	permit, err := g.svc.Admit(ctx, id, r.Model, pol.RateLimit, est)
+	permit, err := g.svc.Admit(ctx, id, r.Model, pol.RateLimit, tokens)
 	if err != nil {
 		return refuse(err)
+	}
+	if permit.Completion > 0 { // no max_tokens, and a tokens-per-minute limit capped it
+		t.MaxTokens = permit.Completion
+		completion = permit.Completion * tokens.Choices
 	}
 	res, err := g.svc.Reserve(ctx, id, r.Model, pol.Pricing, accounts.Work{PromptTokens: prompt, MaxTokens: completion, Speed: pol.Speed})
 	if err != nil {
@@ -178,6 +190,11 @@ type Ticket struct {
 	gate        *Gate
 	Identity    accounts.Identity
 	RateHeaders accounts.RateHeaders
+	// MaxTokens caps each choice's completion when the client set no
+	// max_tokens: what the account's tokens-per-minute limit had left for
+	// it. 0: no cap. The generation must stop there (finish_reason
+	// "length"): that is what was reserved and counted.
+	MaxTokens int
 
 	ctx     context.Context
 	cancel  context.CancelCauseFunc

@@ -144,24 +144,27 @@ func TestTicketWithoutWorkReleases(t *testing.T) {
 }
 
 func TestRequestBounds(t *testing.T) {
+	type demand = accounts.TokenDemand
 	tests := []struct {
-		name                    string
-		r                       Request
-		prompt, completion, est int
+		name               string
+		r                  Request
+		prompt, completion int
+		tokens             demand
 	}{
-		{"known sizes", Request{PromptTokens: 100, MaxTokens: 50}, 100, 50, 150},
-		{"body bounds prompt", Request{BodyBytes: 1000, MaxTokens: 50}, 1256, 50, 300},
-		{"nothing known", Request{}, 4096, 4096, 0},
-		{"max tokens beyond context", Request{PromptTokens: 10, MaxTokens: 10000}, 10, 4096, 10010},
-		{"huge body", Request{BodyBytes: 1 << 20}, 4096, 4096, 1 << 18},
-		{"n choices each get max_tokens", Request{PromptTokens: 100, MaxTokens: 10, Choices: 4}, 100, 40, 140},
-		{"every prompt × n", Request{BodyBytes: 1000, MaxTokens: 10, Prompts: 4, Choices: 4}, 1256, 160, 250 + 160},
-		{"prompts × n up to the context", Request{BodyBytes: 1 << 20, Prompts: 2, Choices: 3}, 2 * 4096, 6 * 4096, 1 << 18},
+		{"known sizes", Request{PromptTokens: 100, MaxTokens: 50}, 100, 50, demand{Fixed: 150, Choices: 1}},
+		{"body bounds prompt", Request{BodyBytes: 1000, MaxTokens: 50}, 1256, 50, demand{Fixed: 300, Choices: 1}},
+		{"nothing known: the completion is open", Request{}, 4096, 4096, demand{Open: 4096, Choices: 1}},
+		{"max tokens beyond context", Request{PromptTokens: 10, MaxTokens: 10000}, 10, 4096, demand{Fixed: 4106, Choices: 1}},
+		{"huge body", Request{BodyBytes: 1 << 20}, 4096, 4096, demand{Fixed: 1 << 18, Open: 4096, Choices: 1}},
+		{"n choices each get max_tokens", Request{PromptTokens: 100, MaxTokens: 10, Choices: 4}, 100, 40, demand{Fixed: 140, Choices: 4}},
+		{"every prompt × n", Request{BodyBytes: 1000, MaxTokens: 10, Prompts: 4, Choices: 4}, 1256, 160, demand{Fixed: 250 + 160, Choices: 16}},
+		{"prompts × n up to the context", Request{BodyBytes: 1 << 20, Prompts: 2, Choices: 3}, 2 * 4096, 6 * 4096, demand{Fixed: 1 << 18, Open: 4096, Choices: 6}},
+		{"embeddings generate nothing", Request{Endpoint: "embeddings", BodyBytes: 4000}, 4096, 4096, demand{Fixed: 1000, Choices: 1}},
 	}
 	for _, tt := range tests {
-		p, c, e := tt.r.bounds(4096)
-		if p != tt.prompt || c != tt.completion || e != tt.est {
-			t.Errorf("%s: bounds = %d, %d, %d; want %d, %d, %d", tt.name, p, c, e, tt.prompt, tt.completion, tt.est)
+		p, c, d := tt.r.bounds(4096)
+		if p != tt.prompt || c != tt.completion || d != tt.tokens {
+			t.Errorf("%s: bounds = %d, %d, %+v; want %d, %d, %+v", tt.name, p, c, d, tt.prompt, tt.completion, tt.tokens)
 		}
 	}
 }
