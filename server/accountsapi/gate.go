@@ -151,7 +151,9 @@ func (g *Gate) Admit(ctx context.Context, r Request) (context.Context, *Ticket, 
 	}
 	res, err := g.svc.Reserve(ctx, id, r.Model, pol.Pricing, accounts.Work{PromptTokens: prompt, MaxTokens: completion, Speed: pol.Speed})
 	if err != nil {
-		permit.Done(-1) // refused for money: the attempt still counts against rate limits
+		// Refused for money: the attempt still counts against rate limits,
+		// its prompt estimate too, but not a completion it never started.
+		permit.Done(tokens.Fixed)
 		return refuse(err)
 	}
 	if r.RequestID != "" {

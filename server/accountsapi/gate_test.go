@@ -236,3 +236,33 @@ func TestSuspendStopsARequestBeingAdmitted(t *testing.T) {
 		t.Fatalf("the admitted request runs on (cause %v): it would generate to its end", context.Cause(ctx))
 	}
 }
+
+// TestMoneyRefusalCountsNoGrantedCompletion: a request without max_tokens
+// refused for money still counts as an attempt, with its prompt estimate,
+// but not with the completion the tokens-per-minute limit had granted it,
+// which it never started: once topped up, the account gets the rest of its
+// minute.
+func TestMoneyRefusalCountsNoGrantedCompletion(t *testing.T) {
+	en := newEnv(t, accounts.ModeKey)
+	key := en.setup("acme", "0.001")
+	ctx := t.Context()
+	if err := en.svc.SetLimits(ctx, "acme", accounts.Limits{TokensPerMinute: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	req := Request{Endpoint: "chat.completions", Model: "paid", BodyBytes: 400, // a prompt estimate of 100
+		Header: http.Header{"Authorization": {"Bearer " + key}}}
+	if _, _, err := en.gate.Admit(ctx, req); !errors.Is(err, accounts.ErrInsufficientBalance) {
+		t.Fatalf("admitted without the money: %v", err)
+	}
+	if _, err := en.svc.TopUp(ctx, "acme", accounts.MoneyFromFloat(100), "test"); err != nil {
+		t.Fatal(err)
+	}
+	_, ticket, err := en.gate.Admit(ctx, req)
+	if err != nil {
+		t.Fatalf("after the top-up: %v", err)
+	}
+	defer ticket.Finish(accounts.Usage{})
+	if ticket.MaxTokens != 800 {
+		t.Fatalf("granted %d tokens, want 800: the minute less both prompts' estimates", ticket.MaxTokens)
+	}
+}
