@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -42,14 +40,9 @@ func TestPerSecondBillingExcludesLoadTime(t *testing.T) {
 	svc := newAccounts(t)
 	ctx := context.Background()
 	secret := fundedKey(t, svc, "o1", 100)
-	srv, err := New(cfg, mgr, slog.New(slog.DiscardHandler), WithAccounts(svc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
+	url := serveWithAccounts(t, cfg, mgr, svc)
 
-	req, _ := http.NewRequest("POST", hs.URL+"/v1/chat/completions",
+	req, _ := http.NewRequest("POST", url+"/v1/chat/completions",
 		strings.NewReader(`{"model":"timed","messages":[{"role":"user","content":"Tell me a story"}],"max_tokens":8}`))
 	req.Header.Set("Authorization", "Bearer "+secret)
 	start := time.Now()
@@ -99,12 +92,7 @@ func TestEveryChoiceIsReservedAndBilled(t *testing.T) {
 	cfg, _, mgr := startManager(t, tokenPricedConfig, map[string]string{"priced.gguf": "stories260K-chatml.gguf"})
 	svc := newAccounts(t)
 	ctx := context.Background()
-	srv, err := New(cfg, mgr, slog.New(slog.DiscardHandler), WithAccounts(svc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
+	url := serveWithAccounts(t, cfg, mgr, svc)
 	price := accounts.NewPricing(0.001, 10, nil, 0, 0)
 
 	tests := []struct {
@@ -120,7 +108,7 @@ func TestEveryChoiceIsReservedAndBilled(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			openid := fmt.Sprintf("o%d", i)
 			secret := fundedKey(t, svc, openid, 100)
-			req, _ := http.NewRequest("POST", hs.URL+tt.path, strings.NewReader(tt.body))
+			req, _ := http.NewRequest("POST", url+tt.path, strings.NewReader(tt.body))
 			req.Header.Set("Authorization", "Bearer "+secret)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -186,12 +174,7 @@ func TestTokensPerMinuteBoundsOpenCompletions(t *testing.T) {
 	cfg, _, mgr := startManager(t, tokenPricedConfig, map[string]string{"priced.gguf": "stories260K-chatml.gguf"})
 	svc := newAccounts(t)
 	ctx := context.Background()
-	srv, err := New(cfg, mgr, slog.New(slog.DiscardHandler), WithAccounts(svc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
+	url := serveWithAccounts(t, cfg, mgr, svc)
 	const tpm = 200
 	secret := fundedKey(t, svc, "o1", 100)
 	if err := svc.SetLimits(ctx, "o1", accounts.Limits{TokensPerMinute: tpm}); err != nil {
@@ -200,7 +183,7 @@ func TestTokensPerMinuteBoundsOpenCompletions(t *testing.T) {
 	body := `{"model":"priced","messages":[{"role":"user","content":"Tell me a story"}],"ignore_eos":true}`
 	post := func() (*http.Response, chatCompletion) {
 		t.Helper()
-		req, _ := http.NewRequest("POST", hs.URL+"/v1/chat/completions", strings.NewReader(body))
+		req, _ := http.NewRequest("POST", url+"/v1/chat/completions", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+secret)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
