@@ -164,56 +164,71 @@ func TestBatchedPromptFailureBillsStartedPrompts(t *testing.T) {
 	}
 }
 
+const tpmConfig = tokenPricedConfig + `  capped:
+    file: capped.gguf
+    context: 256
+    parallel: 4
+    threads: 1
+    max_tokens: 200
+    pricing: {input_per_1k: 0.001, output_per_1k: 10}
+`
+
 // TestTokensPerMinuteBoundsOpenCompletions: a request without max_tokens
 // under a tokens-per-minute limit generates what the minute has left after
 // its prompt's estimate, and no more (finish_reason "length"), so requests
 // running at once cannot together pass the limit; the next one is refused
 // until tokens leave the window. Before, such a request was counted for its
-// prompt alone and generated to the end of the context.
+// prompt alone and generated to the end of the context. A model's own
+// max_tokens cap does not make the request bounded: it was counted for the
+// whole cap, and refused when the minute had less left.
 func TestTokensPerMinuteBoundsOpenCompletions(t *testing.T) {
-	cfg, _, mgr := startManager(t, tokenPricedConfig, map[string]string{"priced.gguf": "stories260K-chatml.gguf"})
+	cfg, _, mgr := startManager(t, tpmConfig, map[string]string{"priced.gguf": "stories260K-chatml.gguf", "capped.gguf": "stories260K-chatml.gguf"})
 	svc := newAccounts(t)
 	ctx := context.Background()
 	url := serveWithAccounts(t, cfg, mgr, svc)
 	const tpm = 200
-	secret := fundedKey(t, svc, "o1", 100)
-	if err := svc.SetLimits(ctx, "o1", accounts.Limits{TokensPerMinute: tpm}); err != nil {
-		t.Fatal(err)
-	}
-	body := `{"model":"priced","messages":[{"role":"user","content":"Tell me a story"}],"ignore_eos":true}`
-	post := func() (*http.Response, chatCompletion) {
-		t.Helper()
-		req, _ := http.NewRequest("POST", url+"/v1/chat/completions", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+secret)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		out := chatCompletion{Usage: &usageJSON{}, Choices: []chatChoice{{}}}
-		if resp.StatusCode == 200 {
-			if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+	for _, model := range []string{"priced", "capped"} {
+		t.Run(model, func(t *testing.T) {
+			secret := fundedKey(t, svc, model, 100)
+			if err := svc.SetLimits(ctx, model, accounts.Limits{TokensPerMinute: tpm}); err != nil {
 				t.Fatal(err)
 			}
-		}
-		return resp, out
-	}
+			body := `{"model":"` + model + `","messages":[{"role":"user","content":"Tell me a story"}],"ignore_eos":true}`
+			post := func() (*http.Response, chatCompletion) {
+				t.Helper()
+				req, _ := http.NewRequest("POST", url+"/v1/chat/completions", strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+secret)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				out := chatCompletion{Usage: &usageJSON{}, Choices: []chatChoice{{}}}
+				if resp.StatusCode == 200 {
+					if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return resp, out
+			}
 
-	resp, out := post()
-	granted := tpm - len(body)/4 // the prompt is estimated at four bytes a token
-	if resp.StatusCode != 200 || out.Usage.CompletionTokens != granted || out.Choices[0].FinishReason != "length" {
-		t.Fatalf("status %d, %d completion tokens (%q); want %d, what the minute left after the prompt's estimate",
-			resp.StatusCode, out.Usage.CompletionTokens, out.Choices[0].FinishReason, granted)
-	}
-	if got := resp.Header.Get("x-ratelimit-remaining-tokens"); got != "0" {
-		t.Errorf("x-ratelimit-remaining-tokens %q, want 0", got)
-	}
-	rows, err := svc.Ledger(ctx, accounts.LedgerFilter{OpenID: "o1"})
-	if err != nil || len(rows) != 1 || rows[0].CompletionTokens != granted {
-		t.Fatalf("ledger %+v, %v", rows, err)
-	}
-	resp, _ = post()
-	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("second request: status %d, Retry-After %q; want 429 with a retry time", resp.StatusCode, resp.Header.Get("Retry-After"))
+			resp, out := post()
+			granted := tpm - len(body)/4 // the prompt is estimated at four bytes a token
+			if resp.StatusCode != 200 || out.Usage.CompletionTokens != granted || out.Choices[0].FinishReason != "length" {
+				t.Fatalf("status %d, %d completion tokens (%q); want %d, what the minute left after the prompt's estimate",
+					resp.StatusCode, out.Usage.CompletionTokens, out.Choices[0].FinishReason, granted)
+			}
+			if got := resp.Header.Get("x-ratelimit-remaining-tokens"); got != "0" {
+				t.Errorf("x-ratelimit-remaining-tokens %q, want 0", got)
+			}
+			rows, err := svc.Ledger(ctx, accounts.LedgerFilter{OpenID: model})
+			if err != nil || len(rows) != 1 || rows[0].CompletionTokens != granted {
+				t.Fatalf("ledger %+v, %v", rows, err)
+			}
+			resp, _ = post()
+			if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+				t.Fatalf("second request: status %d, Retry-After %q; want 429 with a retry time", resp.StatusCode, resp.Header.Get("Retry-After"))
+			}
+		})
 	}
 }

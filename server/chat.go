@@ -110,7 +110,7 @@ func (s *Server) chatCompletions(c echo.Context, r *request) error {
 	if err != nil {
 		return err
 	}
-	r.maxTokens, r.prompts, r.promptBytes = base.MaxTokens, 1, promptBytes(c.Request().ContentLength, refs)
+	r.maxTokens, r.capOnly, r.prompts, r.promptBytes = base.MaxTokens, maxVal == nil, 1, promptBytes(c.Request().ContentLength, refs)
 	var spec *outputSpec // set once the model is loaded
 	return s.generate(c, r, &generation{
 		promptParam: "messages", params: &req.genParams,

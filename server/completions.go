@@ -106,7 +106,7 @@ func (s *Server) completions(c echo.Context, r *request) error {
 		return err
 	}
 	echoPrompt := req.Echo != nil && *req.Echo
-	r.maxTokens, r.prompts = base.MaxTokens, len(prompts)
+	r.maxTokens, r.capOnly, r.prompts = base.MaxTokens, req.MaxTokens == nil, len(prompts)
 	return s.generate(c, r, &generation{
 		promptParam: "prompt", params: &req.genParams,
 		build: func(m Model) ([]engine.GenerateRequest, error) {

@@ -46,12 +46,14 @@ type request struct {
 	// capping (0: the context), prompts and choices per prompt (0: 1), and
 	// the prompt's size in bytes (0: the body's length).
 	maxTokens, prompts, choices int
+	// capOnly: maxTokens is the model's cap; the client set no max_tokens.
+	capOnly bool
 	// completionCap is the most each choice may generate, set at admission
 	// when the client gave no max_tokens and a tokens-per-minute limit
 	// leaves less than the context; 0: none.
 	completionCap int
-	promptBytes                 int64
-	sse                         *sseWriter // the stream, for streaming requests
+	promptBytes   int64
+	sse           *sseWriter // the stream, for streaming requests
 
 	// How it ended.
 	status  int
@@ -178,7 +180,7 @@ func (r *request) admission(req *http.Request) accountsapi.Request {
 	a := accountsapi.Request{
 		RequestID: r.id, Endpoint: r.endpoint, Model: r.model.Name, ModelAliases: r.model.Model.Aliases,
 		Identity: r.identity, OpenID: r.openID, UserID: r.userID, Header: req.Header,
-		MaxTokens: r.maxTokens, Prompts: r.prompts, Choices: r.choices, BodyBytes: r.promptBytes,
+		MaxTokens: r.maxTokens, CapOnly: r.capOnly, Prompts: r.prompts, Choices: r.choices, BodyBytes: r.promptBytes,
 	}
 	if a.UserID == "" {
 		a.UserID = r.user

@@ -44,6 +44,10 @@ type Request struct {
 	// MaxTokens is the completion budget of one choice after capping; 0:
 	// the context.
 	MaxTokens int
+	// CapOnly: MaxTokens is the model's own cap, the client set none, so the
+	// completion is open up to it (a tokens-per-minute limit grants what its
+	// minute has left).
+	CapOnly bool
 	// Prompts is how many prompts the request holds (/v1/completions takes
 	// a batch) and Choices how many completions each gets (n); 0 means 1.
 	// Every one of the Prompts × Choices completions may use MaxTokens.
@@ -81,18 +85,24 @@ func (r Request) bounds(ctxLen int) (prompt, completion int, tokens accounts.Tok
 		perChoice = r.MaxTokens
 	}
 	completion = perChoice * seqs
-	tokens = accounts.TokenDemand{Fixed: r.PromptTokens, Choices: seqs}
-	if tokens.Fixed <= 0 {
-		tokens.Fixed = int(r.BodyBytes / 4)
-	}
+	tokens = accounts.TokenDemand{Fixed: r.promptEstimate(), Choices: seqs}
 	switch {
 	case r.Endpoint == "embeddings": // generates nothing
-	case r.MaxTokens > 0:
+	case r.MaxTokens > 0 && !r.CapOnly:
 		tokens.Fixed += completion
 	default:
 		tokens.Open = perChoice
 	}
 	return prompt, completion, tokens
+}
+
+// promptEstimate is the prompt's tokens as rate limits count them before
+// it is tokenized: its size when known, else OpenAI's four bytes a token.
+func (r Request) promptEstimate() int {
+	if r.PromptTokens > 0 {
+		return r.PromptTokens
+	}
+	return int(r.BodyBytes / 4)
 }
 
 // Authenticate decides who is calling from the request's key and path
@@ -153,7 +163,7 @@ func (g *Gate) Admit(ctx context.Context, r Request) (context.Context, *Ticket, 
 	if err != nil {
 		// Refused for money: the attempt still counts against rate limits,
 		// its prompt estimate too, but not a completion it never started.
-		permit.Done(tokens.Fixed)
+		permit.Done(r.promptEstimate())
 		return refuse(err)
 	}
 	if r.RequestID != "" {

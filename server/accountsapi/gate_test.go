@@ -160,6 +160,7 @@ func TestRequestBounds(t *testing.T) {
 		{"every prompt × n", Request{BodyBytes: 1000, MaxTokens: 10, Prompts: 4, Choices: 4}, 1256, 160, demand{Fixed: 250 + 160, Choices: 16}},
 		{"prompts × n up to the context", Request{BodyBytes: 1 << 20, Prompts: 2, Choices: 3}, 2 * 4096, 6 * 4096, demand{Fixed: 1 << 18, Open: 4096, Choices: 6}},
 		{"embeddings generate nothing", Request{Endpoint: "embeddings", BodyBytes: 4000}, 4096, 4096, demand{Fixed: 1000, Choices: 1}},
+		{"the model's cap alone leaves it open", Request{PromptTokens: 10, MaxTokens: 200, CapOnly: true, Choices: 2}, 10, 400, demand{Fixed: 10, Open: 200, Choices: 2}},
 	}
 	for _, tt := range tests {
 		p, c, d := tt.r.bounds(4096)
@@ -237,32 +238,40 @@ func TestSuspendStopsARequestBeingAdmitted(t *testing.T) {
 	}
 }
 
-// TestMoneyRefusalCountsNoGrantedCompletion: a request without max_tokens
-// refused for money still counts as an attempt, with its prompt estimate,
-// but not with the completion the tokens-per-minute limit had granted it,
-// which it never started: once topped up, the account gets the rest of its
-// minute.
-func TestMoneyRefusalCountsNoGrantedCompletion(t *testing.T) {
-	en := newEnv(t, accounts.ModeKey)
-	key := en.setup("acme", "0.001")
-	ctx := t.Context()
-	if err := en.svc.SetLimits(ctx, "acme", accounts.Limits{TokensPerMinute: 1000}); err != nil {
-		t.Fatal(err)
-	}
-	req := Request{Endpoint: "chat.completions", Model: "paid", BodyBytes: 400, // a prompt estimate of 100
-		Header: http.Header{"Authorization": {"Bearer " + key}}}
-	if _, _, err := en.gate.Admit(ctx, req); !errors.Is(err, accounts.ErrInsufficientBalance) {
-		t.Fatalf("admitted without the money: %v", err)
-	}
-	if _, err := en.svc.TopUp(ctx, "acme", accounts.MoneyFromFloat(100), "test"); err != nil {
-		t.Fatal(err)
-	}
-	_, ticket, err := en.gate.Admit(ctx, req)
-	if err != nil {
-		t.Fatalf("after the top-up: %v", err)
-	}
-	defer ticket.Finish(accounts.Usage{})
-	if ticket.MaxTokens != 800 {
-		t.Fatalf("granted %d tokens, want 800: the minute less both prompts' estimates", ticket.MaxTokens)
+// TestMoneyRefusalCountsNoCompletion: a request refused for money still
+// counts as an attempt, with its prompt estimate, but not with a completion
+// it never started: its max_tokens, or what the tokens-per-minute limit had
+// granted it. Once topped up, the account gets the rest of its minute.
+func TestMoneyRefusalCountsNoCompletion(t *testing.T) {
+	for _, refused := range []struct {
+		name      string
+		maxTokens int
+	}{{"without max_tokens", 0}, {"with max_tokens", 800}} {
+		t.Run(refused.name, func(t *testing.T) {
+			en := newEnv(t, accounts.ModeKey)
+			key := en.setup("acme", "0.001")
+			ctx := t.Context()
+			if err := en.svc.SetLimits(ctx, "acme", accounts.Limits{TokensPerMinute: 1000}); err != nil {
+				t.Fatal(err)
+			}
+			req := Request{Endpoint: "chat.completions", Model: "paid", BodyBytes: 400, // a prompt estimate of 100
+				Header: http.Header{"Authorization": {"Bearer " + key}}}
+			first := req
+			first.MaxTokens = refused.maxTokens
+			if _, _, err := en.gate.Admit(ctx, first); !errors.Is(err, accounts.ErrInsufficientBalance) {
+				t.Fatalf("admitted without the money: %v", err)
+			}
+			if _, err := en.svc.TopUp(ctx, "acme", accounts.MoneyFromFloat(100), "test"); err != nil {
+				t.Fatal(err)
+			}
+			_, ticket, err := en.gate.Admit(ctx, req)
+			if err != nil {
+				t.Fatalf("after the top-up: %v", err)
+			}
+			defer ticket.Finish(accounts.Usage{})
+			if ticket.MaxTokens != 800 {
+				t.Fatalf("granted %d tokens, want 800: the minute less both prompts' estimates", ticket.MaxTokens)
+			}
+		})
 	}
 }
