@@ -38,49 +38,18 @@ func (m *Manager) watch(ctx context.Context, w *fsnotify.Watcher, cfg *config.Co
 			wanted = append(wanted, filepath.Dir(m.configPath))
 		}
 	}
-	// sync makes the watches match the wanted folders. It asks fsnotify what
-	// it watches rather than remembering what it added: fsnotify drops the
-	// watch of a folder that is removed or renamed. It reports whether it
-	// started watching a wanted folder: files may have arrived there before
-	// the watch did, so the caller reloads.
+	// aliases: the watched paths under which a wanted folder's events
+	// arrive when fsnotify watches it under another name (see syncWatches).
+	var aliases map[string][]string
 	sync := func() (appeared bool) {
-		// A folder created or removed while the watches change moves a
-		// target; a few rounds make sure none of that goes unseen.
-		for range 4 {
-			watching := map[string]bool{}
-			for _, p := range w.WatchList() {
-				watching[p] = true
-			}
-			targets := map[string]bool{}
-			for _, d := range wanted {
-				targets[watchTarget(d)] = true
-			}
-			for p := range watching {
-				if !targets[p] {
-					_ = w.Remove(p)
-				}
-			}
-			for t := range targets {
-				if watching[t] {
-					continue
-				}
-				if err := w.Add(t); err != nil {
-					if !errors.Is(err, fs.ErrNotExist) { // else gone meanwhile: the next round sees it
-						m.log.Warn("cannot watch folder", "dir", t, "err", err)
-					}
-					continue
-				}
-				appeared = appeared || slices.Contains(wanted, t)
-			}
-			stable := true
-			for _, d := range wanted {
-				stable = stable && targets[watchTarget(d)]
-			}
-			if stable {
-				break
-			}
-		}
+		appeared, aliases = syncWatches(w, wanted, func(dir string, err error) {
+			m.log.Warn("cannot watch folder", "dir", dir, "err", err)
+		})
 		return appeared
+	}
+	// in reports whether dir, the folder of an event, is folder.
+	in := func(dir, folder string) bool {
+		return dir == folder || slices.Contains(aliases[dir], folder)
 	}
 	// onPath reports whether name is a wanted folder or one of its
 	// ancestors: its creation, removal or renaming changes what to watch.
@@ -112,7 +81,7 @@ func (m *Manager) watch(ctx context.Context, w *fsnotify.Watcher, cfg *config.Co
 			}
 		}
 		dir, base := filepath.Dir(ev.Name), filepath.Base(ev.Name)
-		if m.configPath != "" && dir == filepath.Dir(m.configPath) {
+		if m.configPath != "" && in(dir, filepath.Dir(m.configPath)) {
 			if base == filepath.Base(m.configPath) {
 				return true
 			}
@@ -121,7 +90,7 @@ func (m *Manager) watch(ctx context.Context, w *fsnotify.Watcher, cfg *config.Co
 				return true
 			}
 		}
-		return dir == modelsDir && strings.EqualFold(filepath.Ext(base), ".gguf") && !strings.HasPrefix(base, ".")
+		return in(dir, modelsDir) && strings.EqualFold(filepath.Ext(base), ".gguf") && !strings.HasPrefix(base, ".")
 	}
 
 	// Debounce: a save or a copy is a burst of events; reload once it settles.
@@ -170,6 +139,95 @@ func (m *Manager) watch(ctx context.Context, w *fsnotify.Watcher, cfg *config.Co
 			return
 		}
 	}
+}
+
+// folderWatcher is what syncWatches needs of an *fsnotify.Watcher.
+type folderWatcher interface {
+	WatchList() []string
+	Add(name string) error
+	Remove(name string) error
+}
+
+// syncWatches makes w's watches match the wanted folders (each, or while it
+// does not exist its nearest existing ancestor). It asks w what it watches
+// rather than remembering what it added: fsnotify drops the watch of a
+// folder that is removed or renamed. It reports whether it started watching
+// a wanted folder (files may have arrived there before the watch did, so
+// the caller reloads), and the aliases: watched paths that are the same
+// folder as wanted ones under another name.
+//
+// Two names of one folder (a symlink to it, one folder mounted twice) are
+// one inotify watch, which fsnotify lists under the first name added and
+// reports events under. Such a wanted folder counts as watched, or it
+// would be added again, and reported as newly watched, at every call; and
+// its events are recognised through the aliases.
+func syncWatches(w folderWatcher, wanted []string, warn func(dir string, err error)) (appeared bool, aliases map[string][]string) {
+	// A folder created or removed while the watches change moves a target;
+	// a few rounds make sure none of that goes unseen.
+	for range 4 {
+		watching := map[string]bool{}
+		for _, p := range w.WatchList() {
+			watching[p] = true
+		}
+		// In the order wanted: which of two names of one folder fsnotify
+		// lists does not change from one call to the next.
+		var order []string
+		targets := map[string]bool{}
+		for _, d := range wanted {
+			t := watchTarget(d)
+			if !targets[t] {
+				order = append(order, t)
+			}
+			targets[t] = true
+		}
+		for p := range watching {
+			if !targets[p] {
+				_ = w.Remove(p)
+				delete(watching, p)
+			}
+		}
+		aliases = map[string][]string{}
+		for _, t := range order {
+			if watching[t] {
+				continue
+			}
+			if p := sameFolder(t, watching); p != "" {
+				aliases[p] = append(aliases[p], t)
+				continue
+			}
+			if err := w.Add(t); err != nil {
+				if !errors.Is(err, fs.ErrNotExist) { // else gone meanwhile: the next round sees it
+					warn(t, err)
+				}
+				continue
+			}
+			watching[t] = true
+			appeared = appeared || slices.Contains(wanted, t)
+		}
+		stable := true
+		for _, d := range wanted {
+			stable = stable && targets[watchTarget(d)]
+		}
+		if stable {
+			break
+		}
+	}
+	return appeared, aliases
+}
+
+// sameFolder is the path in watching that is the folder dir under another
+// name, or "".
+func sameFolder(dir string, watching map[string]bool) string {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return ""
+	}
+	for p := range watching {
+		if pst, err := os.Stat(p); err == nil && os.SameFile(st, pst) {
+			return p
+		}
+	}
+	return ""
 }
 
 // watchTarget is the folder to watch for dir: dir itself, or while it does
