@@ -193,6 +193,12 @@ func FuzzBilledAPI(f *testing.F) {
 		{4, "u", 1, `{"messages":[{"role":"user","content":"hi"}],"max_tokens":200,"ignore_eos":true}`},
 		{0, "", 2, `{"model":"story","messages":[{"role":"user","content":"hi"}],"max_tokens":250,"n":2,"ignore_eos":true}`},
 		{3, "u", 5, `{"messages":[{"role":"user","content":"hi"}],"max_tokens":250,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}}`},
+		// The account under a tokens-per-minute limit ((hangUp/3)%2 == 1):
+		// no max_tokens, so the limit grants what its minute has left.
+		{0, "", 3, `{"model":"story","messages":[{"role":"user","content":"hi"}],"n":3,"ignore_eos":true}`},
+		{1, "", 3, `{"model":"story","prompt":["a","b"],"n":2,"stream":true,"ignore_eos":true}`},
+		{4, "u", 4, `{"messages":[{"role":"user","content":"hi"}],"ignore_eos":true,"stream":true}`},
+		{3, "u", 5, `{"messages":[{"role":"user","content":"hi"}],"ignore_eos":true}`},
 	} {
 		f.Add(s.route, s.userid, s.hangUp, s.body)
 	}
@@ -201,16 +207,26 @@ func FuzzBilledAPI(f *testing.F) {
 		"emb.gguf":   "stories260K.gguf",
 	})
 	svc := newAccounts(f)
-	url, key := serveWithAccounts(f, cfg, mgr, svc), fundedKey(f, svc, "acme", 1e6)
+	url := serveWithAccounts(f, cfg, mgr, svc)
+	keys := map[string]string{"acme": fundedKey(f, svc, "acme", 1e6), "tpm": fundedKey(f, svc, "tpm", 1e6)}
+	// Requests of "tpm" run under a tokens-per-minute limit: those without
+	// max_tokens are granted what the minute has left and stopped there.
+	if err := svc.SetLimits(context.Background(), "tpm", accounts.Limits{TokensPerMinute: 3000}); err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, route uint8, userid string, hangUp uint16, body string) {
 		ctx := context.Background()
-		path := fuzzBilledRoutes[int(route)%len(fuzzBilledRoutes)]
+		openid := "acme"
+		if (hangUp/3)%2 == 1 {
+			openid = "tpm"
+		}
+		path := strings.Replace(fuzzBilledRoutes[int(route)%len(fuzzBilledRoutes)], "/acme/", "/"+openid+"/", 1)
 		if strings.Contains(path, "%s") {
 			path = fmt.Sprintf(path, userid)
 		}
 		req := postJSON(t, url+path, body)
-		req.Header.Set("Authorization", "Bearer "+key)
-		before, err := svc.GetAccount(ctx, "acme")
+		req.Header.Set("Authorization", "Bearer "+keys[openid])
+		before, err := svc.GetAccount(ctx, openid)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -230,7 +246,7 @@ func FuzzBilledAPI(f *testing.F) {
 			io.CopyN(io.Discard, resp.Body, int64(hangUp))
 			resp.Body.Close()
 		case 2:
-			stop := suspendUntil(svc, "acme")
+			stop := suspendUntil(svc, openid)
 			status, got = fuzzPost(t, req, body)
 			stop()
 		default:
@@ -239,14 +255,14 @@ func FuzzBilledAPI(f *testing.F) {
 
 		// Settlement ends with the request; a stream's may trail its last
 		// byte, so wait for the hold to go.
-		if held := awaitNoHold(t, svc, "acme", 10*time.Second); held != 0 {
+		if held := awaitNoHold(t, svc, openid, 10*time.Second); held != 0 {
 			t.Fatalf("POST %s %s: %v still reserved 10 s after the answer", path, body, held)
 		}
-		after, err := svc.GetAccount(ctx, "acme")
+		after, err := svc.GetAccount(ctx, openid)
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows, err := svc.Ledger(ctx, accounts.LedgerFilter{OpenID: "acme", Since: since})
+		rows, err := svc.Ledger(ctx, accounts.LedgerFilter{OpenID: openid, Since: since})
 		if err != nil {
 			t.Fatal(err)
 		}
