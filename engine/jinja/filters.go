@@ -20,8 +20,8 @@ var builtinFilters map[string]filterFunc
 func init() {
 	builtinFilters = map[string]filterFunc{
 		"trim":        fTrim,
-		"upper":       strFilter(strings.ToUpper),
-		"lower":       strFilter(strings.ToLower),
+		"upper":       strFilter(pyUpper),
+		"lower":       strFilter(pyLower),
 		"title":       strFilter(jinjaTitle),
 		"capitalize":  strFilter(pyCapitalize),
 		"length":      fLength,
@@ -73,21 +73,36 @@ func strFilter(f func(string) string) filterFunc {
 	return func(_ *renderer, v any, _ []any, _ map[string]any) (any, error) { return f(toStr(v)), nil }
 }
 
-// jinjaTitle is jinja2's title filter: words start after whitespace or an
-// opening bracket, the rest of each word is lowered.
+// jinjaTitle is jinja2's title filter, which is not str.title: words
+// start after whitespace, a hyphen or an opening bracket, and each is
+// item[0].upper() + item[1:].lower(), so its first letter is upper-cased
+// ('ǆa' becomes 'Ǆa'), and a final sigma is judged within the rest alone.
 func jinjaTitle(s string) string {
 	var b strings.Builder
-	start := true
-	for _, r := range s {
-		if start {
-			b.WriteRune(unicode.ToUpper(r))
-		} else {
-			b.WriteRune(unicode.ToLower(r))
+	b.Grow(len(s))
+	for s != "" {
+		n := strings.IndexFunc(s, isTitleBreak)
+		if n < 0 {
+			n = len(s)
 		}
-		start = isSpace(r) || strings.ContainsRune("([{<-", r)
+		if n == 0 {
+			n = strings.IndexFunc(s, func(r rune) bool { return !isTitleBreak(r) })
+			if n < 0 {
+				n = len(s)
+			}
+			b.WriteString(s[:n]) // breaks have no case
+		} else {
+			r, w := utf8.DecodeRuneInString(s)
+			writeUpper(&b, r)
+			b.WriteString(pyLower(s[w:n]))
+		}
+		s = s[n:]
 	}
 	return b.String()
 }
+
+// isTitleBreak is a character of jinja2's word-beginning split, [-\s({\[<].
+func isTitleBreak(r rune) bool { return isSpace(r) || strings.ContainsRune("-({[<", r) }
 
 func fTrim(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
 	return stripChars(toStr(v), argAt(args, kw, 0, "chars", nil), true, true)
@@ -343,7 +358,7 @@ func fItems(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
 // sortKey lowers strings for the case-insensitive sorts jinja2 defaults to.
 func sortKey(v any, caseSensitive bool) any {
 	if s, ok := v.(string); ok && !caseSensitive {
-		return strings.ToLower(s)
+		return pyLower(s)
 	}
 	return v
 }

@@ -177,33 +177,6 @@ func runeIndex(s string, byteOff int) int64 {
 	return int64(utf8.RuneCountInString(s[:byteOff]))
 }
 
-func pyTitle(s string) string {
-	var b strings.Builder
-	prevCased := false
-	for _, r := range s {
-		if unicode.IsLetter(r) {
-			if prevCased {
-				b.WriteRune(unicode.ToLower(r))
-			} else {
-				b.WriteRune(unicode.ToTitle(r))
-			}
-			prevCased = true
-		} else {
-			b.WriteRune(r)
-			prevCased = false
-		}
-	}
-	return b.String()
-}
-
-func pyCapitalize(s string) string {
-	if s == "" {
-		return s
-	}
-	r, w := utf8.DecodeRuneInString(s)
-	return string(unicode.ToTitle(r)) + strings.ToLower(s[w:])
-}
-
 func allRunes(s string, f func(rune) bool) bool {
 	if s == "" {
 		return false
@@ -301,20 +274,17 @@ func strMethod(s, name string, args []any, kw map[string]any) (any, error) {
 		}
 		return replaceAll(s, old, nw, int(n))
 	case "upper":
-		return strings.ToUpper(s), nil
-	case "lower", "casefold":
-		return strings.ToLower(s), nil
+		return pyUpper(s), nil
+	case "lower":
+		return pyLower(s), nil
+	case "casefold":
+		return pyCasefold(s), nil
 	case "title":
 		return pyTitle(s), nil
 	case "capitalize":
 		return pyCapitalize(s), nil
 	case "swapcase":
-		return strings.Map(func(r rune) rune {
-			if unicode.IsUpper(r) {
-				return unicode.ToLower(r)
-			}
-			return unicode.ToUpper(r)
-		}, s), nil
+		return pySwapcase(s), nil
 	case "find", "rfind", "index", "rindex", "count":
 		if len(args) < 1 {
 			return nil, fmt.Errorf("%s() takes at least 1 argument", name)
@@ -370,11 +340,11 @@ func strMethod(s, name string, args []any, kw map[string]any) (any, error) {
 	case "isspace":
 		return allRunes(s, isSpace), nil
 	case "isupper":
-		return strings.ToUpper(s) == s && strings.ToLower(s) != s, nil
+		return pyIsUpper(s), nil
 	case "islower":
-		return strings.ToLower(s) == s && strings.ToUpper(s) != s, nil
+		return pyIsLower(s), nil
 	case "istitle":
-		return s != "" && pyTitle(s) == s, nil
+		return pyIsTitle(s), nil
 	case "partition", "rpartition":
 		if len(args) != 1 {
 			return nil, fmt.Errorf("%s() takes exactly one argument", name)

@@ -2,7 +2,6 @@ package jinja
 
 import (
 	"fmt"
-	"strings"
 )
 
 // testFunc implements "value is name(args)".
@@ -109,12 +108,10 @@ func init() {
 			return contains(args[0], v)
 		},
 		"lower": func(v any, _ []any) (bool, error) {
-			s := toStr(v)
-			return strings.ToLower(s) == s && strings.ToUpper(s) != s, nil
+			return pyIsLower(toStr(v)), nil
 		},
 		"upper": func(v any, _ []any) (bool, error) {
-			s := toStr(v)
-			return strings.ToUpper(s) == s && strings.ToLower(s) != s, nil
+			return pyIsUpper(toStr(v)), nil
 		},
 		"sameas": func(v any, args []any) (bool, error) {
 			if len(args) != 1 {

@@ -327,4 +327,10 @@ assistant: yo
 	{name: "select_operator_tests", src: `{{ xs|select('>', 1)|list }} {{ xs|reject('<=', 2)|list }} {{ xs|select('==', 3)|list }} {{ xs|select('!=', 3)|list }}`, want: `[2, 3] [3] [3] [1, 2]`},
 	{name: "groupby", src: `{% for role, items in msgs|groupby('role') %}{{ role }}:{{ items|length }};{% endfor %} {% for g in words|groupby('0') %}{{ g.grouper }}{{ g.list }}{% endfor %} {{ msgs|groupby('role')|first }}`, want: `assistant:1;system:1;user:1; A['A', 'a']b['b']c['c'] ('assistant', [{'role': 'assistant', 'content': 'yo', 'tool_calls': [{'function': {'name': 'f', 'arguments': {'x': 1, 'y': "ü<&>'"}}}]}])`},
 	{name: "groupby_default", src: `{% for g in msgs|groupby('name', default='anon') %}{{ g.grouper }}={{ g.list|length }}{% endfor %}`, want: `anon=3`},
+	{name: "str_case_full_mappings", src: `{{ 'ß'|upper }} {{ 'straße'.upper() }} {{ 'İ'|lower }} {{ 'İSTANBUL'.lower() }} {{ 'ﬁle'|upper }} {{ 'ŉ'.upper() }} {{ 'ᾳ'.upper() }}`, want: `SS STRASSE i̇ i̇stanbul FILE ʼN ΑΙ`},
+	{name: "str_case_final_sigma", src: `{{ 'ΟΔΟΣ'|lower }} {{ 'ΑΣ. Σ ΑΣΑ'.lower() }} {{ 'ΑΣ-ΒΣ'|title }} {{ 'ΑΣ'.capitalize() }} {{ 'ΑΣ'.title() }}`, want: `οδος ας. σ ασα Ασ-Βσ Ας Ας`},
+	{name: "str_case_title_capitalize", src: `{{ 'ßa ǆb-ﬁ'|title }} {{ 'ßa ǆb-ﬁ'.title() }} {{ 'ßA'|capitalize }} {{ 'ǆA'.capitalize() }} {{ 'ⓐⓑ'.title() }}`, want: `SSa Ǆb-FI Ssa ǅb-Fi Ssa ǅa Ⓐⓑ`},
+	{name: "str_case_swapcase_casefold", src: `{{ 'ßǅİ Ⅰⅰ'.swapcase() }} {{ 'Straße ΣΑΣ ﬁ µ Ꭰꭰ'.casefold() }}`, want: `SSǅi̇ ⅰⅠ strasse σασ fi μ ᎠᎠ`},
+	{name: "str_case_predicates", src: `{{ 'ß'.islower() }} {{ 'ª' is lower }} {{ 'Ⓐ'.isupper() }} {{ 'ᾼ' is upper }} {{ '12'.istitle() }} {{ 'ǅa'.istitle() }} {{ 'Aß'.istitle() }} {{ 'ǅ'.isupper() }}`, want: `True True True False False True True False`},
+	{name: "str_case_sort_key", src: `{{ ['İ', 'b', 'i']|sort }} {{ ['İ', 'i']|unique|list }}`, want: `['b', 'i', 'İ'] ['İ', 'i']`},
 }

@@ -259,6 +259,16 @@ c("groupby", "{% for role, items in msgs|groupby('role') %}{{ role }}:{{ items|l
 c("groupby_default", "{% for g in msgs|groupby('name', default='anon') %}{{ g.grouper }}={{ g.list|length }}{% endfor %}")
 
 
+# Python's str semantics beyond ASCII: full case mappings ('ß'.upper() is
+# 'SS', 'İ'.lower() is 'i̇'), the final sigma, and the Unicode case
+# properties (Lowercase includes 'ª', Uppercase 'Ⓐ'; 'ǅ' is title case).
+c("str_case_full_mappings", "{{ 'ß'|upper }} {{ 'straße'.upper() }} {{ 'İ'|lower }} {{ 'İSTANBUL'.lower() }} {{ 'ﬁle'|upper }} {{ 'ŉ'.upper() }} {{ 'ᾳ'.upper() }}")
+c("str_case_final_sigma", "{{ 'ΟΔΟΣ'|lower }} {{ 'ΑΣ. Σ ΑΣΑ'.lower() }} {{ 'ΑΣ-ΒΣ'|title }} {{ 'ΑΣ'.capitalize() }} {{ 'ΑΣ'.title() }}")
+c("str_case_title_capitalize", "{{ 'ßa ǆb-ﬁ'|title }} {{ 'ßa ǆb-ﬁ'.title() }} {{ 'ßA'|capitalize }} {{ 'ǆA'.capitalize() }} {{ 'ⓐⓑ'.title() }}")
+c("str_case_swapcase_casefold", "{{ 'ßǅİ Ⅰⅰ'.swapcase() }} {{ 'Straße ΣΑΣ ﬁ µ Ꭰꭰ'.casefold() }}")
+c("str_case_predicates", "{{ 'ß'.islower() }} {{ 'ª' is lower }} {{ 'Ⓐ'.isupper() }} {{ 'ᾼ' is upper }} {{ '12'.istitle() }} {{ 'ǅa'.istitle() }} {{ 'Aß'.istitle() }} {{ 'ǅ'.isupper() }}")
+c("str_case_sort_key", "{{ ['İ', 'b', 'i']|sort }} {{ ['İ', 'i']|unique|list }}")
+
 env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
 
 
