@@ -86,10 +86,12 @@ func strList(parts []string) *List {
 }
 
 // pySplit is str.split: runs of whitespace when sep is None, else sep.
+// Whitespace is Python's (isSpace), which strings.Fields's is not: it
+// leaves out the separators U+001C..U+001F.
 func pySplit(s string, sep any, maxsplit int64) (*List, error) {
 	if sep == nil {
 		if maxsplit < 0 {
-			return strList(strings.Fields(s)), nil
+			return strList(strings.FieldsFunc(s, isSpace)), nil
 		}
 		var parts []string
 		rest := strings.TrimLeftFunc(s, isSpace)
@@ -168,6 +170,42 @@ func pyRSplit(s string, sep any, maxsplit int64) (*List, error) {
 	return strList(parts), nil
 }
 
+// isLineBreak reports whether str.splitlines ends a line at r: besides
+// "\n" and "\r" (and "\r\n", taken together), Python breaks lines at the
+// vertical tab, form feed, file/group/record separators, NEL and the
+// Unicode line and paragraph separators.
+func isLineBreak(r rune) bool {
+	switch r {
+	case '\n', '\r', '\v', '\f', 0x1c, 0x1d, 0x1e, 0x85, 0x2028, 0x2029:
+		return true
+	}
+	return false
+}
+
+// pySplitlines is str.splitlines; keep leaves each line's break on it.
+func pySplitlines(s string, keep bool) []string {
+	var lines []string
+	for s != "" {
+		i := strings.IndexFunc(s, isLineBreak)
+		if i < 0 {
+			lines = append(lines, s)
+			break
+		}
+		_, w := utf8.DecodeRuneInString(s[i:])
+		end := i + w
+		if s[i] == '\r' && end < len(s) && s[end] == '\n' {
+			end++
+		}
+		if keep {
+			lines = append(lines, s[:end])
+		} else {
+			lines = append(lines, s[:i])
+		}
+		s = s[end:]
+	}
+	return lines
+}
+
 // runeIndex converts a byte offset into a code point index (Python indexes
 // strings by code point).
 func runeIndex(s string, byteOff int) int64 {
@@ -222,26 +260,7 @@ func strMethod(s, name string, args []any, kw map[string]any) (any, error) {
 		}
 		return pyRSplit(s, sep, maxsplit)
 	case "splitlines":
-		keep := truthy(argAt(args, kw, 0, "keepends", false))
-		var parts []string
-		for s != "" {
-			i := strings.IndexAny(s, "\n\r")
-			if i < 0 {
-				parts = append(parts, s)
-				break
-			}
-			end := i + 1
-			if s[i] == '\r' && end < len(s) && s[end] == '\n' {
-				end++
-			}
-			if keep {
-				parts = append(parts, s[:end])
-			} else {
-				parts = append(parts, s[:i])
-			}
-			s = s[end:]
-		}
-		return strList(parts), nil
+		return strList(pySplitlines(s, truthy(argAt(args, kw, 0, "keepends", false)))), nil
 	case "startswith", "endswith":
 		if len(args) < 1 {
 			return nil, fmt.Errorf("%s() takes at least 1 argument", name)

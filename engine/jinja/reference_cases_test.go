@@ -333,4 +333,9 @@ assistant: yo
 	{name: "str_case_swapcase_casefold", src: `{{ 'ßǅİ Ⅰⅰ'.swapcase() }} {{ 'Straße ΣΑΣ ﬁ µ Ꭰꭰ'.casefold() }}`, want: `SSǅi̇ ⅰⅠ strasse σασ fi μ ᎠᎠ`},
 	{name: "str_case_predicates", src: `{{ 'ß'.islower() }} {{ 'ª' is lower }} {{ 'Ⓐ'.isupper() }} {{ 'ᾼ' is upper }} {{ '12'.istitle() }} {{ 'ǅa'.istitle() }} {{ 'Aß'.istitle() }} {{ 'ǅ'.isupper() }}`, want: `True True True False False True True False`},
 	{name: "str_case_sort_key", src: `{{ ['İ', 'b', 'i']|sort }} {{ ['İ', 'i']|unique|list }}`, want: `['b', 'i', 'İ'] ['İ', 'i']`},
+	{name: "str_split_python_whitespace", src: `{{ 'a\x1cb\x1fc d\x85e\xa0f\u3000g\u200bh'.split() }} {{ 'a\x1cb c'.rsplit() }} {{ '\x1d a\x1eb \u2029'.strip()|list }}`, want: `['a', 'b', 'c', 'd', 'e', 'f', 'g\u200bh'] ['a', 'b', 'c'] ['a', '\x1e', 'b']`},
+	{name: "str_splitlines_python_breaks", src: `{{ 'a\nb\r\nc\vd\fe\x1cf\x1dg\x1eh\x85i\u2028j\u2029k\x1fl'.splitlines() }} {{ 'a\x0bb\u2028'.splitlines(true) }} {{ 'a\x85b'.splitlines(keepends=true) }}`, want: `['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k\x1fl'] ['a\x0b', 'b\u2028'] ['a\x85', 'b']`},
+	{name: "indent_python_breaks", src: `{{ 'a\u2028b\x0cc'|indent(2) }}`, want: `a
+  b
+  c`},
 }

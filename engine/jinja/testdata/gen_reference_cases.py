@@ -269,6 +269,13 @@ c("str_case_swapcase_casefold", "{{ 'ßǅİ Ⅰⅰ'.swapcase() }} {{ 'Straße Σ
 c("str_case_predicates", "{{ 'ß'.islower() }} {{ 'ª' is lower }} {{ 'Ⓐ'.isupper() }} {{ 'ᾼ' is upper }} {{ '12'.istitle() }} {{ 'ǅa'.istitle() }} {{ 'Aß'.istitle() }} {{ 'ǅ'.isupper() }}")
 c("str_case_sort_key", "{{ ['İ', 'b', 'i']|sort }} {{ ['İ', 'i']|unique|list }}")
 
+# Python's whitespace (str.split() and strip(): also U+001C..U+001F, NEL,
+# no-break and Unicode spaces) and line breaks (str.splitlines and the
+# indent filter: also \v, \f, U+001C..U+001E, NEL, U+2028, U+2029).
+c("str_split_python_whitespace", "{{ 'a\\x1cb\\x1fc d\\x85e\\xa0f\\u3000g\\u200bh'.split() }} {{ 'a\\x1cb c'.rsplit() }} {{ '\\x1d a\\x1eb \\u2029'.strip()|list }}")
+c("str_splitlines_python_breaks", "{{ 'a\\nb\\r\\nc\\vd\\fe\\x1cf\\x1dg\\x1eh\\x85i\\u2028j\\u2029k\\x1fl'.splitlines() }} {{ 'a\\x0bb\\u2028'.splitlines(true) }} {{ 'a\\x85b'.splitlines(keepends=true) }}")
+c("indent_python_breaks", "{{ 'a\\u2028b\\x0cc'|indent(2) }}")
+
 env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
 
 
