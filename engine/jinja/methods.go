@@ -415,9 +415,45 @@ func strMethod(s, name string, args []any, kw map[string]any) (any, error) {
 		}
 		return pad(s, int(width), fill, name), nil
 	case "expandtabs":
-		return strings.ReplaceAll(s, "\t", "        "), nil
+		size, err := wantInt(argAt(args, kw, 0, "tabsize", int64(8)), "tabsize")
+		if err != nil {
+			return nil, err
+		}
+		return expandTabs(s, size)
 	}
 	return nil, fmt.Errorf("'str' object has no attribute '%s'", name)
+}
+
+// expandTabs is str.expandtabs: a tab pads to the next multiple of size
+// columns, counted in code points from the last "\n" or "\r"; with a
+// size of 0 or less, tabs are dropped.
+func expandTabs(s string, size int64) (string, error) {
+	if !strings.Contains(s, "\t") {
+		return s, nil
+	}
+	var b strings.Builder
+	col := int64(0)
+	for _, r := range s {
+		switch r {
+		case '\t':
+			if size <= 0 {
+				continue
+			}
+			n := size - col%size
+			if int64(b.Len())+n > maxOutput {
+				return "", errTooLong
+			}
+			b.WriteString(strings.Repeat(" ", int(n)))
+			col += n
+		case '\n', '\r':
+			b.WriteRune(r)
+			col = 0
+		default:
+			b.WriteRune(r)
+			col++
+		}
+	}
+	return b.String(), nil
 }
 
 func pad(s string, width int, fill, how string) string {

@@ -338,4 +338,5 @@ assistant: yo
 	{name: "indent_python_breaks", src: `{{ 'a\u2028b\x0cc'|indent(2) }}`, want: `a
   b
   c`},
+	{name: "str_expandtabs_columns", src: `{{ '01\t012\t0123\t01234'.expandtabs()|replace(' ', '.') }} {{ 'a\tb\nab\tc\r\tx'.expandtabs(4)|replace(' ', '.') }} {{ 'é\tb'.expandtabs(tabsize=3)|replace(' ', '.') }} {{ 'a\tb'.expandtabs(0) }}`, want: "01......012.....0123....01234 a...b\nab..c\r....x é..b ab"},
 }

@@ -276,6 +276,10 @@ c("str_split_python_whitespace", "{{ 'a\\x1cb\\x1fc d\\x85e\\xa0f\\u3000g\\u200b
 c("str_splitlines_python_breaks", "{{ 'a\\nb\\r\\nc\\vd\\fe\\x1cf\\x1dg\\x1eh\\x85i\\u2028j\\u2029k\\x1fl'.splitlines() }} {{ 'a\\x0bb\\u2028'.splitlines(true) }} {{ 'a\\x85b'.splitlines(keepends=true) }}")
 c("indent_python_breaks", "{{ 'a\\u2028b\\x0cc'|indent(2) }}")
 
+# str.expandtabs pads to the next tab stop, counting columns from the last
+# \n or \r; a size of 0 or less drops the tabs.
+c("str_expandtabs_columns", "{{ '01\\t012\\t0123\\t01234'.expandtabs()|replace(' ', '.') }} {{ 'a\\tb\\nab\\tc\\r\\tx'.expandtabs(4)|replace(' ', '.') }} {{ 'é\\tb'.expandtabs(tabsize=3)|replace(' ', '.') }} {{ 'a\\tb'.expandtabs(0) }}")
+
 env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
 
 
