@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -731,11 +730,13 @@ func fForceEscape(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
 	return Markup(htmlEscape(toStr(v))), nil
 }
 
+// fWordCount counts matches of jinja2's \w+, whose \w is Python's: a
+// character str.isalnum accepts, or '_'.
 func fWordCount(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
 	n := 0
 	in := false
 	for _, r := range toStr(v) {
-		w := unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_'
+		w := isAlnum(r) || r == '_'
 		if w && !in {
 			n++
 		}

@@ -350,12 +350,16 @@ func strMethod(s, name string, args []any, kw map[string]any) (any, error) {
 		return joinStrings(parts, s)
 	case "format":
 		return pyFormat(s, args, kw)
-	case "isdigit", "isnumeric", "isdecimal":
-		return allRunes(s, unicode.IsDigit), nil
+	case "isdecimal":
+		return allRunes(s, unicode.IsDigit), nil // category Nd
+	case "isdigit":
+		return allRunes(s, isPyDigit), nil
+	case "isnumeric":
+		return allRunes(s, isNumeric), nil
 	case "isalpha":
 		return allRunes(s, unicode.IsLetter), nil
 	case "isalnum":
-		return allRunes(s, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }), nil
+		return allRunes(s, isAlnum), nil
 	case "isspace":
 		return allRunes(s, isSpace), nil
 	case "isupper":

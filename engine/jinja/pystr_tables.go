@@ -3,6 +3,8 @@
 
 package jinja
 
+import "unicode"
+
 // fullCase holds Python's upper, lower and title case of the characters
 // one of which is more than one character (the unconditional mappings of
 // SpecialCasing.txt: 'ß'.upper() is 'SS'); every other character maps as
@@ -414,4 +416,116 @@ var caseFold = map[rune]string{
 	0xFB15: "\u0574\u056B",       // armenian small ligature men ini
 	0xFB16: "\u057E\u0576",       // armenian small ligature vew now
 	0xFB17: "\u0574\u056D",       // armenian small ligature men xeh
+}
+
+// pyDigitExtra holds what str.isdigit accepts besides the decimal digits
+// (category Nd): the characters whose Numeric_Type is Digit, such as '²'
+// and '①'.
+var pyDigitExtra = &unicode.RangeTable{
+	R16: []unicode.Range16{
+		{Lo: 0x00B2, Hi: 0x00B3, Stride: 1},
+		{Lo: 0x00B9, Hi: 0x00B9, Stride: 1},
+		{Lo: 0x1369, Hi: 0x1371, Stride: 1},
+		{Lo: 0x19DA, Hi: 0x19DA, Stride: 1},
+		{Lo: 0x2070, Hi: 0x2070, Stride: 1},
+		{Lo: 0x2074, Hi: 0x2079, Stride: 1},
+		{Lo: 0x2080, Hi: 0x2089, Stride: 1},
+		{Lo: 0x2460, Hi: 0x2468, Stride: 1},
+		{Lo: 0x2474, Hi: 0x247C, Stride: 1},
+		{Lo: 0x2488, Hi: 0x2490, Stride: 1},
+		{Lo: 0x24EA, Hi: 0x24EA, Stride: 1},
+		{Lo: 0x24F5, Hi: 0x24FD, Stride: 1},
+		{Lo: 0x24FF, Hi: 0x24FF, Stride: 1},
+		{Lo: 0x2776, Hi: 0x277E, Stride: 1},
+		{Lo: 0x2780, Hi: 0x2788, Stride: 1},
+		{Lo: 0x278A, Hi: 0x2792, Stride: 1},
+	},
+	R32: []unicode.Range32{
+		{Lo: 0x10A40, Hi: 0x10A43, Stride: 1},
+		{Lo: 0x10E60, Hi: 0x10E68, Stride: 1},
+		{Lo: 0x11052, Hi: 0x1105A, Stride: 1},
+		{Lo: 0x1F100, Hi: 0x1F10A, Stride: 1},
+	},
+	LatinOffset: 2,
+}
+
+// pyNumericExtra holds what str.isnumeric accepts besides the numbers
+// (categories Nd, Nl and No): ideographs with a numeric value, such as '一'.
+var pyNumericExtra = &unicode.RangeTable{
+	R16: []unicode.Range16{
+		{Lo: 0x3405, Hi: 0x3405, Stride: 1},
+		{Lo: 0x3483, Hi: 0x3483, Stride: 1},
+		{Lo: 0x382A, Hi: 0x382A, Stride: 1},
+		{Lo: 0x3B4D, Hi: 0x3B4D, Stride: 1},
+		{Lo: 0x4E00, Hi: 0x4E00, Stride: 1},
+		{Lo: 0x4E03, Hi: 0x4E03, Stride: 1},
+		{Lo: 0x4E07, Hi: 0x4E07, Stride: 1},
+		{Lo: 0x4E09, Hi: 0x4E09, Stride: 1},
+		{Lo: 0x4E5D, Hi: 0x4E5D, Stride: 1},
+		{Lo: 0x4E8C, Hi: 0x4E8C, Stride: 1},
+		{Lo: 0x4E94, Hi: 0x4E94, Stride: 1},
+		{Lo: 0x4E96, Hi: 0x4E96, Stride: 1},
+		{Lo: 0x4EBF, Hi: 0x4EC0, Stride: 1},
+		{Lo: 0x4EDF, Hi: 0x4EDF, Stride: 1},
+		{Lo: 0x4EE8, Hi: 0x4EE8, Stride: 1},
+		{Lo: 0x4F0D, Hi: 0x4F0D, Stride: 1},
+		{Lo: 0x4F70, Hi: 0x4F70, Stride: 1},
+		{Lo: 0x5104, Hi: 0x5104, Stride: 1},
+		{Lo: 0x5146, Hi: 0x5146, Stride: 1},
+		{Lo: 0x5169, Hi: 0x5169, Stride: 1},
+		{Lo: 0x516B, Hi: 0x516B, Stride: 1},
+		{Lo: 0x516D, Hi: 0x516D, Stride: 1},
+		{Lo: 0x5341, Hi: 0x5341, Stride: 1},
+		{Lo: 0x5343, Hi: 0x5345, Stride: 1},
+		{Lo: 0x534C, Hi: 0x534C, Stride: 1},
+		{Lo: 0x53C1, Hi: 0x53C4, Stride: 1},
+		{Lo: 0x56DB, Hi: 0x56DB, Stride: 1},
+		{Lo: 0x58F1, Hi: 0x58F1, Stride: 1},
+		{Lo: 0x58F9, Hi: 0x58F9, Stride: 1},
+		{Lo: 0x5E7A, Hi: 0x5E7A, Stride: 1},
+		{Lo: 0x5EFE, Hi: 0x5EFF, Stride: 1},
+		{Lo: 0x5F0C, Hi: 0x5F0E, Stride: 1},
+		{Lo: 0x5F10, Hi: 0x5F10, Stride: 1},
+		{Lo: 0x62FE, Hi: 0x62FE, Stride: 1},
+		{Lo: 0x634C, Hi: 0x634C, Stride: 1},
+		{Lo: 0x67D2, Hi: 0x67D2, Stride: 1},
+		{Lo: 0x6F06, Hi: 0x6F06, Stride: 1},
+		{Lo: 0x7396, Hi: 0x7396, Stride: 1},
+		{Lo: 0x767E, Hi: 0x767E, Stride: 1},
+		{Lo: 0x8086, Hi: 0x8086, Stride: 1},
+		{Lo: 0x842C, Hi: 0x842C, Stride: 1},
+		{Lo: 0x8CAE, Hi: 0x8CAE, Stride: 1},
+		{Lo: 0x8CB3, Hi: 0x8CB3, Stride: 1},
+		{Lo: 0x8D30, Hi: 0x8D30, Stride: 1},
+		{Lo: 0x9621, Hi: 0x9621, Stride: 1},
+		{Lo: 0x9646, Hi: 0x9646, Stride: 1},
+		{Lo: 0x964C, Hi: 0x964C, Stride: 1},
+		{Lo: 0x9678, Hi: 0x9678, Stride: 1},
+		{Lo: 0x96F6, Hi: 0x96F6, Stride: 1},
+		{Lo: 0xF96B, Hi: 0xF96B, Stride: 1},
+		{Lo: 0xF973, Hi: 0xF973, Stride: 1},
+		{Lo: 0xF978, Hi: 0xF978, Stride: 1},
+		{Lo: 0xF9B2, Hi: 0xF9B2, Stride: 1},
+		{Lo: 0xF9D1, Hi: 0xF9D1, Stride: 1},
+		{Lo: 0xF9D3, Hi: 0xF9D3, Stride: 1},
+		{Lo: 0xF9FD, Hi: 0xF9FD, Stride: 1},
+	},
+	R32: []unicode.Range32{
+		{Lo: 0x20001, Hi: 0x20001, Stride: 1},
+		{Lo: 0x20064, Hi: 0x20064, Stride: 1},
+		{Lo: 0x200E2, Hi: 0x200E2, Stride: 1},
+		{Lo: 0x20121, Hi: 0x20121, Stride: 1},
+		{Lo: 0x2092A, Hi: 0x2092A, Stride: 1},
+		{Lo: 0x20983, Hi: 0x20983, Stride: 1},
+		{Lo: 0x2098C, Hi: 0x2098C, Stride: 1},
+		{Lo: 0x2099C, Hi: 0x2099C, Stride: 1},
+		{Lo: 0x20AEA, Hi: 0x20AEA, Stride: 1},
+		{Lo: 0x20AFD, Hi: 0x20AFD, Stride: 1},
+		{Lo: 0x20B19, Hi: 0x20B19, Stride: 1},
+		{Lo: 0x22390, Hi: 0x22390, Stride: 1},
+		{Lo: 0x22998, Hi: 0x22998, Stride: 1},
+		{Lo: 0x23B1B, Hi: 0x23B1B, Stride: 1},
+		{Lo: 0x2626D, Hi: 0x2626D, Stride: 1},
+		{Lo: 0x2F890, Hi: 0x2F890, Stride: 1},
+	},
 }

@@ -339,4 +339,7 @@ assistant: yo
   b
   c`},
 	{name: "str_expandtabs_columns", src: `{{ '01\t012\t0123\t01234'.expandtabs()|replace(' ', '.') }} {{ 'a\tb\nab\tc\r\tx'.expandtabs(4)|replace(' ', '.') }} {{ 'é\tb'.expandtabs(tabsize=3)|replace(' ', '.') }} {{ 'a\tb'.expandtabs(0) }}`, want: "01......012.....0123....01234 a...b\nab..c\r....x é..b ab"},
+	{name: "str_isdigit_isnumeric", src: `{{ '²'.isdigit() }} {{ '①'.isdigit() }} {{ '½'.isdigit() }} {{ '١٢'.isdigit() }} {{ '²'.isdecimal() }} {{ '١'.isdecimal() }} {{ '½'.isnumeric() }} {{ 'Ⅳ'.isnumeric() }} {{ '一'.isnumeric() }} {{ 'a'.isnumeric() }}`, want: `True True False True False True True True True False`},
+	{name: "str_isalnum_isalpha", src: `{{ 'x²'.isalnum() }} {{ '½Ⅳ'.isalnum() }} {{ 'é一'.isalnum() }} {{ 'a-b'.isalnum() }} {{ 'ǅª'.isalpha() }} {{ 'á'.isalpha() }} {{ ''.isalnum() }}`, want: `True True True False True False False`},
+	{name: "wordcount_python_word_chars", src: `{{ 'x² ½ Ⅳ 一 áb'|wordcount }}`, want: `6`},
 }

@@ -280,6 +280,13 @@ c("indent_python_breaks", "{{ 'a\\u2028b\\x0cc'|indent(2) }}")
 # \n or \r; a size of 0 or less drops the tabs.
 c("str_expandtabs_columns", "{{ '01\\t012\\t0123\\t01234'.expandtabs()|replace(' ', '.') }} {{ 'a\\tb\\nab\\tc\\r\\tx'.expandtabs(4)|replace(' ', '.') }} {{ 'é\\tb'.expandtabs(tabsize=3)|replace(' ', '.') }} {{ 'a\\tb'.expandtabs(0) }}")
 
+# str.isdigit/isnumeric/isalnum go by Unicode's Numeric_Type: '²' and '①'
+# are digits, '½', 'Ⅳ' and '一' numeric; isdecimal is the Nd digits only.
+# jinja2's wordcount counts \w+, whose \w is str.isalnum or '_'.
+c("str_isdigit_isnumeric", "{{ '²'.isdigit() }} {{ '①'.isdigit() }} {{ '½'.isdigit() }} {{ '١٢'.isdigit() }} {{ '²'.isdecimal() }} {{ '١'.isdecimal() }} {{ '½'.isnumeric() }} {{ 'Ⅳ'.isnumeric() }} {{ '一'.isnumeric() }} {{ 'a'.isnumeric() }}")
+c("str_isalnum_isalpha", "{{ 'x²'.isalnum() }} {{ '½Ⅳ'.isalnum() }} {{ 'é一'.isalnum() }} {{ 'a-b'.isalnum() }} {{ 'ǅª'.isalpha() }} {{ 'a\u0301'.isalpha() }} {{ ''.isalnum() }}")
+c("wordcount_python_word_chars", "{{ 'x² ½ Ⅳ 一 a\u0301b'|wordcount }}")
+
 env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
 
 
