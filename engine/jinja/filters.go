@@ -232,9 +232,13 @@ func fList(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
 	return &List{Items: append([]any(nil), items...)}, nil
 }
 
+// fInt is jinja2's int filter: int(value) (int(value, base) for a str),
+// and where that raises ValueError or TypeError, int(float(value)), else
+// the default. So "42.23"|int is 42, "0x1A"|int(base=16) 26, "_1"|int 0
+// (an underscore only goes between digits), "12"|int(base=2) 12 (by way
+// of float) and "inf"|int the default.
 func fInt(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
 	dflt := argAt(args, kw, 0, "default", int64(0))
-	base, _ := asInt(argAt(args, kw, 1, "base", int64(10)))
 	switch x := v.(type) {
 	case Undefined:
 		return nil, x.err() // Undefined.__int__ raises
@@ -244,28 +248,23 @@ func fInt(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
 		n, _ := asInt(x)
 		return n, nil
 	case float64:
-		if math.IsInf(x, 0) || math.IsNaN(x) {
+		if math.IsInf(x, 0) {
+			// int(inf) raises OverflowError, which jinja2 lets through.
+			return nil, fmt.Errorf("OverflowError: cannot convert float infinity to integer")
+		}
+		if math.IsNaN(x) {
 			return dflt, nil
 		}
-		if math.Abs(x) >= 1<<63 {
-			n, _ := big.NewFloat(math.Trunc(x)).Int(nil)
-			return intValue(n), nil
-		}
-		return int64(x), nil
+		return floatToInt(x), nil
 	case string:
-		s := strings.TrimSpace(strings.ReplaceAll(x, "_", ""))
-		if n, err := strconv.ParseInt(s, int(base), 64); err == nil {
-			return n, nil
-		}
-		if base == 10 && s != "" && s[0] != '+' {
-			if n, ok := parseBigInt(s); ok {
+		// A base that is no int is int()'s TypeError: float() decides.
+		if base, ok := asInt(argAt(args, kw, 1, "base", int64(10))); ok {
+			if n, ok := pyIntText(x, base); ok {
 				return n, nil
 			}
 		}
-		if base == 10 {
-			if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
-				return int64(f), nil
-			}
+		if f, ok := pyFloatText(x); ok && !math.IsInf(f, 0) && !math.IsNaN(f) {
+			return floatToInt(f), nil
 		}
 	}
 	return dflt, nil
@@ -284,7 +283,7 @@ func fFloat(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
 	case bigInt:
 		return x.float()
 	case string:
-		if f, err := strconv.ParseFloat(strings.TrimSpace(x), 64); err == nil {
+		if f, ok := pyFloatText(x); ok {
 			return f, nil
 		}
 	}

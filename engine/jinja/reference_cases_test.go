@@ -342,4 +342,9 @@ assistant: yo
 	{name: "str_isdigit_isnumeric", src: `{{ '²'.isdigit() }} {{ '①'.isdigit() }} {{ '½'.isdigit() }} {{ '١٢'.isdigit() }} {{ '²'.isdecimal() }} {{ '١'.isdecimal() }} {{ '½'.isnumeric() }} {{ 'Ⅳ'.isnumeric() }} {{ '一'.isnumeric() }} {{ 'a'.isnumeric() }}`, want: `True True False True False True True True True False`},
 	{name: "str_isalnum_isalpha", src: `{{ 'x²'.isalnum() }} {{ '½Ⅳ'.isalnum() }} {{ 'é一'.isalnum() }} {{ 'a-b'.isalnum() }} {{ 'ǅª'.isalpha() }} {{ 'á'.isalpha() }} {{ ''.isalnum() }}`, want: `True True True False True False False`},
 	{name: "wordcount_python_word_chars", src: `{{ 'x² ½ Ⅳ 一 áb'|wordcount }}`, want: `6`},
+	{name: "int_filter_python_int", src: `{{ '_1'|int }} {{ '1_0'|int }} {{ '1__0'|int }} {{ '1_'|int }} {{ ' 12 '|int }} {{ '\u3000-7\n'|int }} {{ '\x1c5'|int }} {{ '١٢'|int }} {{ '+8'|int }}`, want: `0 10 0 0 12 -7 0 12 8`},
+	{name: "int_filter_bases", src: `{{ '0x1A'|int(base=16) }} {{ '0X_1a'|int(base=16) }} {{ '1A'|int(base=16) }} {{ '0b101'|int(base=2) }} {{ '0o17'|int(base=8) }} {{ '0x1f'|int(base=0) }} {{ '010'|int(base=0) }} {{ '0_0'|int(base=0) }} {{ '12'|int(base=2) }} {{ 'z'|int(base=36) }} {{ '7'|int(base=1) }}`, want: `26 26 26 5 15 31 10 0 12 35 7`},
+	{name: "int_filter_float_fallback", src: `{{ '1.5'|int }} {{ '-1.5e0'|int }} {{ '1_0.5'|int }} {{ '1.'|int }} {{ '.5e1'|int }} {{ '1e3'|int(base=16) }} {{ '0x1p4'|int }} {{ 'inf'|int(7) }} {{ 'nan'|int(7) }} {{ '99999999999999999999.5'|int }} {{ 'x'|int(7) }}`, want: `1 -1 10 1 5 483 0 7 7 100000000000000000000 7`},
+	{name: "float_filter_python_float", src: `{{ '1_0.5'|float }} {{ '0x1p4'|float }} {{ '1e400'|float }} {{ '-Infinity'|float }} {{ '١.٥'|float }} {{ '1._5'|float }} {{ ' 2 '|float }}`, want: `10.5 0.0 inf -inf 1.5 0.0 2.0`},
+	{name: "int_filter_of_infinity_err", src: `{{ (xs|first|string ~ 'e400')|float|int }}`, err: `OverflowError: cannot convert float infinity to integer`},
 }

@@ -287,6 +287,16 @@ c("str_isdigit_isnumeric", "{{ '²'.isdigit() }} {{ '①'.isdigit() }} {{ '½'.i
 c("str_isalnum_isalpha", "{{ 'x²'.isalnum() }} {{ '½Ⅳ'.isalnum() }} {{ 'é一'.isalnum() }} {{ 'a-b'.isalnum() }} {{ 'ǅª'.isalpha() }} {{ 'a\u0301'.isalpha() }} {{ ''.isalnum() }}")
 c("wordcount_python_word_chars", "{{ 'x² ½ Ⅳ 一 a\u0301b'|wordcount }}")
 
+# jinja2's int filter is int(s, base), else int(float(s)), else the
+# default: Python's int() takes underscores only between digits, a base
+# prefix for bases 16/8/2 (or 0), whitespace and any script's digits;
+# float() no hexadecimal. int(inf) raises OverflowError.
+c("int_filter_python_int", "{{ '_1'|int }} {{ '1_0'|int }} {{ '1__0'|int }} {{ '1_'|int }} {{ ' 12 '|int }} {{ '\\u3000-7\\n'|int }} {{ '\\x1c5'|int }} {{ '١٢'|int }} {{ '+8'|int }}")
+c("int_filter_bases", "{{ '0x1A'|int(base=16) }} {{ '0X_1a'|int(base=16) }} {{ '1A'|int(base=16) }} {{ '0b101'|int(base=2) }} {{ '0o17'|int(base=8) }} {{ '0x1f'|int(base=0) }} {{ '010'|int(base=0) }} {{ '0_0'|int(base=0) }} {{ '12'|int(base=2) }} {{ 'z'|int(base=36) }} {{ '7'|int(base=1) }}")
+c("int_filter_float_fallback", "{{ '1.5'|int }} {{ '-1.5e0'|int }} {{ '1_0.5'|int }} {{ '1.'|int }} {{ '.5e1'|int }} {{ '1e3'|int(base=16) }} {{ '0x1p4'|int }} {{ 'inf'|int(7) }} {{ 'nan'|int(7) }} {{ '99999999999999999999.5'|int }} {{ 'x'|int(7) }}")
+c("float_filter_python_float", "{{ '1_0.5'|float }} {{ '0x1p4'|float }} {{ '1e400'|float }} {{ '-Infinity'|float }} {{ '١.٥'|float }} {{ '1._5'|float }} {{ ' 2 '|float }}")
+c("int_filter_of_infinity_err", "{{ (xs|first|string ~ 'e400')|float|int }}")
+
 env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
 
 
