@@ -347,4 +347,11 @@ assistant: yo
 	{name: "int_filter_float_fallback", src: `{{ '1.5'|int }} {{ '-1.5e0'|int }} {{ '1_0.5'|int }} {{ '1.'|int }} {{ '.5e1'|int }} {{ '1e3'|int(base=16) }} {{ '0x1p4'|int }} {{ 'inf'|int(7) }} {{ 'nan'|int(7) }} {{ '99999999999999999999.5'|int }} {{ 'x'|int(7) }}`, want: `1 -1 10 1 5 483 0 7 7 100000000000000000000 7`},
 	{name: "float_filter_python_float", src: `{{ '1_0.5'|float }} {{ '0x1p4'|float }} {{ '1e400'|float }} {{ '-Infinity'|float }} {{ '١.٥'|float }} {{ '1._5'|float }} {{ ' 2 '|float }}`, want: `10.5 0.0 inf -inf 1.5 0.0 2.0`},
 	{name: "int_filter_of_infinity_err", src: `{{ (xs|first|string ~ 'e400')|float|int }}`, err: `OverflowError: cannot convert float infinity to integer`},
+	{name: "str_format_conversions", src: `{{ '{!r} {!s} {!a} {x!r} {!r:>6}|{!s:*^7}|{!r:.3}'.format('x', 'é', 'é', 'x', 'é', 'é', x=[1, 'a']) }}`, want: `'x' é '\xe9' [1, 'a']    'x'|***é***|'é'`},
+	{name: "str_format_manual_and_auto_err", src: `{{ '{} {0}'.format(1) }}`, err: `ValueError: cannot switch from manual field specification to automatic field numbering`},
+	{name: "str_format_str_spec", src: `{{ '[{:>6}][{:<5}][{:^7}][{:06}][{:x<4}][{:.2}][{:<05}]'.format('ab', 'ab', 'ab', 'ab', 'ab', 'héllo', 'ab') }}`, want: `[    ab][ab   ][  ab   ][ab0000][abxx][hé][ab000]`},
+	{name: "str_format_bad_conversion_err", src: `{{ '{!x}'.format(1) }}`, err: `ValueError: Unknown conversion specifier x`},
+	{name: "str_format_sign_on_str_err", src: `{{ '{:+}'.format('ab') }}`, err: `ValueError: Sign not allowed in string format specifier`},
+	{name: "str_format_spec_on_none_err", src: `{{ '{:>4}'.format(none) }}`, err: `TypeError: unsupported format string passed to NoneType.__format__`},
+	{name: "str_percent_ascii", src: `{{ '%a %r' % ('é', 'é') }}`, want: `'\xe9' 'é'`},
 }

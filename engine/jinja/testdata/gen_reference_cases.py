@@ -297,6 +297,16 @@ c("int_filter_float_fallback", "{{ '1.5'|int }} {{ '-1.5e0'|int }} {{ '1_0.5'|in
 c("float_filter_python_float", "{{ '1_0.5'|float }} {{ '0x1p4'|float }} {{ '1e400'|float }} {{ '-Infinity'|float }} {{ '١.٥'|float }} {{ '1._5'|float }} {{ ' 2 '|float }}")
 c("int_filter_of_infinity_err", "{{ (xs|first|string ~ 'e400')|float|int }}")
 
+# str.format fields take a conversion (!r repr, !s str, !a ascii) before
+# the format spec, which for a str is [[fill]align][0][width][.precision].
+c("str_format_conversions", "{{ '{!r} {!s} {!a} {x!r} {!r:>6}|{!s:*^7}|{!r:.3}'.format('x', 'é', 'é', 'x', 'é', 'é', x=[1, 'a']) }}")
+c("str_format_manual_and_auto_err", "{{ '{} {0}'.format(1) }}")
+c("str_format_str_spec", "{{ '[{:>6}][{:<5}][{:^7}][{:06}][{:x<4}][{:.2}][{:<05}]'.format('ab', 'ab', 'ab', 'ab', 'ab', 'héllo', 'ab') }}")
+c("str_format_bad_conversion_err", "{{ '{!x}'.format(1) }}")
+c("str_format_sign_on_str_err", "{{ '{:+}'.format('ab') }}")
+c("str_format_spec_on_none_err", "{{ '{:>4}'.format(none) }}")
+c("str_percent_ascii", "{{ '%a %r' % ('é', 'é') }}")
+
 env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
 
 
