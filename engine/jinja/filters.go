@@ -847,20 +847,7 @@ func fTruncate(_ *renderer, v any, args []any, kw map[string]any) (any, error) {
 }
 
 func fStripTags(_ *renderer, v any, _ []any, _ map[string]any) (any, error) {
-	s := toStr(v)
-	var b strings.Builder
-	in := false
-	for _, r := range s {
-		switch {
-		case r == '<':
-			in = true
-		case r == '>' && in:
-			in = false
-		case !in:
-			b.WriteRune(r)
-		}
-	}
-	return strings.Join(strings.Fields(b.String()), " "), nil
+	return stripTags(toStr(v)), nil
 }
 
 // setKey maps a value to a Go map key that is equal exactly when Python's

@@ -354,4 +354,6 @@ assistant: yo
 	{name: "str_format_sign_on_str_err", src: `{{ '{:+}'.format('ab') }}`, err: `ValueError: Sign not allowed in string format specifier`},
 	{name: "str_format_spec_on_none_err", src: `{{ '{:>4}'.format(none) }}`, err: `TypeError: unsupported format string passed to NoneType.__format__`},
 	{name: "str_percent_ascii", src: `{{ '%a %r' % ('é', 'é') }}`, want: `'\xe9' 'é'`},
+	{name: "striptags_unescapes_entities", src: `{{ 'a &amp; b <b>c</b> &lt;d&gt; &#39;e&#x27; &nbsp;x &eacute;&amp &copy2 &unknown; &#0;&#x80;&#1;|'|striptags }}`, want: `a & b c <d> 'e'  x é& ©2 &unknown; �€|`},
+	{name: "striptags_comments_and_open_tags", src: `{{ '<!-- <b> -->x<!-- y'|striptags }}|{{ 'a<b>c<d'|striptags }}|{{ ('<!<!--x-->--' * 2)|striptags }}|{{ ' \x1c a \xa0 b '|striptags }}`, want: `x<!-- y|ac<d|--|a b`},
 }

@@ -307,6 +307,12 @@ c("str_format_sign_on_str_err", "{{ '{:+}'.format('ab') }}")
 c("str_format_spec_on_none_err", "{{ '{:>4}'.format(none) }}")
 c("str_percent_ascii", "{{ '%a %r' % ('é', 'é') }}")
 
+# striptags is markupsafe's Markup.striptags: comments, then tags, cut out
+# (a '<' with no '>' after it stays), whitespace (Python's) collapsed, then
+# HTML entities decoded as html.unescape does.
+c("striptags_unescapes_entities", "{{ 'a &amp; b <b>c</b> &lt;d&gt; &#39;e&#x27; &nbsp;x &eacute;&amp &copy2 &unknown; &#0;&#x80;&#1;|'|striptags }}")
+c("striptags_comments_and_open_tags", "{{ '<!-- <b> -->x<!-- y'|striptags }}|{{ 'a<b>c<d'|striptags }}|{{ ('<!<!--x-->--' * 2)|striptags }}|{{ ' \\x1c a \\xa0 b '|striptags }}")
+
 env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
 
 
