@@ -29,6 +29,45 @@ func TestDecodeJSONKeepsOrder(t *testing.T) {
 	}
 }
 
+// TestDecodeJSONOutOfRange: Python's json.loads reads a number beyond
+// float64's range as infinity, as float() does; DecodeJSON refused it. want
+// is what Python jinja2 3.1.6 renders for "{{ v }}|{{ v|tojson }}" with
+// v = json.loads(json) and transformers' tojson.
+func TestDecodeJSONOutOfRange(t *testing.T) {
+	tests := []struct {
+		name, json, want string
+	}{
+		{"overflow and underflow", `[1e400, -1e400, 1e-400, 2.5]`, "[inf, -inf, 0.0, 2.5]|[Infinity, -Infinity, 0.0, 2.5]"},
+		{"in an object", `{"max": 1E+309}`, `{'max': inf}|{"max": Infinity}`},
+		{"past the integer digit limit", strings.Repeat("1", 4301), ""}, // json.loads: ValueError
+		// Not JSON, though json.loads reads them: DecodeJSON, which reads
+		// request JSON, keeps to the JSON grammar.
+		{"NaN token", `NaN`, ""},
+		{"Infinity token", `[-Infinity]`, ""},
+	}
+	tmpl, err := Parse("{{ v }}|{{ v|tojson }}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := DecodeJSON([]byte(tt.json))
+			if tt.want == "" {
+				if err == nil {
+					t.Fatalf("DecodeJSON(%.20s) = %v, want an error", tt.json, v)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := tmpl.Render(map[string]any{"v": v}); err != nil || got != tt.want {
+				t.Errorf("rendered %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
 // TestDecodeJSONDepth: request JSON that templates print is nested at most
 // MaxJSONDepth levels; deeper, tojson(indent) grew with the square of the
 // depth (2.1 GB for an 18 KB tool schema).

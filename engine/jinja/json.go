@@ -295,8 +295,13 @@ func decodeValue(dec *json.Decoder, depth int) (any, error) {
 			if n, ok := parseBigInt(s); ok {
 				return n, nil
 			}
+			return nil, fmt.Errorf("integer of more than %d digits", maxIntDigits)
 		}
-		return strconv.ParseFloat(s, 64)
+		// A number beyond float64's range is infinity to Python's
+		// json.loads (1e400 is inf), and tojson prints it back as
+		// Infinity; only the non-JSON NaN and Infinity tokens, which
+		// encoding/json cannot read, stay refused.
+		return parseFloatLiteral(s)
 	case string:
 		if !utf8.ValidString(t) {
 			return nil, fmt.Errorf("invalid UTF-8 in string")

@@ -1,6 +1,7 @@
 package jinja
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 )
@@ -795,7 +796,7 @@ func (p *parser) parsePrimary() (expr, error) {
 		return &constExpr{pos: t.pos, val: n}, nil
 	case tokFloat:
 		p.next()
-		f, err := strconv.ParseFloat(t.val, 64)
+		f, err := parseFloatLiteral(t.val)
 		if err != nil {
 			return nil, p.errAt(t.pos, "bad float literal %s", t.val)
 		}
@@ -1071,4 +1072,15 @@ func (p *parser) parseTest(obj expr) (expr, error) {
 		t.args = []expr{arg}
 	}
 	return t, nil
+}
+
+// parseFloatLiteral reads a float literal as Python's float() does: one too
+// large for a float64 is infinity (1e400 is inf), where strconv reports
+// ErrRange.
+func parseFloatLiteral(s string) (float64, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		return f, nil // ±Inf, or 0 for an underflow
+	}
+	return f, err
 }

@@ -356,4 +356,5 @@ assistant: yo
 	{name: "str_percent_ascii", src: `{{ '%a %r' % ('é', 'é') }}`, want: `'\xe9' 'é'`},
 	{name: "striptags_unescapes_entities", src: `{{ 'a &amp; b <b>c</b> &lt;d&gt; &#39;e&#x27; &nbsp;x &eacute;&amp &copy2 &unknown; &#0;&#x80;&#1;|'|striptags }}`, want: `a & b c <d> 'e'  x é& ©2 &unknown; �€|`},
 	{name: "striptags_comments_and_open_tags", src: `{{ '<!-- <b> -->x<!-- y'|striptags }}|{{ 'a<b>c<d'|striptags }}|{{ ('<!<!--x-->--' * 2)|striptags }}|{{ ' \x1c a \xa0 b '|striptags }}`, want: `x<!-- y|ac<d|--|a b`},
+	{name: "lit_float_out_of_range", src: `{{ 1e400 }} {{ -1e400 }} {{ 1e400 * 0 }} {{ 1e-400 }} {{ [1e400] }} {{ 1e400|tojson }} {{ 1e400 > 1e308 }}`, want: `inf -inf nan 0.0 [inf] Infinity True`},
 }

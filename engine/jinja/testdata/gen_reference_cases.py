@@ -313,6 +313,9 @@ c("str_percent_ascii", "{{ '%a %r' % ('é', 'é') }}")
 c("striptags_unescapes_entities", "{{ 'a &amp; b <b>c</b> &lt;d&gt; &#39;e&#x27; &nbsp;x &eacute;&amp &copy2 &unknown; &#0;&#x80;&#1;|'|striptags }}")
 c("striptags_comments_and_open_tags", "{{ '<!-- <b> -->x<!-- y'|striptags }}|{{ 'a<b>c<d'|striptags }}|{{ ('<!<!--x-->--' * 2)|striptags }}|{{ ' \\x1c a \\xa0 b '|striptags }}")
 
+# A float literal beyond float64's range is infinity, as float() reads it.
+c("lit_float_out_of_range", "{{ 1e400 }} {{ -1e400 }} {{ 1e400 * 0 }} {{ 1e-400 }} {{ [1e400] }} {{ 1e400|tojson }} {{ 1e400 > 1e308 }}")
+
 env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
 
 
