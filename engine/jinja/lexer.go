@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // tokenKind classifies lexer output.
@@ -177,15 +178,57 @@ func (l *lexer) run() error {
 	return nil
 }
 
+// skipSpace returns where the whitespace that starts at p in s ends. It is
+// Python's \s, as jinja2's lexer matches it: Unicode whitespace too
+// (U+00A0, U+3000, …), so it decodes runes rather than reading bytes.
+func skipSpace(s string, p int) int {
+	for p < len(s) {
+		if c := s[p]; c < utf8.RuneSelf {
+			if !isSpace(rune(c)) {
+				break
+			}
+			p++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[p:])
+		if !isSpace(r) {
+			break
+		}
+		p += n
+	}
+	return p
+}
+
+// nameEnd returns where the name that starts at p in src ends: at the first
+// byte that is not a letter, digit or '_', except that any character
+// outside ASCII continues it unless it is whitespace (which, as Python's \s,
+// separates names: "if\u00a0t").
+func nameEnd(src string, p int) int {
+	for p < len(src) {
+		c := src[p]
+		if c < utf8.RuneSelf {
+			if c != '_' && !unicode.IsLetter(rune(c)) && (c < '0' || c > '9') {
+				break
+			}
+			p++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(src[p:])
+		if isSpace(r) {
+			break
+		}
+		p += n
+	}
+	return p
+}
+
 // afterTagEnd consumes what follows a tag end: "-" strips all whitespace,
 // trim_blocks (for blocks and comments, not "+") removes one newline.
 func (l *lexer) afterTagEnd(end int, sign byte, trim bool) {
 	p := end
 	switch {
 	case sign == '-':
-		for p < len(l.src) && isSpace(rune(l.src[p])) {
-			p++
-		}
+		p = skipSpace(l.src, p)
 	case sign == '+':
 	case trim && p < len(l.src) && l.src[p] == '\n':
 		p++
@@ -214,16 +257,12 @@ func (l *lexer) isRawBegin(start int) bool {
 	if p < len(l.src) && (l.src[p] == '-' || l.src[p] == '+') {
 		p++
 	}
-	for p < len(l.src) && isSpace(rune(l.src[p])) {
-		p++
-	}
+	p = skipSpace(l.src, p)
 	if !strings.HasPrefix(l.src[p:], "raw") {
 		return false
 	}
 	p += 3
-	for p < len(l.src) && isSpace(rune(l.src[p])) {
-		p++
-	}
+	p = skipSpace(l.src, p)
 	return strings.HasPrefix(l.src[p:], "%}") || strings.HasPrefix(l.src[p:], "-%}")
 }
 
@@ -235,9 +274,7 @@ func (l *lexer) lexRaw(start int, sign byte) error {
 	p := strings.Index(l.src[start:], "%}") + start
 	contentStart := p + 2
 	if l.src[p-1] == '-' {
-		for contentStart < len(l.src) && isSpace(rune(l.src[contentStart])) {
-			contentStart++
-		}
+		contentStart = skipSpace(l.src, contentStart)
 	}
 	// Find "{%[-+]? endraw [-+]?%}".
 	for search := contentStart; ; {
@@ -252,17 +289,13 @@ func (l *lexer) lexRaw(start int, sign byte) error {
 			esign = l.src[q]
 			q++
 		}
-		for q < len(l.src) && isSpace(rune(l.src[q])) {
-			q++
-		}
+		q = skipSpace(l.src, q)
 		if !strings.HasPrefix(l.src[q:], "endraw") {
 			search = i + 2
 			continue
 		}
 		q += len("endraw")
-		for q < len(l.src) && isSpace(rune(l.src[q])) {
-			q++
-		}
+		q = skipSpace(l.src, q)
 		var tsign byte
 		if q < len(l.src) && (l.src[q] == '-' || l.src[q] == '+') {
 			tsign = l.src[q]
@@ -293,9 +326,7 @@ func (l *lexer) lexTag(p int, end string) error {
 	src := l.src
 	depth := 0
 	for {
-		for p < len(src) && isSpace(rune(src[p])) {
-			p++
-		}
+		p = skipSpace(src, p)
 		if p >= len(src) {
 			return l.errorf(p, "unexpected end of template, expected %q", end)
 		}
@@ -321,10 +352,7 @@ func (l *lexer) lexTag(p int, end string) error {
 		case c >= '0' && c <= '9':
 			p = l.lexNumber(p)
 		case c == '_' || c >= 0x80 || unicode.IsLetter(rune(c)):
-			q := p
-			for q < len(src) && (src[q] == '_' || src[q] >= 0x80 || unicode.IsLetter(rune(src[q])) || (src[q] >= '0' && src[q] <= '9')) {
-				q++
-			}
+			q := nameEnd(src, p)
 			l.emit(tokName, src[p:q], p)
 			p = q
 		default:

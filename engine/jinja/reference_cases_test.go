@@ -55,6 +55,10 @@ b`},
 {% endfor %}`, want: `123`},
 	{name: "ws_tab_lstrip", src: `	{% if t %}x{% endif %}`, want: `x`},
 	{name: "ws_text_before_tag_same_line", src: `ab  {% if t %}x{% endif %}`, want: `ab  x`},
+	{name: "ws_minus_unicode_after", src: `x{{- 'a' -}}  　b{%- if t -%} c{%- endif -%} d{#- c -#} e`, want: `xabcde`},
+	{name: "ws_minus_unicode_before", src: `x 　{{- 'a' }}|y {%- if t %}z{% endif %}`, want: `xa|yz`},
+	{name: "ws_unicode_inside_tag", src: `{{ 'a'　}}{% if t %}b{% endif %}`, want: `ab`},
+	{name: "ws_minus_unicode_raw", src: `a {%- raw -%} {{ x }} {%- endraw -%}　b`, want: `a{{ x }}b`},
 	{name: "lit_repr", src: `{{ [1, 'a', "b'c", none, true, 1.5, (1,), (1, 2), {'k': [1]}] }}`, want: `[1, 'a', "b'c", None, True, 1.5, (1,), (1, 2), {'k': [1]}]`},
 	{name: "lit_floats", src: `{{ 1.0 }} {{ 1e20 }} {{ 1e16 }} {{ 1e15 }} {{ 0.0001 }} {{ 0.00001 }} {{ 1.5e-7 }} {{ 3.14159 }} {{ -0.0 }} {{ 1/3 }} {{ 2.5e3 }}`, want: `1.0 1e+20 1e+16 1000000000000000.0 0.0001 1e-05 1.5e-07 3.14159 -0.0 0.3333333333333333 2500.0`},
 	{name: "lit_escapes", src: `{{ 'a\nb\tc\\d\'e\u00e9\x41' }}`, want: `a

@@ -35,6 +35,12 @@ c("ws_raw_strip", "a {%- raw -%} {{ x }} {%- endraw -%} b")
 c("ws_line_start_after_tag", "{% for x in xs %}\n  {% if x %}{{ x }}{% endif %}\n{% endfor %}")
 c("ws_tab_lstrip", "\t{% if t %}x{% endif %}")
 c("ws_text_before_tag_same_line", "ab  {% if t %}x{% endif %}")
+# "-" strips whitespace as Python's \s does, Unicode's too (U+00A0, U+2003,
+# U+3000, U+0085, U+001C), on both sides of a tag, and inside tags.
+c("ws_minus_unicode_after", "x{{- 'a' -}}\u00a0\u2003\u3000\x85\x1cb{%- if t -%}\u00a0c{%- endif -%}\u2028d{#- c -#}\u00a0e")
+c("ws_minus_unicode_before", "x\u00a0\u3000{{- 'a' }}|y\u2003{%- if t %}z{% endif %}")
+c("ws_unicode_inside_tag", "{{\u00a0'a'\u3000}}{%\u2003if\u00a0t\u00a0%}b{%\u00a0endif\u00a0%}")
+c("ws_minus_unicode_raw", "a {%- raw -%}\u00a0{{ x }}\u2003{%- endraw -%}\u3000b")
 # literals and printing
 c("lit_repr", "{{ [1, 'a', \"b'c\", none, true, 1.5, (1,), (1, 2), {'k': [1]}] }}")
 c("lit_floats", "{{ 1.0 }} {{ 1e20 }} {{ 1e16 }} {{ 1e15 }} {{ 0.0001 }} {{ 0.00001 }} {{ 1.5e-7 }} {{ 3.14159 }} {{ -0.0 }} {{ 1/3 }} {{ 2.5e3 }}")
