@@ -143,7 +143,9 @@ func (s *Server) chatCompletions(c echo.Context, r *request) error {
 			return []engine.GenerateRequest{r}, nil
 		},
 		renderer: func(Model) renderer {
-			return newChatRenderer(r.model.Name, s.fingerprint(r.model), base.N, base.Logprobs, spec)
+			rd := newChatRenderer(r.model.Name, s.fingerprint(r.model), base.N, base.Logprobs, spec)
+			rd.nullUsage = req.includeUsage()
+			return rd
 		},
 	})
 }
@@ -154,6 +156,7 @@ type chatRenderer struct {
 	fingerprint string
 	created     int64
 	logprobs    bool
+	nullUsage   bool // chunks carry "usage": null (include_usage)
 	out         []*choiceOutput
 	lps         [][]chatTokenLogprob
 	finish      []string
@@ -175,7 +178,7 @@ func newChatRenderer(model, fingerprint string, n int, logprobs bool, spec *outp
 
 func (r *chatRenderer) newChunk(choices []chatChunkChoice) *chatChunk {
 	return &chatChunk{ID: r.id, Object: "chat.completion.chunk", Created: r.created, Model: r.model,
-		SystemFingerprint: r.fingerprint, Choices: choices}
+		SystemFingerprint: r.fingerprint, Choices: choices, Usage: chunkUsage{null: r.nullUsage}}
 }
 
 func (r *chatRenderer) opening() []any {
@@ -270,6 +273,6 @@ func (r *chatRenderer) choices() int { return len(r.out) }
 
 func (r *chatRenderer) usageChunk(u engine.Usage) any {
 	ch := r.newChunk([]chatChunkChoice{})
-	ch.Usage = r.usage(u)
+	ch.Usage = chunkUsage{usageJSON: r.usage(u)}
 	return ch
 }

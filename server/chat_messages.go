@@ -32,6 +32,7 @@ type wireToolCall struct {
 type contentPart struct {
 	Type     string  `json:"type"`
 	Text     *string `json:"text"`
+	Refusal  *string `json:"refusal"`
 	ImageURL *struct {
 		URL    string `json:"url"`
 		Detail string `json:"detail"` // accepted; the projector decides the resolution
@@ -111,7 +112,7 @@ func toTemplateMessages(msgs []wireMessage) ([]engine.ChatMessage, []imageRef, e
 			return nil, nil, apierror.InvalidParam(at+".role",
 				"Invalid value for '%s.role': %q; expected one of system, developer, user, assistant, tool.", at, *m.Role)
 		}
-		content, err := messageText(m.Content, at+".content", &images)
+		content, err := messageText(m.Content, at+".content", role == "assistant", &images)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -145,7 +146,7 @@ func toTemplateMessages(msgs []wireMessage) ([]engine.ChatMessage, []imageRef, e
 // messageText flattens content: a string, null, or an array of parts joined
 // with newlines, where an image_url part stands as engine.ImageMarker() and
 // is appended to images. Other part types are not supported.
-func messageText(raw json.RawMessage, at string, images *[]imageRef) (string, error) {
+func messageText(raw json.RawMessage, at string, assistant bool, images *[]imageRef) (string, error) {
 	if isNull(raw) {
 		return "", nil
 	}
@@ -173,9 +174,22 @@ func messageText(raw json.RawMessage, at string, images *[]imageRef) (string, er
 			}
 			*images = append(*images, imageRef{param: param, url: p.ImageURL.URL})
 			texts = append(texts, engine.ImageMarker())
+		case "refusal":
+			// What an assistant turn held when the model refused (OpenAI:
+			// "one or more of type text, or exactly one of type refusal"):
+			// a client replaying the conversation sends it back, and the
+			// model said it, so it is the turn's text.
+			if !assistant {
+				return "", apierror.New(400, apierror.TypeInvalidRequest, "unsupported_content", fmt.Sprintf("%s[%d].type", at, j),
+					"Content parts of type \"refusal\" are only for assistant messages.")
+			}
+			if p.Refusal == nil {
+				return "", apierror.InvalidParam(fmt.Sprintf("%s[%d].refusal", at, j), "Missing required parameter: '%s[%d].refusal'.", at, j)
+			}
+			texts = append(texts, *p.Refusal)
 		default:
 			return "", apierror.New(400, apierror.TypeInvalidRequest, "unsupported_content", fmt.Sprintf("%s[%d].type", at, j),
-				"Content parts of type %q are not supported; only text and image_url are.", p.Type)
+				"Content parts of type %q are not supported; only text and image_url are (and refusal in assistant messages).", p.Type)
 		}
 	}
 	return strings.Join(texts, "\n"), nil

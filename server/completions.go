@@ -106,6 +106,14 @@ func (s *Server) completions(c echo.Context, r *request) error {
 		return err
 	}
 	echoPrompt := req.Echo != nil && *req.Echo
+	if echoPrompt && req.Logprobs != nil {
+		// Clients send both to score a text (lm-evaluation-harness reads
+		// token_logprobs from the prompt's length on). Without logprobs
+		// for the prompt's tokens they would silently score the wrong
+		// ones; OpenAI refuses the pair for its current models too.
+		return apierror.InvalidParam("logprobs", "Setting 'echo' and 'logprobs' at the same time is not supported: "+
+			"log probabilities are computed for generated tokens only, not for the prompt's.")
+	}
 	r.maxTokens, r.capOnly, r.prompts = base.MaxTokens, req.MaxTokens == nil, len(prompts)
 	return s.generate(c, r, &generation{
 		promptParam: "prompt", params: &req.genParams,
@@ -129,6 +137,7 @@ func (s *Server) completions(c echo.Context, r *request) error {
 		},
 		renderer: func(m Model) renderer {
 			rd := newTextRenderer(r.model.Name, s.fingerprint(r.model), len(prompts)*base.N, base.Logprobs)
+			rd.nullUsage = req.includeUsage()
 			if echoPrompt {
 				for i, p := range prompts {
 					text := p.text
@@ -152,6 +161,7 @@ type textRenderer struct {
 	fingerprint string
 	created     int64
 	logprobs    bool
+	nullUsage   bool // chunks carry "usage": null (include_usage)
 	echo        []string
 	text        []string
 	offset      []int
@@ -175,7 +185,7 @@ func (r *textRenderer) setEcho(i int, text string) {
 
 func (r *textRenderer) newChunk(ch textChoice) *textCompletion {
 	return &textCompletion{ID: r.id, Object: "text_completion", Created: r.created, Model: r.model,
-		SystemFingerprint: r.fingerprint, Choices: []textChoice{ch}}
+		SystemFingerprint: r.fingerprint, Choices: []textChoice{ch}, Usage: chunkUsage{null: r.nullUsage}}
 }
 
 func (r *textRenderer) opening() []any {
@@ -225,7 +235,7 @@ func (r *textRenderer) add(ev engine.Event) {
 
 func (r *textRenderer) response(u engine.Usage) any {
 	resp := &textCompletion{ID: r.id, Object: "text_completion", Created: r.created, Model: r.model,
-		SystemFingerprint: r.fingerprint, Usage: usageOf(u), Choices: make([]textChoice, len(r.text))}
+		SystemFingerprint: r.fingerprint, Usage: chunkUsage{usageJSON: usageOf(u)}, Choices: make([]textChoice, len(r.text))}
 	for i := range r.text {
 		fr := r.finish[i]
 		if fr == "" {
@@ -247,5 +257,5 @@ func (r *textRenderer) choices() int { return len(r.text) }
 
 func (r *textRenderer) usageChunk(u engine.Usage) any {
 	return &textCompletion{ID: r.id, Object: "text_completion", Created: r.created, Model: r.model,
-		SystemFingerprint: r.fingerprint, Choices: []textChoice{}, Usage: usageOf(u)}
+		SystemFingerprint: r.fingerprint, Choices: []textChoice{}, Usage: chunkUsage{usageJSON: usageOf(u)}}
 }

@@ -201,25 +201,38 @@ func TestChatStreamFraming(t *testing.T) {
 func TestCompletionsPrompts(t *testing.T) {
 	cat := newFakeCatalog()
 	_, url := newTestServer(t, cat)
-	resp := post(t, url+"/v1/completions", `{"model":"tiny","prompt":["a","b"],"n":2,"echo":true,"logprobs":2}`)
-	if resp.StatusCode != 200 {
-		t.Fatalf("status %d", resp.StatusCode)
-	}
-	got := decodeResp[textCompletion](t, resp)
-	if len(got.Choices) != 4 || got.Object != "text_completion" || !strings.HasPrefix(got.ID, "cmpl-") {
-		t.Fatalf("got %+v", got)
-	}
-	for i, ch := range got.Choices {
-		want := []string{"a", "a", "b", "b"}[i] + "Hello world"
-		if ch.Index != i || ch.Text != want || ch.Logprobs == nil || len(ch.Logprobs.Tokens) != 2 || ch.Logprobs.TextOffset[0] != 1 {
-			t.Errorf("choice %d: %+v", i, ch)
+	for _, tt := range []struct {
+		body     string
+		echo     bool
+		logprobs bool
+	}{
+		{`{"model":"tiny","prompt":["a","b"],"n":2,"echo":true}`, true, false},
+		{`{"model":"tiny","prompt":["a","b"],"n":2,"logprobs":2}`, false, true},
+	} {
+		resp := post(t, url+"/v1/completions", tt.body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: status %d", tt.body, resp.StatusCode)
+		}
+		got := decodeResp[textCompletion](t, resp)
+		if len(got.Choices) != 4 || got.Object != "text_completion" || !strings.HasPrefix(got.ID, "cmpl-") {
+			t.Fatalf("got %+v", got)
+		}
+		for i, ch := range got.Choices {
+			want := "Hello world"
+			if tt.echo {
+				want = []string{"a", "a", "b", "b"}[i] + want
+			}
+			if ch.Index != i || ch.Text != want || (ch.Logprobs != nil) != tt.logprobs ||
+				tt.logprobs && (len(ch.Logprobs.Tokens) != 2 || ch.Logprobs.TextOffset[0] != 0) {
+				t.Errorf("%s: choice %d: %+v", tt.body, i, ch)
+			}
+		}
+		if got.Usage.PromptTokens != 14 || got.Usage.CompletionTokens != 8 {
+			t.Errorf("usage %+v", got.Usage)
 		}
 	}
-	if got.Usage.PromptTokens != 14 || got.Usage.CompletionTokens != 8 {
-		t.Errorf("usage %+v", got.Usage)
-	}
 
-	resp = post(t, url+"/v1/completions", `{"model":"tiny","prompt":[[72,105]],"stream":true}`)
+	resp := post(t, url+"/v1/completions", `{"model":"tiny","prompt":[[72,105]],"stream":true}`)
 	data, _ := sseEvents(t, resp.Body)
 	if len(data) != 4 || data[3] != "[DONE]" || !strings.Contains(data[2], `"finish_reason":"length"`) {
 		t.Errorf("stream: %q", data)
@@ -403,6 +416,9 @@ func TestErrors(t *testing.T) {
 		{"image to a text model", "POST", "/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]}`, nil, 400, "unsupported_content", "messages[0].content[0].image_url", false},
 		{"image part without url", "POST", "/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":[{"type":"image_url"}]}]}`, nil, 400, "invalid_value", "messages[0].content[0].image_url.url", false},
 		{"audio part", "POST", "/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":[{"type":"input_audio"}]}]}`, nil, 400, "unsupported_content", "messages[0].content[0].type", false},
+		{"refusal part from the user", "POST", "/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":[{"type":"refusal","refusal":"no"}]}]}`, nil, 400, "unsupported_content", "messages[0].content[0].type", false},
+		{"refusal part without its text", "POST", "/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":"hi"},{"role":"assistant","content":[{"type":"refusal"}]},{"role":"user","content":"ok"}]}`, nil, 400, "invalid_value", "messages[1].content[0].refusal", false},
+		{"echo with logprobs", "POST", "/v1/completions", `{"model":"tiny","prompt":"x","echo":true,"logprobs":1}`, nil, 400, "invalid_value", "logprobs", false},
 		{"bad role", "POST", "/v1/chat/completions", `{"model":"tiny","messages":[{"role":"wizard","content":"x"}]}`, nil, 400, "invalid_value", "messages[0].role", false},
 		{"no messages", "POST", "/v1/chat/completions", `{"model":"tiny","messages":[]}`, nil, 400, "invalid_value", "messages", false},
 		{"missing model", "POST", "/v1/chat/completions", `{"messages":[{"role":"user","content":"x"}]}`, nil, 400, "invalid_value", "model", false},
@@ -700,5 +716,53 @@ func TestNonFiniteLogprobs(t *testing.T) {
 				t.Fatalf("%d: %s", resp.StatusCode, text)
 			}
 		})
+	}
+}
+
+// TestStreamUsageNullInOtherChunks: with stream_options.include_usage
+// OpenAI documents "an additional chunk will be streamed before the
+// data: [DONE] message. The usage field on this chunk shows the token usage
+// statistics for the entire request, and the choices field will always be an
+// empty array. All other chunks will also include a usage field, but with a
+// null value." ggufd left the key out of the other chunks.
+func TestStreamUsageNullInOtherChunks(t *testing.T) {
+	_, url := newTestServer(t, newFakeCatalog())
+	for _, tc := range []struct{ path, body string }{
+		{"/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}`},
+		{"/v1/completions", `{"model":"tiny","prompt":"hi","stream":true,"stream_options":{"include_usage":true}}`},
+	} {
+		resp := post(t, url+tc.path, tc.body)
+		data, _ := sseEvents(t, resp.Body)
+		if len(data) < 3 || data[len(data)-1] != "[DONE]" {
+			t.Fatalf("%s: events %q", tc.path, data)
+		}
+		for i, d := range data[:len(data)-2] { // all but the usage chunk and [DONE]
+			var chunk map[string]json.RawMessage
+			if err := json.Unmarshal([]byte(d), &chunk); err != nil {
+				t.Fatalf("%s: chunk %d: %v", tc.path, i, err)
+			}
+			if u, ok := chunk["usage"]; !ok || string(u) != "null" {
+				t.Errorf("%s: chunk %d has no \"usage\": null: %s", tc.path, i, d)
+			}
+		}
+	}
+}
+
+// TestAssistantRefusalPart: OpenAI's assistant message content is "one or
+// more of type text, or exactly one of type refusal"; a conversation
+// replayed with such a turn was a 400. The refusal is the turn's text.
+func TestAssistantRefusalPart(t *testing.T) {
+	cat := newFakeCatalog()
+	_, url := newTestServer(t, cat)
+	resp := post(t, url+"/v1/chat/completions", `{"model":"tiny","messages":[
+		{"role":"user","content":"hi"},
+		{"role":"assistant","content":[{"type":"refusal","refusal":"I can't help with that."}]},
+		{"role":"user","content":"ok, something else"}]}`)
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("status %d: %s", resp.StatusCode, b)
+	}
+	if req := cat.models["tiny"].lastRequest(t); !strings.Contains(req.Prompt, "I can't help with that.") {
+		t.Errorf("prompt %q lacks the refusal", req.Prompt)
 	}
 }

@@ -603,3 +603,44 @@ func TestFillInMiddleLive(t *testing.T) {
 		t.Fatalf("status %d, usage %+v; want %d prompt tokens", resp.StatusCode, got.Usage, want)
 	}
 }
+
+// TestTopPZeroIsGreedy: OpenAI documents top_p in [0, 1] as nucleus
+// sampling ("0.1 means only the tokens comprising the top 10% probability
+// mass are considered"), so top_p 0 keeps only the most likely token: the
+// output is the greedy one whatever the temperature or seed (llama-server
+// does the same: llama.cpp's top_p sampler keeps min_keep = 1 token).
+// ggufd passed 0 to the engine, whose sampler reads TopP 0 as "off", so a
+// client asking for the most deterministic output got full-distribution
+// sampling instead.
+func TestTopPZeroIsGreedy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads a real model")
+	}
+	live := startLiveWith(t, `listen: 127.0.0.1:0
+models_dir: models
+auth: {mode: none}
+models:
+  raw:
+    file: raw.gguf
+    context: 128
+    parallel: 2
+    threads: 1
+`, map[string]string{"raw.gguf": "stories260K.gguf"})
+	text := func(body string) string {
+		t.Helper()
+		resp := post(t, live.url+"/v1/completions", body)
+		b, _ := io.ReadAll(resp.Body)
+		var out struct{ Choices []struct{ Text string } }
+		if err := json.Unmarshal(b, &out); err != nil || resp.StatusCode != http.StatusOK || len(out.Choices) != 1 {
+			t.Fatalf("%d %s", resp.StatusCode, b)
+		}
+		return out.Choices[0].Text
+	}
+	greedy := text(`{"model":"raw","prompt":"Once upon","max_tokens":24,"temperature":0}`)
+	for seed := 1; seed <= 4; seed++ {
+		got := text(fmt.Sprintf(`{"model":"raw","prompt":"Once upon","max_tokens":24,"temperature":1,"top_p":0,"seed":%d}`, seed))
+		if got != greedy {
+			t.Errorf("top_p 0, seed %d: %q; want the greedy output %q", seed, got, greedy)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"math"
 	"runtime/debug"
 
@@ -99,7 +100,35 @@ type chatChunk struct {
 	Model             string            `json:"model"`
 	SystemFingerprint string            `json:"system_fingerprint"`
 	Choices           []chatChunkChoice `json:"choices"`
-	Usage             *usageJSON        `json:"usage,omitempty"`
+	Usage             chunkUsage        `json:"usage,omitzero"`
+}
+
+// chunkUsage is the usage of a stream chunk (and of a legacy completion,
+// whose chunks and answer share a type): the counts in the final chunk
+// (include_usage) and in an answer; null in every other chunk when the
+// client asked for usage, as OpenAI sends it ("All other chunks will also
+// include a usage field, but with a null value"); absent otherwise.
+type chunkUsage struct {
+	*usageJSON
+	null bool
+}
+
+func (u chunkUsage) IsZero() bool { return u.usageJSON == nil && !u.null }
+
+func (u chunkUsage) MarshalJSON() ([]byte, error) {
+	if u.usageJSON == nil {
+		return []byte("null"), nil
+	}
+	return json.Marshal(u.usageJSON)
+}
+
+func (u *chunkUsage) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*u = chunkUsage{null: true}
+		return nil
+	}
+	u.usageJSON, u.null = new(usageJSON), false
+	return json.Unmarshal(b, u.usageJSON)
 }
 
 type chatChunkChoice struct {
@@ -141,7 +170,7 @@ type textCompletion struct {
 	Model             string       `json:"model"`
 	SystemFingerprint string       `json:"system_fingerprint"`
 	Choices           []textChoice `json:"choices"`
-	Usage             *usageJSON   `json:"usage,omitempty"`
+	Usage             chunkUsage   `json:"usage,omitzero"`
 }
 
 type textChoice struct {

@@ -134,6 +134,12 @@ func (p *genParams) toEngine(e models.Entry) (engine.GenerateRequest, error) {
 		PresencePenalty:  float32(pick(p.PresencePenalty, d.PresencePenalty, 0)),
 		FrequencyPenalty: float32(pick(p.FrequencyPenalty, d.FrequencyPenalty, 0)),
 	}
+	if req.Sampling.TopP == 0 {
+		// OpenAI's top_p keeps the smallest set of tokens whose mass
+		// reaches it: at 0, the most likely token alone. The engine reads
+		// 0 as "off" (the zero value), so say greedy instead.
+		req.Sampling.Temperature = 0
+	}
 	if seed := pickPtr(p.Seed, d.Seed); seed != nil {
 		s := uint64(*seed)
 		req.Sampling.Seed = &s
