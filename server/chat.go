@@ -21,6 +21,10 @@ type chatRequest struct {
 	Tools               json.RawMessage `json:"tools"`
 	ToolChoice          json.RawMessage `json:"tool_choice"`
 	ParallelToolCalls   *bool           `json:"parallel_tool_calls"`
+	// Functions and FunctionCall are OpenAI's deprecated forms of tools
+	// and tool_choice: refused by name rather than ignored (see chat).
+	Functions    json.RawMessage `json:"functions"`
+	FunctionCall json.RawMessage `json:"function_call"`
 	// ReasoningFormat and ChatTemplateKwargs are llama-server's extensions.
 	ReasoningFormat    *string                    `json:"reasoning_format"`
 	ChatTemplateKwargs map[string]json.RawMessage `json:"chat_template_kwargs"`
@@ -92,6 +96,17 @@ func (s *Server) chatCompletions(c echo.Context, r *request) error {
 	}
 	if err := s.checkPromptSize("messages", messagesSize(req.Messages, req.Tools, req.ChatTemplateKwargs)); err != nil {
 		return err
+	}
+	for _, legacy := range []struct {
+		param string
+		raw   json.RawMessage
+	}{{"functions", req.Functions}, {"function_call", req.FunctionCall}} {
+		// Ignored, a forced function_call silently became plain text, and
+		// the client's function agent failed further on; told, it can
+		// switch to tools, which every current OpenAI client speaks.
+		if !isNull(legacy.raw) {
+			return apierror.InvalidParam(legacy.param, "The deprecated '%s' parameter is not supported; send 'tools' and 'tool_choice' instead.", legacy.param)
+		}
 	}
 	tools, err := parseChatTools(req.Tools, req.ToolChoice, req.ParallelToolCalls)
 	if err != nil {

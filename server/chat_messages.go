@@ -234,6 +234,13 @@ func parseArguments(raw json.RawMessage) (any, error) {
 		if strings.TrimSpace(s) == "" {
 			return map[string]any{}, nil
 		}
+		if !json.Valid([]byte(s)) {
+			// A turn replayed as the model wrote it (a small model's
+			// arguments are not always JSON): templates get the text, as
+			// transformers' do, rather than the conversation a 400.
+			// Valid JSON past the decoder's limits is still refused below.
+			return s, nil
+		}
 		raw = json.RawMessage(s)
 	}
 	v, err := decodeJSONValue(raw)

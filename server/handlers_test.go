@@ -418,6 +418,8 @@ func TestErrors(t *testing.T) {
 		{"audio part", "POST", "/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":[{"type":"input_audio"}]}]}`, nil, 400, "unsupported_content", "messages[0].content[0].type", false},
 		{"refusal part from the user", "POST", "/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":[{"type":"refusal","refusal":"no"}]}]}`, nil, 400, "unsupported_content", "messages[0].content[0].type", false},
 		{"refusal part without its text", "POST", "/v1/chat/completions", `{"model":"tiny","messages":[{"role":"user","content":"hi"},{"role":"assistant","content":[{"type":"refusal"}]},{"role":"user","content":"ok"}]}`, nil, 400, "invalid_value", "messages[1].content[0].refusal", false},
+		{"legacy functions", "POST", "/v1/chat/completions", chat(`,"functions":[{"name":"f","parameters":{}}]`), nil, 400, "invalid_value", "functions", false},
+		{"legacy function_call", "POST", "/v1/chat/completions", chat(`,"function_call":{"name":"f"}`), nil, 400, "invalid_value", "function_call", false},
 		{"echo with logprobs", "POST", "/v1/completions", `{"model":"tiny","prompt":"x","echo":true,"logprobs":1}`, nil, 400, "invalid_value", "logprobs", false},
 		{"bad role", "POST", "/v1/chat/completions", `{"model":"tiny","messages":[{"role":"wizard","content":"x"}]}`, nil, 400, "invalid_value", "messages[0].role", false},
 		{"no messages", "POST", "/v1/chat/completions", `{"model":"tiny","messages":[]}`, nil, 400, "invalid_value", "messages", false},
@@ -636,9 +638,16 @@ func TestToolCallArgumentsParsed(t *testing.T) {
 	if _, ok := args.(*chattemplate.Map); !ok {
 		t.Errorf("arguments not parsed into an object: %#v", args)
 	}
+	// Text that is not JSON reaches the template as text (see
+	// TestReplayedArgumentsThatAreNotJSON).
 	tc.Function.Arguments = json.RawMessage(`"{not json"`)
-	if _, err := templateToolCalls([]wireToolCall{tc}, "messages[0].tool_calls"); err == nil {
-		t.Error("bad arguments accepted")
+	calls, err = templateToolCalls([]wireToolCall{tc}, "messages[0].tool_calls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn, _ = calls[0].(*chattemplate.Map).Get("function")
+	if args, _ := fn.(*chattemplate.Map).Get("arguments"); args != "{not json" {
+		t.Errorf("arguments that are not JSON: %#v, want the text", args)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ggufd/ggufd/engine"
+	"github.com/ggufd/ggufd/engine/chattemplate"
 	"github.com/ggufd/ggufd/engine/toolformat"
 )
 
@@ -259,5 +260,34 @@ func TestWithTemplateIDs(t *testing.T) {
 	orig, _ := tmpl.Messages[0]["tool_calls"].([]any)[0].(interface{ Get(any) (any, bool) }).Get("id")
 	if orig != "call_0123456789abcdef01234567" {
 		t.Errorf("the request's own messages changed: %v", orig)
+	}
+}
+
+// TestReplayedArgumentsThatAreNotJSON: a client replays an assistant turn
+// whose tool-call arguments the model did not write as JSON (small models
+// do): the template gets the text, as transformers' does, where the
+// request was a 400 and the conversation could not go on. JSON past the
+// decoder's limits is still refused (TestErrors "arguments nested deep").
+func TestReplayedArgumentsThatAreNotJSON(t *testing.T) {
+	var msgs []wireMessage
+	if err := json.Unmarshal([]byte(`[
+		{"role":"user","content":"weather?"},
+		{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"Paris"}}]},
+		{"role":"tool","tool_call_id":"call_1","content":"sunny"}]`), &msgs); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := toTemplateMessages(msgs)
+	if err != nil {
+		t.Fatalf("replayed turn refused: %v", err)
+	}
+	calls, _ := out[1]["tool_calls"].([]any)
+	if len(calls) != 1 {
+		t.Fatalf("assistant turn %v", out[1])
+	}
+	call, _ := calls[0].(*chattemplate.Map)
+	fn, _ := call.Get("function")
+	fm, _ := fn.(*chattemplate.Map)
+	if args, _ := fm.Get("arguments"); args != "Paris" {
+		t.Errorf("arguments %#v: want the text the model wrote", args)
 	}
 }
