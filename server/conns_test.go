@@ -8,10 +8,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ggufd/ggufd/accounts"
 	"github.com/ggufd/ggufd/server/apierror"
 )
 
@@ -241,6 +244,69 @@ func TestOversizedBodyClosesConnection(t *testing.T) {
 			if !closed {
 				t.Fatal("connection kept open after the 413")
 			}
+		})
+	}
+}
+
+// stalledClient sends req on a connection whose receive buffer is as small
+// as the kernel allows and never reads from it: a client that keeps its TCP
+// connection open (advertising a zero window) but consumes nothing.
+func stalledClient(t *testing.T, addr, req string) net.Conn {
+	t.Helper()
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 1024)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestStalledReaderIsSettled: a client that keeps its connection open but
+// reads nothing blocked the handler in a write without a deadline, forever:
+// its request was never settled (no ledger row, its reservation held), its
+// model lease never released. A write now times out
+// (Settings.StreamWriteTimeout), which ends the request like a client that
+// left: billed for what was generated, its hold released, its connection
+// closed. A JSON answer is settled before it is written, but its handler
+// and connection were held as long.
+func TestStalledReaderIsSettled(t *testing.T) {
+	for _, tt := range []struct{ name, extra string }{
+		{"stream", `,"stream":true`},
+		{"JSON answer", ``},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cat := newFakeCatalog()
+			// 12 MB of answer: more than the socket buffers on both sides hold.
+			cat.models["tiny"].pieces = slices.Repeat([]string{strings.Repeat("x", 4096)}, 3000)
+			svc := newAccounts(t)
+			secret := fundedKey(t, svc, "slow", 100)
+			s, err := NewWithCatalog(Settings{StreamWriteTimeout: 300 * time.Millisecond}, cat, nil, WithAccounts(svc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := serve(t, s)
+			body := `{"model":"tiny","messages":[{"role":"user","content":"hi"}]` + tt.extra + `}`
+			stalledClient(t, addr, fmt.Sprintf("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
+				"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", secret, len(body), body))
+			ctx := t.Context()
+			waitUntil(t, 10*time.Second, "the stalled client's request settled", func() bool {
+				rows, err := svc.Ledger(ctx, accounts.LedgerFilter{OpenID: "slow"})
+				reserved, rerr := svc.Reserved(ctx, "slow")
+				return err == nil && rerr == nil && len(rows) == 1 && rows[0].CompletionTokens == 3000 && reserved == 0
+			})
+			waitOpen(t, s, 0) // the handler ended and its connection closed
 		})
 	}
 }

@@ -45,7 +45,7 @@ type generation struct {
 func (s *Server) generate(c echo.Context, r *request, g *generation) error {
 	r.choices = g.params.choices()
 	if g.params.stream() {
-		r.sse = newSSEWriter(c.Response())
+		r.sse = newSSEWriter(c.Response(), s.settings.StreamWriteTimeout)
 	}
 	return s.serve(c, r, job{
 		run:     func(ctx context.Context, m Model) (result, error) { return g.run(ctx, c, r, m) },

@@ -283,6 +283,13 @@ func (s *Server) serve(c echo.Context, r *request, j job) error {
 	if err != nil || res.answer == nil {
 		return nil
 	}
+	if r.sse == nil {
+		// As for each write of a stream (Settings.StreamWriteTimeout): a
+		// client that reads nothing does not hold the handler forever.
+		rc := http.NewResponseController(c.Response())
+		_ = rc.SetWriteDeadline(time.Now().Add(s.settings.StreamWriteTimeout))
+		defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
+	}
 	return res.answer()
 }
 

@@ -28,6 +28,11 @@ type Settings struct {
 	ReadHeaderTimeout time.Duration // 0: 10s
 	IdleTimeout       time.Duration // keep-alive; 0: 120s
 	ShutdownTimeout   time.Duration // used by callers of Shutdown; 0: 30s
+	// StreamWriteTimeout bounds one write of a stream to its client; 0: 60s.
+	// A client that keeps its connection open but reads nothing blocks
+	// the write forever otherwise: its request is never settled, its
+	// reservation and model lease are held, its events pile up.
+	StreamWriteTimeout time.Duration
 	Currency          string        // unit of prices shown in /v1/models
 	Images            config.Images // image input limits; zero fields: config's defaults
 	// MetricsPublic serves /metrics without the admin key.
@@ -47,6 +52,9 @@ func (st Settings) withDefaults() Settings {
 	}
 	if st.ShutdownTimeout <= 0 {
 		st.ShutdownTimeout = 30 * time.Second
+	}
+	if st.StreamWriteTimeout <= 0 {
+		st.StreamWriteTimeout = 60 * time.Second
 	}
 	st.Images = imageSettings(st.Images)
 	if st.Version == "" {

@@ -21,10 +21,12 @@ type sseWriter struct {
 	done      bool
 	lastErr   error
 	lastWrite time.Time
+	// timeout bounds each write (see Settings.StreamWriteTimeout); 0: none.
+	timeout time.Duration
 }
 
-func newSSEWriter(w http.ResponseWriter) *sseWriter {
-	return &sseWriter{w: w, rc: http.NewResponseController(w), lastWrite: time.Now()}
+func newSSEWriter(w http.ResponseWriter, timeout time.Duration) *sseWriter {
+	return &sseWriter{w: w, rc: http.NewResponseController(w), lastWrite: time.Now(), timeout: timeout}
 }
 
 // idle is how long the stream has been silent.
@@ -60,6 +62,13 @@ func (s *sseWriter) writeLocked(p []byte) error {
 	}
 	s.beginLocked()
 	s.lastWrite = time.Now()
+	if s.timeout > 0 {
+		// A failed write ends the stream (the generation is cancelled and
+		// what it did is billed). The deadline is cleared after each
+		// write: net/http keeps it on a kept-alive connection otherwise.
+		_ = s.rc.SetWriteDeadline(s.lastWrite.Add(s.timeout))
+		defer func() { _ = s.rc.SetWriteDeadline(time.Time{}) }()
+	}
 	if _, err := s.w.Write(p); err != nil {
 		s.lastErr = fmt.Errorf("write event: %w", err)
 		return s.lastErr
