@@ -21,11 +21,26 @@ const (
 	maxSchemaDepth     = 64      // JSON nesting of a response_format schema
 )
 
-// checkGrammar estimates what llama.cpp would build from a GBNF grammar and
-// refuses grammars that would exhaust the stack, memory or time. It is a
-// scanner, not a parser: malformed grammars that pass are left to
-// llama.cpp's parser, which reports them as errors.
+// checkGrammar refuses GBNF grammars that would crash llama.cpp or exhaust
+// its stack, memory or time. A scan first bounds nesting and size, so that
+// the parser (which recurses per group) and the analysis (gbnfcheck.go)
+// run on a grammar of bounded size. Undefined rules and a missing root are
+// left to llama.cpp, which reports them as errors.
 func checkGrammar(g string) error {
+	if err := scanGrammar(g); err != nil {
+		return err
+	}
+	parsed, err := parseGBNF(g)
+	if err != nil {
+		return err
+	}
+	return analyzeGrammar(parsed)
+}
+
+// scanGrammar estimates what llama.cpp would build from a grammar without
+// parsing it: the bytes, the nesting depth and the elements after
+// expanding nested repetitions.
+func scanGrammar(g string) error {
 	if len(g) > maxGrammarBytes {
 		return fmt.Errorf("the grammar is %d bytes; at most %d are allowed", len(g), maxGrammarBytes)
 	}
