@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ggufd/ggufd/engine/internal/llamacpp"
+	"github.com/ggufd/ggufd/internal/sharedtest"
 )
 
 // dupChain is root ::= a0, ai ::= a(i+1) | a(i+1), a(depth) ::= "x": 2^depth
@@ -273,7 +274,11 @@ func distinctChain(depth int) string {
 // BenchmarkGrammarInit times llama_sampler_init_grammar for grammars with
 // 2^depth expansion paths (the measurements behind maxGrammarPaths).
 func BenchmarkGrammarInit(b *testing.B) {
-	m := loadModel(&testing.T{}, stories, LoadOptions{ContextLength: 256})
+	m, err := Load(context.Background(), sharedtest.Model(b, stories), LoadOptions{ContextLength: 256})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
 	for _, depth := range []int{10, 12, 13, 14, 16} {
 		for name, g := range map[string]string{"same": dupChain("", depth), "distinct": distinctChain(depth)} {
 			b.Run(fmt.Sprintf("%s/paths=%d", name, 1<<depth), func(b *testing.B) {
@@ -287,4 +292,87 @@ func BenchmarkGrammarInit(b *testing.B) {
 			})
 		}
 	}
+}
+
+// TestGrammarAmbiguityIsBounded: root ::= "a" root "b" | "a" root "c" | ""
+// passes the static checks (one path per position) but doubles its parse
+// stacks with every "a": unbounded, the 14th token took 5.5 s on the
+// scheduler goroutine, stalling every request on the model. The sampler
+// now ends the request once the stacks pass llamacpp.MaxGrammarStacks,
+// and an ordinary request is served meanwhile.
+func TestGrammarAmbiguityIsBounded(t *testing.T) {
+	runIsolated(t, 60*time.Second, func(t *testing.T) {
+		m := loadModel(t, stories, LoadOptions{ContextLength: 256, Parallel: 2})
+		a := tokenFor(t, m, "a")
+		grammar := `root ::= "a" root "b" | "a" root "c" | ""`
+		if err := checkGrammar(grammar); err != nil {
+			t.Fatalf("checkGrammar refuses it: %v", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		st, err := m.Generate(ctx, GenerateRequest{Prompt: "x", MaxTokens: 40, Grammar: grammar,
+			Sampling: SamplingParams{LogitBias: map[int]float32{a: 100}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done, growing := make(chan error, 1), make(chan struct{})
+		go func() {
+			last, n := time.Now(), 0
+			defer close(done)
+			for {
+				ev, ok := st.Next()
+				if !ok || ev.Done {
+					done <- ev.Err
+					return
+				}
+				if n++; n == 8 {
+					close(growing)
+				}
+				t.Logf("token %d after %v", n, time.Since(last))
+				last = time.Now()
+			}
+		}()
+		select {
+		case <-growing:
+		case err := <-done:
+			t.Fatalf("the ambiguous request ended before 8 tokens: %v", err)
+		}
+		start := time.Now()
+		generateRefusedOrDone(t, m, GenerateRequest{Prompt: "Once upon a time", MaxTokens: 4}, 5*time.Second)
+		t.Logf("an ordinary request alongside took %v", time.Since(start))
+		err = <-done
+		var ire *InvalidRequestError
+		if !errors.As(err, &ire) || ire.Param != "grammar" || !strings.Contains(ire.Message, "too ambiguous") {
+			t.Fatalf("the ambiguous request ended with %v, want a grammar error", err)
+		}
+	})
+}
+
+// TestGrammarStacksReadable: sample.cpp reads the grammar's stack count
+// through a copy of llama.cpp's private layout; this fails when the
+// pinned llama.cpp changes it.
+func TestGrammarStacksReadable(t *testing.T) {
+	m := loadModel(t, stories, LoadOptions{ContextLength: 256})
+	for g, want := range map[string]int{`root ::= "a"`: 1, `root ::= "a" | "b" | "c" [x]`: 3} {
+		s, err := llamacpp.NewSampler(m.lm, llamacpp.SamplerParams{Grammar: g})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := s.GrammarStacks()
+		s.Free()
+		if err != nil || n != want {
+			t.Errorf("%s: %d stacks, err=%v; want %d", g, n, err, want)
+		}
+	}
+}
+
+func tokenFor(t *testing.T, m *Model, piece string) int {
+	t.Helper()
+	for tok := range m.Info().VocabSize {
+		if string(m.lm.AppendPiece(nil, int32(tok), false)) == piece {
+			return tok
+		}
+	}
+	t.Fatalf("no token %q", piece)
+	return -1
 }

@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"strings"
+
+	"github.com/ggufd/ggufd/engine/internal/llamacpp"
 )
 
 // maxGrammarPaths bounds how many ways llama.cpp's
@@ -13,10 +15,12 @@ import (
 // Measured with llama_sampler_init_grammar on this llama.cpp
 // (BenchmarkGrammarInit, AMD EPYC, one core), 2^k paths to 2^k distinct
 // stacks: 1,024 3 ms, 4,096 63 ms, 8,192 287 ms, 16,384 644 ms, 65,536
-// 15 s (to one shared stack: 0.1 ms to 7 ms). 4,096 keeps the worst
-// set-up under 0.1 s and still admits an enum of 4,000 strings; the
-// example grammars and schema grammars in the tests need fewer than 64.
-const maxGrammarPaths = 4096
+// 15 s (to one shared stack: 0.1 ms to 7 ms). The bound is the sampler's
+// runtime bound on stacks, which these paths become (1,024: worst set-up
+// 3 ms): a grammar accepted here is not refused at its first token. The
+// example grammars and schema grammars in the tests need at most 16;
+// an enum of more than 1,024 strings is refused.
+const maxGrammarPaths = llamacpp.MaxGrammarStacks
 
 // maxGrammarElements bounds the elements llama.cpp stores for a grammar
 // after expanding x{m,n} into copies (8 bytes each, held twice while it

@@ -618,7 +618,8 @@ func ewmaStore(v *atomic.Int64, d time.Duration) {
 // is complete but whose end token is banned (ignore_eos, logit_bias) has
 // simply produced everything it can: that is a normal stop. Anything else is
 // the request's own contradiction (its bans cover every token the grammar
-// allows), reported to the caller instead of reaching llama.cpp's assert.
+// allows, or its grammar grew too ambiguous), reported to the caller
+// instead of reaching llama.cpp's assert or stalling the scheduler.
 func (s *scheduler) noToken(r *request, c *choice, status llamacpp.SampleStatus) {
 	if status == llamacpp.NoCandidate && c.sampler.GrammarAcceptsEnd(s.m.eogs) {
 		s.finishChoice(r, c, FinishStop, true)
@@ -628,6 +629,12 @@ func (s *scheduler) noToken(r *request, c *choice, status llamacpp.SampleStatus)
 		switch {
 		case status == llamacpp.SampleFailed:
 			r.err = errors.New("sampling failed inside llama.cpp")
+		case status == llamacpp.GrammarTooAmbiguous:
+			param := "grammar"
+			if r.req.Grammar == "" {
+				param = "response_format"
+			}
+			r.err = &InvalidRequestError{Param: param, Message: fmt.Sprintf("the grammar is too ambiguous: after this output it allows more than %d readings at once, which llama.cpp would follow one by one; make alternatives that share a beginning differ earlier", llamacpp.MaxGrammarStacks)}
 		case c.sampler.HasGrammar():
 			r.err = &InvalidRequestError{Param: "logit_bias", Message: "no token can be generated: logit_bias or ignore_eos bans every token the grammar allows at this point"}
 		default:
