@@ -46,6 +46,8 @@ type deepseekSection struct {
 	val    valueScan
 	valAt  int
 	sent   int
+	// skipFrom is where the search for the end of a dropped call resumes.
+	skipFrom int
 }
 
 func (d *deepseekSection) feed(p *Parser, s string, final bool) (int, result) {
@@ -78,8 +80,11 @@ func (d *deepseekSection) feed(p *Parser, s string, final bool) (int, result) {
 			} else {
 				head = head[:len(head)-partialSuffix(head, []string{dsSep})]
 			}
-			if strings.ContainsAny(head, "\n{") || !validName(strings.TrimSpace(head)) || len(head) > 256 {
-				return d.end(d.off)
+			// R1 and V3 write the type first, V3.1 the name: either
+			// way the head is bounded by the longest of them.
+			if h := strings.TrimSpace(head); strings.ContainsAny(head, "\n{") ||
+				!(strings.HasPrefix("function", h) || p.mayBeName(h)) {
+				return d.bad(p, s, final)
 			}
 			if sep < 0 {
 				return d.wait(s, final)
@@ -91,8 +96,8 @@ func (d *deepseekSection) feed(p *Parser, s string, final bool) (int, result) {
 			}
 			if c := s[after]; c == '{' || c == ' ' || c == '\n' {
 				// V3.1: the head was the name.
-				if !validName(head) || head == "" {
-					return d.end(d.off)
+				if !p.offered(head) {
+					return d.bad(p, s, final)
 				}
 				d.index, d.calls = p.startCall(head), d.calls+1
 				d.off, d.st = after, 3
@@ -102,14 +107,14 @@ func (d *deepseekSection) feed(p *Parser, s string, final bool) (int, result) {
 			if nl < 0 {
 				// A name cannot become valid again: text that is not
 				// one is not a call now, as it is once the line ends.
-				if !validName(strings.TrimSpace(s[after:])) {
-					return d.end(d.off)
+				if !p.mayBeName(strings.TrimSpace(s[after:])) {
+					return d.bad(p, s, final)
 				}
 				return d.wait(s, final)
 			}
 			name := strings.TrimSpace(s[after : after+nl])
-			if name == "" || !validName(name) {
-				return d.end(d.off)
+			if !p.offered(name) {
+				return d.bad(p, s, final)
 			}
 			d.index, d.calls = p.startCall(name), d.calls+1
 			d.off, d.st = after+nl, 2
@@ -161,8 +166,26 @@ func (d *deepseekSection) feed(p *Parser, s string, final bool) (int, result) {
 				d.off = i
 			}
 			d.st = 0
+		case 6: // a call that is not one, inside a block that made calls
+			i := strings.Index(s[d.skipFrom:], dsCallEnd)
+			if i < 0 {
+				d.skipFrom = max(d.skipFrom, len(s)-len(dsCallEnd)+1)
+				return d.wait(s, final)
+			}
+			d.off, d.st = d.skipFrom+i+len(dsCallEnd), 0
 		}
 	}
+}
+
+// bad handles a call head that is no call (not an offered tool's name):
+// before any call the markup was text; after one, the block is markup and
+// the bad call is dropped through its end.
+func (d *deepseekSection) bad(p *Parser, s string, final bool) (int, result) {
+	if d.calls == 0 {
+		return 0, notCall
+	}
+	d.st, d.skipFrom = 6, d.off
+	return d.feed(p, s, final)
 }
 
 func (d *deepseekSection) wait(s string, final bool) (int, result) {

@@ -253,7 +253,9 @@ func (o *callObject) member(p *Parser, raw string) (result, bool) {
 	case o.stream:
 		o.hasArgs, o.streamed = true, true
 	case slices.Contains(o.nameKeys, o.key) && o.name == "":
-		if err := json.Unmarshal([]byte(raw), &o.name); err != nil || o.name == "" {
+		// A call to a function the request did not offer is not one: a
+		// client's tool runner could not run it.
+		if err := json.Unmarshal([]byte(raw), &o.name); err != nil || !p.offered(o.name) {
 			_, r := o.stop(p)
 			return r, false
 		}
@@ -339,6 +341,7 @@ type callList struct {
 	item    *callObject
 	itemAt  int
 	calls   int
+	skip    valueScan // an item that is not a call, after calls were made
 }
 
 func (l *callList) feed(p *Parser, s string, final bool) (int, result) {
@@ -376,12 +379,25 @@ func (l *callList) feed(p *Parser, s string, final bool) (int, result) {
 				if l.calls == 0 {
 					return 0, notCall
 				}
-				return l.itemAt + n, done
+				// The list is markup once it made a call: an item that
+				// is no call (one to a tool not offered) is dropped
+				// whole rather than shown as text.
+				l.skip, l.st = valueScan{}, 3
+				continue
 			}
 			if l.item.opened {
 				l.calls++
 			}
 			l.off, l.st = l.itemAt+n, 1
+		case 3:
+			isDone, bad := l.skip.scan(s[l.itemAt:], final)
+			if bad {
+				return l.itemAt, done
+			}
+			if !isDone {
+				return l.cut(s, final)
+			}
+			l.off, l.st = l.itemAt+l.skip.off, 1
 		}
 	}
 }

@@ -26,6 +26,9 @@ type llamaSection struct {
 	objAt int
 	code  bool // python code after the tag
 	index int
+	// tried is how much of a built-in call's text parseKwargs has seen
+	// end without its ')': it is tried again only when a ')' arrives.
+	tried int
 }
 
 func (l *llamaSection) feed(p *Parser, s string, final bool) (int, result) {
@@ -36,7 +39,7 @@ func (l *llamaSection) feed(p *Parser, s string, final bool) (int, result) {
 		}
 		if s[i] == '{' {
 			l.obj, l.objAt = newCallObject(nameKeys, argumentsKeys), i
-		} else if n, r, ok := builtin(p, s[i:]); ok {
+		} else if n, r, ok := l.builtin(p, s[i:]); ok {
 			return i + n, r
 		} else {
 			name := codeTool(p)
@@ -57,28 +60,35 @@ func (l *llamaSection) feed(p *Parser, s string, final bool) (int, result) {
 	return l.obj.feed(p, s[l.objAt:], final)
 }
 
-// builtin parses name.call(key="value", ...); ok is false when the text
-// is not such a call (then it is code).
-func builtin(p *Parser, s string) (n int, r result, ok bool) {
-	dot := strings.Index(s, ".call(")
+// builtin parses name.call(key="value", ...) for an offered tool; ok is
+// false when the text is not such a call (then it is code).
+func (l *llamaSection) builtin(p *Parser, s string) (n int, r result, ok bool) {
+	const open = ".call("
+	dot := strings.Index(s, open)
 	if dot < 0 {
-		if validName(s) {
+		if p.mayBeName(s[:len(s)-partialSuffix(s, []string{open})]) {
 			// May become name.call(: wait, or drop it when cut here.
 			return 0, more, true
 		}
 		return 0, notCall, false
 	}
 	name := s[:dot]
-	if !validName(name) || name == "" {
+	if !p.offered(name) {
 		return 0, notCall, false
 	}
-	args, end, ok := parseKwargs(s[dot+len(".call("):])
+	kw := s[dot+len(open):]
+	if strings.IndexByte(kw[min(l.tried, len(kw)):], ')') < 0 {
+		l.tried = len(kw)
+		return 0, more, true
+	}
+	args, end, ok := parseKwargs(kw)
 	if !ok {
+		l.tried = len(kw)
 		return 0, more, true // unfinished (dropped if the output ends here)
 	}
 	i := p.startCall(name)
 	p.args(i, args)
-	return dot + len(".call(") + end, done, true
+	return dot + len(open) + end, done, true
 }
 
 // parseKwargs reads `key="value", n=3)` into a JSON object; end is after

@@ -25,6 +25,9 @@ func mistralFamily(name string, g grammarStyle) *family {
 	}
 }
 
+// maxCallID bounds a [CALL_ID] id.
+const maxCallID = 64
+
 type mistralSection struct {
 	list  *callList
 	st    int
@@ -51,16 +54,17 @@ func (m *mistralSection) feed(p *Parser, s string, final bool) (int, result) {
 			}
 			// The name so far, less the space that may end it, decides
 			// the same way whether the '[' after it came in this Push or
-			// a later one.
+			// a later one. It must begin an offered tool's name, which
+			// also bounds how much is scanned before deciding.
 			end := strings.IndexByte(s[i:], '[')
 			if end < 0 {
-				if !validName(strings.TrimRight(s[i:], spaces)) {
+				if !p.mayBeName(strings.TrimRight(s[i:], spaces)) {
 					return 0, notCall
 				}
 				return 0, more
 			}
 			name := strings.TrimSpace(s[i : i+end])
-			if name == "" || !validName(name) {
+			if !validName(name) || !p.offered(name) {
 				return 0, notCall
 			}
 			rest := s[i+end:]
@@ -77,7 +81,9 @@ func (m *mistralSection) feed(p *Parser, s string, final bool) (int, result) {
 				} else {
 					id = id[:len(id)-partialSuffix(id, []string{"[ARGS]"})]
 				}
-				if !validName(strings.TrimSpace(id)) {
+				// Ids are short (nine characters); a long word is
+				// prose, and the bound keeps the rescan cheap.
+				if id = strings.TrimSpace(id); !validName(id) || len(id) > maxCallID {
 					return 0, notCall
 				}
 				if a < 0 {

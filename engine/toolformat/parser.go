@@ -288,6 +288,16 @@ func (p *Parser) tool(name string) (Tool, bool) {
 	return Tool{}, false
 }
 
+// offered reports whether name is an offered tool's.
+func (p *Parser) offered(name string) bool {
+	_, ok := p.tool(name)
+	return ok
+}
+
+// mayBeName reports whether s, a name so far, may still become an offered
+// tool's name.
+func (p *Parser) mayBeName(s string) bool { return validName(s) && p.toolPrefix(s) }
+
 // toolPrefix reports whether some offered tool's name begins with s.
 func (p *Parser) toolPrefix(s string) bool {
 	for _, t := range p.tools {

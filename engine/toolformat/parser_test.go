@@ -35,6 +35,10 @@ var (
 	withTools = Options{Tools: weatherTools, Reasoning: true}
 	thinking  = Options{Tools: weatherTools, Reasoning: true, InReasoning: true}
 	noTools   = Options{Reasoning: true}
+	// withBuiltin offers one of Llama 3.1's built-in tools as well.
+	withBuiltin = Options{Tools: append(slices.Clone(weatherTools), Tool{Name: "brave_search"}), Reasoning: true}
+	// noCode offers no tool that runs code after <|python_tag|>.
+	noCode = Options{Tools: weatherTools[:2], Reasoning: true}
 )
 
 // Outputs written from each family's documented format (model cards, the
@@ -98,7 +102,7 @@ var parseCases = []parseCase{
 	{name: "llama python tag json", format: format("llama3", nil), opts: withTools,
 		text: `<|python_tag|>{"name": "get_time", "parameters": {"tz": "PST"}}`,
 		want: Result{Calls: []Call{call("get_time", `{"tz": "PST"}`)}}},
-	{name: "llama builtin tool", format: format("llama3", nil), opts: withTools,
+	{name: "llama builtin tool", format: format("llama3", nil), opts: withBuiltin,
 		text: `<|python_tag|>brave_search.call(query="weather in Paris", count=3)`,
 		want: Result{Calls: []Call{call("brave_search", `{"query": "weather in Paris", "count": 3}`)}}},
 	{name: "llama code interpreter", format: format("llama3", nil), opts: withTools, whole: true,
@@ -185,6 +189,48 @@ var parseCases = []parseCase{
 		text: "<|START_THINKING|>I will look up the weather in Paris.<|END_THINKING|><|START_ACTION|>[\n    {\"tool_call_id\": \"0\", \"tool_name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}},\n    {\"tool_call_id\": \"1\", \"tool_name\": \"get_time\", \"parameters\": {\"tz\": \"CET\"}}\n]<|END_ACTION|>",
 		want: Result{Reasoning: "I will look up the weather in Paris.",
 			Calls: []Call{call("get_weather", `{"city": "Paris"}`), call("get_time", `{"tz": "CET"}`)}}},
+	// A call to a function the request did not offer stays text as the
+	// model wrote it: a client could not run it. Once a block of markup
+	// made a call, a later call that is not one is dropped whole.
+	{name: "hermes call to a tool not offered", format: format("hermes", nil), opts: withTools,
+		text: `<tool_call>{"name": "get_date", "arguments": {}}</tool_call>`,
+		want: Result{Content: `<tool_call>{"name": "get_date", "arguments": {}}</tool_call>`}},
+	{name: "hermes arguments before a name not offered", format: format("hermes", nil), opts: withTools,
+		text: `<tool_call>{"arguments": {"tz": "UTC"}, "name": "get_date"}</tool_call>`,
+		want: Result{Content: `<tool_call>{"arguments": {"tz": "UTC"}, "name": "get_date"}</tool_call>`}},
+	{name: "mistral list call to a tool not offered", format: format("mistral", nil), opts: withTools,
+		text: `[TOOL_CALLS][{"name": "get_date", "arguments": {}}]`,
+		want: Result{Content: `[TOOL_CALLS][{"name": "get_date", "arguments": {}}]`}},
+	{name: "mistral list with one call not offered", format: format("mistral", nil), opts: withTools,
+		text: `[TOOL_CALLS][{"name": "get_time", "arguments": {}}, {"name": "get_date", "arguments": {"a": [1]}}, {"name": "get_weather", "arguments": {}}]`,
+		want: Result{Calls: []Call{call("get_time", `{}`), call("get_weather", `{}`)}}},
+	{name: "devstral call to a tool not offered", format: format("devstral", nil), opts: withTools,
+		text: `[TOOL_CALLS]get_date[ARGS]{}`,
+		want: Result{Content: `[TOOL_CALLS]get_date[ARGS]{}`}},
+	{name: "devstral name longer than a tool's", format: format("devstral", nil), opts: withTools,
+		text: `[TOOL_CALLS]get_weathers[ARGS]{}`,
+		want: Result{Content: `[TOOL_CALLS]get_weathers[ARGS]{}`}},
+	{name: "deepseek call to a tool not offered", format: format("deepseek", thinkTags), opts: withTools,
+		text: "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_date\n```json\n{}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+		want: Result{Content: "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_date\n```json\n{}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>"}},
+	{name: "deepseek second call not offered", format: format("deepseek", thinkTags), opts: withTools,
+		text: "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_time\n```json\n{}\n```<｜tool▁call▁end｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_date\n```json\n{}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>Done.",
+		want: Result{Content: "Done.", Calls: []Call{call("get_time", `{}`)}}},
+	{name: "deepseek v3.1 call to a tool not offered", format: format("deepseek3.1", thinkTags), opts: withTools,
+		text: "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_date<｜tool▁sep｜>{}<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+		want: Result{Content: "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_date<｜tool▁sep｜>{}<｜tool▁call▁end｜><｜tool▁calls▁end｜>"}},
+	{name: "command-r call to a tool not offered", format: format("command-r", cohereThink), opts: withTools,
+		text: `<|START_ACTION|>[{"tool_call_id": "0", "tool_name": "get_date", "parameters": {}}]<|END_ACTION|>`,
+		want: Result{Content: `<|START_ACTION|>[{"tool_call_id": "0", "tool_name": "get_date", "parameters": {}}]<|END_ACTION|>`}},
+	{name: "llama builtin not offered", format: format("llama3", nil), opts: noCode,
+		text: `<|python_tag|>brave_search.call(query="x")`,
+		want: Result{Content: `<|python_tag|>brave_search.call(query="x")`}},
+	{name: "llama builtin not offered is code", format: format("llama3", nil), opts: withTools, whole: true,
+		text: `<|python_tag|>brave_search.call(query="x")`,
+		want: Result{Calls: []Call{call("python", `{"code": "brave_search.call(query=\"x\")"}`)}}},
+	{name: "llama python tag JSON call not offered", format: format("llama3", nil), opts: withTools,
+		text: `<|python_tag|>{"name": "get_date", "parameters": {}}`,
+		want: Result{Content: `<|python_tag|>{"name": "get_date", "parameters": {}}`}},
 	{name: "command-r response", format: format("command-r", cohereThink), opts: noTools,
 		text: "<|START_RESPONSE|>It is sunny in Paris.<|END_RESPONSE|>",
 		want: Result{Content: "It is sunny in Paris."}},
@@ -254,7 +300,9 @@ func TestParseCut(t *testing.T) {
 func TestParseAnySplit(t *testing.T) {
 	frags := []string{"{", "}", "[", "]", ":", ",", " ", "\t", "\n", "\"", "\\", "<", "é", "hi", "a < b", "function",
 		`"name"`, `"arguments"`, `"parameters"`, `"tool_name"`, `"type"`, `"function"`, `"get_time"`, `{"tz": "CET"}`,
-		"get_time", "get_", "python", "tz", "3", ".call(", "x=1", ")", "```json\n", "```", "[CALL_ID]"}
+		"get_time", "get_", "python", "tz", "3", ".call(", "x=1", ")", "```json\n", "```", "[CALL_ID]",
+		// Names of tools not offered, whole and as what begins an offered one.
+		"get_date", `"get_date"`, "get_times", `"get_times"`, "brave_search"}
 	for _, name := range Names() {
 		fam := families[name]
 		frags = append(frags, fam.preserved...)

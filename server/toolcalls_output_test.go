@@ -1,0 +1,96 @@
+package server
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/ggufd/ggufd/engine/toolformat"
+)
+
+// familySpec parses output in the named family with tools offered.
+func familySpec(t *testing.T, family string, tools ...toolformat.Tool) *outputSpec {
+	t.Helper()
+	f, err := toolformat.Detect("").WithFamily(family)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &outputSpec{format: f, opts: toolformat.Options{Tools: tools}}
+}
+
+// streamedMessage accumulates a stream's chunks as the SDKs do
+// (arguments concatenated by index).
+func streamedMessage(t *testing.T, chunks []string) (content string, calls []toolCallJSON, finish string) {
+	t.Helper()
+	for _, c := range chunks {
+		var chunk chatChunk
+		if err := json.Unmarshal([]byte(c), &chunk); err != nil {
+			t.Fatal(err)
+		}
+		ch := chunk.Choices[0]
+		if ch.Delta.Content != nil {
+			content += *ch.Delta.Content
+		}
+		for _, d := range ch.Delta.ToolCalls {
+			if d.Index == len(calls) {
+				calls = append(calls, toolCallJSON{ID: d.ID, Type: d.Type, Function: toolCallFunction{Name: d.Function.Name}})
+			}
+			calls[d.Index].Function.Arguments += d.Function.Arguments
+		}
+		if ch.FinishReason != nil {
+			finish = *ch.FinishReason
+		}
+	}
+	return content, calls, finish
+}
+
+func wholeMessage(t *testing.T, out string) (content string, calls []toolCallJSON, finish string) {
+	t.Helper()
+	var resp chatCompletion
+	if err := json.Unmarshal([]byte(out), &resp); err != nil {
+		t.Fatal(err)
+	}
+	ch := resp.Choices[0]
+	if ch.Message.Content != nil {
+		content = *ch.Message.Content
+	}
+	return content, ch.Message.ToolCalls, ch.FinishReason
+}
+
+// A model (a small one especially) may write a call to a function the
+// request did not offer. OpenAI never returns one; an SDK tool runner or a
+// LangChain agent then fails to find the tool. Every family checks the name
+// against the offered tools, whole and streamed.
+func TestCallsOnlyToOfferedTools(t *testing.T) {
+	offered := toolformat.Tool{Name: "get_weather"}
+	tests := []struct{ family, output string }{
+		{"hermes", `<tool_call>{"name": "delete_all_files", "arguments": {}}</tool_call>`},
+		{"mistral", `[TOOL_CALLS][{"name": "delete_all_files", "arguments": {}}]`},
+		{"devstral", `[TOOL_CALLS]delete_all_files[ARGS]{}`},
+		{"deepseek", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>delete_all_files\n```json\n{}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>"},
+		{"deepseek3.1", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>delete_all_files<｜tool▁sep｜>{}<｜tool▁call▁end｜><｜tool▁calls▁end｜>"},
+		{"command-r", `<|START_ACTION|>[{"tool_call_id": "0", "tool_name": "delete_all_files", "parameters": {}}]<|END_ACTION|>`},
+		{"llama3", `<|python_tag|>delete_all_files.call(path="/")`},
+		// The two that checked before the others.
+		{"llama3", `{"name": "delete_all_files", "parameters": {}}`},
+		{"glm4.5", "<tool_call>delete_all_files\n</tool_call>"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.family+"/"+tc.output[:min(len(tc.output), 24)], func(t *testing.T) {
+			spec := familySpec(t, tc.family, offered)
+			for _, stream := range []bool{false, true} {
+				var calls []toolCallJSON
+				var finish string
+				if stream {
+					_, calls, finish = streamedMessage(t, render(t, spec, true, tc.output))
+				} else {
+					_, calls, finish = wholeMessage(t, render(t, spec, false, tc.output)[0])
+				}
+				for _, c := range calls {
+					if c.Function.Name != offered.Name {
+						t.Errorf("stream=%v: a call to %q, which the request did not offer (finish_reason %q)", stream, c.Function.Name, finish)
+					}
+				}
+			}
+		})
+	}
+}
