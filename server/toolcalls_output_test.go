@@ -2,6 +2,8 @@ package server
 
 import (
 	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ggufd/ggufd/engine/toolformat"
@@ -89,6 +91,29 @@ func TestCallsOnlyToOfferedTools(t *testing.T) {
 					if c.Function.Name != offered.Name {
 						t.Errorf("stream=%v: a call to %q, which the request did not offer (finish_reason %q)", stream, c.Function.Name, finish)
 					}
+				}
+			}
+		})
+	}
+}
+
+// Text the model writes before and after a call is one content string;
+// the space between its words must not disappear with the markup.
+func TestContentAroundCallKeepsSpace(t *testing.T) {
+	tools := []toolformat.Tool{{Name: "get_weather"}}
+	tests := []struct{ family, output string }{
+		{"hermes", "Let me check.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {}}\n</tool_call>\nDone."},
+		{"mistral", `Let me check. [TOOL_CALLS][{"name": "get_weather", "arguments": {}}] Done.`},
+		{"devstral", `Let me check. [TOOL_CALLS]get_weather[ARGS]{} Done.`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.family, func(t *testing.T) {
+			spec := familySpec(t, tc.family, tools...)
+			whole, _, _ := wholeMessage(t, render(t, spec, false, tc.output)[0])
+			streamed, _, _ := streamedMessage(t, render(t, spec, true, tc.output))
+			for _, got := range []string{whole, streamed} {
+				if !slices.Equal(strings.Fields(got), []string{"Let", "me", "check.", "Done."}) {
+					t.Errorf("content %q: the words around the call are glued", got)
 				}
 			}
 		})

@@ -210,7 +210,7 @@ func (p *Parser) step(final bool) bool {
 			return false
 		case done:
 			p.buf, p.state, p.sec = p.buf[n:], stContent, nil
-			p.content.lead = true
+			p.content.afterMarkup(p.secWS)
 			return true
 		default: // notCall: the markup was text after all
 			p.state, p.sec = stContent, nil
@@ -226,8 +226,7 @@ func (p *Parser) step(final bool) bool {
 // call, which starts at p.buf).
 func (p *Parser) open(marker string, sec section) {
 	p.state, p.sec = stSection, sec
-	p.secMarker, p.secWS = marker, p.content.held
-	p.content.held = "" // space before markup is not content
+	p.secMarker, p.secWS = marker, p.content.beforeMarkup()
 }
 
 // nextMarker finds the earliest marker in the buffer (the longest when two
@@ -310,10 +309,19 @@ func (p *Parser) toolPrefix(s string) bool {
 
 // wsText trims a text stream: leading space (after markup) is dropped and
 // trailing space is held until more text follows, so space around markup
-// never reaches the client.
+// never reaches the client. Markup between two texts leaves one run of
+// space between them, so their words are not glued together.
 type wsText struct {
 	lead bool   // drop leading space
 	held string // trailing space not yet sent
+	sent bool   // some text was sent
+	// join: markup was cut out after sent text. The next text is
+	// separated from it by sep, the space written before the markup, or
+	// when there was none, by the space written after it (gathered in
+	// held); the choice waits for the first non-space byte, so it does
+	// not depend on how the text was split.
+	join bool
+	sep  string
 }
 
 func (w *wsText) add(s string) string {
@@ -324,6 +332,17 @@ func (w *wsText) add(s string) string {
 		}
 		w.lead = false
 	}
+	if w.join {
+		body := strings.TrimLeft(s, spaces)
+		w.held += s[:len(s)-len(body)]
+		if body == "" {
+			return ""
+		}
+		if w.sep != "" {
+			w.held = w.sep
+		}
+		w.join, w.sep, s = false, "", body
+	}
 	body := strings.TrimRight(s, spaces)
 	if body == "" {
 		w.held += s
@@ -331,7 +350,29 @@ func (w *wsText) add(s string) string {
 	}
 	out := w.held + body
 	w.held = s[len(body):]
+	w.sent = true
 	return out
+}
+
+// beforeMarkup returns the space written before markup that begins now;
+// it is not content unless the markup turns out to be text.
+func (w *wsText) beforeMarkup() string {
+	ws := w.held
+	if w.join && w.sep != "" {
+		ws = w.sep
+	}
+	w.held, w.join, w.sep = "", false, ""
+	return ws
+}
+
+// afterMarkup follows markup that was cut out; ws is the space written
+// before it.
+func (w *wsText) afterMarkup(ws string) {
+	if !w.sent {
+		w.lead = true // nothing to separate from
+		return
+	}
+	w.join, w.sep = true, ws
 }
 
 // partialSuffix is the length of the longest end of s that begins one of

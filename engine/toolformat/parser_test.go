@@ -189,6 +189,23 @@ var parseCases = []parseCase{
 		text: "<|START_THINKING|>I will look up the weather in Paris.<|END_THINKING|><|START_ACTION|>[\n    {\"tool_call_id\": \"0\", \"tool_name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}},\n    {\"tool_call_id\": \"1\", \"tool_name\": \"get_time\", \"parameters\": {\"tz\": \"CET\"}}\n]<|END_ACTION|>",
 		want: Result{Reasoning: "I will look up the weather in Paris.",
 			Calls: []Call{call("get_weather", `{"city": "Paris"}`), call("get_time", `{"tz": "CET"}`)}}},
+	// Text around a call keeps a space between its words: the one written
+	// before the call, or else the one after it.
+	{name: "hermes text around a call", format: format("hermes", nil), opts: withTools,
+		text: "Let me check.\n<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>\nDone.",
+		want: Result{Content: "Let me check.\nDone.", Calls: []Call{call("get_time", `{}`)}}},
+	{name: "hermes space only after the call", format: format("hermes", nil), opts: withTools,
+		text: "Checking.<tool_call>{\"name\": \"get_time\", \"arguments\": {}}</tool_call> \nDone.",
+		want: Result{Content: "Checking. \nDone.", Calls: []Call{call("get_time", `{}`)}}},
+	{name: "hermes text around two calls", format: format("hermes", nil), opts: withTools,
+		text: "A <tool_call>{\"name\": \"get_time\", \"arguments\": {}}</tool_call>\n<tool_call>{\"name\": \"get_time\", \"arguments\": {}}</tool_call>\tB",
+		want: Result{Content: "A B", Calls: []Call{call("get_time", `{}`), call("get_time", `{}`)}}},
+	{name: "mistral text around a call", format: format("mistral", nil), opts: withTools,
+		text: `Let me check. [TOOL_CALLS][{"name": "get_time", "arguments": {}}] Done.`,
+		want: Result{Content: "Let me check. Done.", Calls: []Call{call("get_time", `{}`)}}},
+	{name: "devstral text around a call", format: format("devstral", nil), opts: withTools,
+		text: `Let me check. [TOOL_CALLS]get_time[ARGS]{} Done.`,
+		want: Result{Content: "Let me check. Done.", Calls: []Call{call("get_time", `{}`)}}},
 	// A call to a function the request did not offer stays text as the
 	// model wrote it: a client could not run it. Once a block of markup
 	// made a call, a later call that is not one is dropped whole.
