@@ -28,7 +28,11 @@ type glmSection struct {
 	index int
 	tool  Tool
 	args  int // arguments written
-	json  *closedSection
+	// keySeen and valueSeen are where the searches for an argument's
+	// closing tags resume, so a long argument is searched once, not once
+	// per Push.
+	keySeen, valueSeen int
+	json               *closedSection
 }
 
 func (g *glmSection) feed(p *Parser, s string, final bool) (int, result) {
@@ -108,7 +112,7 @@ func (g *glmSection) feed(p *Parser, s string, final bool) (int, result) {
 // the text is not an argument, 0 when it is incomplete.
 func (g *glmSection) argument(p *Parser, s string, i int) (int, bool) {
 	k := i + len("<arg_key>")
-	ke := strings.Index(s[k:], "</arg_key>")
+	ke := find(s, k, "</arg_key>", &g.keySeen)
 	if ke < 0 {
 		return 0, false
 	}
@@ -121,7 +125,7 @@ func (g *glmSection) argument(p *Parser, s string, i int) (int, bool) {
 		}
 		return -1, false
 	}
-	ve := strings.Index(s[v:], "</arg_value>")
+	ve := find(s, v, "</arg_value>", &g.valueSeen)
 	if ve < 0 {
 		return 0, false
 	}
@@ -133,6 +137,24 @@ func (g *glmSection) argument(p *Parser, s string, i int) (int, bool) {
 	p.args(g.index, sep+string(keyJSON)+": "+typedValue(g.tool, key, s[v:v+ve]))
 	g.args++
 	return v + ve + len("</arg_value>"), true
+}
+
+// find returns the offset of tag in s from from on (relative to from), or
+// -1; the search resumes at *seen, where the last one for the tag stopped.
+func find(s string, from int, tag string, seen *int) int {
+	at := max(from, *seen)
+	i := strings.Index(s[at:], tag)
+	if i < 0 {
+		if scanHook != nil {
+			scanHook(len(s) - at)
+		}
+		*seen = max(at, len(s)-len(tag)+1)
+		return -1
+	}
+	if scanHook != nil {
+		scanHook(i + len(tag))
+	}
+	return at + i - from
 }
 
 func (g *glmSection) close() string {

@@ -52,9 +52,22 @@ type valueScan struct {
 	started bool
 }
 
+// scanHook, set by tests, is told how many bytes each scan read: the
+// parser's work must stay linear in its input however it is split.
+var scanHook func(n int)
+
 // scan continues over v, the value's text so far (from its first byte).
 // done: the value is v[:off]. bad: v does not start a JSON value.
 func (sc *valueScan) scan(v string, final bool) (isDone, bad bool) {
+	from := sc.off
+	isDone, bad = sc.resume(v, final)
+	if scanHook != nil {
+		scanHook(sc.off - from)
+	}
+	return isDone, bad
+}
+
+func (sc *valueScan) resume(v string, final bool) (isDone, bad bool) {
 	if !sc.started {
 		if v == "" {
 			return false, false
@@ -128,6 +141,7 @@ type callObject struct {
 	off      int
 	members  int
 	key      string
+	keyScan  valueScan
 	val      valueScan
 	valAt    int  // where the current value starts
 	stream   bool // the current value is streamed as arguments
@@ -179,15 +193,17 @@ func (o *callObject) feed(p *Parser, s string, final bool) (int, result) {
 			if s[o.off] != '"' {
 				return o.stop(p)
 			}
-			var sc valueScan
-			isDone, _ := sc.scan(s[o.off:], final)
+			// The key's scan resumes where the last Push left it, so a
+			// long key is read once.
+			isDone, _ := o.keyScan.scan(s[o.off:], final)
 			if !isDone {
 				return o.cut(s, final)
 			}
-			if err := json.Unmarshal([]byte(s[o.off:o.off+sc.off]), &o.key); err != nil {
+			if err := json.Unmarshal([]byte(s[o.off:o.off+o.keyScan.off]), &o.key); err != nil {
 				return o.stop(p)
 			}
-			o.off += sc.off
+			o.off += o.keyScan.off
+			o.keyScan = valueScan{}
 			o.st = objColon
 		case objColon:
 			o.off = skipSpace(s, o.off)

@@ -55,7 +55,8 @@ type Parser struct {
 	tools []Tool
 	parse bool // tool calls are parsed
 
-	buf   string // text not yet turned into deltas
+	buf   string // text not yet turned into deltas; always an end of acc
+	acc   strings.Builder
 	state state
 	sec   section
 	// secMarker and secWS restore the text when a section turns out not to
@@ -92,9 +93,27 @@ func (f Format) NewParser(opts Options) *Parser {
 
 // Push adds generated text and returns the deltas it completes.
 func (p *Parser) Push(text string) []Delta {
-	p.buf += text
+	p.append(text)
 	p.run(false)
 	return p.take()
+}
+
+// append adds text to buf without copying buf. A section rereads all its
+// text on every Push, so copying it each time (buf += text) made a long
+// call cost time quadratic in its length. The parser only ever drops text
+// from buf's front, so buf stays an end of acc: acc grows in place (a
+// Builder never moves text it handed out) and buf is sliced from it anew.
+// acc starts over from buf once most of it is consumed, which copies no
+// more than was consumed.
+func (p *Parser) append(text string) {
+	if dead := p.acc.Len() - len(p.buf); dead > len(p.buf) && dead > 512 {
+		p.acc = strings.Builder{}
+		p.acc.WriteString(p.buf)
+	}
+	keep := len(p.buf)
+	p.acc.WriteString(text)
+	all := p.acc.String()
+	p.buf = all[len(all)-keep-len(text):]
 }
 
 // Finish ends the output and returns the last deltas. Markup the output
