@@ -250,10 +250,10 @@ func (r *chatRenderer) response(u engine.Usage) any {
 	resp := &chatCompletion{ID: r.id, Object: "chat.completion", Created: r.created, Model: r.model,
 		SystemFingerprint: r.fingerprint, Usage: r.usage(u), Choices: make([]chatChoice, len(r.out))}
 	for i, o := range r.out {
-		content := o.content.String()
-		ch := chatChoice{Index: i, Message: chatMessage{Role: "assistant", Content: &content, ToolCalls: o.calls},
+		content, calls := o.content.String(), o.toolCalls()
+		ch := chatChoice{Index: i, Message: chatMessage{Role: "assistant", Content: &content, ToolCalls: calls},
 			FinishReason: r.finish[i]}
-		if content == "" && len(o.calls) > 0 {
+		if content == "" && len(calls) > 0 {
 			ch.Message.Content = nil // only tool calls
 		}
 		if reasoning := o.reasoning.String(); reasoning != "" {

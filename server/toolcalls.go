@@ -297,6 +297,7 @@ type choiceOutput struct {
 	// The whole message, for non-streaming responses.
 	content, reasoning strings.Builder
 	calls              []toolCallJSON
+	args               []*strings.Builder // the calls' arguments by index
 	reasoningTokens    int
 }
 
@@ -363,9 +364,20 @@ func (o *choiceOutput) add(p outputPart) {
 	for _, c := range p.calls {
 		if c.ID != "" {
 			o.calls = append(o.calls, toolCallJSON{ID: c.ID, Type: "function", Function: toolCallFunction{Name: c.Function.Name}})
+			o.args = append(o.args, new(strings.Builder))
 		}
-		o.calls[c.Index].Function.Arguments += c.Function.Arguments
+		o.args[c.Index].WriteString(c.Function.Arguments)
 	}
+}
+
+// toolCalls is the whole message's calls. Their arguments are gathered in
+// builders: appending each fragment to a string copied the arguments so
+// far every time, quadratic in a long call (a whole file to write).
+func (o *choiceOutput) toolCalls() []toolCallJSON {
+	for i := range o.calls {
+		o.calls[i].Function.Arguments = o.args[i].String()
+	}
+	return o.calls
 }
 
 // finish is the choice's finish reason: tool_calls when it made calls and

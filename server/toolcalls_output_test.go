@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -117,5 +118,27 @@ func TestContentAroundCallKeepsSpace(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A coding agent's call may carry a whole file. The arguments of a whole
+// (not streamed) message are gathered from fragments, one per event: that
+// must copy them about once, not once per fragment.
+func TestLongCallArgumentsGatheredOnce(t *testing.T) {
+	spec := familySpec(t, "hermes", toolformat.Tool{Name: "write_file"})
+	out := `<tool_call>{"name": "write_file", "arguments": {"content": "` + strings.Repeat("line of a file\\n", 4<<10) + `"}}</tool_call>`
+	var pieces []string
+	for i := 0; i < len(out); i += 4 {
+		pieces = append(pieces, out[i:min(i+4, len(out))])
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	raw := render(t, spec, false, pieces...)[0]
+	runtime.ReadMemStats(&after)
+	if _, calls, _ := wholeMessage(t, raw); len(calls) != 1 || len(calls[0].Function.Arguments) < 64<<10 {
+		t.Fatalf("calls %+v", calls)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 256*uint64(len(out)) {
+		t.Errorf("%d bytes allocated for %d bytes of output", got, len(out))
 	}
 }
