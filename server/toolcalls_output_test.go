@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"io"
 	"runtime"
 	"slices"
 	"strings"
@@ -140,5 +141,74 @@ func TestLongCallArgumentsGatheredOnce(t *testing.T) {
 	}
 	if got := after.TotalAlloc - before.TotalAlloc; got > 256*uint64(len(out)) {
 		t.Errorf("%d bytes allocated for %d bytes of output", got, len(out))
+	}
+}
+
+// function.arguments is JSON text: clients json.loads / JSON.parse it, and
+// send it back in the next request's history. A call keeps the valid part
+// of what the model wrote as an object, and no markup after a break
+// reaches the content.
+func TestArgumentsAreJSONObjects(t *testing.T) {
+	tool := toolformat.Tool{Name: "get_weather", Parameters: []byte(`{"type": "object", "properties": {"city": {"type": "string"}}}`)}
+	tests := []struct{ family, output string }{
+		{"hermes", `<tool_call>{"name": "get_weather", "arguments": "Paris"}</tool_call>`},
+		{"hermes", `<tool_call>{"name": "get_weather", "arguments": tru}</tool_call>`},
+		{"hermes", `<tool_call>{"name": "get_weather", "arguments": {"city": Paris}}</tool_call>`},
+		{"devstral", `[TOOL_CALLS]get_weather[ARGS]"Paris"`},
+		{"deepseek", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\nnot json\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.family+"/"+tc.output, func(t *testing.T) {
+			spec := familySpec(t, tc.family, tool)
+			content, calls, finish := wholeMessage(t, render(t, spec, false, tc.output)[0])
+			for _, c := range calls {
+				var args map[string]any
+				if err := json.Unmarshal([]byte(c.Function.Arguments), &args); err != nil {
+					t.Errorf("arguments %q are not a JSON object (%v); finish_reason %q, content %q", c.Function.Arguments, err, finish, content)
+				}
+			}
+			for _, m := range []string{"tool_call>", "｜"} {
+				if strings.Contains(content, m) {
+					t.Errorf("markup in content: %q", content)
+				}
+			}
+		})
+	}
+}
+
+// An agent loop sends the assistant's tool_calls back as they came. The
+// server must accept in the history what it returned itself, which it
+// does when the arguments it returns are JSON.
+func TestOwnToolCallsReplay(t *testing.T) {
+	cat := newFakeCatalog()
+	m := cat.models["tiny"]
+	m.info.ChatTemplate = "{% if tools %}<tool_call>{% endif %}" // Hermes
+	m.pieces = []string{`<tool_call>{"name": "get_weather", "arguments": "Paris"}</tool_call>`}
+	_, url := newTestServer(t, cat)
+	tools := `[` + weatherTool + `]`
+	resp := post(t, url+"/v1/chat/completions", `{"model": "tiny", "messages": [{"role": "user", "content": "weather?"}], "tools": `+tools+`}`)
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("first turn: %d %s", resp.StatusCode, body)
+	}
+	var first chatCompletion
+	if err := json.Unmarshal(body, &first); err != nil {
+		t.Fatal(err)
+	}
+	msg := first.Choices[0].Message
+	if len(msg.ToolCalls) != 1 {
+		t.Fatalf("first turn: %s", body)
+	}
+	content := "" // the fake template prints content; real clients send null
+	msg.Content = &content
+	history, _ := json.Marshal([]any{
+		map[string]any{"role": "user", "content": "weather?"},
+		msg,
+		map[string]any{"role": "tool", "tool_call_id": msg.ToolCalls[0].ID, "content": "sunny"},
+	})
+	resp = post(t, url+"/v1/chat/completions", `{"model": "tiny", "messages": `+string(history)+`, "tools": `+tools+`}`)
+	body, _ = io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Errorf("the server rejects its own tool call sent back:\n  returned arguments %q\n  then: %d %s", msg.ToolCalls[0].Function.Arguments, resp.StatusCode, body)
 	}
 }

@@ -43,9 +43,8 @@ type deepseekSection struct {
 	off    int
 	calls  int
 	index  int
-	val    valueScan
+	check  argsCheck // the arguments
 	valAt  int
-	sent   int
 	// skipFrom is where the search for the end of a dropped call resumes.
 	skipFrom int
 }
@@ -135,20 +134,22 @@ func (d *deepseekSection) feed(p *Parser, s string, final bool) (int, result) {
 			if d.off == len(s) {
 				return d.wait(s, final)
 			}
-			d.valAt, d.sent, d.val, d.st = d.off, d.off, valueScan{}, 4
+			d.valAt, d.check, d.st = d.off, argsCheck{}, 4
 		case 4:
-			isDone, bad := d.val.scan(s[d.valAt:], final)
+			v := s[d.valAt:]
+			isDone, bad := d.check.check(v, final)
+			p.args(d.index, d.check.take(v))
 			if bad {
-				p.args(d.index, "{}")
-				return d.end(d.valAt)
+				// The call keeps the valid part of its arguments; the
+				// rest, through the call's end marker, is dropped.
+				p.args(d.index, d.check.closing())
+				d.st, d.skipFrom = 6, d.valAt
+				continue
 			}
-			end := d.valAt + d.val.off
-			p.args(d.index, s[d.sent:end])
-			d.sent = end
 			if !isDone {
 				return d.wait(s, final)
 			}
-			d.off, d.st = end, 5
+			d.off, d.st = d.valAt+d.check.off, 5
 		case 5: // closing fence and the call's end
 			i := skipSpace(s, d.off)
 			if rest := s[i:]; strings.HasPrefix(rest, "```") {

@@ -51,9 +51,16 @@ var hermes = &family{
 	markers:   []string{"<tool_call>"},
 	preserved: []string{"<tool_call>", "</tool_call>"},
 	section: func(*Parser, string) section {
-		return &closedSection{body: newCallObject(nameKeys, argumentsKeys), close: "</tool_call>"}
+		return closedCall(newCallObject(nameKeys, argumentsKeys), "</tool_call>")
 	},
 	grammar: hermesGrammar,
+}
+
+// closedCall is one call object closed by a marker, at which the object
+// ends at the latest if it breaks.
+func closedCall(o *callObject, close string) *closedSection {
+	o.until = close
+	return &closedSection{body: o, close: close}
 }
 
 // closedSection is a body followed by an optional closing marker (a model
@@ -111,7 +118,9 @@ var commandR = &family{
 	think: cohereThink,
 	section: func(*Parser, string) section {
 		return &closedSection{close: "<|END_ACTION|>", body: &callList{newItem: func() *callObject {
-			return newCallObject([]string{"tool_name", "name"}, []string{"parameters", "arguments"})
+			o := newCallObject([]string{"tool_name", "name"}, []string{"parameters", "arguments"})
+			o.until = "<|END_ACTION|>"
+			return o
 		}}}
 	},
 	grammar: commandRGrammar,

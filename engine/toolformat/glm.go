@@ -45,7 +45,7 @@ func (g *glmSection) feed(p *Parser, s string, final bool) (int, result) {
 			g.off = skipSpace(s, 0)
 			if g.off < len(s) && s[g.off] == '{' {
 				// Some GLM fine-tunes write Hermes JSON inside the tags.
-				g.json = &closedSection{body: newCallObject(nameKeys, argumentsKeys), close: "</tool_call>"}
+				g.json = closedCall(newCallObject(nameKeys, argumentsKeys), "</tool_call>")
 				return g.json.feed(p, s, final)
 			}
 			// The name is a bare word, which prose after the tag can look

@@ -139,19 +139,25 @@ type callObject struct {
 
 	st       int
 	off      int
+	at       int // where the object's '{' is
 	members  int
 	key      string
 	keyScan  valueScan
 	val      valueScan
-	valAt    int  // where the current value starts
-	stream   bool // the current value is streamed as arguments
-	streamed bool // the arguments were streamed
-	sent     int  // offset up to which arguments were streamed
-	name     string
-	args     string
-	hasArgs  bool
-	index    int
-	opened   bool
+	valAt    int       // where the current value starts
+	stream   bool      // the current value is streamed as arguments
+	streamed bool      // the arguments were streamed
+	check    argsCheck // the streamed arguments
+	skip     valueScan // the rest of an object that broke after the call opened
+	skipFrom int       // where the search for until resumes
+	// until is the closing marker of the section the object is in, if
+	// any: a broken object ends there at the latest.
+	until   string
+	name    string
+	args    string
+	hasArgs bool
+	index   int
+	opened  bool
 }
 
 const (
@@ -161,6 +167,7 @@ const (
 	objValueStart
 	objValue
 	objNext
+	objSkip // the rest of a broken object, after its call opened
 )
 
 func newCallObject(nameKeys, argsKeys []string) *callObject {
@@ -179,6 +186,7 @@ func (o *callObject) feed(p *Parser, s string, final bool) (int, result) {
 			if s[o.off] != '{' {
 				return o.off, notCall
 			}
+			o.at = o.off
 			o.off++
 			o.st = objKey
 		case objKey:
@@ -191,7 +199,7 @@ func (o *callObject) feed(p *Parser, s string, final bool) (int, result) {
 				return o.end(p)
 			}
 			if s[o.off] != '"' {
-				return o.stop(p)
+				return o.stop(p, s, final)
 			}
 			// The key's scan resumes where the last Push left it, so a
 			// long key is read once.
@@ -200,7 +208,7 @@ func (o *callObject) feed(p *Parser, s string, final bool) (int, result) {
 				return o.cut(s, final)
 			}
 			if err := json.Unmarshal([]byte(s[o.off:o.off+o.keyScan.off]), &o.key); err != nil {
-				return o.stop(p)
+				return o.stop(p, s, final)
 			}
 			o.off += o.keyScan.off
 			o.keyScan = valueScan{}
@@ -211,7 +219,7 @@ func (o *callObject) feed(p *Parser, s string, final bool) (int, result) {
 				return o.cut(s, final)
 			}
 			if s[o.off] != ':' {
-				return o.stop(p)
+				return o.stop(p, s, final)
 			}
 			o.off++
 			o.st = objValueStart
@@ -222,28 +230,33 @@ func (o *callObject) feed(p *Parser, s string, final bool) (int, result) {
 			}
 			o.valAt, o.val, o.stream = o.off, valueScan{}, false
 			if slices.Contains(o.argsKeys, o.key) && s[o.off] == '{' && o.name != "" && !o.hasArgs && o.open(p) {
-				o.stream, o.sent = true, o.off
+				o.stream = true
 			}
 			o.st = objValue
 		case objValue:
+			if o.stream {
+				if n, r, ok := o.streamArgs(p, s, final); !ok {
+					return n, r
+				}
+				o.st = objNext
+				continue
+			}
 			isDone, bad := o.val.scan(s[o.valAt:], final)
 			if bad {
-				return o.stop(p)
+				return o.stop(p, s, final)
 			}
 			end := o.valAt + o.val.off
-			if o.stream {
-				p.args(o.index, s[o.sent:end])
-				o.sent = end
-			}
 			if !isDone {
 				return o.cut(s, final)
 			}
 			o.off = end
-			if r, ok := o.member(p, s[o.valAt:end]); !ok {
-				return o.off, r
+			if !o.member(p, s[o.valAt:end]) {
+				return o.stop(p, s, final)
 			}
 			o.members++
 			o.st = objNext
+		case objSkip:
+			return o.skipRest(s, final)
 		case objNext:
 			o.off = skipSpace(s, o.off)
 			if o.off == len(s) {
@@ -257,45 +270,37 @@ func (o *callObject) feed(p *Parser, s string, final bool) (int, result) {
 				o.off++
 				return o.end(p)
 			default:
-				return o.stop(p)
+				return o.stop(p, s, final)
 			}
 		}
 	}
 }
 
-// member takes a complete value; false with a result when parsing stops.
-func (o *callObject) member(p *Parser, raw string) (result, bool) {
+// member takes a complete value; false when it breaks the call.
+func (o *callObject) member(p *Parser, raw string) bool {
 	switch {
-	case o.stream:
-		o.hasArgs, o.streamed = true, true
 	case slices.Contains(o.nameKeys, o.key) && o.name == "":
 		// A call to a function the request did not offer is not one: a
 		// client's tool runner could not run it.
 		if err := json.Unmarshal([]byte(raw), &o.name); err != nil || !p.offered(o.name) {
-			_, r := o.stop(p)
-			return r, false
+			return false
 		}
 		if !o.bare {
 			o.open(p)
 		}
 	case slices.Contains(o.argsKeys, o.key) && !o.hasArgs:
-		if !json.Valid([]byte(raw)) {
-			_, r := o.stop(p)
-			return r, false
-		}
 		var text string
 		if json.Unmarshal([]byte(raw), &text) == nil {
 			raw = text // arguments written as a string of JSON
 		}
-		o.args, o.hasArgs = raw, true
+		o.args, o.hasArgs = objectArgs(raw), true
 	case o.bare && o.key == "type":
 		var t string
 		if json.Unmarshal([]byte(raw), &t) != nil || t != "function" {
-			_, r := o.stop(p)
-			return r, false
+			return false
 		}
 	}
-	return done, true
+	return true
 }
 
 // open starts the call once it is certain to be one; false when not yet.
@@ -321,23 +326,73 @@ func (o *callObject) end(p *Parser) (int, result) {
 	if o.name == "" || (o.bare && !o.hasArgs) || !o.open(p) {
 		return o.off, notCall
 	}
-	if !o.streamed {
-		args := o.args
-		if !o.hasArgs || strings.TrimSpace(args) == "" {
-			args = "{}"
-		}
-		p.args(o.index, args)
-	}
+	o.sendArgs(p)
 	return o.off, done
 }
 
+// streamArgs streams the arguments member; ok when it is complete.
+func (o *callObject) streamArgs(p *Parser, s string, final bool) (int, result, bool) {
+	v := s[o.valAt:]
+	isDone, bad := o.check.check(v, final)
+	p.args(o.index, o.check.take(v))
+	switch {
+	case bad:
+		p.args(o.index, o.check.closing())
+		o.streamed = true
+		n, r := o.stop(p, s, final)
+		return n, r, false
+	case !isDone:
+		n, r := o.cut(s, final)
+		return n, r, false
+	}
+	o.off = o.valAt + o.check.off
+	o.hasArgs, o.streamed = true, true
+	o.members++
+	return 0, done, true
+}
+
 // stop handles text that breaks the object: before the call opened it was
-// not a call; after, the call ends where the object broke.
-func (o *callObject) stop(p *Parser) (int, result) {
+// not a call; after, the call is made with the arguments it has and the
+// rest of the object is dropped with it, so that no markup reaches the
+// text.
+func (o *callObject) stop(p *Parser, s string, final bool) (int, result) {
 	if !o.opened {
 		return o.off, notCall
 	}
-	return o.off, done
+	o.sendArgs(p)
+	o.st, o.skip, o.skipFrom = objSkip, valueScan{}, o.off
+	return o.feed(p, s, final)
+}
+
+// sendArgs sends arguments that were not streamed.
+func (o *callObject) sendArgs(p *Parser) {
+	if o.streamed {
+		return
+	}
+	args := o.args
+	if !o.hasArgs {
+		args = "{}"
+	}
+	p.args(o.index, args)
+	o.streamed = true
+}
+
+// skipRest finds the end of a broken object: its closing bracket, or the
+// section's closing marker when that comes first (brackets in broken JSON
+// need not balance).
+func (o *callObject) skipRest(s string, final bool) (int, result) {
+	isDone, _ := o.skip.scan(s[o.at:], final)
+	end := o.at + o.skip.off
+	if o.until != "" {
+		if i := strings.Index(s[o.skipFrom:end], o.until); i >= 0 {
+			return o.skipFrom + i, done
+		}
+		o.skipFrom = max(o.skipFrom, end-len(o.until)+1)
+	}
+	if !isDone {
+		return o.cut(s, final)
+	}
+	return end, done
 }
 
 // cut handles the end of the text so far.

@@ -33,8 +33,9 @@ type mistralSection struct {
 	st    int
 	off   int
 	index int
-	val   valueScan
-	sent  int
+	valAt int       // where the arguments start
+	check argsCheck // the arguments
+	skip  valueScan // the rest of arguments that broke
 }
 
 func (m *mistralSection) feed(p *Parser, s string, final bool) (int, result) {
@@ -102,20 +103,30 @@ func (m *mistralSection) feed(p *Parser, s string, final bool) (int, result) {
 			if m.off == len(s) {
 				return m.cut(p, s, final)
 			}
-			m.sent, m.st = m.off, 2
+			m.valAt, m.st = m.off, 2
 		case 2:
-			isDone, bad := m.val.scan(s[m.sent:], final)
-			if bad {
-				p.args(m.index, "{}")
-				return m.sent, done
+			v := s[m.valAt:]
+			isDone, bad := m.check.check(v, final)
+			p.args(m.index, m.check.take(v))
+			switch {
+			case isDone:
+				return m.valAt + m.check.off, done
+			case !bad:
+				return m.cut(p, s, final)
 			}
-			end := m.sent + m.val.off
-			p.args(m.index, s[m.off:end])
-			m.off = end
-			if isDone {
-				return end, done
+			// The call was made at [ARGS]: it keeps the valid part of
+			// its arguments, and the rest of them is dropped.
+			p.args(m.index, m.check.closing())
+			m.st = 3
+		case 3:
+			isDone, bad := m.skip.scan(s[m.valAt:], final)
+			switch {
+			case bad:
+				return m.valAt, done
+			case !isDone:
+				return m.cut(p, s, final)
 			}
-			return m.cut(p, s, final)
+			return m.valAt + m.skip.off, done
 		}
 	}
 }

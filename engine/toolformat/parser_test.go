@@ -206,6 +206,48 @@ var parseCases = []parseCase{
 	{name: "devstral text around a call", format: format("devstral", nil), opts: withTools,
 		text: `Let me check. [TOOL_CALLS]get_time[ARGS]{} Done.`,
 		want: Result{Content: "Let me check. Done.", Calls: []Call{call("get_time", `{}`)}}},
+	// Arguments are always a JSON object, which clients json.loads: a
+	// call keeps the valid part of what the model wrote, and the markup
+	// after a break is dropped with the call, not shown as text.
+	{name: "hermes arguments as a plain string", format: format("hermes", nil), opts: withTools,
+		text: `<tool_call>{"name": "get_weather", "arguments": "Paris"}</tool_call>`,
+		want: Result{Calls: []Call{call("get_weather", `{}`)}}},
+	{name: "hermes arguments a broken literal", format: format("hermes", nil), opts: withTools,
+		text: `<tool_call>{"name": "get_weather", "arguments": tru}</tool_call> Done.`,
+		want: Result{Content: "Done.", Calls: []Call{call("get_weather", `{}`)}}},
+	{name: "hermes arguments with a bare word", format: format("hermes", nil), opts: withTools,
+		text: `<tool_call>{"name": "get_weather", "arguments": {"city": Paris}}</tool_call>`,
+		want: Result{Calls: []Call{call("get_weather", `{}`)}}},
+	{name: "hermes arguments broken after a member", format: format("hermes", nil), opts: withTools,
+		text: `<tool_call>{"name": "get_weather", "arguments": {"city": "Paris", "tags": ["a", b], "days": 3}}</tool_call>`,
+		want: Result{Calls: []Call{call("get_weather", `{"city": "Paris", "tags": ["a"]}`)}}},
+	{name: "hermes object broken after the arguments", format: format("hermes", nil), opts: withTools,
+		text: `<tool_call>{"name": "get_time", "arguments": {"tz": "CET"}, oops { </tool_call> After.`,
+		want: Result{Content: "After.", Calls: []Call{call("get_time", `{"tz": "CET"}`)}}},
+	{name: "hermes arguments string of broken JSON", format: format("hermes", nil), opts: withTools,
+		text: `<tool_call>{"name": "get_time", "arguments": "{\"tz\": CET}"}</tool_call>`,
+		want: Result{Calls: []Call{call("get_time", `{}`)}}},
+	{name: "hermes raw newline in a string", format: format("hermes", nil), opts: withTools,
+		text: "<tool_call>{\"name\": \"python\", \"arguments\": {\"code\": \"a = 1\nprint(a)\"}}</tool_call>",
+		want: Result{Calls: []Call{call("python", `{"code": "a = 1\nprint(a)"}`)}}},
+	{name: "mistral list arguments broken", format: format("mistral", nil), opts: withTools,
+		text: `[TOOL_CALLS][{"name": "get_time", "arguments": {"tz": CET}}, {"name": "get_weather", "arguments": {}}]`,
+		want: Result{Calls: []Call{call("get_time", `{}`), call("get_weather", `{}`)}}},
+	{name: "devstral arguments a string", format: format("devstral", nil), opts: withTools,
+		text: `[TOOL_CALLS]get_weather[ARGS]"Paris"`,
+		want: Result{Calls: []Call{call("get_weather", `{}`)}}},
+	{name: "devstral arguments broken", format: format("devstral", nil), opts: withTools,
+		text: `[TOOL_CALLS]get_time[ARGS]{"tz": "CET", x} Done.`,
+		want: Result{Content: "Done.", Calls: []Call{call("get_time", `{"tz": "CET"}`)}}},
+	{name: "deepseek arguments not JSON", format: format("deepseek", thinkTags), opts: withTools,
+		text: "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\nnot json\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>Done.",
+		want: Result{Content: "Done.", Calls: []Call{call("get_weather", `{}`)}}},
+	{name: "deepseek v3.1 arguments broken", format: format("deepseek3.1", thinkTags), opts: withTools,
+		text: "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_time<｜tool▁sep｜>{\"tz\": CET}<｜tool▁call▁end｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{}<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+		want: Result{Calls: []Call{call("get_time", `{}`), call("get_weather", `{}`)}}},
+	{name: "command-r parameters broken", format: format("command-r", cohereThink), opts: withTools,
+		text: `<|START_ACTION|>[{"tool_call_id": "0", "tool_name": "get_time", "parameters": {"tz": CET}}]<|END_ACTION|>`,
+		want: Result{Calls: []Call{call("get_time", `{}`)}}},
 	// A call to a function the request did not offer stays text as the
 	// model wrote it: a client could not run it. Once a block of markup
 	// made a call, a later call that is not one is dropped whole.
@@ -259,8 +301,9 @@ func TestParse(t *testing.T) {
 			got := tc.format.Parse(tc.text, tc.opts)
 			checkResult(t, "whole", got, tc.want)
 			for _, c := range got.Calls {
-				if !json.Valid([]byte(c.Arguments)) {
-					t.Errorf("arguments of %s are not JSON: %q", c.Name, c.Arguments)
+				var obj map[string]any
+				if json.Unmarshal([]byte(c.Arguments), &obj) != nil {
+					t.Errorf("arguments of %s are not a JSON object: %q", c.Name, c.Arguments)
 				}
 			}
 		})
@@ -319,7 +362,9 @@ func TestParseAnySplit(t *testing.T) {
 		`"name"`, `"arguments"`, `"parameters"`, `"tool_name"`, `"type"`, `"function"`, `"get_time"`, `{"tz": "CET"}`,
 		"get_time", "get_", "python", "tz", "3", ".call(", "x=1", ")", "```json\n", "```", "[CALL_ID]",
 		// Names of tools not offered, whole and as what begins an offered one.
-		"get_date", `"get_date"`, "get_times", `"get_times"`, "brave_search"}
+		"get_date", `"get_date"`, "get_times", `"get_times"`, "brave_search",
+		// Arguments that break JSON.
+		"tru", "Paris", `"Paris"`, "\\q", "\x01"}
 	for _, name := range Names() {
 		fam := families[name]
 		frags = append(frags, fam.preserved...)
