@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -30,8 +31,11 @@ func inChildProcess(t *testing.T, limit time.Duration, body func(t *testing.T)) 
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	top, _, _ := strings.Cut(t.Name(), "/")
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+top+"$", "-test.v", "-test.count=1")
+	run := []string{}
+	for _, part := range strings.SplitN(t.Name(), "/", 2) {
+		run = append(run, "^"+regexp.QuoteMeta(part)+"$")
+	}
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run="+strings.Join(run, "/"), "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), childTestEnv+"="+t.Name())
 	out, err := cmd.CombinedOutput()
 	if len(out) > 4000 {
@@ -111,6 +115,7 @@ func TestSchemaToGrammarRefusesCrashingPatterns(t *testing.T) {
 		{"trailing backslash", pattern(`^a\\$`), "backslash"},
 		{"reversed bounds", pattern(`^a{3,1}$`), "minimum above its maximum"},
 		{"negative bound", pattern(`^a{-3}$`), "not a repetition count"},
+		{"NUL", pattern(`^a\u0000$`), "NUL"},
 		{"no anchors", pattern(`a+`), "must start with ^"},
 		{"pattern under anyOf in a type list", `{"type":["string","null"],"anyOf":[{"pattern":"^*$"}]}`, "nothing to repeat"},
 	})
@@ -173,6 +178,22 @@ func TestSchemaToGrammarRefusesCostlySchemas(t *testing.T) {
 		{"600 $refs, each copying the schema", `{"type":"object","properties":{` + strings.Join(refProps, ",") + `},"required":[],"$defs":{` + strings.Join(refDefs, ",") + `}}`, "too large or too repetitive"},
 		{"10,000 required properties (quadratic parse)", objectWithProps(10000, true, func(i int) string { return fmt.Sprintf(`"p%d":{"type":"integer"}`, i) }), "more than 1000 keys"},
 	})
+}
+
+// TestSchemaToGrammarRefusesOversizedGrammar: the binding cuts a grammar
+// larger than its buffer (4 bytes per schema byte) and returns the piece as
+// if whole. Long property names nested 30 deep make a 62 kB schema whose
+// grammar repeats each name in every rule below it.
+func TestSchemaToGrammarRefusesOversizedGrammar(t *testing.T) {
+	name := strings.Repeat("n", 1000)
+	schema := nested(30, `{"type":"object","properties":{"`+name+`":%s},"required":["`+name+`"]}`, `{"type":"integer"}`)
+	g, err := SchemaToGrammar([]byte(schema))
+	if err == nil {
+		t.Fatalf("accepted a %d-byte grammar from a %d-byte schema (the converter's is larger: cut by the binding)", len(g), len(schema))
+	}
+	if !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("error %q; want one about the grammar's size", err)
+	}
 }
 
 // TestSchemaToGrammarAcceptsOrdinarySchemas: the checks leave the schemas
