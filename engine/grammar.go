@@ -23,6 +23,10 @@ func SchemaToGrammar(schema []byte) (string, error) {
 	if err := checkSchema(schema); err != nil {
 		return "", err
 	}
+	schema, err := rewritePatterns(schema)
+	if err != nil {
+		return "", err
+	}
 	return convertSchema(schema)
 }
 
