@@ -193,17 +193,23 @@ func newEnv(t *testing.T, load Loader, cfgBody string, setup func(models string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.m.Start(context.Background()); err != nil {
+	startUntilCleanup(t, e.m)
+	return e
+}
+
+// startUntilCleanup starts m and closes it when the test ends.
+func startUntilCleanup(t *testing.T, m *Manager) {
+	t.Helper()
+	if err := m.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := e.m.Close(ctx); err != nil {
+		if err := m.Close(ctx); err != nil {
 			t.Errorf("Close: %v", err)
 		}
 	})
-	return e
 }
 
 // writeConfig replaces the config the way editors do: write a temporary

@@ -1,7 +1,6 @@
 package models
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -113,16 +112,7 @@ func TestModelsDirThroughSymlinkToConfigFolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := m.Close(ctx); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
+	startUntilCleanup(t, m)
 	copyModel(t, "stories260K.gguf", real, "more.gguf")
 	waitFor(t, 5*time.Second, "more served", func() bool {
 		_, err := m.Lookup("more")
