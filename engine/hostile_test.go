@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ggufd/ggufd/internal/sharedtest"
 )
@@ -296,4 +297,21 @@ func TestTextTooLongToTokenize(t *testing.T) {
 	if _, err := e.Embed(context.Background(), EmbedRequest{Texts: []string{huge}}); err == nil || !strings.Contains(err.Error(), why) {
 		t.Errorf("Embed with a text over the tokenizer's bound: %v", err)
 	}
+}
+
+// TestBatchSizeBelowParallel: with a batch size smaller than Parallel,
+// n > 1 choices (or several requests) put more tokens into one step than
+// the context's batch allows, and llama_decode aborted the process
+// (GGML_ASSERT(n_tokens_all <= n_batch)). The batch is at least Parallel.
+func TestBatchSizeBelowParallel(t *testing.T) {
+	runIsolated(t, 60*time.Second, func(t *testing.T) {
+		m := loadModel(t, stories, LoadOptions{ContextLength: 32, Parallel: 2, BatchSize: 1})
+		st, err := m.Generate(context.Background(), GenerateRequest{Prompt: "Once upon a time", N: 2, MaxTokens: 4, IgnoreEOS: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := collect(t, st, 2); r.err != nil || len(r.text) != 2 {
+			t.Fatalf("stream: %+v", r)
+		}
+	})
 }

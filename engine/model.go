@@ -86,6 +86,11 @@ func (o LoadOptions) withDefaults() (LoadOptions, error) {
 	if o.BatchSize <= 0 {
 		o.BatchSize = defaultBatch
 	}
+	// Every generating choice puts a token into each step's batch (the
+	// scheduler's holds max(BatchSize, Parallel)): a context batch smaller
+	// than Parallel made llama_decode abort the process
+	// (GGML_ASSERT(n_tokens_all <= n_batch)) once more choices ran at once.
+	o.BatchSize = max(o.BatchSize, o.Parallel)
 	if o.QueueDepth <= 0 {
 		o.QueueDepth = defaultQueueDepth
 	}
