@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -375,4 +376,38 @@ func tokenFor(t *testing.T, m *Model, piece string) int {
 	}
 	t.Fatalf("no token %q", piece)
 	return -1
+}
+
+// TestGrammarTooCostlyEndsRequest: a token whose sampling against the
+// request's grammar takes longer than maxGrammarStep ends the request with
+// a grammar error (the scheduler goroutine stalls every request of the
+// model meanwhile); a request without a grammar is never ended so. The
+// compute clock here advances past the limit at every reading.
+func TestGrammarTooCostlyEndsRequest(t *testing.T) {
+	m := loadModel(t, stories, LoadOptions{ContextLength: 256, Parallel: 1})
+	var ticks atomic.Int64
+	base := time.Unix(0, 0)
+	m.computeClock = func() time.Time { return base.Add(time.Duration(ticks.Add(1)) * 2 * maxGrammarStep) }
+	tests := []struct {
+		name   string
+		req    GenerateRequest
+		costly bool
+	}{
+		{"grammar", GenerateRequest{Prompt: "Once", MaxTokens: 8, Grammar: `root ::= [a-z ]+`}, true},
+		{"schema", GenerateRequest{Prompt: "Once", MaxTokens: 8, JSONSchema: []byte(`{"type":"string"}`)}, true},
+		{"no grammar", GenerateRequest{Prompt: "Once", MaxTokens: 8}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, err := m.Generate(context.Background(), tt.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := collect(t, st, 1)
+			var ire *InvalidRequestError
+			if tt.costly != (errors.As(r.err, &ire) && strings.Contains(ire.Message, "too costly")) {
+				t.Fatalf("ended with %v (%+v); want a too-costly grammar error: %v", r.err, r.finish, tt.costly)
+			}
+		})
+	}
 }
