@@ -33,8 +33,8 @@ type Settings struct {
 	// the write forever otherwise: its request is never settled, its
 	// reservation and model lease are held, its events pile up.
 	StreamWriteTimeout time.Duration
-	Currency          string        // unit of prices shown in /v1/models
-	Images            config.Images // image input limits; zero fields: config's defaults
+	Currency           string        // unit of prices shown in /v1/models
+	Images             config.Images // image input limits; zero fields: config's defaults
 	// MetricsPublic serves /metrics without the admin key.
 	MetricsPublic bool
 	// Version is the build's version, part of system_fingerprint; "": the
