@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -642,5 +643,66 @@ models:
 		if got != greedy {
 			t.Errorf("top_p 0, seed %d: %q; want the greedy output %q", seed, got, greedy)
 		}
+	}
+}
+
+// TestGrammarParameter: llama-server's "grammar" (GBNF) shapes chat and
+// completions output; the daemon ignored it. A grammar the Go check refuses
+// (one that would crash llama.cpp) is a 400 on "grammar", as is sending it
+// with a JSON response_format.
+func TestGrammarParameter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads a real model")
+	}
+	live := startLiveWith(t, `listen: 127.0.0.1:0
+models_dir: models
+auth: {mode: none}
+models:
+  chat:
+    file: chat.gguf
+    context: 256
+    parallel: 2
+    threads: 1
+`, map[string]string{"chat.gguf": "stories260K-chatml.gguf"})
+	tests := []struct {
+		name, path, body string
+		status           int
+		want             *regexp.Regexp // of the answer's text
+	}{
+		{"chat", "/v1/chat/completions", `{"model":"chat","messages":[{"role":"user","content":"yes or no?"}],"grammar":"root ::= \"yes\" | \"no\""}`,
+			200, regexp.MustCompile(`^(yes|no)$`)},
+		{"completions", "/v1/completions", `{"model":"chat","prompt":"Count:","max_tokens":20,"grammar":"root ::= [0-9]{3}"}`,
+			200, regexp.MustCompile(`^[0-9]{3}$`)},
+		{"a grammar that would crash llama.cpp", "/v1/chat/completions", `{"model":"chat","messages":[{"role":"user","content":"x"}],"grammar":"root ::= (\"a\"?)+ \"b\""}`,
+			400, nil},
+		{"grammar and a JSON response_format", "/v1/chat/completions", `{"model":"chat","messages":[{"role":"user","content":"x"}],"grammar":"root ::= \"a\"","response_format":{"type":"json_object"}}`,
+			400, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := post(t, live.url+tt.path, tt.body)
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d: %s", resp.StatusCode, b)
+			}
+			if tt.want == nil {
+				if !strings.Contains(string(b), `"param":"grammar"`) {
+					t.Errorf("error %s: want it on 'grammar'", b)
+				}
+				return
+			}
+			var out struct {
+				Choices []struct {
+					Text    string
+					Message struct{ Content string }
+				}
+			}
+			if err := json.Unmarshal(b, &out); err != nil || len(out.Choices) != 1 {
+				t.Fatalf("%s (%v)", b, err)
+			}
+			if got := out.Choices[0].Text + out.Choices[0].Message.Content; !tt.want.MatchString(got) {
+				t.Errorf("answer %q does not follow the grammar", got)
+			}
+		})
 	}
 }

@@ -53,7 +53,10 @@ type genParams struct {
 	StreamOptions    *streamOptions     `json:"stream_options"`
 	User             *string            `json:"user"`
 	ResponseFormat   *responseFormat    `json:"response_format"`
-	IgnoreEOS        *bool              `json:"ignore_eos"` // llama-server extension, for benchmarks
+	// Grammar is llama-server's extension: a GBNF grammar the output must
+	// follow (checked in Go before llama.cpp sees it: engine/gbnfcheck.go).
+	Grammar   *string `json:"grammar"`
+	IgnoreEOS *bool   `json:"ignore_eos"` // llama-server extension, for benchmarks
 }
 
 type streamOptions struct {
@@ -255,6 +258,12 @@ func parseStop(raw json.RawMessage) ([]string, error) {
 
 func (p *genParams) applyResponseFormat(req *engine.GenerateRequest) error {
 	rf := p.ResponseFormat
+	if p.Grammar != nil && *p.Grammar != "" {
+		if rf != nil && rf.Type != "" && rf.Type != "text" {
+			return apierror.InvalidParam("grammar", "'grammar' and a 'response_format' of type %q both shape the output; send one of them.", rf.Type)
+		}
+		req.Grammar = *p.Grammar
+	}
 	if rf == nil {
 		return nil
 	}
