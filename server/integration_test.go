@@ -79,6 +79,25 @@ func startLive(t testing.TB) *liveServer {
 
 // startLiveWith serves config over copies of the shared models (file name
 // in models_dir → shared model).
+// startLiveOne serves one shared model under name (two slots, one thread,
+// no accounts), skipping the test in -short mode.
+func startLiveOne(t *testing.T, name, sharedModel string, context int) *liveServer {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("loads a real model")
+	}
+	return startLiveWith(t, fmt.Sprintf(`listen: 127.0.0.1:0
+models_dir: models
+auth: {mode: none}
+models:
+  %s:
+    file: %s.gguf
+    context: %d
+    parallel: 2
+    threads: 1
+`, name, name, context), map[string]string{name + ".gguf": sharedModel})
+}
+
 func startLiveWith(t testing.TB, configText string, files map[string]string) *liveServer {
 	t.Helper()
 	dir := t.TempDir()
@@ -614,19 +633,7 @@ func TestFillInMiddleLive(t *testing.T) {
 // client asking for the most deterministic output got full-distribution
 // sampling instead.
 func TestTopPZeroIsGreedy(t *testing.T) {
-	if testing.Short() {
-		t.Skip("loads a real model")
-	}
-	live := startLiveWith(t, `listen: 127.0.0.1:0
-models_dir: models
-auth: {mode: none}
-models:
-  raw:
-    file: raw.gguf
-    context: 128
-    parallel: 2
-    threads: 1
-`, map[string]string{"raw.gguf": "stories260K.gguf"})
+	live := startLiveOne(t, "raw", "stories260K.gguf", 128)
 	text := func(body string) string {
 		t.Helper()
 		resp := post(t, live.url+"/v1/completions", body)
@@ -651,19 +658,7 @@ models:
 // (one that would crash llama.cpp) is a 400 on "grammar", as is sending it
 // with a JSON response_format.
 func TestGrammarParameter(t *testing.T) {
-	if testing.Short() {
-		t.Skip("loads a real model")
-	}
-	live := startLiveWith(t, `listen: 127.0.0.1:0
-models_dir: models
-auth: {mode: none}
-models:
-  chat:
-    file: chat.gguf
-    context: 256
-    parallel: 2
-    threads: 1
-`, map[string]string{"chat.gguf": "stories260K-chatml.gguf"})
+	live := startLiveOne(t, "chat", "stories260K-chatml.gguf", 256)
 	tests := []struct {
 		name, path, body string
 		status           int
