@@ -17,10 +17,7 @@ func SchemaToGrammar(schema []byte) (string, error) {
 	if !json.Valid(schema) {
 		return "", errors.New("the JSON schema is not valid JSON")
 	}
-	if err := checkSchemaDepth(schema); err != nil {
-		return "", err
-	}
-	if err := checkSchema(schema); err != nil {
+	if err := checkSchema(schema); err != nil { // its decoding bounds the depth too
 		return "", err
 	}
 	schema, err := rewritePatterns(schema)

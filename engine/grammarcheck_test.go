@@ -30,10 +30,10 @@ func TestCheckGrammar(t *testing.T) {
 
 func TestCheckSchemaDepth(t *testing.T) {
 	deep := strings.Repeat(`{"type":"array","items":`, 4000) + `{"type":"integer"}` + strings.Repeat("}", 4000)
-	if err := checkSchemaDepth([]byte(deep)); err == nil {
-		t.Error("a 4000-level schema passed")
+	if _, err := SchemaToGrammar([]byte(deep)); err == nil || !strings.Contains(err.Error(), "levels deep") {
+		t.Errorf("a 4000-level schema: %v", err)
 	}
-	if err := checkSchemaDepth([]byte(`{"type":"object","properties":{"a":{"type":"array","items":{"type":"string"}}}}`)); err != nil {
+	if _, err := SchemaToGrammar([]byte(`{"type":"object","properties":{"a":{"type":"array","items":{"type":"string"}}}}`)); err != nil {
 		t.Error(err)
 	}
 }

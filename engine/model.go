@@ -86,10 +86,10 @@ func (o LoadOptions) withDefaults() (LoadOptions, error) {
 	if o.BatchSize <= 0 {
 		o.BatchSize = defaultBatch
 	}
-	// Every generating choice puts a token into each step's batch (the
-	// scheduler's holds max(BatchSize, Parallel)): a context batch smaller
-	// than Parallel made llama_decode abort the process
-	// (GGML_ASSERT(n_tokens_all <= n_batch)) once more choices ran at once.
+	// Every generating choice puts a token into each step's batch: a
+	// context batch smaller than Parallel made llama_decode abort the
+	// process (GGML_ASSERT(n_tokens_all <= n_batch)) once more choices ran
+	// at once. The scheduler's batch and the context's are this one size.
 	o.BatchSize = max(o.BatchSize, o.Parallel)
 	if o.QueueDepth <= 0 {
 		o.QueueDepth = defaultQueueDepth

@@ -99,7 +99,7 @@ func (m *Model) run() {
 	// moving other goroutines onto it between decodes.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	s := &scheduler{m: m, batch: llamacpp.NewBatch(max(m.opts.BatchSize, m.opts.Parallel), m.opts.Parallel)}
+	s := &scheduler{m: m, batch: llamacpp.NewBatch(m.opts.BatchSize, m.opts.Parallel)}
 	s.threads = m.maxThreads
 	if m.adaptive {
 		s.tuner = newThreadTuner(m.maxThreads)
