@@ -101,24 +101,23 @@ type LimitRequest struct {
 	// account (as OpenAI's per-model limits are); 0 means none.
 	ModelRPM int
 	Limits   Limits
-	// Tokens is counted against the tokens-per-minute limit as is: the
-	// prompt's estimate, plus the completion when the client bounded it
-	// (max_tokens).
-	Tokens int
+	// TokenDemand is the request's demand on a tokens-per-minute limit.
+	TokenDemand
+}
+
+// TokenDemand is a request's demand on a tokens-per-minute limit.
+type TokenDemand struct {
+	// Fixed is counted as is: the prompt's estimate, plus the completion
+	// when the client bounded it (max_tokens).
+	Fixed int
 	// Open, when > 0, is the most each of Choices completions may use when
 	// the client bounded none (what the context leaves). The limit then
 	// grants each what the minute has left, up to Open (see grant).
 	Open, Choices int
 }
 
-// TokenDemand is a request's demand on a tokens-per-minute limit, as
-// LimitRequest's Tokens, Open and Choices say.
-type TokenDemand struct {
-	Fixed, Open, Choices int
-}
-
 // grant is the completion each of r's choices may use when the client set
-// no bound: what the window leaves after r.Tokens, shared by the choices, up
+// no bound: what the window leaves after r.Fixed, shared by the choices, up
 // to r.Open; 0 when that is not a token each. Counting the whole context
 // instead would make a request without max_tokens wait for an empty window
 // under any limit smaller than the context; counting none (as before) let
@@ -127,7 +126,7 @@ type TokenDemand struct {
 // token a choice.
 func (r LimitRequest) grant(w window) int {
 	choices := int64(max(r.Choices, 1))
-	left := int64(r.Limits.TokensPerMinute) - w.Sum - int64(max(r.Tokens, 0))
+	left := int64(r.Limits.TokensPerMinute) - w.Sum - int64(max(r.Fixed, 0))
 	if w.Count == 0 {
 		left = max(left, choices)
 	}
@@ -150,7 +149,7 @@ func (r LimitRequest) checks() []limitCheck {
 		checks = append(checks, limitCheck{ScopeAccountRequests, scopeRequests, r.Limits.RequestsPerMinute, 1})
 	}
 	if r.Limits.TokensPerMinute > 0 {
-		checks = append(checks, limitCheck{ScopeAccountTokens, scopeTokens, r.Limits.TokensPerMinute, int64(max(r.Tokens, 0))})
+		checks = append(checks, limitCheck{ScopeAccountTokens, scopeTokens, r.Limits.TokensPerMinute, int64(max(r.Fixed, 0))})
 	}
 	return checks
 }
@@ -195,7 +194,7 @@ func decideRate(r LimitRequest, now time.Time, rw RateWindows, running int) ([]R
 		granted = r.grant(ws.get(scopeTokens))
 		// With nothing granted, the check below refuses the request and
 		// times its retry for a token a choice.
-		r.Tokens = max(r.Tokens, 0) + max(granted, 1)*max(r.Choices, 1)
+		r.Fixed = max(r.Fixed, 0) + max(granted, 1)*max(r.Choices, 1)
 	}
 	checks := r.checks()
 	for _, c := range checks {

@@ -20,7 +20,7 @@ func newLimiter(t *testing.T) (*limiter, *fakeClock) {
 }
 
 func (l *limiter) Admit(r LimitRequest) (*Permit, error) {
-	return l.f.svc.Admit(context.Background(), Identity{OpenID: r.OpenID, Limits: r.Limits}, r.Model, r.ModelRPM, TokenDemand{Fixed: r.Tokens, Open: r.Open, Choices: r.Choices})
+	return l.f.svc.Admit(context.Background(), Identity{OpenID: r.OpenID, Limits: r.Limits}, r.Model, r.ModelRPM, r.TokenDemand)
 }
 
 func TestModelRateLimitRetryAfter(t *testing.T) {
@@ -81,7 +81,7 @@ func TestAccountLimits(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			l, clock := newLimiter(t)
 			for i, n := range tt.tokens {
-				_, err := l.Admit(LimitRequest{OpenID: "a", Model: "m", Limits: tt.limits, Tokens: n})
+				_, err := l.Admit(LimitRequest{OpenID: "a", Model: "m", Limits: tt.limits, TokenDemand: TokenDemand{Fixed: n}})
 				if i < tt.refuse {
 					if err != nil {
 						t.Fatalf("request %d refused: %v", i, err)
@@ -103,15 +103,15 @@ func TestAccountLimits(t *testing.T) {
 func TestTokenEstimateCorrectedOnDone(t *testing.T) {
 	l, _ := newLimiter(t)
 	lim := Limits{TokensPerMinute: 1000}
-	p, err := l.Admit(LimitRequest{OpenID: "a", Limits: lim, Tokens: 900}) // prompt + max_tokens
+	p, err := l.Admit(LimitRequest{OpenID: "a", Limits: lim, TokenDemand: TokenDemand{Fixed: 900}}) // prompt + max_tokens
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Admit(LimitRequest{OpenID: "a", Limits: lim, Tokens: 200}); err == nil {
+	if _, err := l.Admit(LimitRequest{OpenID: "a", Limits: lim, TokenDemand: TokenDemand{Fixed: 200}}); err == nil {
 		t.Fatal("estimate not counted")
 	}
 	p.Done(150) // really used 150
-	p2, err := l.Admit(LimitRequest{OpenID: "a", Limits: lim, Tokens: 200})
+	p2, err := l.Admit(LimitRequest{OpenID: "a", Limits: lim, TokenDemand: TokenDemand{Fixed: 200}})
 	if err != nil {
 		t.Fatalf("after correction: %v", err)
 	}
@@ -119,7 +119,7 @@ func TestTokenEstimateCorrectedOnDone(t *testing.T) {
 		t.Fatalf("token headers = %+v", h)
 	}
 	// A request larger than the whole limit only fits an empty window.
-	if _, err := l.Admit(LimitRequest{OpenID: "b", Limits: lim, Tokens: 5000}); err != nil {
+	if _, err := l.Admit(LimitRequest{OpenID: "b", Limits: lim, TokenDemand: TokenDemand{Fixed: 5000}}); err != nil {
 		t.Fatalf("oversized into empty window: %v", err)
 	}
 }
@@ -132,7 +132,7 @@ func TestTokenEstimateCorrectedOnDone(t *testing.T) {
 func TestOpenCompletionGrantedWhatTheMinuteLeaves(t *testing.T) {
 	lim := Limits{TokensPerMinute: 1000}
 	open := func(prompt, choices int) LimitRequest {
-		return LimitRequest{OpenID: "a", Limits: lim, Tokens: prompt, Open: 4096, Choices: choices}
+		return LimitRequest{OpenID: "a", Limits: lim, TokenDemand: TokenDemand{Fixed: prompt, Open: 4096, Choices: choices}}
 	}
 	tests := []struct {
 		name  string
@@ -143,13 +143,13 @@ func TestOpenCompletionGrantedWhatTheMinuteLeaves(t *testing.T) {
 	}{
 		{"empty window: what the limit leaves after the prompt", nil, 0, open(100, 1), 900},
 		{"shared by the choices", nil, 0, open(100, 3), 300},
-		{"no more than the context allows", nil, 0, LimitRequest{OpenID: "a", Limits: lim, Tokens: 100, Open: 50, Choices: 2}, 50},
+		{"no more than the context allows", nil, 0, LimitRequest{OpenID: "a", Limits: lim, TokenDemand: TokenDemand{Fixed: 100, Open: 50, Choices: 2}}, 50},
 		{"a prompt past the limit still gets a token in an empty window", nil, 0, open(5000, 2), 1},
-		{"no tokens-per-minute limit: no cap", nil, 0, LimitRequest{OpenID: "a", Limits: Limits{RequestsPerMinute: 10}, Open: 4096}, 0},
-		{"what a running open request was granted is taken", &LimitRequest{OpenID: "a", Limits: lim, Tokens: 100, Open: 4096}, -1, open(10, 1), -1},
-		{"what an ended request used is taken", &LimitRequest{OpenID: "a", Limits: lim, Tokens: 100, Open: 4096}, 300, open(100, 1), 600},
-		{"a bounded request counts its max_tokens", &LimitRequest{OpenID: "a", Limits: lim, Tokens: 700}, -1, open(100, 1), 200},
-		{"less than a token a choice left: refused", &LimitRequest{OpenID: "a", Limits: lim, Tokens: 998}, -1, open(0, 3), -1},
+		{"no tokens-per-minute limit: no cap", nil, 0, LimitRequest{OpenID: "a", Limits: Limits{RequestsPerMinute: 10}, TokenDemand: TokenDemand{Open: 4096}}, 0},
+		{"what a running open request was granted is taken", &LimitRequest{OpenID: "a", Limits: lim, TokenDemand: TokenDemand{Fixed: 100, Open: 4096}}, -1, open(10, 1), -1},
+		{"what an ended request used is taken", &LimitRequest{OpenID: "a", Limits: lim, TokenDemand: TokenDemand{Fixed: 100, Open: 4096}}, 300, open(100, 1), 600},
+		{"a bounded request counts its max_tokens", &LimitRequest{OpenID: "a", Limits: lim, TokenDemand: TokenDemand{Fixed: 700}}, -1, open(100, 1), 200},
+		{"less than a token a choice left: refused", &LimitRequest{OpenID: "a", Limits: lim, TokenDemand: TokenDemand{Fixed: 998}}, -1, open(0, 3), -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -177,8 +177,8 @@ func TestOpenCompletionGrantedWhatTheMinuteLeaves(t *testing.T) {
 			if p.Completion != tt.want {
 				t.Fatalf("granted %d a choice, want %d", p.Completion, tt.want)
 			}
-			if tt.r.Limits.TokensPerMinute > 0 && tt.first == nil && tt.r.Tokens < 1000 {
-				if h := p.Headers; h.RemainingTokens != 1000-tt.r.Tokens-tt.want*max(tt.r.Choices, 1) {
+			if tt.r.Limits.TokensPerMinute > 0 && tt.first == nil && tt.r.Fixed < 1000 {
+				if h := p.Headers; h.RemainingTokens != 1000-tt.r.Fixed-tt.want*max(tt.r.Choices, 1) {
 					t.Fatalf("remaining tokens %d after granting %d", h.RemainingTokens, tt.want)
 				}
 			}

@@ -180,8 +180,7 @@ func (s *Service) AdminEnabled() bool { return s.auth.Load().AdminKey.Enabled() 
 // Call Permit.Done when the request ends.
 func (s *Service) Admit(ctx context.Context, id Identity, model string, modelRPM int, tokens TokenDemand) (*Permit, error) {
 	now := s.now()
-	r := LimitRequest{OpenID: id.OpenID, Model: model, ModelRPM: modelRPM, Limits: id.Limits,
-		Tokens: tokens.Fixed, Open: tokens.Open, Choices: tokens.Choices}
+	r := LimitRequest{OpenID: id.OpenID, Model: model, ModelRPM: modelRPM, Limits: id.Limits, TokenDemand: tokens}
 	run := s.newHold(HoldRun, id, 0, now)
 	var headers RateHeaders
 	var granted int
